@@ -1,0 +1,393 @@
+//! Opening the app's database, recognising its schema variant, and turning SQLite's failures into
+//! one-line errors with the spec's exit codes. Every command opens the file through here.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use crate::error::{fail, Exit, Failure};
+use crate::t;
+
+/// The two schema variants found in deployments (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    Current,
+    Legacy,
+}
+
+/// Which columns the file has, so queries can name only what exists.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub variant: Variant,
+    pub job_columns: Vec<String>,
+    pub result_columns: Vec<String>,
+    /// Columns of `analysis_progress`, empty when the table is missing.
+    pub progress_columns: Vec<String>,
+}
+
+impl Schema {
+    pub fn job_has(&self, column: &str) -> bool {
+        self.job_columns
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(column))
+    }
+    pub fn result_has(&self, column: &str) -> bool {
+        self.result_columns
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(column))
+    }
+    pub fn progress_has(&self, column: &str) -> bool {
+        self.progress_columns
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(column))
+    }
+}
+
+/// An open database file.
+pub struct Database {
+    pub conn: Connection,
+    pub path: PathBuf,
+    /// SQLite rolled back a hot journal left by a crashed writer when this file was opened.
+    pub rolled_back_hot_journal: bool,
+}
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Checks the path before SQLite sees it, so a wrong path gets a precise message instead of
+/// SQLite's "unable to open database file".
+fn check_path(path: &Path) -> Result<()> {
+    let shown = path.display();
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::new(
+                Exit::Database,
+                t!(
+                    "데이터베이스 파일이 없습니다: {shown}",
+                    "database not found: {shown}"
+                ),
+            )
+            .hint(t!("--db 로 경로를 지정하세요", "pass the file with --db"))
+            .into());
+        }
+        Err(e) => {
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "{shown} 을(를) 읽을 수 없습니다: {e}",
+                    "cannot read {shown}: {e}"
+                ),
+            ))
+        }
+    };
+    if meta.is_dir() {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) 디렉터리입니다. 데이터베이스 파일을 지정하세요",
+                "{shown} is a directory, not a database file"
+            ),
+        ));
+    }
+    let mut header = [0u8; 16];
+    let read = fs::File::open(path)
+        .and_then(|mut f| {
+            let mut n = 0;
+            while n < header.len() {
+                match f.read(&mut header[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            Ok(n)
+        })
+        .map_err(|e| {
+            fail(
+                Exit::Database,
+                t!(
+                    "{shown} 을(를) 읽을 수 없습니다: {e}",
+                    "cannot read {shown}: {e}"
+                ),
+            )
+        })?;
+    if read == 0 {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) 빈 파일입니다 (SQLite 데이터베이스가 아님)",
+                "{shown} is an empty file, not an SQLite database"
+            ),
+        ));
+    }
+    if read < header.len() || &header != SQLITE_MAGIC {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) SQLite 데이터베이스가 아닙니다",
+                "{shown} is not an SQLite database"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Database {
+    /// Opens for reading only. If SQLite finds a hot journal left by a crashed writer it cannot
+    /// roll it back read-only, so the file is opened read-write once to let SQLite do the
+    /// recovery the app's next connection would do, and that is reported.
+    pub fn open_read_only(path: &Path, busy_timeout: Duration) -> Result<Database> {
+        check_path(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = open_with(path, flags, busy_timeout)?;
+        match touch(&conn) {
+            Ok(()) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK =>
+            {
+                drop(conn);
+                let rw = open_with(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    busy_timeout,
+                )?;
+                touch(&rw).map_err(|e| sqlite_error(path, e))?;
+                drop(rw);
+                let conn = open_with(path, flags, busy_timeout)?;
+                touch(&conn).map_err(|e| sqlite_error(path, e))?;
+                return Ok(Database {
+                    conn,
+                    path: path.to_path_buf(),
+                    rolled_back_hot_journal: true,
+                });
+            }
+            Err(e) => return Err(sqlite_error(path, e)),
+        }
+        let db = Database {
+            conn,
+            path: path.to_path_buf(),
+            rolled_back_hot_journal: false,
+        };
+        db.check_not_truncated()?;
+        Ok(db)
+    }
+
+    /// Opens for writing; a file the OS only lets us read is refused with exit 3.
+    pub fn open_read_write(path: &Path, busy_timeout: Duration) -> Result<Database> {
+        check_path(path)?;
+        let conn = open_with(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            busy_timeout,
+        )?;
+        touch(&conn).map_err(|e| sqlite_error(path, e))?;
+        let shown = path.display();
+        if conn
+            .is_readonly(rusqlite::DatabaseName::Main)
+            .unwrap_or(true)
+            || !dir_writable(path)
+        {
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "{shown} 에 쓸 수 없습니다 (읽기 전용)",
+                    "{shown} is read-only: cannot write to it or beside it"
+                ),
+            ));
+        }
+        let db = Database {
+            conn,
+            path: path.to_path_buf(),
+            rolled_back_hot_journal: false,
+        };
+        db.check_not_truncated()?;
+        Ok(db)
+    }
+
+    /// `PRAGMA journal_mode` of the file (`delete`, `wal`, ...).
+    pub fn journal_mode(&self) -> Result<String> {
+        self.conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .map(|m| m.to_ascii_lowercase())
+            .map_err(|e| sqlite_error(&self.path, e))
+    }
+
+    /// A rollback-journal file shorter than its page count is truncated; SQLite would only
+    /// notice when a query reaches the missing pages, possibly after reporting partial data.
+    /// (In WAL mode the file may legitimately be shorter than the newest page count.)
+    fn check_not_truncated(&self) -> Result<()> {
+        if self.journal_mode()? == "wal" {
+            return Ok(());
+        }
+        let (pages, page_size): (i64, i64) = self
+            .conn
+            .query_row("SELECT (SELECT page_count FROM pragma_page_count), (SELECT page_size FROM pragma_page_size)", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| sqlite_error(&self.path, e))?;
+        let len = fs::metadata(&self.path)
+            .map(|m| m.len() as i64)
+            .unwrap_or(0);
+        if len < pages * page_size {
+            let shown = self.path.display();
+            return Err(fail(Exit::Database, t!(
+                "{shown} 이(가) 잘렸습니다: 파일은 {len} 바이트인데 헤더는 {pages}×{page_size} 바이트라고 합니다",
+                "{shown} is truncated: the file has {len} bytes but its header says {pages} pages of {page_size} bytes"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Finds the schema variant from `PRAGMA table_info`; names what is missing when neither fits.
+    pub fn schema(&self) -> Result<Schema> {
+        let jobs = self.columns("analysis_jobs")?;
+        let results = self.columns("analysis_results")?;
+        let progress = self.columns("analysis_progress")?;
+        let shown = self.path.display();
+        if jobs.is_empty() {
+            return Err(Failure::new(
+                Exit::Database,
+                t!(
+                    "{shown} 에 analysis_jobs 테이블이 없습니다",
+                    "{shown} has no analysis_jobs table"
+                ),
+            )
+            .hint(t!(
+                "웹 앱의 database.db 가 맞는지 확인하세요",
+                "is this the web app's database.db?"
+            ))
+            .into());
+        }
+        let has = |cols: &[String], name: &str| cols.iter().any(|c| c.eq_ignore_ascii_case(name));
+        for column in ["id", "job_id", "status", "created_at"] {
+            if !has(&jobs, column) {
+                return Err(fail(
+                    Exit::Database,
+                    t!(
+                        "analysis_jobs 테이블에 {column} 열이 없습니다",
+                        "table analysis_jobs has no column {column}"
+                    ),
+                ));
+            }
+        }
+        if results.is_empty() {
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "{shown} 에 analysis_results 테이블이 없습니다",
+                    "{shown} has no analysis_results table"
+                ),
+            ));
+        }
+        if !has(&results, "job_id") {
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "analysis_results 테이블에 job_id 열이 없습니다",
+                    "table analysis_results has no column job_id"
+                ),
+            ));
+        }
+        let variant = if has(&results, "status") {
+            Variant::Current
+        } else if has(&results, "stt_text") {
+            Variant::Legacy
+        } else {
+            return Err(fail(Exit::Database, t!(
+                "analysis_results 테이블에 status 열(현재 스키마)도 stt_text 열(이전 스키마)도 없습니다",
+                "table analysis_results has neither a status column (current schema) nor stt_text (legacy schema)"
+            )));
+        };
+        Ok(Schema {
+            variant,
+            job_columns: jobs,
+            result_columns: results,
+            progress_columns: progress,
+        })
+    }
+
+    fn columns(&self, table: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .map_err(|e| sqlite_error(&self.path, e))?;
+        let names = stmt
+            .query_map([table], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| sqlite_error(&self.path, e))?;
+        Ok(names)
+    }
+
+    /// `PRAGMA quick_check`: exit 3 naming the first problem when the file is damaged.
+    pub fn quick_check(&self) -> Result<()> {
+        let first: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+            .map_err(|e| sqlite_error(&self.path, e))?;
+        if first != "ok" {
+            let shown = self.path.display();
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "{shown} 이(가) 손상되었습니다: {first}",
+                    "{shown} is corrupt: {first}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn open_with(path: &Path, flags: OpenFlags, busy_timeout: Duration) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
+    conn.busy_timeout(busy_timeout)
+        .map_err(|e| sqlite_error(path, e))?;
+    Ok(conn)
+}
+
+/// The first read: SQLite only looks at the file (and any hot journal) when a statement runs.
+fn touch(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+}
+
+fn dir_writable(path: &Path) -> bool {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::tempfile_in(dir).is_ok()
+}
+
+/// Turns a SQLite error about `path` into a one-line failure with exit 3.
+pub fn sqlite_error(path: &Path, err: rusqlite::Error) -> anyhow::Error {
+    let shown = path.display();
+    let code = match &err {
+        rusqlite::Error::SqliteFailure(e, _) => Some(e.code),
+        _ => None,
+    };
+    let failure = match code {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            Failure::new(Exit::Database, t!("{shown} 이(가) 잠겨 있습니다: 다른 프로그램이 대기 시간보다 오래 잠금을 쥐고 있습니다", "{shown} is locked: another program held its lock past the busy timeout"))
+                .hint(t!("잠시 후 다시 실행하거나 --busy-timeout 을 늘리세요", "retry later or raise --busy-timeout"))
+        }
+        Some(ErrorCode::NotADatabase) => Failure::new(Exit::Database, t!("{shown} 은(는) SQLite 데이터베이스가 아닙니다", "{shown} is not an SQLite database")),
+        Some(ErrorCode::DatabaseCorrupt) => Failure::new(Exit::Database, t!("{shown} 이(가) 손상되었습니다: {err}", "{shown} is corrupt: {err}")),
+        Some(ErrorCode::ReadOnly) => Failure::new(Exit::Database, t!("{shown} 에 쓸 수 없습니다 (읽기 전용)", "{shown} is read-only")),
+        Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => Failure::new(Exit::Database, t!("{shown} 을(를) 열 수 없습니다: {err}", "cannot open {shown}: {err}")),
+        _ => Failure::new(Exit::Database, t!("{shown}: SQLite 오류: {err}", "{shown}: SQLite error: {err}")),
+    };
+    anyhow::Error::new(failure)
+}
+
+/// Adds the path to any other error about a file.
+pub trait PathContext<T> {
+    fn at_path(self, path: &Path) -> Result<T>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> PathContext<T> for std::result::Result<T, E> {
+    fn at_path(self, path: &Path) -> Result<T> {
+        self.with_context(|| path.display().to_string())
+    }
+}

@@ -1,0 +1,413 @@
+//! The job model and its classification, shared by `check` and `apply` so that what `check`
+//! reports is exactly what `apply` would do.
+//!
+//! One pass: one query over `analysis_jobs`, then one query each over the result and progress
+//! rows of the candidate (pending/processing) jobs only. SQLite evaluates the `IN` on `job_id`
+//! before it reads the rest of a row, so on the legacy schema (no index on
+//! `analysis_results.job_id`) the scan skips the transcripts of every other job.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::types::ValueRef;
+use serde::Serialize;
+
+use crate::cli::AgeBasis;
+use crate::db::{sqlite_error, Database, Schema, Variant};
+use crate::time::{DbTimezone, Stamp};
+
+pub const PENDING: &str = "pending";
+pub const PROCESSING: &str = "processing";
+
+/// What decides which jobs are stale.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Criteria {
+    pub hours: f64,
+    pub by: AgeBasis,
+    pub now: DateTime<Utc>,
+    pub jobs: Vec<String>,
+    pub emps: Vec<String>,
+}
+
+impl Criteria {
+    fn selects(&self, job_id: Option<&str>, emp_id: Option<&str>) -> bool {
+        let job_ok =
+            self.jobs.is_empty() || job_id.is_some_and(|j| self.jobs.iter().any(|x| x == j));
+        let emp_ok =
+            self.emps.is_empty() || emp_id.is_some_and(|e| self.emps.iter().any(|x| x == e));
+        job_ok && emp_ok
+    }
+
+    fn threshold(&self) -> Duration {
+        Duration::milliseconds((self.hours * 3_600_000.0).round() as i64)
+    }
+}
+
+/// The status `apply` would give a stale job, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    /// At least one file completed: the job is done, partially.
+    Completed,
+    /// No file completed.
+    Failed,
+}
+
+impl Plan {
+    pub fn status(self) -> &'static str {
+        match self {
+            Plan::Completed => "completed",
+            Plan::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Files {
+    pub total: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub pending: i64,
+}
+
+/// A pending/processing job old enough to be cleaned.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaleJob {
+    pub id: i64,
+    pub job_id: Option<String>,
+    pub emp_id: Option<String>,
+    pub folder_path: Option<String>,
+    pub status: String,
+    pub planned_status: Plan,
+    pub created_at: DateTime<Utc>,
+    pub last_activity: DateTime<Utc>,
+    pub age_hours: f64,
+    pub files: Files,
+}
+
+/// A job whose age cannot be judged: reported, never changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnknownAge {
+    pub id: i64,
+    pub job_id: Option<String>,
+    pub status: Option<String>,
+    pub column: String,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Every status value present, with its count; NULL is counted in `null_status`.
+    pub by_status: BTreeMap<String, u64>,
+    pub null_status: u64,
+    pub total: u64,
+    /// `created_at` strictly older than 7 days.
+    pub older_than_7_days: u64,
+    /// Jobs whose age could not be judged (all statuses).
+    pub age_unknown: u64,
+    pub stale: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Survey {
+    pub variant: Variant,
+    pub stats: Stats,
+    pub stale: Vec<StaleJob>,
+    /// Pending/processing jobs of unknown age.
+    pub age_unknown: Vec<UnknownAge>,
+    /// `--job` values that match no job.
+    pub unknown_job_ids: Vec<String>,
+}
+
+/// A candidate job while its result and progress rows are gathered.
+struct Candidate {
+    id: i64,
+    job_id: Option<String>,
+    emp_id: Option<String>,
+    folder_path: Option<String>,
+    status: String,
+    created: Stamp,
+    started: Stamp,
+    file_count: Option<i64>,
+    results: i64,
+    completed: i64,
+    failed: i64,
+    newest: Option<DateTime<Utc>>,
+    unreadable: Option<(String, String)>,
+}
+
+impl Candidate {
+    fn saw(&mut self, column: &str, stamp: Stamp) {
+        match stamp {
+            Stamp::At(t) => self.newest = self.newest.max(Some(t)),
+            Stamp::Unreadable(text) if self.unreadable.is_none() => {
+                self.unreadable = Some((column.to_string(), text));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(r) => Some(r.to_string()),
+        ValueRef::Blob(_) => Some("<blob>".to_string()),
+    }
+}
+
+/// Reads the jobs (in one read transaction, so all queries see the same moment) and classifies
+/// them.
+pub fn survey(
+    db: &Database,
+    schema: &Schema,
+    criteria: &Criteria,
+    tz: DbTimezone,
+) -> anyhow::Result<Survey> {
+    let sql_err = |e| sqlite_error(&db.path, e);
+    let tx = db.conn.unchecked_transaction().map_err(sql_err)?;
+    let col = |name: &str| {
+        if schema.job_has(name) {
+            name.to_string()
+        } else {
+            "NULL".to_string()
+        }
+    };
+    let file_count = if schema.job_has("file_ids") {
+        "CASE WHEN json_valid(file_ids) AND json_type(file_ids) = 'array' THEN json_array_length(file_ids) END"
+    } else {
+        "NULL"
+    };
+    let sql = format!(
+        "SELECT id, job_id, {}, {}, status, created_at, {}, {file_count} FROM analysis_jobs",
+        col("emp_id"),
+        col("folder_path"),
+        col("started_at"),
+    );
+    let mut stats = Stats::default();
+    let mut candidates: HashMap<String, Candidate> = HashMap::new();
+    let mut candidates_without_job_id: Vec<Candidate> = Vec::new();
+    let mut seen_job_ids: Vec<bool> = vec![false; criteria.jobs.len()];
+    let week = Duration::days(7);
+    {
+        let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
+        let mut rows = stmt.query([]).map_err(sql_err)?;
+        while let Some(row) = rows.next().map_err(sql_err)? {
+            let job_id = text(row.get_ref(1).map_err(sql_err)?);
+            let emp_id = text(row.get_ref(2).map_err(sql_err)?);
+            if let Some(j) = &job_id {
+                for (seen, wanted) in seen_job_ids.iter_mut().zip(&criteria.jobs) {
+                    *seen |= wanted == j;
+                }
+            }
+            if !criteria.selects(job_id.as_deref(), emp_id.as_deref()) {
+                continue;
+            }
+            let status = text(row.get_ref(4).map_err(sql_err)?);
+            let created = Stamp::read(row.get_ref(5).map_err(sql_err)?, tz);
+            stats.total += 1;
+            match &status {
+                Some(s) => *stats.by_status.entry(s.clone()).or_default() += 1,
+                None => stats.null_status += 1,
+            }
+            if let Stamp::At(t) = created {
+                if criteria.now - t > week {
+                    stats.older_than_7_days += 1;
+                }
+            } else {
+                stats.age_unknown += 1;
+            }
+            let Some(status) = status.filter(|s| s == PENDING || s == PROCESSING) else {
+                continue;
+            };
+            let candidate = Candidate {
+                id: row.get(0).map_err(sql_err)?,
+                job_id: job_id.clone(),
+                emp_id,
+                folder_path: text(row.get_ref(3).map_err(sql_err)?),
+                status,
+                created,
+                started: Stamp::read(row.get_ref(6).map_err(sql_err)?, tz),
+                file_count: row.get(7).map_err(sql_err)?,
+                results: 0,
+                completed: 0,
+                failed: 0,
+                newest: None,
+                unreadable: None,
+            };
+            match job_id {
+                Some(j) => {
+                    candidates.insert(j, candidate);
+                }
+                None => candidates_without_job_id.push(candidate),
+            }
+        }
+    }
+
+    // Result rows of candidate jobs: counts and timestamps.
+    let candidate_ids =
+        "SELECT job_id FROM analysis_jobs WHERE status IN ('pending', 'processing')";
+    let (done, failed, updated) = match schema.variant {
+        Variant::Current => (
+            "status = 'completed'",
+            "status = 'failed'",
+            if schema.result_has("updated_at") {
+                "updated_at"
+            } else {
+                "NULL"
+            },
+        ),
+        Variant::Legacy => ("stt_text IS NOT NULL", "0", "NULL"),
+    };
+    let created_col = if schema.result_has("created_at") {
+        "created_at"
+    } else {
+        "NULL"
+    };
+    let sql = format!(
+        "SELECT job_id, {done}, {failed}, {updated}, {created_col} FROM analysis_results WHERE job_id IN ({candidate_ids})"
+    );
+    {
+        let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
+        let mut rows = stmt.query([]).map_err(sql_err)?;
+        while let Some(row) = rows.next().map_err(sql_err)? {
+            let Some(job_id) = text(row.get_ref(0).map_err(sql_err)?) else {
+                continue;
+            };
+            let Some(c) = candidates.get_mut(&job_id) else {
+                continue;
+            };
+            c.results += 1;
+            c.completed += row
+                .get::<_, Option<i64>>(1)
+                .map_err(sql_err)?
+                .unwrap_or(0)
+                .min(1);
+            c.failed += row
+                .get::<_, Option<i64>>(2)
+                .map_err(sql_err)?
+                .unwrap_or(0)
+                .min(1);
+            c.saw(
+                "analysis_results.updated_at",
+                Stamp::read(row.get_ref(3).map_err(sql_err)?, tz),
+            );
+            c.saw(
+                "analysis_results.created_at",
+                Stamp::read(row.get_ref(4).map_err(sql_err)?, tz),
+            );
+        }
+    }
+
+    // Progress rows: current schema has `timestamp` per step, legacy one `created_at` per job.
+    let progress_time = ["timestamp", "updated_at", "created_at"]
+        .into_iter()
+        .find(|c| schema.progress_has(c));
+    if let (true, Some(column)) = (schema.progress_has("job_id"), progress_time) {
+        let sql = format!(
+            "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN ({candidate_ids})"
+        );
+        let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
+        let mut rows = stmt.query([]).map_err(sql_err)?;
+        let label = format!("analysis_progress.{column}");
+        while let Some(row) = rows.next().map_err(sql_err)? {
+            let Some(job_id) = text(row.get_ref(0).map_err(sql_err)?) else {
+                continue;
+            };
+            if let Some(c) = candidates.get_mut(&job_id) {
+                c.saw(&label, Stamp::read(row.get_ref(1).map_err(sql_err)?, tz));
+            }
+        }
+    }
+    tx.finish().map_err(sql_err)?;
+
+    let mut stale = Vec::new();
+    let mut age_unknown = Vec::new();
+    let threshold = criteria.threshold();
+    for c in candidates.into_values().chain(candidates_without_job_id) {
+        match judge(c, criteria, threshold) {
+            Judged::Stale(job) => stale.push(job),
+            Judged::Unknown(job) => age_unknown.push(job),
+            Judged::Fresh => {}
+        }
+    }
+    stale.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    age_unknown.sort_by_key(|j| j.id);
+    stats.stale = stale.len() as u64;
+    let unknown_job_ids = criteria
+        .jobs
+        .iter()
+        .zip(&seen_job_ids)
+        .filter(|(_, seen)| !**seen)
+        .map(|(j, _)| j.clone())
+        .collect();
+    Ok(Survey {
+        variant: schema.variant,
+        stats,
+        stale,
+        age_unknown,
+        unknown_job_ids,
+    })
+}
+
+enum Judged {
+    Stale(StaleJob),
+    Unknown(UnknownAge),
+    Fresh,
+}
+
+fn judge(mut c: Candidate, criteria: &Criteria, threshold: Duration) -> Judged {
+    let unknown = |c: &Candidate, column: &str, value: Option<String>| UnknownAge {
+        id: c.id,
+        job_id: c.job_id.clone(),
+        status: Some(c.status.clone()),
+        column: column.to_string(),
+        value,
+    };
+    let created = match &c.created {
+        Stamp::At(t) => *t,
+        Stamp::Missing => return Judged::Unknown(unknown(&c, "created_at", None)),
+        Stamp::Unreadable(v) => return Judged::Unknown(unknown(&c, "created_at", Some(v.clone()))),
+    };
+    let last_activity = match criteria.by {
+        AgeBasis::Created => created,
+        AgeBasis::Activity => {
+            // An unreadable activity timestamp could hide recent progress: do not guess.
+            let started = std::mem::replace(&mut c.started, Stamp::Missing);
+            c.saw("started_at", started);
+            if let Some((column, value)) = c.unreadable.take() {
+                return Judged::Unknown(unknown(&c, &column, Some(value)));
+            }
+            c.newest.map_or(created, |n| n.max(created))
+        }
+    };
+    let age = criteria.now - last_activity;
+    if age <= threshold {
+        return Judged::Fresh;
+    }
+    let total = c.file_count.unwrap_or(c.results).max(0);
+    let pending = (total - c.completed - c.failed).max(0);
+    Judged::Stale(StaleJob {
+        id: c.id,
+        job_id: c.job_id,
+        emp_id: c.emp_id,
+        folder_path: c.folder_path,
+        status: c.status,
+        planned_status: if c.completed > 0 {
+            Plan::Completed
+        } else {
+            Plan::Failed
+        },
+        created_at: created,
+        last_activity,
+        age_hours: age.num_seconds() as f64 / 3600.0,
+        files: Files {
+            total,
+            completed: c.completed,
+            failed: c.failed,
+            pending,
+        },
+    })
+}

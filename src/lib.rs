@@ -1,0 +1,57 @@
+//! jobsweep: finds analysis jobs left pending/processing by crashes in the speech-to-text app's
+//! SQLite database, reports them, and cleans them behind a verified snapshot and an undo journal.
+//!
+//! `run` resolves the settings, dispatches to one command module and prints the report it
+//! returns; `main` only turns the result into an exit status.
+
+pub mod cli;
+pub mod cmd;
+pub mod complete;
+pub mod db;
+pub mod error;
+pub mod i18n;
+pub mod jobs;
+pub mod output;
+pub mod report;
+pub mod settings;
+pub mod time;
+
+use anyhow::Result;
+
+use crate::cli::{CheckArgs, Cli, Command, SelectArgs};
+use crate::error::Exit;
+use crate::output::{emit, Style};
+use crate::settings::Settings;
+
+/// Runs one command line; returns the exit status to use when it succeeded.
+pub fn run(cli: Cli) -> Result<Exit> {
+    let settings = Settings::resolve(&cli.global)?;
+    let style = Style {
+        color: settings.color,
+    };
+    let command = cli.command.unwrap_or_else(|| {
+        Command::Check(CheckArgs {
+            select: SelectArgs {
+                hours: 24.0,
+                by: cli::AgeBasis::Activity,
+                jobs: vec![],
+                emps: vec![],
+            },
+            stats: false,
+            exit_code: false,
+        })
+    });
+    match command {
+        Command::Check(args) => {
+            let (report, exit) = cmd::check::run(&settings, &args)?;
+            emit(&report, settings.json, style)?;
+            Ok(exit)
+        }
+        _ => Err(error::fail(Exit::Usage, "not implemented yet")),
+    }
+}
+
+/// Sets the language before anything can fail, so even argument errors of ours are localised.
+pub fn init_language(cli: &Cli) {
+    i18n::set(i18n::detect(cli.global.lang));
+}

@@ -1,0 +1,78 @@
+//! Writing reports: every command returns a value that is both `Serialize` (for `--json`) and
+//! `Render` (for people), and only `lib::run` prints it. A closed pipe ends output quietly.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+/// Styling for human output: colour only when allowed.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(text, "1")
+    }
+    pub fn warn(&self, text: &str) -> String {
+        self.paint(text, "33")
+    }
+    pub fn good(&self, text: &str) -> String {
+        self.paint(text, "32")
+    }
+    pub fn bad(&self, text: &str) -> String {
+        self.paint(text, "31")
+    }
+}
+
+/// The human form of a report.
+pub trait Render {
+    fn render(&self, out: &mut String, style: Style);
+}
+
+/// The guide's rule: 70 `=`.
+pub const RULE: &str = "======================================================================";
+
+/// A title between two rules, as in the guide.
+pub fn heading(out: &mut String, style: Style, title: &str) {
+    out.push_str(RULE);
+    out.push('\n');
+    out.push_str(&style.bold(title));
+    out.push('\n');
+    out.push_str(RULE);
+    out.push_str("\n\n");
+}
+
+/// Prints the report as JSON or text; a closed stdout (e.g. `| head`) is not an error.
+pub fn emit<R: Render + Serialize>(report: &R, json: bool, style: Style) -> anyhow::Result<()> {
+    let text = if json {
+        let mut doc = serde_json::to_string_pretty(report)?;
+        doc.push('\n');
+        doc
+    } else {
+        let mut out = String::new();
+        report.render(&mut out, style);
+        out
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// A warning or notice on stderr (suppressed by `-q` for notices only).
+pub fn notice(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
+}

@@ -1,0 +1,276 @@
+//! The `check` report: statistics and stale jobs, in the guide's layout (SPEC §6). `apply`
+//! renders the same blocks, so both speak alike.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::Variant;
+use crate::jobs::{Criteria, Plan, StaleJob, Stats, Survey, UnknownAge};
+use crate::output::{heading, Render, Style};
+use crate::t;
+use crate::time::{ago, display};
+
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub command: &'static str,
+    pub database: String,
+    pub schema: Variant,
+    pub criteria: Criteria,
+    pub rolled_back_hot_journal: bool,
+    pub stats: Stats,
+    /// Omitted with `--stats`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_jobs: Option<Vec<StaleJob>>,
+    pub age_unknown: Vec<UnknownAge>,
+    pub unknown_job_ids: Vec<String>,
+}
+
+impl CheckReport {
+    pub fn new(
+        database: String,
+        criteria: Criteria,
+        survey: Survey,
+        rolled_back: bool,
+        stats_only: bool,
+    ) -> Self {
+        CheckReport {
+            command: "check",
+            database,
+            schema: survey.variant,
+            criteria,
+            rolled_back_hot_journal: rolled_back,
+            stats: survey.stats,
+            stale_jobs: (!stats_only).then_some(survey.stale),
+            age_unknown: survey.age_unknown,
+            unknown_job_ids: survey.unknown_job_ids,
+        }
+    }
+}
+
+/// `24`, `1.5`: hours as the operator typed them.
+pub fn hours(h: f64) -> String {
+    if h.fract() == 0.0 {
+        format!("{h:.0}")
+    } else {
+        format!("{h}")
+    }
+}
+
+fn count(n: u64) -> String {
+    t!("{n}개", "{n}")
+}
+
+pub fn render_stats(out: &mut String, style: Style, stats: &Stats, criteria: &Criteria) {
+    heading(
+        out,
+        style,
+        &t!("📈 전체 작업 상태 통계", "📈 Job status statistics"),
+    );
+    // The four statuses of the app always appear, in the guide's order; then anything else.
+    let mut rows: Vec<(String, u64)> = ["pending", "processing", "completed", "failed"]
+        .iter()
+        .map(|s| (s.to_string(), stats.by_status.get(*s).copied().unwrap_or(0)))
+        .collect();
+    for (status, n) in &stats.by_status {
+        if !matches!(
+            status.as_str(),
+            "pending" | "processing" | "completed" | "failed"
+        ) {
+            rows.push((format!("{status:?}"), *n));
+        }
+    }
+    if stats.null_status > 0 {
+        rows.push(("(NULL)".to_string(), stats.null_status));
+    }
+    let width = rows
+        .iter()
+        .map(|(_, n)| n.to_string().len())
+        .max()
+        .unwrap_or(1)
+        .max(stats.total.to_string().len())
+        .max(4);
+    let label_width = rows
+        .iter()
+        .map(|(s, _)| s.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(12);
+    for (status, n) in &rows {
+        out.push_str(&format!(
+            "  {status:<label_width$} : {}\n",
+            with_unit(*n, width)
+        ));
+    }
+    out.push_str(&format!("  {}\n", "─".repeat(label_width + 10)));
+    out.push_str(&format!(
+        "  {:<label_width$} : {}\n\n",
+        "total",
+        with_unit(stats.total, width)
+    ));
+    out.push_str(&t!(
+        "📅 7일 이상 된 작업: {}\n",
+        "📅 Jobs older than 7 days: {}\n",
+        count(stats.older_than_7_days)
+    ));
+    out.push_str(&t!(
+        "💾 정리 대상 ({}시간 이상 중단): {}\n",
+        "💾 Cleanup targets (stalled {}+ hours): {}\n",
+        hours(criteria.hours),
+        count(stats.stale)
+    ));
+    if stats.age_unknown > 0 {
+        out.push_str(&t!(
+            "❔ 시간을 알 수 없는 작업: {}\n",
+            "❔ Jobs of unknown age: {}\n",
+            count(stats.age_unknown)
+        ));
+    }
+}
+
+/// A count right-aligned in `width` digits, with the Korean unit after it.
+fn with_unit(n: u64, width: usize) -> String {
+    t!("{n:>width$}개", "{n:>width$}")
+}
+
+pub fn plan_reason(job: &StaleJob) -> String {
+    match job.planned_status {
+        Plan::Completed => t!(
+            "부분 완료 {}/{}",
+            "partial {}/{}",
+            job.files.completed,
+            job.files.total
+        ),
+        Plan::Failed => t!("완료된 파일 없음", "no file completed"),
+    }
+}
+
+pub fn render_stale_jobs(
+    out: &mut String,
+    style: Style,
+    jobs: &[StaleJob],
+    criteria: &Criteria,
+    now: DateTime<Utc>,
+) {
+    out.push('\n');
+    heading(
+        out,
+        style,
+        &t!(
+            "📊 중단된 작업 정리 리포트 ({}시간 이상 경과)",
+            "📊 Stale job cleanup report (over {} hours)",
+            hours(criteria.hours)
+        ),
+    );
+    if jobs.is_empty() {
+        out.push_str(&style.good(&t!("✅ 정리할 작업이 없습니다.\n", "✅ No stale jobs.\n")));
+        return;
+    }
+    let none = || t!("(없음)", "(none)");
+    for (i, job) in jobs.iter().enumerate() {
+        let arrow = format!(
+            "{} → {} ({})",
+            job.status,
+            job.planned_status.status(),
+            plan_reason(job)
+        );
+        out.push_str(&format!(
+            "{}. Job ID: {}\n",
+            i + 1,
+            style.bold(job.job_id.as_deref().unwrap_or("(NULL)"))
+        ));
+        out.push_str(&t!(
+            "   직원: {}\n",
+            "   Employee: {}\n",
+            job.emp_id.clone().unwrap_or_else(none)
+        ));
+        out.push_str(&t!("   상태: {}\n", "   Status: {}\n", arrow));
+        out.push_str(&t!(
+            "   폴더: {}\n",
+            "   Folder: {}\n",
+            job.folder_path.clone().unwrap_or_else(none)
+        ));
+        out.push_str(&t!(
+            "   생성일: {} ({})\n",
+            "   Created: {} ({})\n",
+            display(job.created_at),
+            ago(job.created_at, now)
+        ));
+        out.push_str(&t!(
+            "   마지막 활동: {} ({})\n",
+            "   Last activity: {} ({})\n",
+            display(job.last_activity),
+            ago(job.last_activity, now)
+        ));
+        let f = &job.files;
+        out.push_str(&t!(
+            "   파일 분석: {}개 (완료: {}개, 실패: {}개, 미완료: {}개)\n\n",
+            "   Files: {} (completed: {}, failed: {}, not done: {})\n\n",
+            f.total,
+            f.completed,
+            f.failed,
+            f.pending
+        ));
+    }
+}
+
+pub fn render_warnings(
+    out: &mut String,
+    style: Style,
+    unknown: &[UnknownAge],
+    unknown_ids: &[String],
+    rolled_back: bool,
+) {
+    if rolled_back {
+        out.push_str(&style.warn(&t!(
+            "ℹ️  중단된 쓰기가 남긴 핫 저널을 SQLite 가 롤백했습니다 (앱의 다음 연결이 했을 복구).\n",
+            "ℹ️  SQLite rolled back a hot journal left by a crashed writer (the recovery the app's next connection would do).\n"
+        )));
+    }
+    if !unknown.is_empty() {
+        let list = unknown
+            .iter()
+            .map(|u| {
+                let id = u.job_id.clone().unwrap_or_else(|| format!("id={}", u.id));
+                match &u.value {
+                    Some(v) => format!("{id} ({}={v:?})", u.column),
+                    None => format!("{id} ({}=NULL)", u.column),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&style.warn(&t!(
+            "⚠️  시간을 읽을 수 없어 정리하지 않는 작업 {}개: {}\n",
+            "⚠️  {} job(s) of unknown age, never cleaned: {}\n",
+            unknown.len(),
+            list
+        )));
+    }
+    if !unknown_ids.is_empty() {
+        out.push_str(&style.warn(&t!(
+            "⚠️  찾을 수 없는 Job ID: {}\n",
+            "⚠️  no job with job_id: {}\n",
+            unknown_ids.join(", ")
+        )));
+    }
+}
+
+impl Render for CheckReport {
+    fn render(&self, out: &mut String, style: Style) {
+        render_stats(out, style, &self.stats, &self.criteria);
+        if let Some(jobs) = &self.stale_jobs {
+            render_stale_jobs(out, style, jobs, &self.criteria, self.criteria.now);
+        }
+        let mut warnings = String::new();
+        render_warnings(
+            &mut warnings,
+            style,
+            &self.age_unknown,
+            &self.unknown_job_ids,
+            self.rolled_back_hot_journal,
+        );
+        if !warnings.is_empty() {
+            out.push('\n');
+            out.push_str(&warnings);
+        }
+    }
+}

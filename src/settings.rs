@@ -1,0 +1,131 @@
+//! Turns the global options into plain settings that commands use; commands never see clap.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::cli::{ColorChoice, GlobalArgs, Lang};
+use crate::error::{fail, Exit, Failure};
+use crate::t;
+use crate::time::{self, DbTimezone};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--db` as given, or `None` to discover it when a command needs it.
+    db: Option<PathBuf>,
+    store: Option<PathBuf>,
+    pub lang: Lang,
+    pub json: bool,
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub busy_timeout: Duration,
+    /// "Now" for classification and reports (`--now`, else the clock).
+    pub now: DateTime<Utc>,
+    pub tz: DbTimezone,
+    pub wait: bool,
+    /// Show progress bars (stderr is a terminal, not quiet, not JSON).
+    pub progress: bool,
+}
+
+impl Settings {
+    pub fn resolve(args: &GlobalArgs) -> Result<Settings> {
+        let tz = DbTimezone::parse(&args.db_timezone).ok_or_else(|| {
+            fail(
+                Exit::Usage,
+                t!(
+                    "--db-timezone 값 '{}' 을(를) 알 수 없습니다 (utc, local, +HH:MM)",
+                    "invalid --db-timezone '{}': expected utc, local or +HH:MM",
+                    args.db_timezone
+                ),
+            )
+        })?;
+        let now = match &args.now {
+            Some(text) => time::parse_now(text, tz).ok_or_else(|| {
+                fail(
+                    Exit::Usage,
+                    t!(
+                    "--now 값 '{text}' 을(를) 읽을 수 없습니다 (RFC 3339 또는 YYYY-MM-DD HH:MM:SS)",
+                    "invalid --now '{text}': expected RFC 3339 or YYYY-MM-DD HH:MM:SS"
+                ),
+                )
+            })?,
+            None => Utc::now(),
+        };
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+        };
+        Ok(Settings {
+            db: args.db.clone(),
+            store: args.store.clone(),
+            lang: crate::i18n::detect(args.lang),
+            json: args.json,
+            color,
+            quiet: args.quiet,
+            verbose: args.verbose,
+            busy_timeout: Duration::from_millis(u64::from(args.busy_timeout)),
+            now,
+            tz,
+            wait: args.wait,
+            progress: !args.quiet && !args.json && std::io::stderr().is_terminal(),
+        })
+    }
+
+    /// The database: `--db`/`JOBSWEEP_DB`, else the first existing of `$DATA_DIR/database.db`,
+    /// `/app/data/database.db`, `./data/database.db`.
+    pub fn db_path(&self) -> Result<PathBuf> {
+        if let Some(db) = &self.db {
+            return Ok(db.clone());
+        }
+        let candidates = discovery_candidates();
+        if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+            return Ok(found.clone());
+        }
+        let tried = candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(Failure::new(
+            Exit::Database,
+            t!(
+                "데이터베이스를 찾지 못했습니다 (찾아본 곳: {tried})",
+                "no database found (tried {tried})"
+            ),
+        )
+        .hint(t!(
+            "--db 경로 또는 JOBSWEEP_DB 를 지정하세요",
+            "pass --db PATH or set JOBSWEEP_DB"
+        ))
+        .into())
+    }
+
+    /// The store: `--store`/`JOBSWEEP_STORE`, else `.jobsweep/` beside the database.
+    pub fn store_dir(&self) -> Result<PathBuf> {
+        if let Some(store) = &self.store {
+            return Ok(store.clone());
+        }
+        let db = self.db_path()?;
+        let dir = db
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Ok(dir.join(".jobsweep"))
+    }
+}
+
+fn discovery_candidates() -> Vec<PathBuf> {
+    let mut list = Vec::new();
+    if let Some(dir) = std::env::var_os("DATA_DIR").filter(|d| !d.is_empty()) {
+        list.push(PathBuf::from(dir).join("database.db"));
+    }
+    list.push(PathBuf::from("/app/data/database.db"));
+    list.push(PathBuf::from("./data/database.db"));
+    list
+}

@@ -1,0 +1,304 @@
+//! Reading the app's timestamps (SPEC §2) and `--now`, and saying how long ago something was.
+//!
+//! The app stores naive UTC text; older rows and other tools may carry a `T`, a `Z` or an offset,
+//! or Unix seconds. Anything else is "unreadable", which makes a job's age unknown.
+
+use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use rusqlite::types::ValueRef;
+
+/// How naive timestamps are read (`--db-timezone`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbTimezone {
+    Utc,
+    Local,
+    Fixed(FixedOffset),
+}
+
+impl DbTimezone {
+    pub fn parse(text: &str) -> Option<DbTimezone> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "utc" | "z" => Some(DbTimezone::Utc),
+            "local" => Some(DbTimezone::Local),
+            other => parse_offset(other).map(DbTimezone::Fixed),
+        }
+    }
+
+    fn to_utc(self, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
+        match self {
+            DbTimezone::Utc => Some(naive.and_utc()),
+            // A local time that falls in a DST gap does not exist: treat it as unreadable.
+            DbTimezone::Local => Local
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.to_utc()),
+            DbTimezone::Fixed(offset) => offset
+                .from_local_datetime(&naive)
+                .single()
+                .map(|t| t.to_utc()),
+        }
+    }
+}
+
+/// `+09:00`, `-0530`, `+09`.
+fn parse_offset(text: &str) -> Option<FixedOffset> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (hours, minutes) = match digits.len() {
+        2 => (digits.parse::<i32>().ok()?, 0),
+        4 => (
+            digits[..2].parse::<i32>().ok()?,
+            digits[2..].parse::<i32>().ok()?,
+        ),
+        _ => return None,
+    };
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+}
+
+/// A text timestamp in any accepted form; `None` when it cannot be read.
+pub fn parse_text(text: &str, tz: DbTimezone) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(seconds) = text.parse::<f64>() {
+        return from_unix(seconds);
+    }
+    // Split off a `Z` or a `+HH:MM` suffix; the date part itself contains `-`, so only look
+    // for a sign after the time begins (position 11 and on).
+    let (body, offset) = if let Some(body) = text.strip_suffix(['Z', 'z']) {
+        (body, Some(FixedOffset::east_opt(0)?))
+    } else if let Some(pos) = text
+        .get(11..)
+        .and_then(|t| t.rfind(['+', '-']))
+        .map(|p| p + 11)
+    {
+        (&text[..pos], Some(parse_offset(text[pos..].trim())?))
+    } else {
+        (text, None)
+    };
+    let body = body.trim_end();
+    let body = if body.len() > 10 && matches!(body.as_bytes()[10], b'T' | b't') {
+        format!("{} {}", &body[..10], &body[11..])
+    } else {
+        body.to_string()
+    };
+    let naive = NaiveDateTime::parse_from_str(&body, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(&body, "%Y-%m-%d %H:%M"))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(&body, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    match offset {
+        Some(offset) => offset
+            .from_local_datetime(&naive)
+            .single()
+            .map(|t| t.to_utc()),
+        None => tz.to_utc(naive),
+    }
+}
+
+fn from_unix(seconds: f64) -> Option<DateTime<Utc>> {
+    if !seconds.is_finite() {
+        return None;
+    }
+    let whole = seconds.floor();
+    let nanos = ((seconds - whole) * 1e9).round().min(999_999_999.0) as u32;
+    if whole.abs() > 1e14 {
+        return None;
+    }
+    DateTime::from_timestamp(whole as i64, nanos)
+}
+
+/// What a timestamp column held.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stamp {
+    Missing,
+    At(DateTime<Utc>),
+    Unreadable(String),
+}
+
+impl Stamp {
+    pub fn read(value: ValueRef<'_>, tz: DbTimezone) -> Stamp {
+        match value {
+            ValueRef::Null => Stamp::Missing,
+            ValueRef::Integer(i) => {
+                from_unix(i as f64).map_or(Stamp::Unreadable(i.to_string()), Stamp::At)
+            }
+            ValueRef::Real(r) => from_unix(r).map_or(Stamp::Unreadable(r.to_string()), Stamp::At),
+            ValueRef::Text(bytes) => {
+                let text = String::from_utf8_lossy(bytes);
+                parse_text(&text, tz)
+                    .map_or_else(|| Stamp::Unreadable(text.into_owned()), Stamp::At)
+            }
+            ValueRef::Blob(_) => Stamp::Unreadable("<blob>".into()),
+        }
+    }
+
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Stamp::At(t) => Some(*t),
+            _ => None,
+        }
+    }
+}
+
+/// `--now`: RFC 3339, or the app's own naive form read in `--db-timezone`.
+pub fn parse_now(text: &str, tz: DbTimezone) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| parse_text(text, tz))
+}
+
+/// Formats a UTC time the way the app stores it.
+pub fn display(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// "4일 10시간 전" / "4 days 10 hours ago"; a time in the future says so.
+pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - then).num_seconds();
+    if seconds < 0 {
+        return crate::t!("미래 시각", "in the future");
+    }
+    let (days, hours, minutes) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
+    let korean = crate::i18n::is_korean();
+    let unit = |n: i64, ko: &str, en: &str| {
+        if korean {
+            format!("{n}{ko}")
+        } else {
+            format!("{n} {en}{}", if n == 1 { "" } else { "s" })
+        }
+    };
+    let span = if days > 0 {
+        format!(
+            "{} {}",
+            unit(days, "일", "day"),
+            unit(hours, "시간", "hour")
+        )
+    } else if hours > 0 {
+        format!(
+            "{} {}",
+            unit(hours, "시간", "hour"),
+            unit(minutes, "분", "minute")
+        )
+    } else {
+        unit(minutes, "분", "minute")
+    };
+    if korean {
+        format!("{span} 전")
+    } else {
+        format!("{span} ago")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn reads_every_form_of_the_spec() {
+        let tz = DbTimezone::Utc;
+        let want = utc("2026-02-20T14:30:15Z");
+        for text in [
+            "2026-02-20 14:30:15",
+            "2026-02-20T14:30:15",
+            "2026-02-20 14:30:15Z",
+            "2026-02-20T14:30:15+00:00",
+            "2026-02-20 23:30:15+09:00",
+            "2026-02-20 23:30:15+0900",
+            "2026-02-20T05:30:15-09:00",
+            "1771597815",
+        ] {
+            assert_eq!(parse_text(text, tz), Some(want), "{text}");
+        }
+        assert_eq!(
+            parse_text("2026-02-20 14:30:15.250000", tz),
+            Some(utc("2026-02-20T14:30:15.25Z"))
+        );
+        assert_eq!(
+            Stamp::read(ValueRef::Integer(1_771_597_815), tz),
+            Stamp::At(want)
+        );
+        assert_eq!(
+            Stamp::read(ValueRef::Real(1_771_597_815.5), tz),
+            Stamp::At(utc("2026-02-20T14:30:15.5Z"))
+        );
+    }
+
+    #[test]
+    fn naive_values_follow_the_db_timezone_but_explicit_offsets_do_not() {
+        let seoul = DbTimezone::parse("+09:00").unwrap();
+        assert_eq!(
+            parse_text("2026-02-20 23:30:15", seoul),
+            Some(utc("2026-02-20T14:30:15Z"))
+        );
+        assert_eq!(
+            parse_text("2026-02-20 14:30:15Z", seoul),
+            Some(utc("2026-02-20T14:30:15Z"))
+        );
+    }
+
+    #[test]
+    fn garbage_is_unreadable() {
+        let tz = DbTimezone::Utc;
+        for text in [
+            "",
+            "yesterday",
+            "2026-13-01 00:00:00",
+            "2026-02-20 25:00:00",
+            "20/02/2026",
+        ] {
+            assert_eq!(parse_text(text, tz), None, "{text}");
+        }
+        assert!(matches!(
+            Stamp::read(ValueRef::Text(b"soon"), tz),
+            Stamp::Unreadable(_)
+        ));
+        assert_eq!(Stamp::read(ValueRef::Null, tz), Stamp::Missing);
+    }
+
+    #[test]
+    fn timezone_names() {
+        assert_eq!(DbTimezone::parse("UTC"), Some(DbTimezone::Utc));
+        assert_eq!(DbTimezone::parse("local"), Some(DbTimezone::Local));
+        assert!(matches!(
+            DbTimezone::parse("-05:30"),
+            Some(DbTimezone::Fixed(_))
+        ));
+        assert_eq!(DbTimezone::parse("Asia/Seoul"), None);
+        assert_eq!(DbTimezone::parse("+25:00"), None);
+    }
+
+    #[test]
+    fn relative_ages() {
+        let now = utc("2026-02-25T00:45:15Z");
+        crate::i18n::set(crate::cli::Lang::En);
+        assert_eq!(ago(utc("2026-02-20T14:30:15Z"), now), "4 days 10 hours ago");
+        assert_eq!(ago(utc("2026-02-24T23:44:15Z"), now), "1 hour 1 minute ago");
+        assert_eq!(
+            ago(utc("2026-02-24T23:44:16Z"), now),
+            "1 hour 0 minutes ago"
+        );
+    }
+}
