@@ -113,7 +113,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct SelectArgs {
     /// A job is stale when its age exceeds this many hours (fractions allowed)
-    #[arg(long, value_name = "N", default_value = "24", value_parser = parse_hours)]
+    #[arg(long, value_name = "N", default_value = "24", value_parser = parse_hours, allow_negative_numbers = true)]
     pub hours: f64,
 
     /// What the age is measured from
@@ -208,11 +208,11 @@ pub enum SnapshotAction {
 pub struct DiffArgs {
     /// Snapshot id (default: the newest), or `live`
     #[arg(value_name = "FROM", conflicts_with = "journal",
-          add = ArgValueCompleter::new(complete::snapshot_ids))]
+          add = ArgValueCompleter::new(complete::snapshot_ids_or_live))]
     pub from: Option<String>,
     /// Snapshot id or `live` (default: live)
     #[arg(value_name = "TO", requires = "from",
-          add = ArgValueCompleter::new(complete::snapshot_ids))]
+          add = ArgValueCompleter::new(complete::snapshot_ids_or_live))]
     pub to: Option<String>,
     /// Show each change of this journal as still applied, reverted or changed since
     #[arg(long, value_name = "ID", add = ArgValueCompleter::new(complete::journal_ids))]

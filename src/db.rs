@@ -165,7 +165,7 @@ impl Database {
                     rolled_back_hot_journal: true,
                 });
             }
-            Err(e) => return Err(sqlite_error(path, e)),
+            Err(e) => return Err(truncation_failure(path).unwrap_or_else(|| sqlite_error(path, e))),
         }
         let db = Database {
             conn,
@@ -184,7 +184,7 @@ impl Database {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             busy_timeout,
         )?;
-        touch(&conn).map_err(|e| sqlite_error(path, e))?;
+        touch(&conn).map_err(|e| truncation_failure(path).unwrap_or_else(|| sqlite_error(path, e)))?;
         let shown = path.display();
         if conn
             .is_readonly(rusqlite::DatabaseName::Main)
@@ -223,21 +223,7 @@ impl Database {
         if self.journal_mode()? == "wal" {
             return Ok(());
         }
-        let (pages, page_size): (i64, i64) = self
-            .conn
-            .query_row("SELECT (SELECT page_count FROM pragma_page_count), (SELECT page_size FROM pragma_page_size)", [], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| sqlite_error(&self.path, e))?;
-        let len = fs::metadata(&self.path)
-            .map(|m| m.len() as i64)
-            .unwrap_or(0);
-        if len < pages * page_size {
-            let shown = self.path.display();
-            return Err(fail(Exit::Database, t!(
-                "{shown} 이(가) 잘렸습니다: 파일은 {len} 바이트인데 헤더는 {pages}×{page_size} 바이트라고 합니다",
-                "{shown} is truncated: the file has {len} bytes but its header says {pages} pages of {page_size} bytes"
-            )));
-        }
-        Ok(())
+        truncation_failure(&self.path).map_or(Ok(()), Err)
     }
 
     /// Finds the schema variant from `PRAGMA table_info`; names what is missing when neither fits.
@@ -327,6 +313,8 @@ impl Database {
             .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
             .map_err(|e| sqlite_error(&self.path, e))?;
         if first != "ok" {
+            // SQLite's report spans lines; the error must stay one line.
+            let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
             let shown = self.path.display();
             return Err(fail(
                 Exit::Database,
@@ -338,6 +326,30 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// When SQLite reports damage, says "truncated" if the header promises more pages than the file
+/// holds (the header's page count is valid when its change counter matches, bytes 24 and 92).
+fn truncation_failure(path: &Path) -> Option<anyhow::Error> {
+    let mut header = [0u8; 100];
+    fs::File::open(path).ok()?.read_exact(&mut header).ok()?;
+    let be32 = |at: usize| u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    if be32(24) != be32(92) {
+        return None;
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(be32(28));
+    let len = fs::metadata(path).ok()?.len();
+    (len < pages * page_size).then(|| {
+        let shown = path.display();
+        fail(Exit::Database, t!(
+            "{shown} 이(가) 잘렸습니다: 파일은 {len} 바이트인데 헤더는 {pages}×{page_size} 바이트라고 합니다",
+            "{shown} is truncated: the file has {len} bytes but its header says {pages} pages of {page_size} bytes"
+        ))
+    })
 }
 
 fn open_with(path: &Path, flags: OpenFlags, busy_timeout: Duration) -> Result<Connection> {

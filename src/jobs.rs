@@ -103,7 +103,7 @@ pub struct Stats {
     pub total: u64,
     /// `created_at` strictly older than 7 days.
     pub older_than_7_days: u64,
-    /// Jobs whose age could not be judged (all statuses).
+    /// Pending/processing jobs whose age could not be judged (listed in `age_unknown`).
     pub age_unknown: u64,
     pub stale: u64,
 }
@@ -148,6 +148,14 @@ impl Candidate {
     }
 }
 
+/// A text value as a borrowed `&str` (no allocation); `None` for NULL, non-text or invalid UTF-8.
+fn borrowed<'a>(value: ValueRef<'a>) -> Option<&'a str> {
+    match value {
+        ValueRef::Text(t) => std::str::from_utf8(t).ok(),
+        _ => None,
+    }
+}
+
 fn text(value: ValueRef<'_>) -> Option<String> {
     match value {
         ValueRef::Null => None,
@@ -180,8 +188,11 @@ pub fn survey(
     } else {
         "NULL"
     };
+    // Columns only candidates need are computed for candidates only: most rows are finished.
+    let candidate = "status IN ('pending', 'processing')";
     let sql = format!(
-        "SELECT id, job_id, {}, {}, status, created_at, {}, {file_count} FROM analysis_jobs",
+        "SELECT id, job_id, {}, status, created_at, CASE WHEN {candidate} THEN {} END, \
+         CASE WHEN {candidate} THEN {} END, CASE WHEN {candidate} THEN {file_count} END FROM analysis_jobs",
         col("emp_id"),
         col("folder_path"),
         col("started_at"),
@@ -195,39 +206,42 @@ pub fn survey(
         let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
         let mut rows = stmt.query([]).map_err(sql_err)?;
         while let Some(row) = rows.next().map_err(sql_err)? {
-            let job_id = text(row.get_ref(1).map_err(sql_err)?);
-            let emp_id = text(row.get_ref(2).map_err(sql_err)?);
-            if let Some(j) = &job_id {
+            // Borrowed views: no allocation for the many rows that are only counted.
+            let job_id = borrowed(row.get_ref(1).map_err(sql_err)?);
+            let emp_id = borrowed(row.get_ref(2).map_err(sql_err)?);
+            if let Some(j) = job_id {
                 for (seen, wanted) in seen_job_ids.iter_mut().zip(&criteria.jobs) {
                     *seen |= wanted == j;
                 }
             }
-            if !criteria.selects(job_id.as_deref(), emp_id.as_deref()) {
+            if !criteria.selects(job_id, emp_id) {
                 continue;
             }
-            let status = text(row.get_ref(4).map_err(sql_err)?);
-            let created = Stamp::read(row.get_ref(5).map_err(sql_err)?, tz);
+            let status_ref = row.get_ref(3).map_err(sql_err)?;
+            let created = Stamp::read(row.get_ref(4).map_err(sql_err)?, tz);
             stats.total += 1;
-            match &status {
-                Some(s) => *stats.by_status.entry(s.clone()).or_default() += 1,
-                None => stats.null_status += 1,
+            match borrowed(status_ref) {
+                Some(s) => match stats.by_status.get_mut(s) {
+                    Some(n) => *n += 1,
+                    None => {
+                        stats.by_status.insert(s.to_string(), 1);
+                    }
+                },
+                None if matches!(status_ref, ValueRef::Null) => stats.null_status += 1,
+                None => *stats.by_status.entry(text(status_ref).unwrap_or_default()).or_default() += 1,
             }
-            if let Stamp::At(t) = created {
-                if criteria.now - t > week {
-                    stats.older_than_7_days += 1;
-                }
-            } else {
-                stats.age_unknown += 1;
+            if created.at().is_some_and(|t| criteria.now - t > week) {
+                stats.older_than_7_days += 1;
             }
-            let Some(status) = status.filter(|s| s == PENDING || s == PROCESSING) else {
+            let Some(status) = borrowed(status_ref).filter(|s| *s == PENDING || *s == PROCESSING) else {
                 continue;
             };
             let candidate = Candidate {
                 id: row.get(0).map_err(sql_err)?,
-                job_id: job_id.clone(),
-                emp_id,
-                folder_path: text(row.get_ref(3).map_err(sql_err)?),
-                status,
+                job_id: job_id.map(str::to_string),
+                emp_id: emp_id.map(str::to_string),
+                folder_path: text(row.get_ref(5).map_err(sql_err)?),
+                status: status.to_string(),
                 created,
                 started: Stamp::read(row.get_ref(6).map_err(sql_err)?, tz),
                 file_count: row.get(7).map_err(sql_err)?,
@@ -239,7 +253,7 @@ pub fn survey(
             };
             match job_id {
                 Some(j) => {
-                    candidates.insert(j, candidate);
+                    candidates.insert(j.to_string(), candidate);
                 }
                 None => candidates_without_job_id.push(candidate),
             }
@@ -336,6 +350,7 @@ pub fn survey(
     stale.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     age_unknown.sort_by_key(|j| j.id);
     stats.stale = stale.len() as u64;
+    stats.age_unknown = age_unknown.len() as u64;
     let unknown_job_ids = criteria
         .jobs
         .iter()

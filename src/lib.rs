@@ -4,16 +4,23 @@
 //! `run` resolves the settings, dispatches to one command module and prints the report it
 //! returns; `main` only turns the result into an exit status.
 
+pub mod change_report;
 pub mod cli;
 pub mod cmd;
 pub mod complete;
 pub mod db;
+pub mod diff;
 pub mod error;
+pub mod failpoint;
 pub mod i18n;
 pub mod jobs;
+pub mod journal;
 pub mod output;
+pub mod progress;
 pub mod report;
 pub mod settings;
+pub mod snapshot;
+pub mod store;
 pub mod time;
 
 use anyhow::Result;
@@ -47,7 +54,36 @@ pub fn run(cli: Cli) -> Result<Exit> {
             emit(&report, settings.json, style)?;
             Ok(exit)
         }
-        _ => Err(error::fail(Exit::Usage, "not implemented yet")),
+        Command::Apply(args) => {
+            let (report, exit) = cmd::apply::run(&settings, &args)?;
+            emit(&report, settings.json, style)?;
+            Ok(exit)
+        }
+        Command::Diff(args) => {
+            let (report, exit) = cmd::diff::run(&settings, &args)?;
+            emit(&report, settings.json, style)?;
+            Ok(exit)
+        }
+        Command::Log => {
+            let (report, exit) = cmd::log::run(&settings)?;
+            emit(&report, settings.json, style)?;
+            Ok(exit)
+        }
+        Command::Snapshot(args) => {
+            let (report, after) = cmd::snapshot::run(&settings, &args)?;
+            emit(&report, settings.json, style)?;
+            after.map(|()| Exit::Success)
+        }
+        Command::Restore(args) if args.journal.is_some() => {
+            let (report, exit) = cmd::revert::run(&settings, &args)?;
+            emit(&report, settings.json, style)?;
+            Ok(exit)
+        }
+        Command::Restore(args) => {
+            let (report, exit) = cmd::restore::run(&settings, &args)?;
+            emit(&report, settings.json, style)?;
+            Ok(exit)
+        }
     }
 }
 

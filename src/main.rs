@@ -4,7 +4,9 @@ use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
     // Answers the shell's completion requests (COMPLETE=bash jobsweep ...) and exits.
-    clap_complete::CompleteEnv::with_factory(jobsweep::cli::Cli::command).complete();
+    clap_complete::CompleteEnv::with_factory(jobsweep::cli::Cli::command)
+        .shells(jobsweep::complete::shells())
+        .complete();
     let cli = match jobsweep::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -269,7 +269,9 @@ impl Render for CheckReport {
             self.rolled_back_hot_journal,
         );
         if !warnings.is_empty() {
-            out.push('\n');
+            if !out.ends_with("\n\n") {
+                out.push('\n');
+            }
             out.push_str(&warnings);
         }
     }

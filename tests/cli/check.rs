@@ -58,3 +58,385 @@ fn korean_report_keeps_the_guides_layout() {
         ))
         .stdout(predicate::str::contains("파일 분석: 15개 (완료: 8개"));
 }
+
+/// Runs `check --json` on `env` and returns the document.
+fn check_json(env: &TestEnv, extra: &[&str]) -> serde_json::Value {
+    let out = env.cmd().arg("--json").arg("check").args(extra).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    stdout_json(&out)
+}
+
+fn stale_ids(doc: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = doc["stale_jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn activity_keeps_a_long_running_job_that_created_at_alone_would_clean() {
+    for variant in ["current", "legacy"] {
+        let env = TestEnv::with(variant, &["edge"]);
+        let by_activity = check_json(&env, &[]);
+        assert_eq!(
+            stale_ids(&by_activity),
+            ["edge_stale_offset", "edge_stale_t_z", "edge_stale_unix"],
+            "{variant}"
+        );
+        let by_created = check_json(&env, &["--by", "created"]);
+        assert_eq!(
+            stale_ids(&by_created),
+            [
+                "edge_bad_activity",
+                "edge_recent_progress",
+                "edge_stale_offset",
+                "edge_stale_t_z",
+                "edge_stale_unix"
+            ],
+            "{variant}"
+        );
+    }
+}
+
+#[test]
+fn unreadable_timestamps_make_the_age_unknown_and_are_listed() {
+    let env = TestEnv::with("current", &["edge"]);
+    let doc = check_json(&env, &[]);
+    let unknown: Vec<(&str, &str)> = doc["age_unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["job_id"].as_str().unwrap(), u["column"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            ("edge_bad_created", "created_at"),
+            ("edge_null_created", "created_at"),
+            ("edge_bad_activity", "analysis_results.updated_at")
+        ]
+    );
+    assert_eq!(doc["stats"]["age_unknown"], 3);
+    env.cmd()
+        .arg("check")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("3 job(s) of unknown age, never cleaned: edge_bad_created (created_at=\"yesterday\")"));
+}
+
+#[test]
+fn every_status_is_counted_including_unknown_values_and_null() {
+    let env = TestEnv::with("legacy", &["edge"]);
+    let stats = check_json(&env, &[])["stats"].clone();
+    assert_eq!(stats["by_status"]["pending"], 5);
+    assert_eq!(stats["by_status"]["processing"], 3);
+    assert_eq!(stats["by_status"]["completed"], 1);
+    assert_eq!(stats["by_status"]["failed"], 1);
+    assert_eq!(stats["by_status"]["cancelled"], 1);
+    assert_eq!(stats["by_status"]["PROCESSING"], 1);
+    assert_eq!(stats["null_status"], 1);
+    assert_eq!(stats["total"], 13);
+    assert_eq!(stats["older_than_7_days"], 4);
+}
+
+#[test]
+fn files_are_counted_from_file_ids_or_else_from_results() {
+    let env = TestEnv::with("current", &["guide", "edge"]);
+    let doc = check_json(&env, &[]);
+    let job = |id: &str| doc["stale_jobs"].as_array().unwrap().iter().find(|j| j["job_id"] == id).unwrap().clone();
+    // file_ids is not JSON: the four result rows are the files.
+    assert_eq!(job("edge_stale_offset")["files"], serde_json::json!({"total": 4, "completed": 1, "failed": 0, "pending": 3}));
+    assert_eq!(job("edge_stale_offset")["planned_status"], "completed");
+    // file_ids NULL, two result rows of which one completed.
+    assert_eq!(job("job_pending_03")["files"]["total"], 2);
+    assert_eq!(job("job_pending_03")["planned_status"], "completed");
+    // no completed file at all: failed, not completed as the old script did.
+    assert_eq!(job("job_xyz789ghi")["files"], serde_json::json!({"total": 6, "completed": 0, "failed": 2, "pending": 4}));
+    assert_eq!(job("job_xyz789ghi")["planned_status"], "failed");
+}
+
+#[test]
+fn hours_threshold_is_strict_and_accepts_fractions() {
+    let env = TestEnv::with("current", &["guide"]);
+    // job_pending_05 was created 28h35m before "now".
+    assert!(stale_ids(&check_json(&env, &["--hours", "28.5"])).contains(&"job_pending_05".to_string()));
+    assert!(!stale_ids(&check_json(&env, &["--hours", "28.6"])).contains(&"job_pending_05".to_string()));
+    assert_eq!(check_json(&env, &["--hours", "1000"])["stats"]["stale"], 0);
+}
+
+#[test]
+fn job_and_emp_narrow_the_set() {
+    let env = TestEnv::with("current", &["guide"]);
+    let doc = check_json(&env, &["--emp", "emp004"]);
+    assert_eq!(stale_ids(&doc), ["job_pending_03", "job_pending_04"]);
+    let doc = check_json(&env, &["--job", "job_abc123def", "--job", "job_pending_05", "--job", "job_typo"]);
+    assert_eq!(stale_ids(&doc), ["job_abc123def", "job_pending_05"]);
+    assert_eq!(doc["unknown_job_ids"], serde_json::json!(["job_typo"]));
+    assert_eq!(doc["stats"]["total"], 2);
+}
+
+#[test]
+fn db_timezone_reads_naive_values_in_that_zone() {
+    let env = TestEnv::with("current", &["guide"]);
+    // Read as Seoul time, job_pending_05 (20:10 naive) happened 9 hours earlier in UTC: it is
+    // 37h35m old, so --hours 30 includes it only with the offset. (A naive --now would be read
+    // in the same zone, so "now" is given with its Z.)
+    assert!(!stale_ids(&check_json(&env, &["--hours", "30"])).contains(&"job_pending_05".to_string()));
+    let doc = check_json(&env, &["--hours", "30", "--db-timezone", "+09:00", "--now", "2026-02-25T00:45:15Z"]);
+    assert!(stale_ids(&doc).contains(&"job_pending_05".to_string()));
+}
+
+#[test]
+fn stats_only_and_exit_code() {
+    let env = TestEnv::with("current", &["guide"]);
+    env.cmd()
+        .args(["check", "--stats"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Cleanup targets (stalled 24+ hours): 7"))
+        .stdout(predicates::str::contains("Stale job cleanup report").not());
+    assert!(check_json(&env, &["--stats"]).get("stale_jobs").is_none());
+    env.cmd().args(["check", "--exit-code"]).assert().code(1);
+    env.cmd().args(["check", "--exit-code", "--hours", "1000"]).assert().code(0);
+}
+
+#[test]
+fn no_command_runs_check() {
+    let env = TestEnv::with("current", &["guide"]);
+    env.cmd().assert().success().stdout(predicates::str::contains("Cleanup targets (stalled 24+ hours): 7"));
+}
+
+#[test]
+fn language_follows_jobsweep_lang_then_lang() {
+    let env = TestEnv::with("current", &["guide"]);
+    let run = |envs: &[(&str, &str)]| {
+        let mut cmd = bare_cmd();
+        cmd.arg("--db").arg(&env.db).args(["--now", NOW, "check", "--stats"]);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        String::from_utf8(cmd.output().unwrap().stdout).unwrap()
+    };
+    assert!(run(&[("LANG", "ko_KR.UTF-8")]).contains("전체 작업 상태 통계"));
+    assert!(run(&[("LANG", "en_US.UTF-8")]).contains("Job status statistics"));
+    assert!(run(&[("LANG", "en_US.UTF-8"), ("LC_ALL", "ko_KR.UTF-8")]).contains("전체 작업 상태 통계"));
+    assert!(run(&[("LANG", "ko_KR.UTF-8"), ("JOBSWEEP_LANG", "en")]).contains("Job status statistics"));
+}
+
+#[test]
+fn database_is_found_through_data_dir_and_jobsweep_db() {
+    let env = TestEnv::with("current", &["guide"]);
+    bare_cmd()
+        .env("DATA_DIR", env.dir.path())
+        .args(["--now", NOW, "--lang", "en", "--json", "check", "--stats"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("\"total\": 1257"));
+    bare_cmd()
+        .env("JOBSWEEP_DB", &env.db)
+        .args(["--now", NOW, "--lang", "en", "check", "--stats"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn check_writes_nothing_and_creates_no_store() {
+    for mode in ["delete", "wal"] {
+        let env = TestEnv::with("current", &["guide", "edge"]);
+        env.conn().pragma_update(None, "journal_mode", mode).unwrap();
+        let before = std::fs::read(&env.db).unwrap();
+        env.cmd().args(["check"]).assert().success();
+        env.cmd().args(["--json", "check", "--by", "created"]).assert().success();
+        assert_eq!(std::fs::read(&env.db).unwrap(), before, "{mode}: database bytes changed");
+        assert!(!env.store().exists(), "{mode}: check created the store");
+        assert!(!env.path("database.db-journal").exists());
+    }
+}
+
+/// A writer that dies mid-transaction after spilling changed pages into the file.
+fn crash_a_writer(env: &TestEnv) {
+    let script = r#"
+import os, sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA cache_size=2")
+con.execute("BEGIN")
+con.execute("UPDATE analysis_jobs SET status='processing' WHERE status='completed'")
+con.execute("UPDATE analysis_results SET stt_text=stt_text||stt_text")
+os._exit(0)
+"#;
+    let status = std::process::Command::new("python3").arg("-c").arg(script).arg(&env.db).status().unwrap();
+    assert!(status.success());
+    assert!(env.path("database.db-journal").exists(), "the crash left no journal");
+}
+
+#[test]
+fn check_rolls_back_a_hot_journal_and_says_so() {
+    let env = TestEnv::with("current", &["guide"]);
+    crash_a_writer(&env);
+    let doc = check_json(&env, &["--stats"]);
+    assert_eq!(doc["rolled_back_hot_journal"], true);
+    assert_eq!(doc["stats"]["by_status"]["completed"], 1250);
+    assert_eq!(doc["stats"]["by_status"]["processing"], 2);
+    assert!(!env.path("database.db-journal").exists());
+    // Once recovered, the next run has nothing to say about it.
+    assert_eq!(check_json(&env, &["--stats"])["rolled_back_hot_journal"], false);
+    crash_a_writer(&env);
+    env.cmd().args(["check", "--stats"]).assert().success().stdout(predicates::str::contains("rolled back a hot journal"));
+}
+
+// ---- bad input: one clear line, the spec's exit code, the file untouched ----
+
+/// Asserts one `error:` line (plus at most a hint), no panic, and the exit code.
+fn assert_clean_failure(out: &std::process::Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty() && lines.len() <= 2, "expected one error line (+hint): {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines.get(1).is_none_or(|l| l.starts_with("hint: ")), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+}
+
+fn check_fails_on(env: &TestEnv, code: i32, needle: &str) {
+    let before = std::fs::read(&env.db).ok();
+    let out = env.cmd().arg("check").output().unwrap();
+    assert_clean_failure(&out, code, needle);
+    assert_eq!(std::fs::read(&env.db).ok(), before, "the file changed");
+    assert!(!env.store().exists());
+}
+
+#[test]
+fn missing_path_is_exit_3() {
+    let env = TestEnv::empty();
+    check_fails_on(&env, 3, "database not found");
+    assert!(!env.db.exists(), "check created the missing file");
+}
+
+#[test]
+fn directory_is_exit_3() {
+    let env = TestEnv::empty();
+    std::fs::create_dir(&env.db).unwrap();
+    check_fails_on(&env, 3, "is a directory");
+}
+
+#[test]
+fn empty_file_is_exit_3() {
+    let env = TestEnv::empty();
+    std::fs::write(&env.db, b"").unwrap();
+    check_fails_on(&env, 3, "empty file");
+}
+
+#[test]
+fn text_file_is_exit_3() {
+    let env = TestEnv::empty();
+    std::fs::write(&env.db, "job_id,status\njob_1,pending\n".repeat(50)).unwrap();
+    check_fails_on(&env, 3, "not an SQLite database");
+}
+
+#[test]
+fn truncated_database_is_exit_3() {
+    let env = TestEnv::with("current", &["guide"]);
+    let bytes = std::fs::read(&env.db).unwrap();
+    std::fs::write(&env.db, &bytes[..bytes.len() / 2]).unwrap();
+    check_fails_on(&env, 3, "truncated");
+}
+
+#[test]
+fn database_without_jobs_table_is_exit_3() {
+    let env = TestEnv::empty();
+    rusqlite::Connection::open(&env.db).unwrap().execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('x');").unwrap();
+    check_fails_on(&env, 3, "no analysis_jobs table");
+}
+
+#[test]
+fn jobs_table_without_status_is_exit_3() {
+    let env = TestEnv::empty();
+    rusqlite::Connection::open(&env.db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE analysis_jobs (id INTEGER PRIMARY KEY, job_id TEXT, created_at TEXT);
+             CREATE TABLE analysis_results (id INTEGER PRIMARY KEY, job_id TEXT, status TEXT);",
+        )
+        .unwrap();
+    check_fails_on(&env, 3, "analysis_jobs has no column status");
+}
+
+#[test]
+fn the_real_empty_legacy_file_works() {
+    let env = TestEnv::empty();
+    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/legacy-database.db");
+    if !reference.exists() {
+        eprintln!("skipped: {} is not beside this checkout", reference.display());
+        return;
+    }
+    std::fs::copy(&reference, &env.db).unwrap();
+    let before = std::fs::read(&env.db).unwrap();
+    let doc = check_json(&env, &[]);
+    assert_eq!(doc["schema"], "legacy");
+    assert_eq!(doc["stats"]["total"], 0);
+    assert_eq!(std::fs::read(&env.db).unwrap(), before);
+}
+
+#[test]
+fn database_locked_past_the_busy_timeout_is_exit_3() {
+    let env = TestEnv::with("current", &["guide"]);
+    let before = std::fs::read(&env.db).unwrap();
+    let holder = env.conn();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let started = std::time::Instant::now();
+    let out = env.cmd().args(["--busy-timeout", "300", "check"]).output().unwrap();
+    assert_clean_failure(&out, 3, "locked");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "gave up before the busy timeout");
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    assert_eq!(std::fs::read(&env.db).unwrap(), before);
+}
+
+#[test]
+fn unreadable_file_is_exit_3() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::with("current", &["guide"]);
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let before = std::fs::read(&env.db).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("jobsweep");
+    // Root reads any file, so as root the tool runs as `nobody`.
+    let mut cmd = if is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    };
+    cmd.env_clear().env("PATH", "/usr/bin:/bin").arg("--db").arg(&env.db).args(["--lang", "en", "check"]);
+    let out = cmd.output().unwrap();
+    assert_clean_failure(&out, 3, "cannot read");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ermission denied"));
+    assert_eq!(std::fs::read(&env.db).unwrap(), before);
+}
+
+#[test]
+fn bad_hours_are_usage_errors() {
+    let env = TestEnv::with("current", &["guide"]);
+    let before = std::fs::read(&env.db).unwrap();
+    for hours in ["0", "-3", "abc", "", "nan"] {
+        let out = env.cmd().args(["check", "--hours", hours]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "--hours {hours:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--hours"), "--hours {hours:?}");
+    }
+    assert_eq!(std::fs::read(&env.db).unwrap(), before);
+}
+
+#[test]
+fn bad_now_and_timezone_are_usage_errors() {
+    let env = TestEnv::with("current", &["guide"]);
+    let out = env.cmd().args(["--now", "next tuesday", "check"]).output().unwrap();
+    assert_clean_failure(&out, 2, "--now");
+    let out = env.cmd().args(["--db-timezone", "Mars/Olympus", "check"]).output().unwrap();
+    assert_clean_failure(&out, 2, "--db-timezone");
+}

@@ -2,4 +2,13 @@
 
 mod common;
 
+mod apply;
 mod check;
+mod diff;
+mod generated;
+mod log;
+mod revert;
+mod messages;
+mod restore_snapshot;
+mod snapshot;
+mod json_docs;

@@ -1,0 +1,224 @@
+//! `diff`: what changed between a snapshot and the live database, or two snapshots (the
+//! comparison itself is `crate::diff`), or, with `--journal`, where each journaled change stands
+//! now. Read-only: it takes no lock and resolves nothing (a planned journal is shown as such).
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::DiffArgs;
+use crate::db::Database;
+use crate::diff::{self, DbDiff};
+use crate::error::{fail, Exit};
+use crate::journal::{self, Kind, State};
+use crate::settings::Settings;
+use crate::snapshot;
+use crate::store::Store;
+use crate::t;
+
+/// One side of a comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    /// `snapshot` or `live`.
+    pub kind: &'static str,
+    /// The snapshot id (`null` for live).
+    pub id: Option<String>,
+    /// The live database file, or the database the snapshot was taken of.
+    pub path: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DbDiffReport {
+    pub command: &'static str,
+    pub from: Side,
+    pub to: Side,
+    pub differs: bool,
+    #[serde(flatten)]
+    pub diff: DbDiff,
+}
+
+/// Where one journaled change stands now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// The row still holds the value the run wrote.
+    Applied,
+    /// The row holds its old value again.
+    Reverted,
+    /// Something else changed the row since (a revert would be a conflict).
+    ChangedSince,
+    /// The row no longer exists.
+    Deleted,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalRow {
+    pub id: i64,
+    pub job_id: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub now: Option<String>,
+    pub standing: Standing,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JournalDiffReport {
+    pub command: &'static str,
+    pub journal_id: String,
+    pub kind: Kind,
+    pub state: State,
+    pub database: String,
+    pub applied: usize,
+    pub reverted: usize,
+    pub changed_since: usize,
+    pub rows: Vec<JournalRow>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum DiffReport {
+    Databases(DbDiffReport),
+    Journal(JournalDiffReport),
+}
+
+pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
+    if let Some(id) = &args.journal {
+        let report = journal_diff(settings, id)?;
+        let differs = report.applied != report.rows.len();
+        return Ok((DiffReport::Journal(report), exit(args, differs)));
+    }
+    let live = settings.db_path()?;
+    let from_name = args.from.as_deref().unwrap_or("latest");
+    let to_name = args.to.as_deref().unwrap_or("live");
+    let store = if from_name != "live" || to_name != "live" {
+        Some(existing_store(settings)?)
+    } else {
+        None
+    };
+    // Which snapshot each side is, before any slow work, so a wrong id fails at once.
+    let find = |name: &str| -> Result<Option<snapshot::Manifest>> {
+        match (name, store.as_ref()) {
+            ("live", _) | (_, None) => Ok(None),
+            (wanted, Some(store)) => snapshot::find(store, wanted).map(Some),
+        }
+    };
+    let (from_manifest, to_manifest) = (find(from_name)?, find(to_name)?);
+    if from_manifest.is_none() || to_manifest.is_none() {
+        // Checks the file (and lets SQLite recover a hot journal) before ATTACH.
+        Database::open_read_only(&live, settings.busy_timeout)?;
+    }
+    // Decompressing and verifying a snapshot is the slow part: both sides at once.
+    let extract = |m: &Option<snapshot::Manifest>| -> Result<Option<tempfile::TempPath>> {
+        match (m, store.as_ref()) {
+            (Some(m), Some(store)) => snapshot::extract(store, m, settings).map(Some),
+            _ => Ok(None),
+        }
+    };
+    let (from_image, to_image) = std::thread::scope(|scope| {
+        let from = scope.spawn(|| extract(&from_manifest));
+        let to = extract(&to_manifest);
+        let from = from
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("snapshot extraction failed")));
+        (from, to)
+    });
+    let (from_image, to_image) = (from_image?, to_image?);
+    let side = |m: &Option<snapshot::Manifest>, image: &Option<tempfile::TempPath>| match (m, image)
+    {
+        (Some(m), Some(image)) => (
+            Side {
+                kind: "snapshot",
+                id: Some(m.id.clone()),
+                path: m.source_path.display().to_string(),
+            },
+            image.to_path_buf(),
+        ),
+        _ => (
+            Side {
+                kind: "live",
+                id: None,
+                path: live.display().to_string(),
+            },
+            live.clone(),
+        ),
+    };
+    let (from, from_path) = side(&from_manifest, &from_image);
+    let (to, to_path) = side(&to_manifest, &to_image);
+    let diff = diff::diff_files(&from_path, &to_path)?;
+    drop((from_image, to_image));
+    let differs = diff.differs();
+    Ok((
+        DiffReport::Databases(DbDiffReport {
+            command: "diff",
+            from,
+            to,
+            differs,
+            diff,
+        }),
+        exit(args, differs),
+    ))
+}
+
+fn exit(args: &DiffArgs, differs: bool) -> Exit {
+    if args.exit_code && differs {
+        Exit::Found
+    } else {
+        Exit::Success
+    }
+}
+
+fn existing_store(settings: &Settings) -> Result<Store> {
+    let dir = settings.store_dir()?;
+    Store::existing(&dir).ok_or_else(|| {
+        fail(
+            Exit::Usage,
+            t!(
+                "저장소 {} 이(가) 없습니다 (스냅숏 없음)",
+                "no store at {}: there are no snapshots yet",
+                dir.display()
+            ),
+        )
+    })
+}
+
+fn journal_diff(settings: &Settings, wanted: &str) -> Result<JournalDiffReport> {
+    let store = existing_store(settings)?;
+    let journal = journal::find(&store, wanted)?;
+    let path = settings.db_path()?;
+    journal.check_database(&path)?;
+    let db = Database::open_read_only(&path, settings.busy_timeout)?;
+    let rows = standings(&db, &journal.changes)?;
+    let count = |s: Standing| rows.iter().filter(|r| r.standing == s).count();
+    Ok(JournalDiffReport {
+        command: "diff",
+        journal_id: journal.id.clone(),
+        kind: journal.kind,
+        state: journal.state,
+        database: path.display().to_string(),
+        applied: count(Standing::Applied),
+        reverted: count(Standing::Reverted),
+        changed_since: count(Standing::ChangedSince) + count(Standing::Deleted),
+        rows,
+    })
+}
+
+fn standings(db: &Database, changes: &[journal::Change]) -> Result<Vec<JournalRow>> {
+    let mut rows = Vec::with_capacity(changes.len());
+    for c in changes {
+        let now = journal::current_value(db, c.pk)?;
+        let standing = match &now {
+            None => Standing::Deleted,
+            Some(v) if *v == c.after => Standing::Applied,
+            Some(v) if *v == c.before => Standing::Reverted,
+            Some(_) => Standing::ChangedSince,
+        };
+        rows.push(JournalRow {
+            id: c.pk,
+            job_id: c.job_id.clone(),
+            before: c.before.clone(),
+            after: c.after.clone(),
+            now: now.flatten(),
+            standing,
+        });
+    }
+    Ok(rows)
+}

@@ -1,0 +1,159 @@
+//! `log`: the store's history, newest first: every journal (what it changed, its snapshot,
+//! whether it was reverted, planned ones flagged as unresolved) and every snapshot. Read-only:
+//! it never creates the store and never resolves a planned journal, it only shows it.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::error::Exit;
+use crate::journal::{self, Kind, State};
+use crate::settings::Settings;
+use crate::snapshot;
+use crate::store::Store;
+
+/// One line of the history.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    #[serde(with = "crate::store::micros")]
+    pub created_at: DateTime<Utc>,
+    /// `apply`, `revert` or `snapshot`.
+    pub kind: &'static str,
+    pub id: String,
+    /// Journals: `planned`, `committed` or `abandoned`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<State>,
+    /// Journals: a `planned` journal left by a crash, resolved by the next store-writing command.
+    pub unresolved: bool,
+    /// Journals: jobs changed (for a planned journal: jobs it meant to change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs_changed: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs_skipped: Option<usize>,
+    /// Journals: the snapshot taken before the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverts: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverted_by: Option<String>,
+    /// Snapshots: `manual`, `pre-apply` or `pre-restore`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The database the journal or snapshot is about.
+    pub database: Option<String>,
+    /// Set when the file cannot be read or fails its checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogReport {
+    pub command: &'static str,
+    pub store: String,
+    pub store_exists: bool,
+    pub unresolved: usize,
+    pub entries: Vec<LogEntry>,
+}
+
+pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
+    let dir = settings.store_dir()?;
+    let mut report = LogReport {
+        command: "log",
+        store: dir.display().to_string(),
+        store_exists: false,
+        unresolved: 0,
+        entries: Vec::new(),
+    };
+    let Some(store) = Store::existing(&dir) else {
+        return Ok((report, Exit::Success));
+    };
+    report.store_exists = true;
+    for entry in journal::list(&store)? {
+        let created_at = entry.created_at();
+        let line = match entry.journal {
+            Ok(j) => LogEntry {
+                created_at,
+                kind: match j.kind {
+                    Kind::Apply => "apply",
+                    Kind::Revert => "revert",
+                },
+                id: j.id.clone(),
+                state: Some(j.state),
+                unresolved: j.state == State::Planned,
+                jobs_changed: Some(j.changed_count()),
+                jobs_skipped: Some(j.skipped.len()),
+                snapshot_id: Some(j.snapshot_id.clone()),
+                reverts: j.reverts.clone(),
+                reverted_by: j.reverted_by.clone(),
+                reason: None,
+                note: None,
+                database: Some(j.db_path.clone()),
+                damaged: None,
+            },
+            Err(e) => LogEntry {
+                created_at,
+                kind: "journal",
+                id: entry.id.clone(),
+                state: None,
+                unresolved: false,
+                jobs_changed: None,
+                jobs_skipped: None,
+                snapshot_id: None,
+                reverts: None,
+                reverted_by: None,
+                reason: None,
+                note: None,
+                database: None,
+                damaged: Some(e),
+            },
+        };
+        report.entries.push(line);
+    }
+    let scan = snapshot::scan(&store)?;
+    for m in scan.manifests {
+        report.entries.push(LogEntry {
+            created_at: m.created_at,
+            kind: "snapshot",
+            id: m.id.clone(),
+            state: None,
+            unresolved: false,
+            jobs_changed: None,
+            jobs_skipped: None,
+            snapshot_id: None,
+            reverts: None,
+            reverted_by: None,
+            reason: Some(m.reason.as_str().to_string()),
+            note: m.note.clone(),
+            database: Some(m.source_path.display().to_string()),
+            damaged: None,
+        });
+    }
+    for p in scan.problems {
+        report.entries.push(LogEntry {
+            created_at: journal::time_of_id(&p.id).unwrap_or(DateTime::<Utc>::MIN_UTC),
+            kind: "snapshot",
+            id: p.id.clone(),
+            state: None,
+            unresolved: false,
+            jobs_changed: None,
+            jobs_skipped: None,
+            snapshot_id: None,
+            reverts: None,
+            reverted_by: None,
+            reason: None,
+            note: None,
+            database: None,
+            damaged: Some(p.message),
+        });
+    }
+    // Newest first; at equal times (a snapshot and the journal of the same run share the
+    // second) the id breaks the tie, so the order is stable.
+    report
+        .entries
+        .sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    report.unresolved = report.entries.iter().filter(|e| e.unresolved).count();
+    Ok((report, Exit::Success))
+}

@@ -1,0 +1,269 @@
+//! `restore --snapshot ID|latest|PREFIX [--to PATH] [--force]`: puts a verified snapshot back
+//! into the live database (after a `pre-restore` snapshot of it) or writes it to a new file.
+//! `restore --journal` is the revert of one apply, in `cmd::revert`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+
+use crate::cli::RestoreArgs;
+use crate::db::{sqlite_error, Database};
+use crate::error::{fail, Exit, Failure};
+use crate::output::{Render, Style};
+use crate::settings::Settings;
+use crate::snapshot::{self, Manifest, Reason};
+use crate::store::{self, Store, TEMP_PREFIX};
+use crate::t;
+
+#[derive(Debug, Serialize)]
+pub struct RestoreReport {
+    pub snapshot_id: String,
+    /// The file written: the live database, or `--to`.
+    pub target: String,
+    pub live: bool,
+    /// The snapshot of the live database taken just before it was overwritten.
+    pub pre_restore_snapshot_id: Option<String>,
+    pub image_bytes: u64,
+    pub journal_mode: Option<String>,
+}
+
+pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RestoreReport, Exit)> {
+    if args.journal.is_some() {
+        // `lib::run` sends `restore --journal` to `cmd::revert`; this is only a guard.
+        return Err(fail(
+            Exit::Usage,
+            t!(
+                "restore --journal 은(는) 아직 구현되지 않았습니다",
+                "restore --journal is not implemented yet"
+            ),
+        ));
+    }
+    let wanted = args.snapshot.as_deref().unwrap_or("latest");
+    let report = match &args.to {
+        Some(to) => restore_to_file(settings, wanted, to, args.force)?,
+        None => restore_live(settings, wanted, args.force)?,
+    };
+    Ok((report, Exit::Success))
+}
+
+/// The store must already hold snapshots; restore never creates it.
+fn existing_store(settings: &Settings) -> Result<Store> {
+    let dir = settings.store_dir()?;
+    if Store::existing(&dir).is_none() {
+        return Err(fail(
+            Exit::Usage,
+            t!(
+                "스냅샷 저장소 {} 이(가) 없습니다",
+                "there is no snapshot store at {}",
+                dir.display()
+            ),
+        ));
+    }
+    // Opening for writing removes leftovers of crashed runs.
+    Store::open(&dir)
+}
+
+fn restore_to_file(
+    settings: &Settings,
+    wanted: &str,
+    to: &Path,
+    force: bool,
+) -> Result<RestoreReport> {
+    let shown = to.display();
+    let dir = store::parent_dir(to);
+    if !dir.is_dir() {
+        return Err(fail(
+            Exit::Usage,
+            t!(
+                "{shown}: 디렉터리 {} 이(가) 없습니다",
+                "{shown}: directory {} does not exist",
+                dir.display()
+            ),
+        ));
+    }
+    if to.is_dir() {
+        return Err(fail(
+            Exit::Usage,
+            t!("{shown} 은(는) 디렉터리입니다", "{shown} is a directory"),
+        ));
+    }
+    if to.exists() && !force {
+        return Err(Failure::new(
+            Exit::Usage,
+            t!("{shown} 이(가) 이미 있습니다", "{shown} already exists"),
+        )
+        .hint(t!(
+            "덮어쓰려면 --force 를 붙이세요",
+            "pass --force to overwrite it"
+        ))
+        .into());
+    }
+    let store = existing_store(settings)?;
+    let _lock = store.lock(settings.wait)?;
+    let m = snapshot::find(&store, wanted)?;
+    // Verified and integrity-checked, beside the target so the final rename is atomic.
+    let image = snapshot::extract_to(&store, &m, dir, TEMP_PREFIX, settings)?;
+    if force {
+        // A stale -wal of the old file would be replayed into the new one.
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let side = PathBuf::from(format!("{}{suffix}", to.display()));
+            match fs::remove_file(&side) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(store::write_error(&side, e)),
+            }
+        }
+    }
+    image
+        .persist(to)
+        .map_err(|e| store::write_error(to, e.error))?;
+    store::sync_dir(dir)?;
+    Ok(RestoreReport {
+        snapshot_id: m.id,
+        target: to.display().to_string(),
+        live: false,
+        pre_restore_snapshot_id: None,
+        image_bytes: m.image_bytes,
+        journal_mode: None,
+    })
+}
+
+fn restore_live(settings: &Settings, wanted: &str, force: bool) -> Result<RestoreReport> {
+    let db_path = settings.db_path()?;
+    let live = Database::open_read_write(&db_path, settings.busy_timeout)?;
+    let store = existing_store(settings)?;
+    let _lock = store.lock(settings.wait)?;
+    crate::journal::resolve_planned(&store, &db_path, settings)?;
+    let m = snapshot::find(&store, wanted)?;
+    check_same_database(&m, &db_path, force)?;
+    let mode = live.journal_mode()?;
+
+    let image = snapshot::extract_to(
+        &store,
+        &m,
+        store::parent_dir(&db_path),
+        TEMP_PREFIX,
+        settings,
+    )?;
+    let pre = snapshot::create(
+        &db_path,
+        &store,
+        Reason::PreRestore,
+        Some(t!("{} 복원 전", "before restoring {}", m.id)),
+        settings,
+    )?;
+    crate::failpoint::hit("pause-restore-before-copy");
+    let mut live = live;
+    copy_into_live(&image, &mut live, settings)?;
+    drop(image);
+    let mode_after = live.journal_mode()?;
+    if mode_after != mode {
+        // The image's header may carry another journal mode; the live file keeps its own.
+        live.conn
+            .query_row(&format!("PRAGMA journal_mode = {mode}"), [], |_| Ok(()))
+            .map_err(|e| sqlite_error(&db_path, e))?;
+    }
+    if mode == "wal" {
+        // Fold the restored pages into the main file; the app's readers may hold it back, which
+        // is harmless (the next checkpoint finishes the job).
+        let _ = live
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+    Ok(RestoreReport {
+        snapshot_id: m.id,
+        target: db_path.display().to_string(),
+        live: true,
+        pre_restore_snapshot_id: Some(pre.id),
+        image_bytes: m.image_bytes,
+        journal_mode: Some(mode),
+    })
+}
+
+/// Refuses a snapshot of another database file unless `--force`.
+fn check_same_database(m: &Manifest, db_path: &Path, force: bool) -> Result<()> {
+    let live = fs::canonicalize(db_path).unwrap_or_else(|_| db_path.to_path_buf());
+    if live == m.source_path || force {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::Usage,
+        t!(
+            "스냅샷 {} 은(는) 다른 데이터베이스 {} 의 것입니다 (지금 대상: {})",
+            "snapshot {} is of another database, {} (this one is {})",
+            m.id,
+            m.source_path.display(),
+            live.display()
+        ),
+    )
+    .hint(t!(
+        "그래도 덮어쓰려면 --force, 별도 파일로 꺼내려면 --to PATH",
+        "pass --force to restore it here anyway, or --to PATH to write a separate file"
+    ))
+    .into())
+}
+
+/// Copies the image into the live database with the backup API, in one step: SQLite writes it
+/// as one transaction through the live file's own journal (or WAL), so the app's connections
+/// see either the old or the new contents, never a mix, and a failure rolls back.
+fn copy_into_live(image: &Path, live: &mut Database, settings: &Settings) -> Result<()> {
+    let src = Connection::open_with_flags(
+        image,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sqlite_error(image, e))?;
+    let path = live.path.clone();
+    let backup = Backup::new(&src, &mut live.conn).map_err(|e| sqlite_error(&path, e))?;
+    let started = Instant::now();
+    loop {
+        match backup.step(-1).map_err(|e| sqlite_error(&path, e))? {
+            StepResult::Done => return Ok(()),
+            StepResult::More => {}
+            _ => {
+                // The app holds the file: wait like SQLite would, up to the busy timeout.
+                if started.elapsed() > settings.busy_timeout {
+                    return Err(sqlite_error(
+                        &path,
+                        rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                            None,
+                        ),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+impl Render for RestoreReport {
+    fn render(&self, out: &mut String, style: Style) {
+        let size = crate::cmd::snapshot::human_bytes(self.image_bytes);
+        if self.live {
+            out.push_str(&t!(
+                "스냅샷 {} 을(를) {} 에 복원했습니다 ({size})\n",
+                "restored snapshot {} into {} ({size})\n",
+                style.bold(&self.snapshot_id),
+                self.target
+            ));
+            if let Some(pre) = &self.pre_restore_snapshot_id {
+                out.push_str(&t!(
+                    "복원 전 상태는 스냅샷 {pre} 에 있습니다 (되돌리기: jobsweep restore --snapshot {pre})\n",
+                    "the state before is in snapshot {pre} (to undo: jobsweep restore --snapshot {pre})\n"
+                ));
+            }
+        } else {
+            out.push_str(&t!(
+                "스냅샷 {} 을(를) {} 에 썼습니다 ({size})\n",
+                "wrote snapshot {} to {} ({size})\n",
+                style.bold(&self.snapshot_id),
+                self.target
+            ));
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! `snapshot [--note]`, `snapshot list`, `snapshot verify [ID|--all]`, `snapshot prune`: thin
+//! layers over `crate::snapshot` that take the store lock when they write and return reports.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cli::{SnapshotAction, SnapshotArgs};
+use crate::error::{fail, Exit};
+use crate::output::{Render, Style};
+use crate::settings::Settings;
+use crate::snapshot::{self, Keep, Manifest, Problem, Reason};
+use crate::store::Store;
+use crate::t;
+
+/// What a `snapshot` command reports; `--json` prints the inner value.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SnapshotReport {
+    /// `snapshot`: the new manifest.
+    Created(Manifest),
+    List(ListReport),
+    Verify(VerifyReport),
+    Prune(PruneReport),
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListReport {
+    pub store: String,
+    pub snapshots: Vec<Manifest>,
+    /// Files in `snapshots/` that are not usable snapshots (missing or damaged manifest).
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerifyReport {
+    pub snapshots: Vec<VerifyItem>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerifyItem {
+    pub id: String,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PruneReport {
+    pub dry_run: bool,
+    pub deleted: Vec<String>,
+    pub kept: Vec<KeptItem>,
+    pub freed_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeptItem {
+    pub id: String,
+    pub reasons: Vec<Keep>,
+}
+
+/// Runs the command. The second value is an error to report after the report is printed
+/// (`verify --all` prints every result, then fails with exit 4 when any failed).
+pub fn run(settings: &Settings, args: &SnapshotArgs) -> Result<(SnapshotReport, Result<()>)> {
+    match &args.action {
+        None => create(settings, args.note.clone()).map(|r| (r, Ok(()))),
+        Some(SnapshotAction::List) => list(settings).map(|r| (r, Ok(()))),
+        Some(SnapshotAction::Verify { id, all }) => verify(settings, id.as_deref(), *all),
+        Some(SnapshotAction::Prune {
+            keep_last,
+            keep_within,
+            dry_run,
+            force,
+        }) => prune(settings, *keep_last, *keep_within, *dry_run, *force).map(|r| (r, Ok(()))),
+    }
+}
+
+fn create(settings: &Settings, note: Option<String>) -> Result<SnapshotReport> {
+    let db = settings.db_path()?;
+    // A missing or non-SQLite database is reported before the store is created.
+    crate::db::Database::open_read_only(&db, settings.busy_timeout)?;
+    let store = Store::open(&settings.store_dir()?)?;
+    let _lock = store.lock(settings.wait)?;
+    crate::journal::resolve_planned(&store, &db, settings)?;
+    crate::failpoint::hit("pause-snapshot-locked");
+    let manifest = snapshot::create(&db, &store, Reason::Manual, note, settings)?;
+    Ok(SnapshotReport::Created(manifest))
+}
+
+/// Read-only commands never create the store.
+fn existing_store(settings: &Settings) -> Result<Option<Store>> {
+    Ok(Store::existing(&settings.store_dir()?))
+}
+
+fn list(settings: &Settings) -> Result<SnapshotReport> {
+    let dir = settings.store_dir()?;
+    let scan = match Store::existing(&dir) {
+        Some(store) => snapshot::scan(&store)?,
+        None => snapshot::Scan::default(),
+    };
+    Ok(SnapshotReport::List(ListReport {
+        store: dir.display().to_string(),
+        snapshots: scan.manifests,
+        problems: scan.problems,
+    }))
+}
+
+fn no_snapshots() -> anyhow::Error {
+    fail(
+        Exit::Usage,
+        t!("스냅샷이 하나도 없습니다", "there is no snapshot yet"),
+    )
+}
+
+fn verify(
+    settings: &Settings,
+    id: Option<&str>,
+    all: bool,
+) -> Result<(SnapshotReport, Result<()>)> {
+    let store = existing_store(settings)?.ok_or_else(no_snapshots)?;
+    if !all {
+        let m = snapshot::find(&store, id.unwrap_or("latest"))?;
+        snapshot::verify(&store, &m, settings)?;
+        let report = VerifyReport {
+            snapshots: vec![VerifyItem {
+                id: m.id,
+                ok: true,
+                error: None,
+            }],
+        };
+        return Ok((SnapshotReport::Verify(report), Ok(())));
+    }
+    let scan = snapshot::scan(&store)?;
+    if scan.manifests.is_empty() && scan.problems.is_empty() {
+        return Err(no_snapshots());
+    }
+    let mut items = Vec::new();
+    for m in &scan.manifests {
+        let result = snapshot::verify(&store, m, settings);
+        items.push(VerifyItem {
+            id: m.id.clone(),
+            ok: result.is_ok(),
+            error: result.err().map(|e| format!("{e:#}")),
+        });
+    }
+    for p in scan.problems {
+        items.push(VerifyItem {
+            id: p.id,
+            ok: false,
+            error: Some(p.message),
+        });
+    }
+    items.sort_by(|a, b| b.id.cmp(&a.id));
+    let failed: Vec<&str> = items
+        .iter()
+        .filter(|i| !i.ok)
+        .map(|i| i.id.as_str())
+        .collect();
+    let after = if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(
+            Exit::Integrity,
+            t!(
+                "스냅샷 {}개 중 {}개가 검증에 실패했습니다: {}",
+                "{1} of {0} snapshots failed verification: {2}",
+                items.len(),
+                failed.len(),
+                failed.join(", ")
+            ),
+        ))
+    };
+    Ok((SnapshotReport::Verify(VerifyReport { snapshots: items }), after))
+}
+
+fn prune(
+    settings: &Settings,
+    keep_last: Option<usize>,
+    keep_within: Option<chrono::Duration>,
+    dry_run: bool,
+    force: bool,
+) -> Result<SnapshotReport> {
+    if keep_last.is_none() && keep_within.is_none() {
+        return Err(crate::error::Failure::new(
+            Exit::Usage,
+            t!(
+                "무엇을 남길지 정하세요: --keep-last N 또는 --keep-within 기간",
+                "say what to keep: --keep-last N and/or --keep-within DURATION"
+            ),
+        )
+        .hint(t!(
+            "예: jobsweep snapshot prune --keep-last 10 --keep-within 7d",
+            "e.g. jobsweep snapshot prune --keep-last 10 --keep-within 7d"
+        ))
+        .into());
+    }
+    let empty = || PruneReport {
+        dry_run,
+        deleted: vec![],
+        kept: vec![],
+        freed_bytes: 0,
+        warnings: vec![],
+    };
+    let Some(store) = existing_store(settings)? else {
+        return Ok(SnapshotReport::Prune(empty()));
+    };
+    let _lock = store.lock(settings.wait)?;
+    // Resolved first, so a journal that turns out abandoned no longer protects its snapshot.
+    if let Ok(db) = settings.db_path() {
+        crate::journal::resolve_planned(&store, &db, settings)?;
+    }
+    let manifests = snapshot::list(&store)?;
+    let mut report = empty();
+    let protected = match snapshot::protected_by_journals(&store) {
+        Ok(ids) => Some(ids),
+        Err(e) => {
+            report.warnings.push(t!(
+                "저널을 읽을 수 없어 모든 스냅샷을 남깁니다: {e}",
+                "a journal cannot be read, so every snapshot is kept: {e}"
+            ));
+            None
+        }
+    };
+    // Ages are measured with the real clock: created_at is real time, --now is for reports.
+    let plan = snapshot::prune_plan(
+        &manifests,
+        keep_last,
+        keep_within,
+        Utc::now(),
+        protected.as_ref(),
+        force,
+    );
+    for (i, reasons) in plan {
+        let m = &manifests[i];
+        if reasons.is_empty() {
+            if !dry_run {
+                snapshot::delete(&store, &m.id)?;
+            }
+            report.deleted.push(m.id.clone());
+            report.freed_bytes += m.file_bytes;
+        } else {
+            report.kept.push(KeptItem {
+                id: m.id.clone(),
+                reasons,
+            });
+        }
+    }
+    Ok(SnapshotReport::Prune(report))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human output
+
+/// `1.2 MiB`-style sizes.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn local_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn keep_text(k: Keep) -> String {
+    match k {
+        Keep::KeepLast => t!("최근 N개", "keep-last"),
+        Keep::KeepWithin => t!("기간 안", "keep-within"),
+        Keep::Journal => t!("되돌리지 않은 apply 저널", "un-reverted apply journal"),
+        Keep::JournalsUnreadable => t!("저널을 읽을 수 없음", "journals unreadable"),
+    }
+}
+
+impl Render for SnapshotReport {
+    fn render(&self, out: &mut String, style: Style) {
+        match self {
+            SnapshotReport::Created(m) => {
+                let ratio = if m.image_bytes > 0 {
+                    100.0 * m.file_bytes as f64 / m.image_bytes as f64
+                } else {
+                    0.0
+                };
+                out.push_str(&t!(
+                    "스냅샷 {}: {} → {} ({ratio:.1}%), 검증됨\n",
+                    "snapshot {}: {} → {} ({ratio:.1}%), verified\n",
+                    style.bold(&m.id),
+                    human_bytes(m.image_bytes),
+                    human_bytes(m.file_bytes)
+                ));
+            }
+            SnapshotReport::List(r) => {
+                if r.snapshots.is_empty() && r.problems.is_empty() {
+                    out.push_str(&t!(
+                        "스냅샷이 없습니다 ({})\n",
+                        "no snapshots ({})\n",
+                        r.store
+                    ));
+                    return;
+                }
+                out.push_str(&format!(
+                    "{:<26} {:<23} {:<11} {:>10} {:>10}  {}\n",
+                    "ID",
+                    t!("생성 시각", "CREATED"),
+                    t!("이유", "REASON"),
+                    t!("이미지", "IMAGE"),
+                    t!("파일", "FILE"),
+                    t!("메모", "NOTE"),
+                ));
+                for m in &r.snapshots {
+                    out.push_str(&format!(
+                        "{:<26} {:<23} {:<11} {:>10} {:>10}  {}\n",
+                        m.id,
+                        local_time(&m.created_at),
+                        m.reason.as_str(),
+                        human_bytes(m.image_bytes),
+                        human_bytes(m.file_bytes),
+                        m.note.as_deref().unwrap_or("")
+                    ));
+                }
+                for p in &r.problems {
+                    out.push_str(&style.bad(&format!("{:<26} {}\n", p.id, p.message)));
+                }
+            }
+            SnapshotReport::Verify(r) => {
+                for item in &r.snapshots {
+                    match &item.error {
+                        None => out.push_str(&format!("{} {}\n", item.id, style.good("ok"))),
+                        Some(e) => out.push_str(&format!(
+                            "{} {}: {e}\n",
+                            item.id,
+                            style.bad(&t!("실패", "FAILED"))
+                        )),
+                    }
+                }
+            }
+            SnapshotReport::Prune(r) => {
+                for w in &r.warnings {
+                    out.push_str(&style.warn(&format!("{w}\n")));
+                }
+                for id in &r.deleted {
+                    let verb = if r.dry_run {
+                        t!("지울 예정", "would delete")
+                    } else {
+                        t!("지움", "deleted")
+                    };
+                    out.push_str(&format!("{verb:<14} {id}\n"));
+                }
+                for k in &r.kept {
+                    let why = k
+                        .reasons
+                        .iter()
+                        .map(|r| keep_text(*r))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    out.push_str(&format!("{:<14} {} ({why})\n", t!("남김", "kept"), k.id));
+                }
+                let freed = human_bytes(r.freed_bytes);
+                let n = r.deleted.len();
+                out.push_str(&if r.dry_run {
+                    t!(
+                        "{n}개를 지우면 {freed} 가 비워집니다 (--dry-run: 아무것도 지우지 않음)\n",
+                        "{n} would be deleted, freeing {freed} (--dry-run: nothing deleted)\n"
+                    )
+                } else {
+                    t!(
+                        "{n}개를 지워 {freed} 를 비웠습니다\n",
+                        "{n} deleted, {freed} freed\n"
+                    )
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Test-only fail points: `JOBSWEEP_FAILPOINT=<name>` makes a debug build abort at that step of
+//! `apply` or `restore --journal`, as a crash or `kill -9` would, so the tests can prove that
+//! every step leaves a recoverable state. A `pause-<name>` point instead waits (up to a minute)
+//! for the file `$JOBSWEEP_FAILPOINT_DIR/resume`, after creating `$JOBSWEEP_FAILPOINT_DIR/reached`,
+//! so a test can act while the command stands at that step. Release builds ignore all of it.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Aborts or pauses here when the environment names this point (debug builds only).
+pub fn hit(name: &str) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let Some(wanted) = std::env::var_os("JOBSWEEP_FAILPOINT") else {
+        return;
+    };
+    if wanted != name {
+        return;
+    }
+    if !name.starts_with("pause-") {
+        // No destructors, no flush: the closest thing to a crash a process can do to itself.
+        std::process::abort();
+    }
+    let dir = std::env::var_os("JOBSWEEP_FAILPOINT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let _ = std::fs::write(dir.join("reached"), b"");
+    let resume = dir.join("resume");
+    let start = Instant::now();
+    while !resume.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

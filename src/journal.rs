@@ -1,0 +1,549 @@
+//! The write-ahead journal of `apply` and of `restore --journal` (SPEC §4): what will change is
+//! written and fsynced as `planned` before the database transaction starts, and marked
+//! `committed` (with what really changed) after it. A journal left `planned` by a crash is
+//! resolved by looking at the database: the changes present means the transaction committed.
+//!
+//! The journal is the undo record, so a damaged one must never be trusted: loading checks the
+//! format, the id against the file name and a SHA-256 over the changes; any mismatch is exit 4.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::types::ValueRef;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::db::{sqlite_error, Database};
+use crate::error::{fail, Exit, Failure};
+use crate::jobs::Criteria;
+use crate::settings::Settings;
+use crate::store::{self, Store};
+use crate::t;
+
+pub const FORMAT: &str = "jobsweep-journal/1";
+/// The only table and column a journal may name: `apply` changes nothing else.
+pub const TABLE: &str = "analysis_jobs";
+pub const COLUMN: &str = "status";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Apply,
+    Revert,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Planned,
+    Committed,
+    Abandoned,
+}
+
+/// One row's change: `UPDATE table SET column = after WHERE pk = ? AND column IS before`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub table: String,
+    pub pk: i64,
+    pub job_id: Option<String>,
+    pub column: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub reason: String,
+}
+
+/// A planned change that was not made, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub pk: i64,
+    pub job_id: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    pub format: String,
+    pub id: String,
+    pub kind: Kind,
+    pub state: State,
+    /// For a revert: the journal it reverts.
+    pub reverts: Option<String>,
+    /// The newest revert of this journal.
+    pub reverted_by: Option<String>,
+    pub snapshot_id: String,
+    pub snapshot_image_sha256: String,
+    pub db_path: String,
+    /// What selected the jobs (apply only).
+    pub criteria: Option<Criteria>,
+    pub changes: Vec<Change>,
+    pub changes_sha256: String,
+    pub skipped: Vec<Skipped>,
+    #[serde(with = "crate::store::micros")]
+    pub created_at: DateTime<Utc>,
+    pub committed_at: Option<DateTime<Utc>>,
+    pub tool_version: String,
+}
+
+/// SHA-256 of the compact JSON of `changes`: serde writes struct fields in declaration order
+/// and escapes strings one way only, so the same changes always give the same bytes.
+pub fn changes_sha256(changes: &[Change]) -> String {
+    let bytes = serde_json::to_vec(changes).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// The database path as journals record it: canonical, so `./db` and `/data/db` agree.
+pub fn canonical_db_path(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+        .display()
+        .to_string()
+}
+
+impl Journal {
+    #[allow(clippy::too_many_arguments)]
+    pub fn planned(
+        id: String,
+        created_at: DateTime<Utc>,
+        kind: Kind,
+        reverts: Option<String>,
+        snapshot_id: String,
+        snapshot_image_sha256: String,
+        db_path: &Path,
+        criteria: Option<Criteria>,
+        changes: Vec<Change>,
+    ) -> Journal {
+        Journal {
+            format: FORMAT.to_string(),
+            id,
+            kind,
+            state: State::Planned,
+            reverts,
+            reverted_by: None,
+            snapshot_id,
+            snapshot_image_sha256,
+            db_path: canonical_db_path(db_path),
+            criteria,
+            changes_sha256: changes_sha256(&changes),
+            changes,
+            skipped: Vec::new(),
+            created_at,
+            committed_at: None,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// Marks the journal committed with what really changed.
+    pub fn commit(&mut self, changed: Vec<Change>, skipped: Vec<Skipped>) {
+        self.state = State::Committed;
+        self.changes_sha256 = changes_sha256(&changed);
+        self.changes = changed;
+        self.skipped = skipped;
+        self.committed_at = Some(Utc::now());
+    }
+
+    pub fn path_in(store: &Store, id: &str) -> PathBuf {
+        store.journals_dir().join(format!("{id}.json"))
+    }
+
+    pub fn save(&self, store: &Store) -> Result<()> {
+        store::write_json_atomic(&Journal::path_in(store, &self.id), self)
+    }
+
+    /// Whether this journal is about the database at `db_path`.
+    pub fn is_for(&self, db_path: &Path) -> bool {
+        self.db_path == canonical_db_path(db_path)
+    }
+
+    /// Refuses a journal written for another database file.
+    pub fn check_database(&self, db_path: &Path) -> Result<()> {
+        if self.is_for(db_path) {
+            return Ok(());
+        }
+        let (id, theirs, ours) = (&self.id, &self.db_path, canonical_db_path(db_path));
+        Err(Failure::new(
+            Exit::Usage,
+            t!(
+                "저널 {id} 은(는) 다른 데이터베이스({theirs})의 것입니다. 현재 데이터베이스: {ours}",
+                "journal {id} belongs to another database ({theirs}), not {ours}"
+            ),
+        )
+        .hint(t!(
+            "그 데이터베이스를 --db 로 지정하세요",
+            "pass that database with --db"
+        ))
+        .into())
+    }
+
+    /// Rows this journal really changed: for a planned journal, the intended ones.
+    pub fn changed_count(&self) -> usize {
+        match self.state {
+            State::Abandoned => 0,
+            _ => self.changes.len(),
+        }
+    }
+}
+
+/// Reads and validates one journal file; any damage is exit 4.
+pub fn load(path: &Path) -> Result<Journal> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| {
+        fail(
+            Exit::Integrity,
+            t!(
+                "저널 {shown} 을(를) 읽을 수 없습니다: {e}",
+                "cannot read journal {shown}: {e}"
+            ),
+        )
+    })?;
+    let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
+        let what = if e.is_eof() {
+            t!("잘렸습니다", "is truncated")
+        } else {
+            t!("형식이 잘못되었습니다", "is malformed")
+        };
+        Failure::new(
+            Exit::Integrity,
+            t!(
+                "저널 {shown} 이(가) {what}: {e}",
+                "journal {shown} {what}: {e}"
+            ),
+        )
+        .hint(t!(
+            "이 저널로는 되돌릴 수 없습니다. 스냅숏으로 복원하세요 (restore --snapshot)",
+            "this journal cannot be trusted; restore its snapshot instead (restore --snapshot)"
+        ))
+    })?;
+    validate(&journal, path)?;
+    Ok(journal)
+}
+
+fn validate(journal: &Journal, path: &Path) -> Result<()> {
+    let shown = path.display();
+    let damaged = |detail: String| {
+        Err(Failure::new(
+            Exit::Integrity,
+            t!(
+                "저널 {shown} 이(가) 손상되었습니다: {detail}",
+                "journal {shown} is damaged: {detail}"
+            ),
+        )
+        .hint(t!(
+            "이 저널로는 되돌릴 수 없습니다. 스냅숏으로 복원하세요 (restore --snapshot)",
+            "this journal cannot be trusted; restore its snapshot instead (restore --snapshot)"
+        ))
+        .into())
+    };
+    if journal.format != FORMAT {
+        return damaged(t!(
+            "알 수 없는 형식 {:?}",
+            "unknown format {:?}",
+            journal.format
+        ));
+    }
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    if stem != journal.id {
+        return damaged(t!(
+            "파일 이름과 id({})가 다릅니다",
+            "its id ({}) is not its file name",
+            journal.id
+        ));
+    }
+    if changes_sha256(&journal.changes) != journal.changes_sha256 {
+        return damaged(t!(
+            "changes 의 SHA-256 이 맞지 않습니다 (수정됨)",
+            "the SHA-256 of its changes does not match (edited)"
+        ));
+    }
+    if let Some(bad) = journal
+        .changes
+        .iter()
+        .find(|c| c.table != TABLE || c.column != COLUMN)
+    {
+        return damaged(t!(
+            "허용되지 않은 변경 {}.{}",
+            "a change of {}.{}, which jobsweep never makes",
+            bad.table,
+            bad.column
+        ));
+    }
+    Ok(())
+}
+
+/// A journal file in the store, readable or not.
+pub struct Entry {
+    pub id: String,
+    pub path: PathBuf,
+    pub journal: Result<Journal, String>,
+}
+
+impl Entry {
+    /// The creation time: the journal's own, else the one encoded in its id.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        match &self.journal {
+            Ok(j) => j.created_at,
+            Err(_) => time_of_id(&self.id).unwrap_or(DateTime::<Utc>::MIN_UTC),
+        }
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ-xxxxxxxx` -> its time (to order damaged journals).
+pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
+    let stamp = id.get(..16)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// Every journal in the store, newest first; damaged ones are kept with their error.
+pub fn list(store: &Store) -> Result<Vec<Entry>> {
+    let dir = store.journals_dir();
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => {
+            return Err(fail(
+                Exit::Integrity,
+                t!(
+                    "{} 을(를) 읽을 수 없습니다: {e}",
+                    "cannot read {}: {e}",
+                    dir.display()
+                ),
+            ))
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(id) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+            .filter(|n| !n.starts_with('.'))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let journal = load(&path).map_err(|e| format!("{e:#}"));
+        out.push(Entry { id, path, journal });
+    }
+    out.sort_by(|a, b| b.created_at().cmp(&a.created_at()).then(b.id.cmp(&a.id)));
+    Ok(out)
+}
+
+/// Finds one journal by id, unique prefix or `latest` (the newest apply journal) and loads it.
+pub fn find(store: &Store, wanted: &str) -> Result<Journal> {
+    let entries = list(store)?;
+    if wanted == "latest" {
+        // A damaged journal newer than every apply could be the apply meant: refuse to guess.
+        for entry in &entries {
+            match &entry.journal {
+                Ok(j) if j.kind == Kind::Apply => return Ok(j.clone()),
+                Ok(_) => continue,
+                Err(e) => {
+                    return Err(Failure::new(Exit::Integrity, e.clone())
+                        .hint(t!(
+                            "되돌릴 저널의 id 를 직접 지정하세요",
+                            "name the journal to revert by its id"
+                        ))
+                        .into())
+                }
+            }
+        }
+        return Err(fail(
+            Exit::Usage,
+            t!(
+                "되돌릴 apply 저널이 없습니다",
+                "there is no apply journal to revert"
+            ),
+        ));
+    }
+    let items: Vec<(String, DateTime<Utc>)> = entries
+        .iter()
+        .map(|e| (e.id.clone(), e.created_at()))
+        .collect();
+    let id = store::resolve_id(&items, wanted, &t!("저널", "journal"))?;
+    let entry = entries
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or_else(|| fail(Exit::Usage, format!("journal {id}")))?;
+    entry
+        .journal
+        .map_err(|e| Failure::new(Exit::Integrity, e).into())
+}
+
+/// The value of the journaled column in the row now; `None` when the row is gone.
+pub fn current_value(db: &Database, pk: i64) -> Result<Option<Option<String>>> {
+    let mut stmt = db
+        .conn
+        .prepare_cached("SELECT status FROM analysis_jobs WHERE id = ?1")
+        .map_err(|e| sqlite_error(&db.path, e))?;
+    let mut rows = stmt.query([pk]).map_err(|e| sqlite_error(&db.path, e))?;
+    match rows.next().map_err(|e| sqlite_error(&db.path, e))? {
+        None => Ok(None),
+        Some(row) => Ok(Some(text(
+            row.get_ref(0).map_err(|e| sqlite_error(&db.path, e))?,
+        ))),
+    }
+}
+
+pub fn text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(r) => Some(r.to_string()),
+        ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+/// What recovery decided about one planned journal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolved {
+    pub id: String,
+    pub state: State,
+}
+
+/// Resolves the planned journals of this database, left by a crash (SPEC §4). Called under the
+/// store lock by every command that writes to the store, before it does anything else.
+///
+/// The transaction was atomic, so its rows are either all present or all absent; rows the app
+/// changed meanwhile blur the picture, and then the safe answer is `abandoned` (a journal wrongly
+/// marked committed could later "revert" a job the app itself finished). So: committed when at
+/// least one row holds its new value and none still holds its old value; else abandoned.
+pub fn resolve_planned(
+    store: &Store,
+    db_path: &Path,
+    settings: &Settings,
+) -> Result<Vec<Resolved>> {
+    let mut resolved = Vec::new();
+    let mut db: Option<Database> = None;
+    let entries = list(store)?;
+    for entry in &entries {
+        let Ok(journal) = &entry.journal else {
+            continue;
+        };
+        if journal.state != State::Planned || !journal.is_for(db_path) {
+            continue;
+        }
+        if db.is_none() {
+            // Opening lets SQLite roll back the hot journal of a transaction cut by the crash,
+            // so what is read below is what the app will see.
+            db = Some(Database::open_read_only(db_path, settings.busy_timeout)?);
+        }
+        let Some(db) = db.as_ref() else { continue };
+        let mut journal = journal.clone();
+        let (mut present, mut absent) = (Vec::new(), Vec::new());
+        let mut old_value_seen = false;
+        for change in &journal.changes {
+            match current_value(db, change.pk)? {
+                Some(now) if now == change.after => present.push(change.clone()),
+                Some(now) => {
+                    old_value_seen |= now == change.before;
+                    absent.push(Skipped {
+                        pk: change.pk,
+                        job_id: change.job_id.clone(),
+                        reason: t!(
+                            "복구 시점에 새 값이 아니었음 (현재 {})",
+                            "not at its new value when the crash was recovered (now {})",
+                            shown_value(&now)
+                        ),
+                    });
+                }
+                None => absent.push(Skipped {
+                    pk: change.pk,
+                    job_id: change.job_id.clone(),
+                    reason: t!("행이 삭제됨", "row deleted"),
+                }),
+            }
+        }
+        if !present.is_empty() && !old_value_seen {
+            journal.commit(present, absent);
+        } else {
+            journal.state = State::Abandoned;
+        }
+        journal.save(store)?;
+        resolved.push(Resolved {
+            id: journal.id.clone(),
+            state: journal.state,
+        });
+    }
+    link_reverts(store)?;
+    Ok(resolved)
+}
+
+/// A crash between marking a revert committed and linking it from the journal it reverts
+/// leaves `reverted_by` unset: set it from the newest committed revert.
+fn link_reverts(store: &Store) -> Result<()> {
+    let fresh = list(store)?;
+    for entry in &fresh {
+        let Ok(revert) = &entry.journal else { continue };
+        let (Kind::Revert, State::Committed, Some(target)) =
+            (revert.kind, revert.state, revert.reverts.as_deref())
+        else {
+            continue;
+        };
+        if let Some(Ok(original)) = fresh
+            .iter()
+            .find(|e| e.id == target)
+            .map(|e| e.journal.as_ref())
+        {
+            let newer_link = original
+                .reverted_by
+                .as_deref()
+                .and_then(|by| fresh.iter().find(|e| e.id == by))
+                .is_some_and(|e| e.created_at() >= revert.created_at);
+            if !newer_link {
+                let mut original = original.clone();
+                original.reverted_by = Some(revert.id.clone());
+                original.save(store)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A status value for messages: quoted text or NULL.
+pub fn shown_value(value: &Option<String>) -> String {
+    match value {
+        Some(v) => v.clone(),
+        None => "NULL".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(pk: i64) -> Change {
+        Change {
+            table: TABLE.into(),
+            pk,
+            job_id: Some(format!("job_{pk}")),
+            column: COLUMN.into(),
+            before: Some("pending".into()),
+            after: Some("failed".into()),
+            reason: "no file completed".into(),
+        }
+    }
+
+    #[test]
+    fn checksum_covers_every_field_of_every_change() {
+        let changes = vec![change(1), change(2)];
+        let sum = changes_sha256(&changes);
+        assert_eq!(sum, changes_sha256(&changes.clone()));
+        let mut edited = changes.clone();
+        edited[1].before = Some("processing".into());
+        assert_ne!(sum, changes_sha256(&edited));
+        let mut edited = changes.clone();
+        edited[0].pk = 7;
+        assert_ne!(sum, changes_sha256(&edited));
+    }
+
+    #[test]
+    fn ids_order_damaged_journals() {
+        let t = time_of_id("20260225T004515Z-0a1b2c3d").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-02-25T00:45:15+00:00");
+        assert!(time_of_id("garbage").is_none());
+    }
+}

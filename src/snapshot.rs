@@ -1,0 +1,963 @@
+//! Snapshots (SPEC §3, §4): an online, consistent copy of the database through SQLite's backup
+//! API, compressed with zstd, checksummed, verified before it gets its final name, and the
+//! reverse: a verified, integrity-checked image decompressed for restore or diff.
+//!
+//! Callers that write to the store (snapshot, prune, restore, apply) hold the store lock; the
+//! functions here do not take it, so `apply` can take a snapshot under the lock it already holds.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use indicatif::ProgressBar;
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tempfile::TempPath;
+
+use crate::db::{sqlite_error, Database};
+use crate::error::{fail, Exit, Failure};
+use crate::progress;
+use crate::settings::Settings;
+use crate::store::{self, Store, EXTRACT_PREFIX, TEMP_PREFIX};
+use crate::t;
+
+/// zstd level: the CLI's default, the best speed/size trade-off for text-heavy databases.
+pub const ZSTD_LEVEL: i32 = 3;
+/// Outside writes restart a stepped backup; after this many the copy is done in one step.
+const MAX_RESTARTS: u32 = 5;
+/// Each backup step holds the source's read lock this long at most (rollback-journal mode), so
+/// a writer never waits much longer than this.
+const STEP_TARGET: Duration = Duration::from_millis(20);
+/// Gap between steps in rollback-journal mode, in which a waiting writer gets the file.
+const STEP_PAUSE: Duration = Duration::from_millis(2);
+/// Read/write buffer for streaming images; memory stays flat whatever the database size.
+const BUF: usize = 1 << 20;
+
+/// Why a snapshot was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    Manual,
+    PreApply,
+    PreRestore,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Manual => "manual",
+            Reason::PreApply => "pre-apply",
+            Reason::PreRestore => "pre-restore",
+        }
+    }
+}
+
+/// `snapshots/<id>.json` (SPEC §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub id: String,
+    #[serde(with = "crate::store::micros")]
+    pub created_at: DateTime<Utc>,
+    pub reason: Reason,
+    pub note: Option<String>,
+    /// The database file, canonicalised, so restore can tell another database's snapshot.
+    pub source_path: PathBuf,
+    pub page_size: u32,
+    pub page_count: u64,
+    pub image_bytes: u64,
+    pub image_sha256: String,
+    pub file_bytes: u64,
+    pub file_sha256: String,
+    pub zstd_level: i32,
+    pub sqlite_version: String,
+    pub tool_version: String,
+}
+
+/// A snapshot file set that cannot be listed as a snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub id: String,
+    pub message: String,
+}
+
+/// Everything in `snapshots/`: readable manifests (newest first) and what is wrong with the rest.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub manifests: Vec<Manifest>,
+    pub problems: Vec<Problem>,
+}
+
+pub fn manifest_path(store: &Store, id: &str) -> PathBuf {
+    store.snapshots_dir().join(format!("{id}.json"))
+}
+
+pub fn data_path(store: &Store, id: &str) -> PathBuf {
+    store.snapshots_dir().join(format!("{id}.db.zst"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating
+
+/// Takes a snapshot of `db_path` into `store` and returns its manifest. The caller holds the
+/// store lock. Works on any SQLite file; on failure nothing is left in the store.
+pub fn create(
+    db_path: &Path,
+    store: &Store,
+    reason: Reason,
+    note: Option<String>,
+    settings: &Settings,
+) -> Result<Manifest> {
+    let source = Database::open_read_only(db_path, settings.busy_timeout)?;
+    let source_path = fs::canonicalize(db_path).unwrap_or_else(|_| db_path.to_path_buf());
+    let wal = source.journal_mode()? == "wal";
+    let (id, created_at) = store::new_id();
+    let dir = store.snapshots_dir();
+
+    // 1. The consistent image, in a temp file in the store (same volume, never in memory).
+    let image = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
+    let (page_size, page_count) = {
+        let mut dest = Connection::open(&image).map_err(|e| sqlite_error(&image, e))?;
+        // The image is a scratch file: no journal, no syncs while copying.
+        dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+            .map_err(|e| sqlite_error(&image, e))?;
+        copy_online(&source, &mut dest, wal, &image, settings)?;
+        let page_size: u32 = dest
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(|e| sqlite_error(&image, e))?;
+        let page_count: u64 = dest
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(|e| sqlite_error(&image, e))?;
+        dest.close().map_err(|(_, e)| sqlite_error(&image, e))?;
+        (page_size, page_count)
+    };
+    drop(source);
+    mark_rollback_mode(&image)?;
+
+    // 2. Compress (hashing both sides) while SQLite checks the image on another thread.
+    let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
+    let checker = {
+        let image = image.to_path_buf();
+        std::thread::spawn(move || integrity_check(&image))
+    };
+    let compressed = compress(&image, &zst_tmp, settings);
+    let checked = checker
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("integrity check thread failed")));
+    let (image_sum, file_sum) = compressed?;
+    checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?;
+
+    let manifest = Manifest {
+        id: id.clone(),
+        created_at,
+        reason,
+        note,
+        source_path,
+        page_size,
+        page_count,
+        image_bytes: image_sum.bytes,
+        image_sha256: image_sum.hex(),
+        file_bytes: file_sum.bytes,
+        file_sha256: file_sum.hex(),
+        zstd_level: ZSTD_LEVEL,
+        sqlite_version: rusqlite::version().to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+
+    // 3. Verify what is on disk: the compressed file decompresses to the same image.
+    let bar = progress::bytes(
+        settings,
+        manifest.file_bytes,
+        &t!("스냅샷 검증", "verifying snapshot"),
+    );
+    check_compressed(&zst_tmp, &manifest, io::sink(), &bar)?;
+    bar.finish_and_clear();
+    drop(image);
+
+    // 4. Final names: the data file first, then the manifest that makes it a snapshot.
+    let final_data = data_path(store, &id);
+    zst_tmp
+        .persist(&final_data)
+        .map_err(|e| store::write_error(&final_data, e.error))?;
+    let written = store::sync_dir(&dir)
+        .and_then(|_| store::write_json_atomic(&manifest_path(store, &id), &manifest));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&final_data);
+        return Err(e);
+    }
+    Ok(manifest)
+}
+
+/// A temp file that is removed when dropped (also on every error path).
+fn temp_in(dir: &Path, prefix: &str, suffix: &str) -> Result<TempPath> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(suffix)
+        .tempfile_in(dir)
+        .map(|f| f.into_temp_path())
+        .map_err(|e| store::write_error(dir, e))
+}
+
+/// Copies `source` into `dest` with the online backup API, in steps.
+///
+/// WAL mode: a read transaction is held on the source for the whole copy, so the image is one
+/// consistent state including what is only in the WAL, writers are never blocked, and their
+/// commits cannot restart the copy.
+/// Rollback-journal mode: a read lock blocks writers, so it is only held for one short step
+/// (about `STEP_TARGET`) and released between steps. Each outside commit restarts the copy;
+/// after `MAX_RESTARTS` the rest is done in one step, which finishes however busy the app is.
+fn copy_online(
+    source: &Database,
+    dest: &mut Connection,
+    wal: bool,
+    image: &Path,
+    settings: &Settings,
+) -> Result<()> {
+    let src = &source.conn;
+    let src_err = |e| sqlite_error(&source.path, e);
+    if wal {
+        src.execute_batch("BEGIN").map_err(src_err)?;
+        src.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(src_err)?;
+    }
+    let result = (|| {
+        let backup = Backup::new(src, dest).map_err(|e| sqlite_error(image, e))?;
+        let bar = progress::pages(settings, &t!("스냅샷 복사", "copying database"));
+        let mut step_pages: i32 = 256;
+        let mut restarts = 0u32;
+        let mut copied_before: i64 = 0;
+        let mut busy_since: Option<Instant> = None;
+        loop {
+            let one_shot = restarts >= MAX_RESTARTS;
+            let started = Instant::now();
+            let step = backup
+                .step(if one_shot { -1 } else { step_pages })
+                .map_err(|e| step_error(e, &source.path, image))?;
+            let took = started.elapsed();
+            match step {
+                StepResult::Done => break,
+                StepResult::More => busy_since = None,
+                // A writer holds the file; wait for it like SQLite would, up to the busy timeout.
+                _ => {
+                    let since = *busy_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > settings.busy_timeout {
+                        return Err(sqlite_error(
+                            &source.path,
+                            rusqlite::Error::SqliteFailure(
+                                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                                None,
+                            ),
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+            }
+            let p = backup.progress();
+            let copied = i64::from(p.pagecount) - i64::from(p.remaining);
+            bar.set_length(p.pagecount as u64);
+            bar.set_position(copied.max(0) as u64);
+            // A restart copies from page 1 again: fewer pages done than before this step.
+            if copied_before > 0 && copied <= copied_before {
+                restarts += 1;
+            }
+            copied_before = copied;
+            if took < STEP_TARGET / 2 {
+                step_pages = (step_pages * 2).min(1 << 16);
+            } else if took > STEP_TARGET && step_pages > 16 {
+                step_pages /= 2;
+            }
+            if !wal {
+                std::thread::sleep(STEP_PAUSE);
+            }
+        }
+        bar.finish_and_clear();
+        if settings.verbose && restarts > 0 {
+            crate::output::notice(&t!(
+                "복사 중 앱의 쓰기로 {restarts}번 다시 시작했습니다",
+                "the copy restarted {restarts} times because the app wrote meanwhile"
+            ));
+        }
+        Ok(())
+    })();
+    if wal {
+        let _ = src.execute_batch("COMMIT");
+    }
+    result
+}
+
+/// A failed backup step. The step's message is the destination connection's, which SQLite does
+/// not set ("not an error"), so only the code is kept; write failures name the image file.
+fn step_error(err: rusqlite::Error, source: &Path, image: &Path) -> anyhow::Error {
+    use rusqlite::ErrorCode::*;
+    match err {
+        rusqlite::Error::SqliteFailure(e, _) => {
+            let plain = rusqlite::Error::SqliteFailure(e, None);
+            match e.code {
+                DiskFull | SystemIoFailure | ReadOnly | CannotOpen | PermissionDenied => {
+                    let shown = image.display();
+                    fail(
+                        Exit::Database,
+                        t!(
+                            "{shown} 에 쓸 수 없습니다: {plain}",
+                            "cannot write {shown}: {plain}"
+                        ),
+                    )
+                }
+                _ => sqlite_error(source, plain),
+            }
+        }
+        other => sqlite_error(source, other),
+    }
+}
+
+/// Header bytes 18-19 say "WAL" when the source was in WAL mode. The image is stored in
+/// rollback-journal form so it opens anywhere without `-wal`/`-shm` files; restore gives the
+/// live file back its own mode.
+fn mark_rollback_mode(image: &Path) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(image)
+        .map_err(|e| store::write_error(image, e))?;
+    let mut header = [0u8; 20];
+    file.read_exact(&mut header)
+        .map_err(|e| store::write_error(image, e))?;
+    if header[18] == 2 || header[19] == 2 {
+        file.seek(SeekFrom::Start(18))
+            .and_then(|_| file.write_all(&[1, 1]))
+            .map_err(|e| store::write_error(image, e))?;
+    }
+    Ok(())
+}
+
+/// A SHA-256 and a byte count.
+#[derive(Debug, Clone)]
+struct Sum {
+    bytes: u64,
+    digest: [u8; 32],
+}
+
+impl Sum {
+    fn hex(&self) -> String {
+        hex::encode(self.digest)
+    }
+}
+
+struct HashWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct HashReader<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+fn finish(hasher: Sha256, bytes: u64) -> Sum {
+    Sum {
+        bytes,
+        digest: hasher.finalize().into(),
+    }
+}
+
+/// Streams `image` through zstd into `out`, hashing the image as it is read and the compressed
+/// bytes as they are written; fsyncs `out`. Returns (image sum, file sum).
+fn compress(image: &Path, out: &Path, settings: &Settings) -> Result<(Sum, Sum)> {
+    let len = fs::metadata(image)
+        .map_err(|e| store::write_error(image, e))?
+        .len();
+    let mut reader = File::open(image).map_err(|e| store::write_error(image, e))?;
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(out)
+        .map_err(|e| store::write_error(out, e))?;
+    let writer = HashWriter {
+        inner: BufWriter::with_capacity(BUF, file),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let zerr = |e: io::Error| store::write_error(out, e);
+    let mut encoder = zstd::stream::Encoder::new(writer, ZSTD_LEVEL).map_err(zerr)?;
+    encoder.include_checksum(true).map_err(zerr)?;
+    encoder.set_pledged_src_size(Some(len)).map_err(zerr)?;
+    // Worker threads pay off beyond a few MiB; below that one thread is faster.
+    if len > 8 << 20 {
+        encoder.multithread(compress_workers()).map_err(zerr)?;
+    }
+    let bar = progress::bytes(settings, len, &t!("압축", "compressing"));
+    let mut hasher = Sha256::new();
+    let mut read_bytes = 0u64;
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(store::write_error(image, e)),
+        };
+        hasher.update(&buf[..n]);
+        encoder.write_all(&buf[..n]).map_err(zerr)?;
+        read_bytes += n as u64;
+        bar.set_position(read_bytes);
+    }
+    bar.finish_and_clear();
+    let mut writer = encoder.finish().map_err(zerr)?;
+    writer.flush().map_err(zerr)?;
+    writer.inner.get_ref().sync_all().map_err(zerr)?;
+    Ok((
+        finish(hasher, read_bytes),
+        finish(writer.hasher, writer.bytes),
+    ))
+}
+
+fn compress_workers() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(2)
+        .clamp(1, 4)
+}
+
+/// `PRAGMA integrity_check` on an image file: exit 4 naming the first problem.
+fn integrity_check(image: &Path) -> Result<()> {
+    let conn = Connection::open_with_flags(
+        image,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sqlite_error(image, e))?;
+    let first: String = conn
+        .query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))
+        .map_err(|e| integrity_failure(image, &e.to_string()))?;
+    if first != "ok" {
+        return Err(integrity_failure(image, &first));
+    }
+    Ok(())
+}
+
+fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {
+    let shown = image.display();
+    fail(
+        Exit::Integrity,
+        t!(
+            "{shown} 의 이미지가 integrity_check 를 통과하지 못했습니다: {what}",
+            "the image in {shown} fails integrity_check: {what}"
+        ),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading back
+
+/// Decompresses the snapshot file `zst` into `out`, checking it against the manifest: size,
+/// compressed checksum, zstd's frame checksum, image checksum and size. Exit 4 naming the file
+/// and what differs.
+fn check_compressed<W: Write>(zst: &Path, m: &Manifest, out: W, bar: &ProgressBar) -> Result<()> {
+    let shown = zst.display();
+    let integrity = |msg: String| fail(Exit::Integrity, msg);
+    let file = File::open(zst).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            integrity(t!(
+                "스냅샷 {} 의 데이터 파일 {shown} 이(가) 없습니다",
+                "snapshot {}: its data file {shown} is missing",
+                m.id
+            ))
+        } else {
+            integrity(t!(
+                "{shown} 을(를) 읽을 수 없습니다: {e}",
+                "cannot read {shown}: {e}"
+            ))
+        }
+    })?;
+    let actual_len = file.metadata().map(|md| md.len()).unwrap_or(0);
+    if actual_len != m.file_bytes {
+        return Err(integrity(t!(
+            "{shown}: 크기가 다릅니다 (매니페스트 {} 바이트, 파일 {actual_len} 바이트{})",
+            "{shown}: size differs (manifest says {} bytes, the file has {actual_len}{})",
+            m.file_bytes,
+            if actual_len < m.file_bytes {
+                t!(", 잘림", ", truncated")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    let mut reader = HashReader {
+        inner: file,
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let mut out = HashWriter {
+        inner: out,
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let decoded = (|| -> io::Result<()> {
+        let mut decoder = zstd::stream::read::Decoder::new(&mut reader)?.single_frame();
+        let mut buf = vec![0u8; BUF];
+        loop {
+            let n = match decoder.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            out.write_all(&buf[..n])?;
+            bar.inc(n as u64);
+        }
+        out.flush()
+    })();
+    // Hash the rest too, so a damaged file is reported as such rather than as a zstd error.
+    let _ = io::copy(&mut reader, &mut io::sink());
+    let file_sum = finish(reader.hasher, reader.bytes);
+    if file_sum.hex() != m.file_sha256 {
+        return Err(integrity(t!(
+            "{shown}: 압축 파일 체크섬이 다릅니다 (매니페스트 {}, 파일 {})",
+            "{shown}: file checksum differs (manifest {}, file {})",
+            short(&m.file_sha256),
+            short(&file_sum.hex())
+        )));
+    }
+    if let Err(e) = decoded {
+        if e.kind() == io::ErrorKind::Other || e.kind() == io::ErrorKind::UnexpectedEof {
+            return Err(integrity(t!(
+                "{shown}: 압축을 풀 수 없습니다: {e}",
+                "{shown}: cannot be decompressed: {e}"
+            )));
+        }
+        return Err(anyhow::Error::from(e).context(t!("압축 해제 결과 쓰기", "writing image")));
+    }
+    let image_sum = finish(out.hasher, out.bytes);
+    if image_sum.bytes != m.image_bytes {
+        return Err(integrity(t!(
+            "{shown}: 이미지 크기가 다릅니다 (매니페스트 {} 바이트, 압축 해제 결과 {} 바이트)",
+            "{shown}: image size differs (manifest {} bytes, decompressed {} bytes)",
+            m.image_bytes,
+            image_sum.bytes
+        )));
+    }
+    if image_sum.hex() != m.image_sha256 {
+        return Err(integrity(t!(
+            "{shown}: 이미지 체크섬이 다릅니다 (매니페스트 {}, 압축 해제 결과 {})",
+            "{shown}: image checksum differs (manifest {}, decompressed {})",
+            short(&m.image_sha256),
+            short(&image_sum.hex())
+        )));
+    }
+    Ok(())
+}
+
+fn short(hex: &str) -> &str {
+    hex.get(..16).unwrap_or(hex)
+}
+
+/// Decompresses a snapshot into a new temp file in `dir` (named with `prefix`), verifying every
+/// checksum and running `integrity_check` on the result.
+pub fn extract_to(
+    store: &Store,
+    m: &Manifest,
+    dir: &Path,
+    prefix: &str,
+    settings: &Settings,
+) -> Result<TempPath> {
+    let zst = data_path(store, &m.id);
+    let tmp = temp_in(dir, &format!("{prefix}{}-", m.id), ".db")?;
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(|e| store::write_error(&tmp, e))?;
+    let bar = progress::bytes(
+        settings,
+        m.image_bytes,
+        &t!("스냅샷 검증", "verifying snapshot"),
+    );
+    let mut out = BufWriter::with_capacity(BUF, file);
+    check_compressed(&zst, m, &mut out, &bar)?;
+    let file = out
+        .into_inner()
+        .map_err(|e| store::write_error(&tmp, e.into_error()))?;
+    file.sync_all().map_err(|e| store::write_error(&tmp, e))?;
+    drop(file);
+    bar.finish_and_clear();
+    integrity_check(&tmp).map_err(|e| {
+        e.context(t!(
+            "스냅샷 {} ({})",
+            "snapshot {} ({})",
+            m.id,
+            zst.display()
+        ))
+    })?;
+    Ok(tmp)
+}
+
+/// The verified, decompressed image in a temp file inside the store (for `diff`).
+pub fn extract(store: &Store, m: &Manifest, settings: &Settings) -> Result<TempPath> {
+    extract_to(store, m, &store.snapshots_dir(), EXTRACT_PREFIX, settings)
+}
+
+/// Recomputes both checksums and runs `integrity_check`; exit 4 naming the file and what differs.
+pub fn verify(store: &Store, m: &Manifest, settings: &Settings) -> Result<()> {
+    extract(store, m, settings).map(drop)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing and finding
+
+/// Reads `snapshots/`: every manifest, and a problem for each unreadable manifest or data file
+/// without one. Temp files are not snapshots.
+pub fn scan(store: &Store) -> Result<Scan> {
+    let dir = store.snapshots_dir();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Scan::default()),
+        Err(e) => return Err(e).with_context(|| dir.display().to_string()),
+    };
+    let mut manifests = Vec::new();
+    let mut problems = Vec::new();
+    let mut data_ids = Vec::new();
+    let mut manifest_ids = HashSet::new();
+    for entry in entries {
+        let entry = entry.with_context(|| dir.display().to_string())?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        if let Some(id) = name.strip_suffix(".db.zst") {
+            data_ids.push(id.to_string());
+        } else if let Some(id) = name.strip_suffix(".json") {
+            manifest_ids.insert(id.to_string());
+            match read_manifest(&entry.path()) {
+                Ok(m) if m.id == id => manifests.push(m),
+                Ok(m) => problems.push(Problem {
+                    id: id.to_string(),
+                    message: t!(
+                        "{name} 의 id 가 {} 입니다",
+                        "{name} holds the id {}",
+                        m.id
+                    ),
+                }),
+                Err(e) => problems.push(Problem {
+                    id: id.to_string(),
+                    message: format!("{e:#}"),
+                }),
+            }
+        }
+    }
+    for id in data_ids {
+        if !manifest_ids.contains(&id) {
+            problems.push(Problem {
+                message: t!(
+                    "매니페스트 {id}.json 이(가) 없습니다",
+                    "manifest {id}.json is missing"
+                ),
+                id,
+            });
+        }
+    }
+    manifests.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    problems.sort_by(|a, b| b.id.cmp(&a.id));
+    Ok(Scan {
+        manifests,
+        problems,
+    })
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest> {
+    let shown = path.display();
+    let text = fs::read(path).map_err(|e| {
+        fail(
+            Exit::Integrity,
+            t!(
+                "매니페스트 {shown} 을(를) 읽을 수 없습니다: {e}",
+                "cannot read manifest {shown}: {e}"
+            ),
+        )
+    })?;
+    serde_json::from_slice(&text).map_err(|e| {
+        fail(
+            Exit::Integrity,
+            t!(
+                "매니페스트 {shown} 이(가) 손상되었습니다: {e}",
+                "manifest {shown} is damaged: {e}"
+            ),
+        )
+    })
+}
+
+/// Every readable snapshot, newest first by `created_at`.
+pub fn list(store: &Store) -> Result<Vec<Manifest>> {
+    Ok(scan(store)?.manifests)
+}
+
+/// The snapshot named by `wanted` (`latest`, an id or a unique prefix). A name that matches a
+/// snapshot without a readable manifest is an integrity failure (exit 4), not "unknown".
+pub fn find(store: &Store, wanted: &str) -> Result<Manifest> {
+    let scan = scan(store)?;
+    let mut items: Vec<(String, DateTime<Utc>)> = scan
+        .manifests
+        .iter()
+        .map(|m| (m.id.clone(), m.created_at))
+        .collect();
+    items.extend(
+        scan.problems
+            .iter()
+            .map(|p| (p.id.clone(), time_of_id(&p.id))),
+    );
+    let id = store::resolve_id(&items, wanted, &t!("스냅샷", "snapshot"))?;
+    if let Some(m) = scan.manifests.into_iter().find(|m| m.id == id) {
+        return Ok(m);
+    }
+    let problem = scan
+        .problems
+        .into_iter()
+        .find(|p| p.id == id)
+        .map(|p| p.message)
+        .unwrap_or_default();
+    Err(fail(
+        Exit::Integrity,
+        t!("스냅샷 {id}: {problem}", "snapshot {id}: {problem}"),
+    ))
+}
+
+/// The time an id was made, from its text (for files whose manifest cannot be read).
+fn time_of_id(id: &str) -> DateTime<Utc> {
+    id.get(..16)
+        .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ").ok())
+        .map(|t| t.and_utc())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pruning
+
+/// Snapshot ids that an un-reverted `apply` journal points to. Journals are read as plain JSON
+/// so this does not depend on the journal module. When a journal cannot be read the answer is
+/// unknown: `Err` carries the message, and the caller keeps every snapshot.
+pub fn protected_by_journals(store: &Store) -> std::result::Result<HashSet<String>, String> {
+    let dir = store.journals_dir();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
+    let mut ids = HashSet::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        let path = entry.path();
+        let doc: serde_json::Value = fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let kind = doc.get("kind").and_then(|v| v.as_str());
+        let state = doc.get("state").and_then(|v| v.as_str());
+        let reverted = doc.get("reverted_by").is_some_and(|v| !v.is_null());
+        if kind == Some("apply") && state != Some("abandoned") && !reverted {
+            match doc.get("snapshot_id").and_then(|v| v.as_str()) {
+                Some(id) => {
+                    ids.insert(id.to_string());
+                }
+                None => {
+                    return Err(format!(
+                        "{}: {}",
+                        path.display(),
+                        t!("snapshot_id 가 없습니다", "no snapshot_id")
+                    ))
+                }
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Why a snapshot is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Keep {
+    KeepLast,
+    KeepWithin,
+    Journal,
+    JournalsUnreadable,
+}
+
+/// Decides, for manifests sorted newest first, which to keep (with the reasons) and which to
+/// delete. `protected` is `None` when the journals could not be read (keep everything).
+pub fn prune_plan(
+    manifests: &[Manifest],
+    keep_last: Option<usize>,
+    keep_within: Option<chrono::Duration>,
+    now: DateTime<Utc>,
+    protected: Option<&HashSet<String>>,
+    force: bool,
+) -> Vec<(usize, Vec<Keep>)> {
+    manifests
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut why = Vec::new();
+            if keep_last.is_some_and(|n| i < n) {
+                why.push(Keep::KeepLast);
+            }
+            if keep_within.is_some_and(|d| now - m.created_at <= d) {
+                why.push(Keep::KeepWithin);
+            }
+            if !force {
+                match protected {
+                    Some(ids) if ids.contains(&m.id) => why.push(Keep::Journal),
+                    Some(_) => {}
+                    None => why.push(Keep::JournalsUnreadable),
+                }
+            }
+            (i, why)
+        })
+        .collect()
+}
+
+/// Deletes one snapshot: the manifest first (so it stops being a snapshot at once), then the
+/// data file, then fsyncs the directory.
+pub fn delete(store: &Store, id: &str) -> Result<()> {
+    for path in [manifest_path(store, id), data_path(store, id)] {
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let shown = path.display();
+                return Err(Failure::new(
+                    Exit::Database,
+                    t!(
+                        "{shown} 을(를) 지울 수 없습니다: {e}",
+                        "cannot delete {shown}: {e}"
+                    ),
+                )
+                .into());
+            }
+        }
+    }
+    store::sync_dir(&store.snapshots_dir())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(id: &str, created: &str) -> Manifest {
+        Manifest {
+            id: id.into(),
+            created_at: DateTime::parse_from_rfc3339(created)
+                .unwrap()
+                .with_timezone(&Utc),
+            reason: Reason::Manual,
+            note: None,
+            source_path: "/x".into(),
+            page_size: 4096,
+            page_count: 1,
+            image_bytes: 4096,
+            image_sha256: String::new(),
+            file_bytes: 1,
+            file_sha256: String::new(),
+            zstd_level: 3,
+            sqlite_version: String::new(),
+            tool_version: String::new(),
+        }
+    }
+
+    #[test]
+    fn any_rule_keeps_and_journals_protect() {
+        let ms = vec![
+            manifest("c", "2026-01-10T00:00:00Z"),
+            manifest("b", "2026-01-05T00:00:00Z"),
+            manifest("a", "2026-01-01T00:00:00Z"),
+        ];
+        let now = DateTime::parse_from_rfc3339("2026-01-11T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let protected: HashSet<String> = ["a".to_string()].into();
+        let plan = prune_plan(
+            &ms,
+            Some(1),
+            Some(chrono::Duration::days(7)),
+            now,
+            Some(&protected),
+            false,
+        );
+        assert_eq!(plan[0].1, vec![Keep::KeepLast]);
+        assert_eq!(plan[1].1, vec![Keep::KeepWithin]);
+        assert_eq!(plan[2].1, vec![Keep::Journal]);
+        let forced = prune_plan(&ms, Some(1), None, now, Some(&protected), true);
+        assert!(forced[2].1.is_empty());
+        let unknown = prune_plan(&ms, Some(1), None, now, None, false);
+        assert_eq!(unknown[2].1, vec![Keep::JournalsUnreadable]);
+    }
+
+    #[test]
+    fn manifest_json_has_the_spec_fields() {
+        let m = manifest("20260101T000000Z-00000000", "2026-01-01T00:00:00.5Z");
+        let doc = serde_json::to_value(&m).unwrap();
+        let mut keys: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        keys.sort_unstable();
+        let mut want = vec![
+            "id",
+            "created_at",
+            "reason",
+            "note",
+            "source_path",
+            "page_size",
+            "page_count",
+            "image_bytes",
+            "image_sha256",
+            "file_bytes",
+            "file_sha256",
+            "zstd_level",
+            "sqlite_version",
+            "tool_version",
+        ];
+        want.sort_unstable();
+        assert_eq!(keys, want);
+        assert_eq!(doc["created_at"], "2026-01-01T00:00:00.500000Z");
+        assert_eq!(doc["reason"], "manual");
+        let back: Manifest = serde_json::from_value(doc).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(
+            serde_json::to_value(Reason::PreRestore).unwrap(),
+            "pre-restore"
+        );
+    }
+}

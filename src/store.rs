@@ -1,0 +1,457 @@
+//! The store directory (SPEC §4): its layout, the OS file lock that serialises mutating
+//! commands, ids, atomic JSON writes and id resolution (`latest`, exact id, unique prefix).
+//!
+//! Temp files that writers create carry the `.tmp-` prefix so that a crashed run's leftovers can
+//! be recognised and removed, but only by a process that holds the lock (a live writer's temp
+//! files must never be touched).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+
+use crate::error::{fail, Exit, Failure};
+use crate::t;
+
+/// Prefix of every temp file a store writer creates (removed after a crash by the next writer).
+pub const TEMP_PREFIX: &str = ".tmp-";
+/// Prefix of decompressed images made for readers (`diff`, `verify`); they are not under the
+/// lock, so only old ones are removed.
+pub const EXTRACT_PREFIX: &str = ".extract-";
+/// An extract older than this was left by a crashed reader.
+const STALE_EXTRACT: Duration = Duration::from_secs(24 * 3600);
+
+/// An existing (or just created) store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// Holds the store lock until dropped (or until the process dies: the OS releases it).
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl StoreLock {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store {
+    /// Opens the store, creating it and its `snapshots/` and `journals/` directories when
+    /// missing; for commands that write. Leftover temp files of crashed runs are removed when no
+    /// other jobsweep holds the lock.
+    pub fn open(dir: &Path) -> Result<Store> {
+        for sub in [dir.to_path_buf(), dir.join("snapshots"), dir.join("journals")] {
+            fs::create_dir_all(&sub).map_err(|e| {
+                let shown = sub.display();
+                fail(
+                    Exit::Database,
+                    t!(
+                        "저장소 디렉터리 {shown} 을(를) 만들 수 없습니다: {e}",
+                        "cannot create store directory {shown}: {e}"
+                    ),
+                )
+            })?;
+        }
+        let store = Store {
+            dir: dir.to_path_buf(),
+        };
+        // Only when nobody holds the lock: a running writer's temp files are not leftovers.
+        if let Ok(file) = store.open_lock_file() {
+            if file.try_lock().is_ok() {
+                store.remove_leftovers();
+            }
+        }
+        Ok(store)
+    }
+
+    /// The store if it exists; never creates anything (for read-only commands).
+    pub fn existing(dir: &Path) -> Option<Store> {
+        dir.is_dir().then(|| Store {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.dir.join("snapshots")
+    }
+
+    pub fn journals_dir(&self) -> PathBuf {
+        self.dir.join("journals")
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+
+    fn open_lock_file(&self) -> Result<File> {
+        let path = self.lock_path();
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| {
+                let shown = path.display();
+                fail(
+                    Exit::Database,
+                    t!(
+                        "잠금 파일 {shown} 을(를) 열 수 없습니다: {e}",
+                        "cannot open the lock file {shown}: {e}"
+                    ),
+                )
+            })
+    }
+
+    /// Takes the store lock. When another process holds it: exit 6 at once naming its pid and
+    /// start time, or with `wait` block until it is released.
+    pub fn lock(&self, wait: bool) -> Result<StoreLock> {
+        let path = self.lock_path();
+        let mut file = self.open_lock_file()?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = read_holder(&mut file);
+                if !wait {
+                    return Err(Failure::new(
+                        Exit::Locked,
+                        t!(
+                            "다른 jobsweep ({holder}) 이(가) 저장소 잠금 {} 을(를) 쥐고 있습니다",
+                            "another jobsweep ({holder}) holds the store lock {}",
+                            path.display()
+                        ),
+                    )
+                    .hint(t!(
+                        "끝날 때까지 기다리거나 --wait 를 붙여 다시 실행하세요",
+                        "let it finish, or run again with --wait"
+                    ))
+                    .into());
+                }
+                crate::output::notice(&t!(
+                    "다른 jobsweep ({holder}) 이(가) 끝나기를 기다립니다...",
+                    "waiting for another jobsweep ({holder}) to release the store lock..."
+                ));
+                file.lock().map_err(|e| {
+                    fail(
+                        Exit::Locked,
+                        t!(
+                            "저장소 잠금 {} 을(를) 얻지 못했습니다: {e}",
+                            "cannot take the store lock {}: {e}",
+                            path.display()
+                        ),
+                    )
+                })?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(fail(
+                    Exit::Database,
+                    t!(
+                        "저장소 잠금 {} 을(를) 얻지 못했습니다: {e}",
+                        "cannot take the store lock {}: {e}",
+                        path.display()
+                    ),
+                ))
+            }
+        }
+        // Who holds it, for the message a second process prints.
+        let stamp = format!(
+            "pid {} started {}\n",
+            std::process::id(),
+            Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        file.set_len(0)
+            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(stamp.as_bytes()))
+            .and_then(|_| file.flush())
+            .with_context(|| path.display().to_string())?;
+        self.remove_leftovers();
+        Ok(StoreLock { _file: file, path })
+    }
+
+    /// Removes temp files of crashed runs. Callers hold the lock (or just took it and let it go
+    /// in `open`), so no live writer owns a `.tmp-` file; extracts belong to lock-free readers
+    /// and are only removed when old.
+    fn remove_leftovers(&self) {
+        for dir in [self.dir.clone(), self.snapshots_dir(), self.journals_dir()] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let stale = if name.starts_with(TEMP_PREFIX) {
+                    true
+                } else if name.starts_with(EXTRACT_PREFIX) {
+                    entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok())
+                        .is_some_and(|age| age > STALE_EXTRACT)
+                } else {
+                    false
+                };
+                if stale {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+}
+
+fn read_holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = file.read_to_string(&mut text);
+    let text = text.trim();
+    if text.is_empty() {
+        t!("pid 알 수 없음", "pid unknown")
+    } else {
+        text.to_string()
+    }
+}
+
+/// A new store id `YYYYMMDDTHHMMSSZ-<8 hex>` from the real clock (never `--now`), and the
+/// creation time with microsecond precision that orders ids made within one second.
+pub fn new_id() -> (String, DateTime<Utc>) {
+    let now = Utc::now().trunc_subsecs(6);
+    let id = format!(
+        "{}-{:08x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u32>()
+    );
+    (id, now)
+}
+
+/// Serde for `created_at`-like fields: RFC 3339 with exactly six fractional digits.
+pub mod micros {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Writes `value` as pretty JSON atomically: temp file in the same directory, fsync, rename,
+/// fsync the directory. A crash leaves either the old file or the new one, never a mix.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).context("serialising JSON")?;
+    text.push(b'\n');
+    write_atomic(path, &text)
+}
+
+/// Writes bytes atomically (see `write_json_atomic`).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{name}-"))
+        .tempfile_in(dir)
+        .map_err(|e| write_error(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| write_error(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| write_error(path, e.error))?;
+    sync_dir(dir)
+}
+
+/// fsyncs a directory so that a rename or delete in it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| write_error(dir, e))
+}
+
+/// The directory a path is in (`.` for a bare name).
+pub fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// A failed write as a one-line error naming the path (exit 3: the environment's problem).
+pub fn write_error(path: &Path, err: std::io::Error) -> anyhow::Error {
+    let shown = path.display();
+    fail(
+        Exit::Database,
+        t!(
+            "{shown} 에 쓸 수 없습니다: {err}",
+            "cannot write {shown}: {err}"
+        ),
+    )
+}
+
+/// Picks one id among `items` (id, created_at): `latest` is the newest by created_at, else an
+/// exact id, else a unique prefix. Unknown or ambiguous is a usage error (exit 2); `what` names
+/// the kind of thing in the message ("snapshot", "journal").
+pub fn resolve_id(items: &[(String, DateTime<Utc>)], wanted: &str, what: &str) -> Result<String> {
+    if wanted == "latest" {
+        return items
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| {
+                fail(
+                    Exit::Usage,
+                    t!("{what} 이(가) 하나도 없습니다", "there is no {what} yet"),
+                )
+            });
+    }
+    if let Some((id, _)) = items.iter().find(|(id, _)| id == wanted) {
+        return Ok(id.clone());
+    }
+    let mut matches: Vec<&(String, DateTime<Utc>)> = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        items.iter().filter(|(id, _)| id.starts_with(wanted)).collect()
+    };
+    match matches.len() {
+        1 => Ok(matches[0].0.clone()),
+        0 => Err(Failure::new(
+            Exit::Usage,
+            t!(
+                "'{wanted}' 에 해당하는 {what} 이(가) 없습니다",
+                "no {what} matches '{wanted}'"
+            ),
+        )
+        .hint(t!(
+            "목록을 보려면 jobsweep log 또는 jobsweep snapshot list",
+            "see jobsweep log or jobsweep snapshot list"
+        ))
+        .into()),
+        n => {
+            matches.sort_by_key(|m| std::cmp::Reverse(m.1));
+            let list = matches
+                .iter()
+                .map(|(id, _)| id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(fail(
+                Exit::Usage,
+                t!(
+                    "'{wanted}' 은(는) {what} {n}개에 해당합니다: {list}",
+                    "'{wanted}' matches {n} {what}s: {list}"
+                ),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn items() -> Vec<(String, DateTime<Utc>)> {
+        vec![
+            (
+                "20260101T000000Z-aaaa0001".into(),
+                at("2026-01-01T00:00:00.000002Z"),
+            ),
+            (
+                "20260101T000000Z-bbbb0002".into(),
+                at("2026-01-01T00:00:00.000001Z"),
+            ),
+            (
+                "20260102T000000Z-cccc0003".into(),
+                at("2026-01-02T00:00:00Z"),
+            ),
+        ]
+    }
+
+    #[test]
+    fn latest_is_newest_by_created_at() {
+        assert_eq!(
+            resolve_id(&items(), "latest", "snapshot").unwrap(),
+            "20260102T000000Z-cccc0003"
+        );
+        let same_second = &items()[..2];
+        assert_eq!(
+            resolve_id(same_second, "latest", "snapshot").unwrap(),
+            "20260101T000000Z-aaaa0001"
+        );
+    }
+
+    #[test]
+    fn prefixes_must_be_unique() {
+        assert_eq!(
+            resolve_id(&items(), "20260102", "snapshot").unwrap(),
+            "20260102T000000Z-cccc0003"
+        );
+        let err = resolve_id(&items(), "20260101", "snapshot").unwrap_err();
+        assert_eq!(crate::error::classify(&err).0, Exit::Usage);
+        assert!(err.to_string().contains("aaaa0001"), "{err}");
+        assert!(err.to_string().contains("bbbb0002"), "{err}");
+        let err = resolve_id(&items(), "2027", "snapshot").unwrap_err();
+        assert_eq!(crate::error::classify(&err).0, Exit::Usage);
+        assert!(resolve_id(&[], "latest", "snapshot").is_err());
+    }
+
+    #[test]
+    fn ids_have_the_spec_shape() {
+        let (id, created) = new_id();
+        assert_eq!(id.len(), "YYYYMMDDTHHMMSSZ-".len() + 8, "{id}");
+        assert_eq!(&id[8..9], "T");
+        assert_eq!(&id[15..17], "Z-");
+        assert!(id[17..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(created.timestamp_subsec_nanos() % 1000, 0);
+    }
+
+    #[test]
+    fn lock_is_exclusive_and_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let held = store.lock(false).unwrap();
+        let err = store.lock(false).unwrap_err();
+        assert_eq!(crate::error::classify(&err).0, Exit::Locked);
+        assert!(
+            err.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        drop(held);
+        store.lock(false).unwrap();
+    }
+
+    #[test]
+    fn leftovers_are_removed_only_without_a_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let tmp = store.snapshots_dir().join(".tmp-x.db");
+        fs::write(&tmp, b"x").unwrap();
+        let held = store.lock(false).unwrap();
+        fs::write(&tmp, b"x").unwrap();
+        Store::open(dir.path()).unwrap();
+        assert!(tmp.exists(), "a live writer's temp file was removed");
+        drop(held);
+        Store::open(dir.path()).unwrap();
+        assert!(!tmp.exists());
+    }
+}

@@ -1,0 +1,534 @@
+//! `apply`: the changes match `check`, the journal and snapshot it leaves, crash safety at each
+//! step (test-only fail points), and every bad input and race of issue 4.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// The guide fixture's stale jobs and the status `apply` gives each.
+pub const GUIDE_PLAN: &[(&str, &str, &str)] = &[
+    ("job_abc123def", "processing", "completed"),
+    ("job_xyz789ghi", "processing", "failed"),
+    ("job_pending_01", "pending", "failed"),
+    ("job_pending_02", "pending", "failed"),
+    ("job_pending_03", "pending", "completed"),
+    ("job_pending_04", "pending", "failed"),
+    ("job_pending_05", "pending", "failed"),
+];
+
+pub fn run(env: &TestEnv, args: &[&str]) -> Output {
+    env.cmd().args(args).output().expect("run jobsweep")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A failed run: this exit code, one `error:` line (plus at most a hint), no panic.
+pub fn assert_error(out: &Output, code: i32) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        !lines.is_empty() && lines[0].starts_with("error: "),
+        "stderr: {err}"
+    );
+    assert!(
+        lines.len() == 1 || (lines.len() == 2 && lines[1].starts_with("hint: ")),
+        "more than one error line: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+pub fn journals(env: &TestEnv) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(env.store().join("journals"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    out.retain(|p| {
+        p.extension().is_some_and(|e| e == "json")
+            && !p.file_name().unwrap().to_string_lossy().starts_with('.')
+    });
+    out.sort();
+    out
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}
+
+/// The journal of `id`.
+pub fn journal(env: &TestEnv, id: &str) -> serde_json::Value {
+    read_json(&env.store().join("journals").join(format!("{id}.json")))
+}
+
+/// Runs apply successfully and returns its JSON report.
+pub fn apply_ok(env: &TestEnv, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--json", "apply"];
+    args.extend_from_slice(extra);
+    let out = run(env, &args);
+    assert!(out.status.success(), "apply failed: {}", stderr(&out));
+    stdout_json(&out)
+}
+
+/// What the database should hold after the guide fixture's apply: built by hand from a twin.
+pub fn expected_after(variant: &str) -> String {
+    let twin = TestEnv::with(variant, &["guide"]);
+    for (job, _, after) in GUIDE_PLAN {
+        twin.conn()
+            .execute(
+                "UPDATE analysis_jobs SET status = ?1 WHERE job_id = ?2",
+                [after, job],
+            )
+            .unwrap();
+    }
+    dump(&twin.db)
+}
+
+#[test]
+fn apply_changes_exactly_what_check_reports_and_only_their_status() {
+    for variant in ["current", "legacy"] {
+        let env = TestEnv::with(variant, &["guide"]);
+        let before = dump(&env.db);
+        let check = stdout_json(&run(&env, &["--json", "check"]));
+        let mut planned: Vec<(String, String)> = check["stale_jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| {
+                (
+                    j["job_id"].as_str().unwrap().to_string(),
+                    j["planned_status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        planned.sort();
+        let report = apply_ok(&env, &[]);
+        let mut changed: Vec<(String, String)> = report["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["job_id"].as_str().unwrap().to_string(),
+                    c["after"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        changed.sort();
+        assert_eq!(planned, changed, "{variant}: apply differs from check");
+        assert_eq!(report["skipped"].as_array().unwrap().len(), 0);
+        // Every table is as before except the status of exactly these rows.
+        assert_eq!(dump(&env.db), expected_after(variant), "{variant}");
+        assert_ne!(dump(&env.db), before);
+
+        // The journal: committed, checksummed, pointing at a verified pre-apply snapshot.
+        let id = report["journal_id"].as_str().unwrap();
+        let j = journal(&env, id);
+        assert_eq!(j["format"], "jobsweep-journal/1");
+        assert_eq!(j["kind"], "apply");
+        assert_eq!(j["state"], "committed");
+        assert_eq!(j["changes"].as_array().unwrap().len(), 7);
+        assert_eq!(j["criteria"]["hours"], 24.0);
+        assert_eq!(j["criteria"]["by"], "activity");
+        let c = j["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["job_id"] == "job_abc123def")
+            .unwrap();
+        assert_eq!(c["table"], "analysis_jobs");
+        assert_eq!(c["column"], "status");
+        assert_eq!(c["before"], "processing");
+        assert_eq!(c["after"], "completed");
+        assert_eq!(c["reason"], "partial 8/15");
+        let snap = j["snapshot_id"].as_str().unwrap();
+        assert_eq!(report["snapshot_id"], snap);
+        let manifest = read_json(&env.store().join("snapshots").join(format!("{snap}.json")));
+        assert_eq!(manifest["reason"], "pre-apply");
+        assert_eq!(j["snapshot_image_sha256"], manifest["image_sha256"]);
+        assert_eq!(
+            j["db_path"].as_str().unwrap(),
+            std::fs::canonicalize(&env.db)
+                .unwrap()
+                .display()
+                .to_string()
+        );
+    }
+}
+
+#[test]
+fn apply_prints_the_guides_report_and_one_line_per_change() {
+    let env = TestEnv::with("current", &["guide"]);
+    let out = run(&env, &["apply"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("📈 Job status statistics"), "{text}");
+    assert!(
+        text.contains("📊 Stale job cleanup report (over 24 hours)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ job_abc123def: processing → completed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ job_pending_01: pending → failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("To undo: jobsweep restore --journal "),
+        "{text}"
+    );
+
+    let env = TestEnv::with("current", &["guide"]);
+    let out = env.cmd().args(["--lang", "ko", "apply"]).output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("📈 전체 작업 상태 통계"), "{text}");
+    assert!(
+        text.contains("상태: processing → completed (부분 완료 8/15)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ job_abc123def: processing → completed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("되돌리기: jobsweep restore --journal "),
+        "{text}"
+    );
+}
+
+#[test]
+fn selection_options_narrow_what_apply_changes() {
+    let env = TestEnv::with("current", &["guide"]);
+    let report = apply_ok(&env, &["--job", "job_abc123def"]);
+    assert_eq!(report["changed"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        status_of(&env, "job_abc123def").as_deref(),
+        Some("completed")
+    );
+    assert_eq!(
+        status_of(&env, "job_pending_01").as_deref(),
+        Some("pending")
+    );
+}
+
+#[test]
+fn nothing_stale_changes_nothing_and_creates_no_store() {
+    let env = TestEnv::with("current", &["empty"]);
+    let before = dump(&env.db);
+    let out = run(&env, &["apply"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Nothing to change"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(dump(&env.db), before);
+    assert!(!env.store().exists(), "a store was created for nothing");
+}
+
+#[test]
+fn max_changes_refuses_before_any_snapshot_or_change() {
+    let env = TestEnv::with("current", &["guide"]);
+    let before = dump(&env.db);
+    let out = run(&env, &["apply", "--max-changes", "6"]);
+    assert_error(&out, 7);
+    assert!(
+        stderr(&out).contains("7 jobs would change"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(dump(&env.db), before);
+    assert!(files_under(&env.store().join("snapshots")).is_empty());
+    assert!(journals(&env).is_empty());
+    // Exactly at the limit is allowed.
+    apply_ok(&env, &["--max-changes", "7"]);
+}
+
+#[test]
+fn read_only_database_is_refused_and_leaves_no_store() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::with("current", &["guide"]);
+    let before = dump(&env.db);
+    // The directory is writable by anyone, so only the file's own mode stops the write, and a
+    // store could be created: it must not be.
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let out = if is_root() {
+        // Root ignores permission bits: run the binary as nobody.
+        let bin = assert_cmd::cargo::cargo_bin("jobsweep");
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin)
+            .arg("--db")
+            .arg(&env.db)
+            .args(["--lang", "en", "--now", NOW, "apply"])
+            .env_clear()
+            .output()
+            .expect("setpriv")
+    } else {
+        run(&env, &["apply"])
+    };
+    assert_error(&out, 3);
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+    assert_eq!(dump(&env.db), before);
+    assert!(
+        !env.store().exists(),
+        "store litter: {:?}",
+        files_under(&env.store())
+    );
+}
+
+#[test]
+fn corrupt_database_is_refused_without_snapshot_or_journal() {
+    let env = TestEnv::with("current", &["guide"]);
+    // Wreck a page in the middle of the file: the header and schema stay readable, so only
+    // quick_check can tell.
+    let mut bytes = std::fs::read(&env.db).unwrap();
+    let page = 4096;
+    let target = (bytes.len() / page / 2) * page;
+    for b in &mut bytes[target..target + page] {
+        *b = 0xA5;
+    }
+    std::fs::write(&env.db, &bytes).unwrap();
+    let before = std::fs::read(&env.db).unwrap();
+    // A store that exists already must not gain a snapshot or journal either.
+    std::fs::create_dir_all(env.store()).unwrap();
+    let out = run(&env, &["apply"]);
+    assert_error(&out, 3);
+    assert!(stderr(&out).contains("corrupt"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&env.db).unwrap(), before);
+    assert!(files_under(&env.store().join("snapshots")).is_empty());
+    assert!(journals(&env).is_empty());
+}
+
+/// The binary as a plain `std::process::Command` (to spawn it), set up like `TestEnv::cmd`.
+pub fn std_cmd(env: &TestEnv) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("jobsweep"));
+    for var in [
+        "LANG",
+        "LC_ALL",
+        "LC_MESSAGES",
+        "DATA_DIR",
+        "NO_COLOR",
+        "JOBSWEEP_DB",
+        "JOBSWEEP_STORE",
+        "JOBSWEEP_LANG",
+        "COMPLETE",
+        "JOBSWEEP_FAILPOINT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.arg("--db")
+        .arg(&env.db)
+        .args(["--lang", "en", "--now", NOW]);
+    cmd
+}
+
+/// Starts apply paused before its transaction (fail point); returns the child and its dir.
+pub fn start_paused(env: &TestEnv, point: &str) -> (std::process::Child, PathBuf) {
+    let dir = env.path("failpoint");
+    std::fs::create_dir_all(&dir).unwrap();
+    let child = std_cmd(env)
+        .args(["--json", "apply"])
+        .env("JOBSWEEP_FAILPOINT", point)
+        .env("JOBSWEEP_FAILPOINT_DIR", &dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !dir.join("reached").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "apply never paused"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, dir)
+}
+
+#[test]
+fn two_applies_at_once_one_exits_6() {
+    let env = TestEnv::with("current", &["guide"]);
+    let (child, dir) = start_paused(&env, "pause-before-transaction");
+    let second = run(&env, &["apply"]);
+    assert_error(&second, 6);
+    assert!(
+        stderr(&second).contains("holds the store lock"),
+        "{}",
+        stderr(&second)
+    );
+    std::fs::write(dir.join("resume"), b"").unwrap();
+    let first = child.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout_json(&first)["changed"].as_array().unwrap().len(), 7);
+    assert_eq!(journals(&env).len(), 1, "the refused apply left a journal");
+}
+
+#[test]
+fn a_job_the_app_finishes_meanwhile_is_skipped_and_its_writes_kept() {
+    let env = TestEnv::with("current", &["guide"]);
+    let (child, dir) = start_paused(&env, "pause-before-transaction");
+    // The app finishes job_abc123def (the last 7 files) while apply stands between its journal
+    // and its transaction.
+    let app = env.conn();
+    let rows_before: i64 = app
+        .query_row(
+            "SELECT count(*) FROM analysis_results WHERE job_id = 'job_abc123def'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    app.execute_batch(
+        "BEGIN;
+         UPDATE analysis_results SET status = 'completed', stt_text = 'late transcript',
+                updated_at = '2026-02-25 00:45:00' WHERE job_id = 'job_abc123def' AND status <> 'completed';
+         INSERT INTO analysis_results (job_id, file_id, stt_text, status, updated_at, created_at)
+                VALUES ('job_abc123def', 'f16.wav', 'extra', 'completed', '2026-02-25 00:45:01', '2026-02-25 00:45:01');
+         UPDATE analysis_jobs SET status = 'completed', completed_at = '2026-02-25 00:45:02' WHERE job_id = 'job_abc123def';
+         COMMIT;",
+    )
+    .unwrap();
+    // A copy of the app's state (every table has an INTEGER PRIMARY KEY, so rowids survive).
+    let app_state = env.path("app-state.db");
+    app.execute("VACUUM INTO ?1", [app_state.to_str().unwrap()])
+        .unwrap();
+    std::fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = stdout_json(&out);
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert_eq!(skipped[0]["job_id"], "job_abc123def");
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("completed"));
+    assert_eq!(report["changed"].as_array().unwrap().len(), 6);
+    // Nothing the app wrote is lost.
+    let (n, completed_at): (i64, Option<String>) = env
+        .conn()
+        .query_row(
+            "SELECT (SELECT count(*) FROM analysis_results WHERE job_id = 'job_abc123def' AND status = 'completed'),
+                    (SELECT completed_at FROM analysis_jobs WHERE job_id = 'job_abc123def')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(n, rows_before + 1, "every result row, completed");
+    assert_eq!(completed_at.as_deref(), Some("2026-02-25 00:45:02"));
+    // Exactly the app's state plus apply's six other status changes: nothing else moved.
+    let copy = rusqlite::Connection::open(&app_state).unwrap();
+    for (job, _, after) in GUIDE_PLAN.iter().filter(|(j, _, _)| *j != "job_abc123def") {
+        copy.execute(
+            "UPDATE analysis_jobs SET status = ?1 WHERE job_id = ?2",
+            [after, job],
+        )
+        .unwrap();
+    }
+    drop(copy);
+    assert_eq!(dump(&env.db), dump(&app_state));
+    let j = journal(&env, report["journal_id"].as_str().unwrap());
+    assert_eq!(j["state"], "committed");
+    assert_eq!(j["changes"].as_array().unwrap().len(), 6);
+    assert_eq!(j["skipped"][0]["job_id"], "job_abc123def");
+}
+
+/// Runs apply until the fail point aborts it.
+fn crash_at(env: &TestEnv, point: &str) {
+    let out = env
+        .cmd()
+        .arg("apply")
+        .env("JOBSWEEP_FAILPOINT", point)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && out.status.code().is_none(),
+        "{point}: expected an abort, got {:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+}
+
+/// The database as the app's next connection sees it (which rolls back a hot journal).
+fn dump_after_recovery(env: &TestEnv) -> String {
+    env.conn()
+        .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        .unwrap();
+    dump(&env.db)
+}
+
+#[test]
+fn a_crash_at_any_step_leaves_all_before_or_all_after_and_restore_brings_back_before() {
+    for point in [
+        "after-snapshot",
+        "after-planned",
+        "in-transaction",
+        "after-commit",
+    ] {
+        let env = TestEnv::with("current", &["guide"]);
+        let before = dump(&env.db);
+        crash_at(&env, point);
+        let now = dump_after_recovery(&env);
+        let committed = point == "after-commit";
+        if committed {
+            assert_eq!(now, expected_after("current"), "{point}: not all-after");
+        } else {
+            assert_eq!(now, before, "{point}: not all-before");
+        }
+        let left = journals(&env);
+        if point == "after-snapshot" {
+            assert!(
+                left.is_empty(),
+                "{point}: a journal before the planned step"
+            );
+        } else {
+            assert_eq!(left.len(), 1);
+            assert_eq!(read_json(&left[0])["state"], "planned", "{point}");
+            // log shows it unresolved and does not resolve it.
+            let log = stdout_json(&run(&env, &["--json", "log"]));
+            assert_eq!(log["unresolved"], 1, "{point}: {log}");
+            assert_eq!(read_json(&left[0])["state"], "planned");
+        }
+        // The next store-writing command resolves it from the database.
+        let snap = run(&env, &["snapshot"]);
+        assert!(snap.status.success(), "{point}: {}", stderr(&snap));
+        if let Some(path) = left.first() {
+            let j = read_json(path);
+            let want = if committed { "committed" } else { "abandoned" };
+            assert_eq!(j["state"], want, "{point}");
+            if committed {
+                assert_eq!(j["changes"].as_array().unwrap().len(), 7);
+                assert!(j["committed_at"].is_string());
+            }
+        }
+        if committed {
+            let out = run(&env, &["restore", "--journal", "latest"]);
+            assert!(out.status.success(), "{point}: {}", stderr(&out));
+            assert_eq!(dump(&env.db), before, "{point}: restore is not exact");
+        } else {
+            // Nothing was changed, so there is nothing to revert; a new apply works normally
+            // and its revert is exact.
+            let report = apply_ok(&env, &[]);
+            assert_eq!(report["changed"].as_array().unwrap().len(), 7, "{point}");
+            let out = run(&env, &["restore", "--journal", "latest"]);
+            assert!(out.status.success(), "{point}: {}", stderr(&out));
+            assert_eq!(dump(&env.db), before, "{point}: restore is not exact");
+        }
+    }
+}
+
+#[test]
+fn a_planned_journal_is_resolved_by_the_next_apply_even_with_nothing_stale() {
+    let env = TestEnv::with("current", &["guide"]);
+    crash_at(&env, "after-commit");
+    let report = apply_ok(&env, &[]);
+    assert_eq!(report["recovered"][0]["state"], "committed", "{report}");
+    assert!(report["journal_id"].is_null(), "{report}");
+    assert_eq!(journals(&env).len(), 1);
+}

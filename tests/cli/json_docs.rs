@@ -1,0 +1,122 @@
+//! `docs/json.md` shows a real `--json` document of every command; this test runs the same
+//! commands in the same order on the same fixture and fails when a document's shape (the set of
+//! its field paths) differs from the documented one.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+/// Every leaf of `doc` as a path (`stale_jobs[].files.total`); array positions are folded, and
+/// empty arrays and objects count as leaves.
+fn shape(doc: &Value) -> BTreeSet<String> {
+    fn walk(value: &Value, path: String, out: &mut BTreeSet<String>) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                for (key, v) in map {
+                    let sub = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    walk(v, sub, out);
+                }
+            }
+            Value::Array(items) if !items.is_empty() => {
+                for v in items {
+                    walk(v, format!("{path}[]"), out);
+                }
+            }
+            Value::Array(_) => {
+                out.insert(format!("{path}[] (empty)"));
+            }
+            _ => {
+                out.insert(path);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(doc, String::new(), &mut out);
+    out
+}
+
+/// The `<!-- run: ARGS -->` markers of docs/json.md with the JSON block that follows each.
+fn documented() -> Vec<(String, Value)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md"))
+        .expect("docs/json.md");
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("<!-- run: ") {
+        rest = &rest[at + "<!-- run: ".len()..];
+        let end = rest.find(" -->").expect("marker end");
+        let args = rest[..end].to_string();
+        let start = rest.find("```json\n").expect("json block") + "```json\n".len();
+        let stop = start + rest[start..].find("\n```").expect("block end");
+        let doc: Value = serde_json::from_str(&rest[start..stop])
+            .unwrap_or_else(|e| panic!("docs/json.md, `{args}`: {e}"));
+        out.push((args, doc));
+        rest = &rest[stop..];
+    }
+    out
+}
+
+#[test]
+fn every_documented_json_shape_is_what_a_real_run_prints() {
+    let docs = documented();
+    let env = TestEnv::with("current", &["guide"]);
+    let mut commands = BTreeSet::new();
+    for (args, doc) in &docs {
+        let out = bare_cmd()
+            .current_dir(env.dir.path())
+            .args([
+                "--db",
+                "database.db",
+                "--now",
+                "2026-02-25T00:45:15Z",
+                "--json",
+            ])
+            .args(args.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "`{args}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let real = stdout_json(&out);
+        let (want, got) = (shape(doc), shape(&real));
+        assert!(
+            want == got,
+            "`{args}`: docs/json.md is out of date\n  only documented: {:?}\n  only printed: {:?}",
+            want.difference(&got).collect::<Vec<_>>(),
+            got.difference(&want).collect::<Vec<_>>()
+        );
+        let words: Vec<&str> = args.split_whitespace().take(2).collect();
+        commands.insert(match words.as_slice() {
+            ["snapshot", sub] if !sub.starts_with('-') => format!("snapshot {sub}"),
+            [first, ..] => first.to_string(),
+            [] => unreachable!(),
+        });
+    }
+    for command in [
+        "check",
+        "snapshot",
+        "snapshot list",
+        "snapshot verify",
+        "snapshot prune",
+        "apply",
+        "diff",
+        "restore",
+        "log",
+    ] {
+        assert!(commands.contains(command), "docs/json.md lacks `{command}`");
+    }
+}
+
+#[test]
+fn shape_folds_arrays_and_keeps_empty_ones() {
+    let doc = serde_json::json!({"a": [{"b": 1}, {"b": 2, "c": null}], "d": [], "e": {"f": "x"}});
+    let got: Vec<String> = shape(&doc).into_iter().collect();
+    assert_eq!(got, ["a[].b", "a[].c", "d[] (empty)", "e.f"]);
+}

@@ -1,0 +1,238 @@
+//! `restore --snapshot`: back into the live database (journal mode kept, app connected) or to a
+//! new file, and every refusal.
+
+use std::fs;
+use std::path::PathBuf;
+
+use crate::common::*;
+use crate::snapshot::{assert_no_temp_files, id_of, one_error, snap};
+
+fn change_rows(env: &TestEnv) {
+    env.conn()
+        .execute_batch(
+            "UPDATE analysis_jobs SET status = 'failed' WHERE status IN ('pending', 'processing');
+             DELETE FROM analysis_results WHERE id % 3 = 0;
+             INSERT INTO employees(emp_id, name) VALUES ('E-new', '새 직원');",
+        )
+        .or_else(|_| {
+            env.conn().execute_batch(
+                "UPDATE analysis_jobs SET status = 'failed' WHERE status IN ('pending', 'processing');
+                 DELETE FROM analysis_results WHERE id % 3 = 0;",
+            )
+        })
+        .unwrap();
+}
+
+fn snapshots_by_reason(env: &TestEnv, reason: &str) -> Vec<serde_json::Value> {
+    let out = env
+        .cmd()
+        .args(["--json", "snapshot", "list"])
+        .output()
+        .unwrap();
+    stdout_json(&out)["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["reason"] == reason)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn restore_puts_the_rows_back_after_a_pre_restore_snapshot() {
+    for variant in ["current", "legacy"] {
+        let env = TestEnv::with(variant, &["guide", "edge"]);
+        let original = dump(&env.db);
+        let id = id_of(&snap(&env));
+        change_rows(&env);
+        let changed = dump(&env.db);
+        assert_ne!(changed, original);
+        let out = env
+            .cmd()
+            .args(["--json", "restore", "--snapshot", &id[..18]])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{variant}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = stdout_json(&out);
+        assert_eq!(report["snapshot_id"], id.as_str());
+        assert_eq!(dump(&env.db), original, "{variant}: rows differ");
+        // The pre-restore snapshot holds the state that was overwritten.
+        let pre = snapshots_by_reason(&env, "pre-restore");
+        assert_eq!(pre.len(), 1);
+        assert_eq!(report["pre_restore_snapshot_id"], pre[0]["id"]);
+        let back = env.path("pre.db");
+        env.cmd()
+            .args(["restore", "--snapshot", pre[0]["id"].as_str().unwrap(), "--to"])
+            .arg(&back)
+            .assert()
+            .success();
+        assert_eq!(dump(&back), changed, "{variant}");
+        assert_no_temp_files(&env);
+    }
+}
+
+#[test]
+fn restore_latest_in_wal_mode_keeps_wal_and_a_connected_app_sees_it() {
+    let env = TestEnv::with("current", &["guide"]);
+    let app = env.conn();
+    app.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .unwrap();
+    let original = dump(&env.db);
+    snap(&env);
+    change_rows(&env);
+    // The app stays connected throughout, as the web app would.
+    let count = |c: &rusqlite::Connection| -> i64 {
+        c.query_row(
+            "SELECT count(*) FROM analysis_jobs WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(count(&app), 0);
+    let out = env
+        .cmd()
+        .args(["restore", "--snapshot", "latest"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(count(&app), 5, "the connected app does not see the restore");
+    let mode: String = app
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(app);
+    assert_eq!(dump(&env.db), original);
+    let fresh: String = env
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fresh, "wal");
+}
+
+#[test]
+fn a_wal_snapshot_restored_into_a_rollback_database_keeps_rollback_mode() {
+    let env = TestEnv::with("current", &["guide"]);
+    let conn = env.conn();
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    let original = dump(&env.db);
+    snap(&env);
+    let conn = env.conn();
+    conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    change_rows(&env);
+    env.cmd()
+        .args(["restore", "--snapshot", "latest"])
+        .assert()
+        .success();
+    assert_eq!(dump(&env.db), original);
+    let mode: String = env
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+    assert!(!PathBuf::from(format!("{}-wal", env.db.display())).exists());
+}
+
+#[test]
+fn restore_to_writes_a_new_file_and_leaves_the_live_one() {
+    let env = TestEnv::with("legacy", &["guide"]);
+    let original = dump(&env.db);
+    let id = id_of(&snap(&env));
+    change_rows(&env);
+    let live = fs::read(&env.db).unwrap();
+    let to = env.path("restored.db");
+    env.cmd()
+        .args(["restore", "--snapshot", &id, "--to"])
+        .arg(&to)
+        .assert()
+        .success();
+    assert_eq!(dump(&to), original);
+    assert_eq!(fs::read(&env.db).unwrap(), live);
+    assert!(snapshots_by_reason(&env, "pre-restore").is_empty());
+
+    // An existing file is refused without --force.
+    fs::write(&to, b"precious").unwrap();
+    let out = env
+        .cmd()
+        .args(["restore", "--snapshot", &id, "--to"])
+        .arg(&to)
+        .output()
+        .unwrap();
+    let line = one_error(&out, 2);
+    assert!(line.contains("already exists"), "{line}");
+    assert_eq!(fs::read(&to).unwrap(), b"precious");
+    env.cmd()
+        .args(["restore", "--snapshot", &id, "--force", "--to"])
+        .arg(&to)
+        .assert()
+        .success();
+    assert_eq!(dump(&to), original);
+    assert_no_temp_files(&env);
+}
+
+#[test]
+fn restore_to_a_missing_directory_is_a_clear_error() {
+    let env = TestEnv::with("current", &["guide"]);
+    let id = id_of(&snap(&env));
+    let to = env.path("no/such/dir/out.db");
+    let out = env
+        .cmd()
+        .args(["restore", "--snapshot", &id, "--to"])
+        .arg(&to)
+        .output()
+        .unwrap();
+    let line = one_error(&out, 2);
+    assert!(line.contains("does not exist"), "{line}");
+    assert!(line.contains("no/such/dir"), "{line}");
+    assert!(!env.path("no").exists());
+    assert_no_temp_files(&env);
+}
+
+#[test]
+fn a_snapshot_of_another_database_is_refused_unless_forced() {
+    let a = TestEnv::with("current", &["guide"]);
+    let a_rows = dump(&a.db);
+    let id = id_of(&snap(&a));
+    let b = TestEnv::with("current", &["edge"]);
+    let b_rows = dump(&b.db);
+    let out = b
+        .cmd()
+        .arg("--store")
+        .arg(a.store())
+        .args(["restore", "--snapshot", &id])
+        .output()
+        .unwrap();
+    let line = one_error(&out, 2);
+    assert!(line.contains("another database"), "{line}");
+    assert!(line.contains(&a.db.display().to_string()), "{line}");
+    assert_eq!(dump(&b.db), b_rows);
+    assert_eq!(snapshots_by_reason(&a, "pre-restore").len(), 0);
+
+    b.cmd()
+        .arg("--store")
+        .arg(a.store())
+        .args(["restore", "--force", "--snapshot", &id])
+        .assert()
+        .success();
+    assert_eq!(dump(&b.db), a_rows);
+}
+
+#[test]
+fn restore_without_a_store_is_a_usage_error() {
+    let env = TestEnv::with("current", &["guide"]);
+    let out = env
+        .cmd()
+        .args(["restore", "--snapshot", "latest"])
+        .output()
+        .unwrap();
+    one_error(&out, 2);
+    assert!(!env.store().exists());
+}
