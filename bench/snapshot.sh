@@ -131,7 +131,9 @@ read -r R1_T R1_M < <(measure zstd -d -q -f "$WORK/backup.db.zst" -o "$WORK/unz.
 read -r R2_T R2_M < <(measure cp "$WORK/unz.db" "$WORK/copied.db")
 RPIPE_T=$(add "$R1_T" "$R2_T")
 RPIPE_M=$(maxk "$R1_M" "$R2_M")
-cmp -s "$WORK/restored.db" "$WORK/unz.db" && SAME="identical" || SAME="DIFFERENT (header journal-mode bytes only if the source was WAL)"
+WANT=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['image_sha256'])" "$WORK/store/snapshots/$ID.json")
+GOT=$(sha256sum "$WORK/restored.db" | cut -d' ' -f1)
+[ "$WANT" = "$GOT" ] && SAME="matches the manifest's image_sha256" || SAME="DIFFERS from the manifest ($GOT vs $WANT)"
 
 printf '\n%-44s %10s %12s\n' "" "seconds" "peak RSS"
 printf '%-44s %10s %9s MiB\n' "jobsweep snapshot (verified)" "$JS_T" "$(( JS_M / 1024 ))"
@@ -147,5 +149,5 @@ echo "size   jobsweep / zstd -3 -T0:     $(ratio "$JS_SIZE" "$Z_SIZE")  (target 
 echo "size   jobsweep / zstd -3 (1 thr): $(ratio "$JS_SIZE" "$ZST_SIZE")"
 echo "ratio  compressed / image:         $(ratio "$JS_SIZE" "$IMAGE_BYTES")"
 echo "memory jobsweep snapshot peak:     $(( JS_M / 1024 )) MiB (target < 64), restore $(( JR_M / 1024 )) MiB"
-echo "restored image vs zstd -d output:  $SAME"
+echo "restored file:                     $SAME"
 rm -rf "$WORK"

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::cli::AgeBasis;
@@ -129,14 +130,31 @@ struct Candidate {
     created: Stamp,
     started: Stamp,
     file_count: Option<i64>,
+    activity: Activity,
+}
+
+/// What a job's result and progress rows say: file counts and the newest timestamp.
+#[derive(Default)]
+struct Activity {
     results: i64,
     completed: i64,
     failed: i64,
     newest: Option<DateTime<Utc>>,
+    /// The first timestamp that could not be read: (column, value).
     unreadable: Option<(String, String)>,
 }
 
-impl Candidate {
+impl Activity {
+    fn merge(&mut self, other: Activity) {
+        self.results += other.results;
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.newest = self.newest.max(other.newest);
+        if self.unreadable.is_none() {
+            self.unreadable = other.unreadable;
+        }
+    }
+
     fn saw(&mut self, column: &str, stamp: Stamp) {
         match stamp {
             Stamp::At(t) => self.newest = self.newest.max(Some(t)),
@@ -176,6 +194,19 @@ pub fn survey(
 ) -> anyhow::Result<Survey> {
     let sql_err = |e| sqlite_error(&db.path, e);
     let tx = db.conn.unchecked_transaction().map_err(sql_err)?;
+    // The first read takes the read lock; from here on every query sees this moment.
+    tx.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        .map_err(sql_err)?;
+    let split = second_reader(db, &tx);
+    let results_sql = results_query(schema, split.is_some());
+    let (near_range, far_half) = match split {
+        Some((conn, near, far)) => {
+            let sql = results_sql.clone();
+            let handle = std::thread::spawn(move || scan_results(&conn, &sql, far, tz));
+            (near, Some(handle))
+        }
+        None => ((i64::MIN, i64::MAX), None),
+    };
     let col = |name: &str| {
         if schema.job_has(name) {
             name.to_string()
@@ -245,11 +276,7 @@ pub fn survey(
                 created,
                 started: Stamp::read(row.get_ref(6).map_err(sql_err)?, tz),
                 file_count: row.get(7).map_err(sql_err)?,
-                results: 0,
-                completed: 0,
-                failed: 0,
-                newest: None,
-                unreadable: None,
+                activity: Activity::default(),
             };
             match job_id {
                 Some(j) => {
@@ -260,58 +287,16 @@ pub fn survey(
         }
     }
 
-    // Result rows of candidate jobs: counts and timestamps.
-    let candidate_ids =
-        "SELECT job_id FROM analysis_jobs WHERE status IN ('pending', 'processing')";
-    let (done, failed, updated) = match schema.variant {
-        Variant::Current => (
-            "status = 'completed'",
-            "status = 'failed'",
-            if schema.result_has("updated_at") {
-                "updated_at"
-            } else {
-                "NULL"
-            },
-        ),
-        Variant::Legacy => ("stt_text IS NOT NULL", "0", "NULL"),
+    let mut far_half = far_half.map(|handle| handle.join());
+    let near = scan_results(&tx, &results_sql, near_range, tz).map_err(sql_err)?;
+    let far = match far_half.take() {
+        Some(Ok(result)) => result.map_err(sql_err)?,
+        Some(Err(_)) => anyhow::bail!("the result scan thread failed"),
+        None => HashMap::new(),
     };
-    let created_col = if schema.result_has("created_at") {
-        "created_at"
-    } else {
-        "NULL"
-    };
-    let sql = format!(
-        "SELECT job_id, {done}, {failed}, {updated}, {created_col} FROM analysis_results WHERE job_id IN ({candidate_ids})"
-    );
-    {
-        let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
-        let mut rows = stmt.query([]).map_err(sql_err)?;
-        while let Some(row) = rows.next().map_err(sql_err)? {
-            let Some(job_id) = text(row.get_ref(0).map_err(sql_err)?) else {
-                continue;
-            };
-            let Some(c) = candidates.get_mut(&job_id) else {
-                continue;
-            };
-            c.results += 1;
-            c.completed += row
-                .get::<_, Option<i64>>(1)
-                .map_err(sql_err)?
-                .unwrap_or(0)
-                .min(1);
-            c.failed += row
-                .get::<_, Option<i64>>(2)
-                .map_err(sql_err)?
-                .unwrap_or(0)
-                .min(1);
-            c.saw(
-                "analysis_results.updated_at",
-                Stamp::read(row.get_ref(3).map_err(sql_err)?, tz),
-            );
-            c.saw(
-                "analysis_results.created_at",
-                Stamp::read(row.get_ref(4).map_err(sql_err)?, tz),
-            );
+    for (job_id, activity) in near.into_iter().chain(far) {
+        if let Some(c) = candidates.get_mut(&job_id) {
+            c.activity.merge(activity);
         }
     }
 
@@ -321,7 +306,8 @@ pub fn survey(
         .find(|c| schema.progress_has(c));
     if let (true, Some(column)) = (schema.progress_has("job_id"), progress_time) {
         let sql = format!(
-            "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN ({candidate_ids})"
+            "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN \
+             (SELECT job_id FROM analysis_jobs WHERE status IN ('pending', 'processing'))"
         );
         let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
         let mut rows = stmt.query([]).map_err(sql_err)?;
@@ -331,7 +317,7 @@ pub fn survey(
                 continue;
             };
             if let Some(c) = candidates.get_mut(&job_id) {
-                c.saw(&label, Stamp::read(row.get_ref(1).map_err(sql_err)?, tz));
+                c.activity.saw(&label, Stamp::read(row.get_ref(1).map_err(sql_err)?, tz));
             }
         }
     }
@@ -367,6 +353,91 @@ pub fn survey(
     })
 }
 
+/// The query over the result rows of candidate jobs within a rowid range (?1..=?2). SQLite
+/// checks `job_id IN (...)` before reading the rest of a row, so other jobs' transcripts are
+/// skipped even without an index on `job_id` (the legacy schema has none).
+fn results_query(schema: &Schema, ranged: bool) -> String {
+    let (done, failed, updated) = match schema.variant {
+        Variant::Current => (
+            "status = 'completed'",
+            "status = 'failed'",
+            if schema.result_has("updated_at") { "updated_at" } else { "NULL" },
+        ),
+        Variant::Legacy => ("stt_text IS NOT NULL", "0", "NULL"),
+    };
+    let created = if schema.result_has("created_at") { "created_at" } else { "NULL" };
+    // Without a range SQLite is free to use an index on job_id; with one it scans by rowid.
+    let range = if ranged { "rowid BETWEEN ?1 AND ?2 AND" } else { "?1 <= ?2 AND" };
+    format!(
+        "SELECT job_id, {done}, {failed}, {updated}, {created} FROM analysis_results \
+         WHERE {range} job_id IN \
+         (SELECT job_id FROM analysis_jobs WHERE status IN ('pending', 'processing'))"
+    )
+}
+
+fn scan_results(
+    conn: &Connection,
+    sql: &str,
+    (from, to): (i64, i64),
+    tz: DbTimezone,
+) -> rusqlite::Result<HashMap<String, Activity>> {
+    let mut found: HashMap<String, Activity> = HashMap::new();
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([from, to])?;
+    while let Some(row) = rows.next()? {
+        let Some(job_id) = borrowed(row.get_ref(0)?) else {
+            continue;
+        };
+        let activity = match found.get_mut(job_id) {
+            Some(a) => a,
+            None => found.entry(job_id.to_string()).or_default(),
+        };
+        activity.results += 1;
+        activity.completed += row.get::<_, Option<i64>>(1)?.unwrap_or(0).min(1);
+        activity.failed += row.get::<_, Option<i64>>(2)?.unwrap_or(0).min(1);
+        activity.saw("analysis_results.updated_at", Stamp::read(row.get_ref(3)?, tz));
+        activity.saw("analysis_results.created_at", Stamp::read(row.get_ref(4)?, tz));
+    }
+    Ok(found)
+}
+
+/// On a large rollback-journal file, a second read-only connection scans half of the result rows
+/// on another core. This is only consistent because our first connection already holds the
+/// read lock: no writer can commit until we finish, so both see the same moment (in WAL mode
+/// writers do commit meanwhile, so there is no split). The second connection asks for its lock
+/// without waiting: if a writer is already queued for its commit, waiting could deadlock with
+/// it, and we scan alone instead.
+fn second_reader(db: &Database, conn: &Connection) -> Option<(Connection, (i64, i64), (i64, i64))> {
+    // With an index on job_id only the candidates' rows are read: nothing to split.
+    let indexed: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM pragma_index_list('analysis_results') AS il \
+             JOIN pragma_index_info(il.name) AS ii WHERE ii.seqno = 0 AND ii.name = 'job_id'",
+            [],
+            |r| r.get(0),
+        )
+        .ok()?;
+    if indexed || db.journal_mode().ok()? == "wal" {
+        return None;
+    }
+    let (lo, hi): (Option<i64>, Option<i64>) = conn
+        .query_row("SELECT min(rowid), max(rowid) FROM analysis_results", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .ok()?;
+    let (lo, hi) = (lo?, hi?);
+    if hi.saturating_sub(lo) < 200_000 {
+        return None;
+    }
+    let mid = lo + (hi - lo) / 2;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let second = Connection::open_with_flags(&db.path, flags).ok()?;
+    second.busy_timeout(std::time::Duration::ZERO).ok()?;
+    second.execute_batch("BEGIN").ok()?;
+    second.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())).ok()?;
+    Some((second, (i64::MIN, mid), (mid + 1, i64::MAX)))
+}
+
 enum Judged {
     Stale(StaleJob),
     Unknown(UnknownAge),
@@ -391,26 +462,27 @@ fn judge(mut c: Candidate, criteria: &Criteria, threshold: Duration) -> Judged {
         AgeBasis::Activity => {
             // An unreadable activity timestamp could hide recent progress: do not guess.
             let started = std::mem::replace(&mut c.started, Stamp::Missing);
-            c.saw("started_at", started);
-            if let Some((column, value)) = c.unreadable.take() {
+            c.activity.saw("started_at", started);
+            if let Some((column, value)) = c.activity.unreadable.take() {
                 return Judged::Unknown(unknown(&c, &column, Some(value)));
             }
-            c.newest.map_or(created, |n| n.max(created))
+            c.activity.newest.map_or(created, |n| n.max(created))
         }
     };
     let age = criteria.now - last_activity;
     if age <= threshold {
         return Judged::Fresh;
     }
-    let total = c.file_count.unwrap_or(c.results).max(0);
-    let pending = (total - c.completed - c.failed).max(0);
+    let Activity { results, completed, failed, .. } = c.activity;
+    let total = c.file_count.unwrap_or(results).max(0);
+    let pending = (total - completed - failed).max(0);
     Judged::Stale(StaleJob {
         id: c.id,
         job_id: c.job_id,
         emp_id: c.emp_id,
         folder_path: c.folder_path,
         status: c.status,
-        planned_status: if c.completed > 0 {
+        planned_status: if completed > 0 {
             Plan::Completed
         } else {
             Plan::Failed
@@ -420,8 +492,8 @@ fn judge(mut c: Candidate, criteria: &Criteria, threshold: Duration) -> Judged {
         age_hours: age.num_seconds() as f64 / 3600.0,
         files: Files {
             total,
-            completed: c.completed,
-            failed: c.failed,
+            completed,
+            failed,
             pending,
         },
     })

@@ -23,6 +23,8 @@ pub struct CheckReport {
     pub stale_jobs: Option<Vec<StaleJob>>,
     pub age_unknown: Vec<UnknownAge>,
     pub unknown_job_ids: Vec<String>,
+    /// Journals left `planned` by a crashed apply; the next store-writing command resolves them.
+    pub unresolved_journals: Vec<String>,
 }
 
 impl CheckReport {
@@ -43,6 +45,7 @@ impl CheckReport {
             stale_jobs: (!stats_only).then_some(survey.stale),
             age_unknown: survey.age_unknown,
             unknown_job_ids: survey.unknown_job_ids,
+            unresolved_journals: Vec::new(),
         }
     }
 }
@@ -268,6 +271,13 @@ impl Render for CheckReport {
             &self.unknown_job_ids,
             self.rolled_back_hot_journal,
         );
+        if !self.unresolved_journals.is_empty() {
+            warnings.push_str(&style.warn(&t!(
+                "⚠️  중단된 apply 가 남긴 미확정 저널: {} (다음 apply/snapshot/restore 가 정리합니다; jobsweep log 참고)\n",
+                "⚠️  unresolved journal(s) left by an interrupted apply: {} (the next apply/snapshot/restore resolves them; see jobsweep log)\n",
+                self.unresolved_journals.join(", ")
+            )));
+        }
         if !warnings.is_empty() {
             if !out.ends_with("\n\n") {
                 out.push('\n');

@@ -414,6 +414,12 @@ fn compress(image: &Path, out: &Path, settings: &Settings) -> Result<(Sum, Sum)>
     // Worker threads pay off beyond a few MiB; below that one thread is faster.
     if len > 8 << 20 {
         encoder.multithread(compress_workers()).map_err(zerr)?;
+        // zstd's default job for level 3 is 8 MiB, and it keeps a few jobs' input and output per
+        // worker in flight (about 50 MiB with two workers). 4 MiB jobs halve that; the output
+        // grows by under 1% (2 MiB jobs would cost over 2%).
+        encoder
+            .set_parameter(zstd::zstd_safe::CParameter::JobSize(4 << 20))
+            .map_err(zerr)?;
     }
     let bar = progress::bytes(settings, len, &t!("압축", "compressing"));
     let mut hasher = Sha256::new();

@@ -6,6 +6,8 @@ use crate::cli::{CheckArgs, SelectArgs};
 use crate::db::Database;
 use crate::error::Exit;
 use crate::jobs::{self, Criteria};
+use crate::journal::{self, State};
+use crate::store::Store;
 use crate::report::CheckReport;
 use crate::settings::Settings;
 
@@ -19,6 +21,20 @@ pub fn criteria(select: &SelectArgs, settings: &Settings) -> Criteria {
     }
 }
 
+/// Journals a crashed `apply` left `planned`: shown, never resolved (that needs the lock and a
+/// write, which `check` never does). The store is only read, and only if it exists.
+fn unresolved_journals(settings: &Settings) -> Vec<String> {
+    let Some(store) = settings.store_dir().ok().and_then(|dir| Store::existing(&dir)) else {
+        return Vec::new();
+    };
+    journal::list(&store)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.journal.as_ref().is_ok_and(|j| j.state == State::Planned))
+        .map(|e| e.id)
+        .collect()
+}
+
 pub fn run(settings: &Settings, args: &CheckArgs) -> Result<(CheckReport, Exit)> {
     let path = settings.db_path()?;
     let db = Database::open_read_only(&path, settings.busy_timeout)?;
@@ -26,13 +42,14 @@ pub fn run(settings: &Settings, args: &CheckArgs) -> Result<(CheckReport, Exit)>
     let criteria = criteria(&args.select, settings);
     let survey = jobs::survey(&db, &schema, &criteria, settings.tz)?;
     let found = !survey.stale.is_empty();
-    let report = CheckReport::new(
+    let mut report = CheckReport::new(
         path.display().to_string(),
         criteria,
         survey,
         db.rolled_back_hot_journal,
         args.stats,
     );
+    report.unresolved_journals = unresolved_journals(settings);
     let exit = if args.exit_code && found {
         Exit::Found
     } else {

@@ -493,6 +493,9 @@ fn a_crash_at_any_step_leaves_all_before_or_all_after_and_restore_brings_back_be
             // log shows it unresolved and does not resolve it.
             let log = stdout_json(&run(&env, &["--json", "log"]));
             assert_eq!(log["unresolved"], 1, "{point}: {log}");
+            // check shows it too, and does not resolve it either.
+            let check = stdout_json(&run(&env, &["--json", "check", "--stats"]));
+            assert_eq!(check["unresolved_journals"].as_array().map(Vec::len), Some(1), "{point}");
             assert_eq!(read_json(&left[0])["state"], "planned");
         }
         // The next store-writing command resolves it from the database.

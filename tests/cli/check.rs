@@ -440,3 +440,33 @@ fn bad_now_and_timezone_are_usage_errors() {
     let out = env.cmd().args(["--db-timezone", "Mars/Olympus", "check"]).output().unwrap();
     assert_clean_failure(&out, 2, "--db-timezone");
 }
+
+#[test]
+fn a_large_legacy_file_scanned_in_two_halves_gives_the_same_report() {
+    // Over 200,000 result rows without an index on job_id: in rollback-journal mode the result
+    // rows are scanned by two connections in parallel; in WAL mode by one. Same answers.
+    let env = TestEnv::with("legacy", &["guide", "edge"]);
+    env.conn()
+        .execute_batch(
+            "BEGIN;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 240000)
+             INSERT INTO analysis_results (job_id, file_id, stt_text, created_at)
+             SELECT printf('job_%06d', 1 + i % 1250), 'bulk.wav', 'x', '2026-02-20 00:00:00' FROM n;
+             -- results of stale jobs at the far end of the table, one of them recent activity
+             INSERT INTO analysis_results (job_id, file_id, stt_text, created_at) VALUES
+                 ('job_pending_01', 'late.wav', 'done', '2026-02-21 10:00:00'),
+                 ('job_pending_04', 'late.wav', NULL, '2026-02-25 00:30:00');
+             COMMIT;",
+        )
+        .unwrap();
+    let split = check_json(&env, &[]);
+    env.conn().pragma_update(None, "journal_mode", "wal").unwrap();
+    let single = check_json(&env, &[]);
+    assert_eq!(split["stale_jobs"], single["stale_jobs"]);
+    assert_eq!(split["stats"], single["stats"]);
+    let ids = stale_ids(&split);
+    assert!(!ids.contains(&"job_pending_04".to_string()), "recent activity in the far half was missed");
+    let p1 = split["stale_jobs"].as_array().unwrap().iter().find(|j| j["job_id"] == "job_pending_01").unwrap();
+    assert_eq!(p1["files"]["completed"], 1);
+    assert_eq!(p1["planned_status"], "completed");
+}
