@@ -34,7 +34,7 @@ mkdir -p "$DATA"
 if [ ! -s "$DB" ]; then
     echo "generating a ${SIZE_MIB} MiB database at $DB ..."
     python3 - "$DB" "$SIZE_MIB" "$ROOT/fixtures/schema-current.sql" <<'PY'
-import json, random, sqlite3, sys
+import itertools, json, random, sqlite3, sys
 db, size_mib, schema = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rng = random.Random(20260225)
 # A vocabulary of made-up Hangul words plus real call-centre words, drawn with a Zipf-like
@@ -48,9 +48,10 @@ vocab += ("고객님 안녕하세요 네 그러니까 보험 가입 해지 약�
           "아니요 잠시만요 죄송합니다 감사합니다 다시 말씀해 주시겠어요").split()
 weights = [1.0 / (i + 1) ** 0.9 for i in range(len(vocab))]
 rng.shuffle(weights)
+cum = list(itertools.accumulate(weights))   # choices() would redo this on every call
 ends = [".", ".", ",", "?", "!", "..."]
 def utterance():
-    words = rng.choices(vocab, weights, k=rng.randint(4, 18))
+    words = rng.choices(vocab, cum_weights=cum, k=rng.randint(4, 18))
     if rng.random() < 0.15:
         words.append(f"{rng.randint(10, 999)},{rng.randint(0, 999):03d}원")
     if rng.random() < 0.05:

@@ -164,7 +164,12 @@ impl Render for RevertReport {
         more(out, self.reverted.len());
         for c in self.conflicts.iter().take(MAX_ROWS) {
             let name = job_name(&c.job_id, c.id);
-            let line = if c.deleted {
+            let line = if c.deleted && c.forced {
+                t!(
+                    "✗ {name}: 복원할 수 없음: 행이 삭제됨 (건너뜀)\n",
+                    "✗ {name}: cannot restore: row deleted (passed over)\n"
+                )
+            } else if c.deleted {
                 t!(
                     "✗ {name}: 충돌 — 행이 삭제되어 되돌릴 수 없음\n",
                     "✗ {name}: conflict — the row was deleted; cannot be set back\n"
@@ -194,15 +199,27 @@ impl Render for RevertReport {
                 self.already_reverted.len()
             ));
         }
+        let deleted = self.conflicts.iter().filter(|c| c.deleted).count();
+        let open_changed = self.conflicts.iter().any(|c| !c.forced && !c.deleted);
         match self.outcome {
+            Outcome::NothingToDo if deleted > 0 => out.push_str(&t!(
+                "\n더 되돌릴 것이 없습니다: 삭제된 행 {}개는 복원할 수 없고, 저널 {}의 나머지 행은 모두 이미 이전 값입니다. 아무것도 바꾸지 않았습니다.\n",
+                "\nNothing left to revert: {} deleted row(s) cannot be restored, every other row of journal {} already holds its old value. Nothing was changed.\n",
+                deleted,
+                self.journal_id
+            )),
             Outcome::NothingToDo => out.push_str(&t!(
                 "\n되돌릴 것이 없습니다: 저널 {}의 모든 행이 이미 이전 값입니다. 아무것도 바꾸지 않았습니다.\n",
                 "\nNothing to revert: every row of journal {} already holds its old value. Nothing was changed.\n",
                 self.journal_id
             )),
+            Outcome::ConflictsOnly if !open_changed => out.push_str(&t!(
+                "\n남은 행은 삭제되어 복원할 수 없습니다. 아무것도 바꾸지 않았습니다. 삭제된 행을 건너뛰고 끝내려면 --force 를 붙이세요.\n",
+                "\nThe rows left were deleted and cannot be restored; nothing was changed. Add --force to pass over them.\n"
+            )),
             Outcome::ConflictsOnly => out.push_str(&t!(
-                "\n남은 행이 모두 충돌입니다. 아무것도 바꾸지 않았습니다. 그래도 되돌리려면 --force 를 붙이세요.\n",
-                "\nOnly conflicts are left; nothing was changed. Add --force to set them back anyway.\n"
+                "\n남은 행이 모두 충돌입니다. 아무것도 바꾸지 않았습니다. 그래도 되돌리려면 --force 를 붙이세요 (삭제된 행은 복원할 수 없음).\n",
+                "\nOnly conflicts are left; nothing was changed. Add --force to set them back anyway (deleted rows cannot be restored).\n"
             )),
             Outcome::Reverted => {
                 out.push_str(&t!(
@@ -210,10 +227,15 @@ impl Render for RevertReport {
                     "\n{} row(s) set back.\n",
                     self.reverted.len()
                 ));
-                if self.conflicts.iter().any(|c| !c.forced && !c.deleted) {
+                if open_changed {
                     out.push_str(&t!(
                         "충돌한 행은 건너뛰었습니다. 그것도 되돌리려면 --force 로 다시 실행하세요.\n",
                         "Conflicting rows were skipped; rerun with --force to set them back too.\n"
+                    ));
+                } else if self.conflicts.iter().any(|c| c.deleted && !c.forced) {
+                    out.push_str(&t!(
+                        "삭제된 행은 복원할 수 없습니다. --force 로 다시 실행하면 건너뛰고 끝냅니다.\n",
+                        "Deleted rows cannot be restored; rerun with --force to pass over them.\n"
                     ));
                 }
                 if let Some(s) = &self.snapshot_id {

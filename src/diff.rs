@@ -1,8 +1,8 @@
 //! The row-level comparison of two SQLite files, done inside SQLite: both files are ATTACHed
 //! read-only to one in-memory connection and every table is compared by its primary key
-//! (declared key columns, or the rowid of a table without one), so memory stays flat however
-//! large the files are. `analysis_jobs` rows are also listed one by one, named by `job_id`,
-//! with the columns that changed.
+//! (declared key columns, or the rowid of a table without one, under a name no column hides), so
+//! memory stays flat however large the files are. `analysis_jobs` rows are also listed one by
+//! one, named by `job_id`, with the columns that changed.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -18,7 +18,9 @@ use crate::db::sqlite_error;
 #[derive(Debug, Clone, Serialize)]
 pub struct TableDiff {
     pub table: String,
-    /// `rowid` or the key columns, e.g. `id` or `emp_id, day`.
+    /// The key rows are matched by: the declared key columns, e.g. `id` or `emp_id, day`; else
+    /// the rowid as `rowid` (`_rowid_` or `oid` when a column hides that name); `*` when every
+    /// rowid name is a column, and whole rows are compared.
     pub key: String,
     pub added: u64,
     pub removed: u64,
@@ -213,11 +215,23 @@ fn compare(conn: &Connection, from: &Path, to: &Path) -> Result<DbDiff> {
             ));
         }
         // The declared key when both sides agree on it; else the rowid, which the backup API
-        // and ordinary writes keep stable for rowid tables.
+        // and ordinary writes keep stable for rowid tables. A real column named `rowid` (or
+        // `_rowid_`, `oid`) hides that name, so the first of the three no column uses is taken.
+        let rowid_tables = !a.without_rowid && !b.without_rowid;
+        let alias = rowid_alias(&a.columns, &b.columns).filter(|_| rowid_tables);
         let key: Vec<String> = if !a.key.is_empty() && a.key == b.key {
             a.key.clone()
-        } else if !a.without_rowid && !b.without_rowid {
-            vec!["rowid".to_string()]
+        } else if let Some(alias) = alias {
+            vec![alias.to_string()]
+        } else if rowid_tables {
+            // All three names are columns: rows can only be matched as a whole.
+            let table = whole_rows(conn, name, &a, &b, note, from, to)?;
+            if table.differs() {
+                out.tables.push(table);
+            } else {
+                out.identical_tables += 1;
+            }
+            continue;
         } else {
             out.tables.push(TableDiff {
                 table: name.clone(),
@@ -251,15 +265,17 @@ fn compare(conn: &Connection, from: &Path, to: &Path) -> Result<DbDiff> {
                 .collect::<Vec<_>>()
                 .join(" OR ")
         };
-        // A column that is never NULL in a matched TO row tells a match from no match.
+        // A column that is never NULL in a matched TO row tells a match from no match: the
+        // rowid (under a name no column hides), or the first key column of a WITHOUT ROWID
+        // table (NOT NULL there). Without one, the removed and changed rows take a pass each.
         let probe = if b.without_rowid {
-            format!("n.{}", quote(&key[0]))
+            Some(format!("n.{}", quote(&key[0])))
         } else {
-            "n.rowid".to_string()
+            alias.map(|alias| format!("n.{alias}"))
         };
-        // One pass over FROM finds the removed and the changed rows; one over TO the added.
-        let (removed, changed): (i64, i64) = conn
-            .query_row(
+        let (removed, changed): (i64, i64) = match probe {
+            // One pass over FROM finds the removed and the changed rows; one over TO the added.
+            Some(probe) => conn.query_row(
                 &format!(
                     "SELECT coalesce(sum({probe} IS NULL), 0), \
                             coalesce(sum({probe} IS NOT NULL AND ({differs})), 0) \
@@ -267,8 +283,28 @@ fn compare(conn: &Connection, from: &Path, to: &Path) -> Result<DbDiff> {
                 ),
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(|e| sqlite_error(from, e))?;
+            ),
+            None => conn
+                .query_row(
+                    &format!(
+                        "SELECT count(*) FROM a.{q} AS o WHERE NOT EXISTS \
+                         (SELECT 1 FROM b.{q} AS n WHERE {join})"
+                    ),
+                    [],
+                    |r| r.get(0),
+                )
+                .and_then(|removed| {
+                    conn.query_row(
+                        &format!(
+                            "SELECT count(*) FROM a.{q} AS o JOIN b.{q} AS n ON {join} \
+                             WHERE {differs}"
+                        ),
+                        [],
+                        |r| Ok((removed, r.get(0)?)),
+                    )
+                }),
+        }
+        .map_err(|e| sqlite_error(from, e))?;
         let added: i64 = conn
             .query_row(
                 &format!(
@@ -297,6 +333,61 @@ fn compare(conn: &Connection, from: &Path, to: &Path) -> Result<DbDiff> {
         }
     }
     Ok(out)
+}
+
+/// A name that reaches the rowid of a table with these columns (on both sides): `rowid`,
+/// `_rowid_` or `oid`, the first that no column uses (SQLite names are case-insensitive).
+fn rowid_alias(a: &[String], b: &[String]) -> Option<&'static str> {
+    ["rowid", "_rowid_", "oid"]
+        .into_iter()
+        .find(|alias| !a.iter().chain(b).any(|c| c.eq_ignore_ascii_case(alias)))
+}
+
+/// A rowid table whose columns hide every rowid name and that has no common declared key: rows
+/// are matched as a whole (the columns both sides have), with `EXCEPT`. A changed row counts as
+/// one removed and one added; identical duplicate rows count once.
+fn whole_rows(
+    conn: &Connection,
+    name: &str,
+    a: &Shape,
+    b: &Shape,
+    note: Option<String>,
+    from: &Path,
+    to: &Path,
+) -> Result<TableDiff> {
+    let q = quote(name);
+    let columns = a
+        .columns
+        .iter()
+        .filter(|c| b.columns.contains(c))
+        .map(|c| quote(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let columns = if columns.is_empty() {
+        "1".to_string()
+    } else {
+        columns
+    };
+    let only = |this: &str, other: &str, path: &Path| -> Result<u64> {
+        conn.query_row(
+            &format!(
+                "SELECT count(*) FROM (SELECT {columns} FROM {this}.{q} \
+                 EXCEPT SELECT {columns} FROM {other}.{q})"
+            ),
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+        .map_err(|e| sqlite_error(path, e))
+    };
+    Ok(TableDiff {
+        table: name.to_string(),
+        key: "*".to_string(),
+        added: only("b", "a", to)?,
+        removed: only("a", "b", from)?,
+        changed: 0,
+        note,
+    })
 }
 
 pub fn json_value(value: ValueRef<'_>) -> serde_json::Value {

@@ -1,4 +1,4 @@
-//! Test-only fail points: `JOBSWEEP_FAILPOINT=<name>` makes a debug build abort at that step of
+//! Test-only fail points: `JOBSWEEP_FAILPOINT=<name>[,<name>...]` makes a debug build abort at that step of
 //! `apply` or `restore --journal`, as a crash or `kill -9` would, so the tests can prove that
 //! every step leaves a recoverable state. A `pause-<name>` point instead waits (up to a minute)
 //! for the file `$JOBSWEEP_FAILPOINT_DIR/resume`, after creating `$JOBSWEEP_FAILPOINT_DIR/reached`,
@@ -15,7 +15,8 @@ pub fn hit(name: &str) {
     let Some(wanted) = std::env::var_os("JOBSWEEP_FAILPOINT") else {
         return;
     };
-    if wanted != name {
+    // Several points may be named, comma-separated (e.g. a pause, then a crash).
+    if !wanted.to_string_lossy().split(',').any(|w| w == name) {
         return;
     }
     if !name.starts_with("pause-") {

@@ -185,7 +185,8 @@ fn text(value: ValueRef<'_>) -> Option<String> {
 }
 
 /// Reads the jobs (in one read transaction, so all queries see the same moment) and classifies
-/// them.
+/// them. Called inside a transaction the caller already holds (`apply`'s `BEGIN IMMEDIATE`), it
+/// reads in that one and on this connection only (no second reader).
 pub fn survey(
     db: &Database,
     schema: &Schema,
@@ -193,11 +194,16 @@ pub fn survey(
     tz: DbTimezone,
 ) -> anyhow::Result<Survey> {
     let sql_err = |e| sqlite_error(&db.path, e);
-    let tx = db.conn.unchecked_transaction().map_err(sql_err)?;
+    let own = if db.conn.is_autocommit() {
+        Some(db.conn.unchecked_transaction().map_err(sql_err)?)
+    } else {
+        None
+    };
+    let tx: &Connection = &db.conn;
     // The first read takes the read lock; from here on every query sees this moment.
     tx.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
         .map_err(sql_err)?;
-    let split = second_reader(db, &tx);
+    let split = own.as_ref().and_then(|_| second_reader(db, tx));
     let results_sql = results_query(schema, split.is_some());
     let (near_range, far_half) = match split {
         Some((conn, near, far)) => {
@@ -288,7 +294,7 @@ pub fn survey(
     }
 
     let mut far_half = far_half.map(|handle| handle.join());
-    let near = scan_results(&tx, &results_sql, near_range, tz).map_err(sql_err)?;
+    let near = scan_results(tx, &results_sql, near_range, tz).map_err(sql_err)?;
     let far = match far_half.take() {
         Some(Ok(result)) => result.map_err(sql_err)?,
         Some(Err(_)) => anyhow::bail!("the result scan thread failed"),
@@ -321,7 +327,9 @@ pub fn survey(
             }
         }
     }
-    tx.finish().map_err(sql_err)?;
+    if let Some(own) = own {
+        own.finish().map_err(sql_err)?;
+    }
 
     let mut stale = Vec::new();
     let mut age_unknown = Vec::new();
@@ -401,13 +409,16 @@ fn scan_results(
     Ok(found)
 }
 
+/// A second connection and the rowid ranges of the near and far halves of the result rows.
+type SplitScan = (Connection, (i64, i64), (i64, i64));
+
 /// On a large rollback-journal file, a second read-only connection scans half of the result rows
 /// on another core. This is only consistent because our first connection already holds the
 /// read lock: no writer can commit until we finish, so both see the same moment (in WAL mode
 /// writers do commit meanwhile, so there is no split). The second connection asks for its lock
 /// without waiting: if a writer is already queued for its commit, waiting could deadlock with
 /// it, and we scan alone instead.
-fn second_reader(db: &Database, conn: &Connection) -> Option<(Connection, (i64, i64), (i64, i64))> {
+fn second_reader(db: &Database, conn: &Connection) -> Option<SplitScan> {
     // With an index on job_id only the candidates' rows are read: nothing to split.
     let indexed: bool = conn
         .query_row(

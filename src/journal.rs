@@ -4,7 +4,13 @@
 //! resolved by looking at the database: the changes present means the transaction committed.
 //!
 //! The journal is the undo record, so a damaged one must never be trusted: loading checks the
-//! format, the id against the file name and a SHA-256 over the changes; any mismatch is exit 4.
+//! format, the id against the file name, a SHA-256 over the changes (`changes_sha256`) and one
+//! over the whole document (`journal_sha256`, so an edited `state`, `kind`, `db_path` or
+//! `snapshot_id` is caught too); any mismatch is exit 4.
+//!
+//! A journal belongs to a database file when its canonical path matches, or when the file's
+//! device and inode match (the same file reached by another path: a container's
+//! `/app/data/database.db` and the host's bind-mounted path, or a hard link).
 
 use std::path::{Path, PathBuf};
 
@@ -74,6 +80,10 @@ pub struct Journal {
     pub snapshot_id: String,
     pub snapshot_image_sha256: String,
     pub db_path: String,
+    /// The database file's device and inode (Unix) when the journal was written: identifies the
+    /// file when it is reached by another path. Absent on other systems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_file: Option<FileId>,
     /// What selected the jobs (apply only).
     pub criteria: Option<Criteria>,
     pub changes: Vec<Change>,
@@ -83,6 +93,34 @@ pub struct Journal {
     pub created_at: DateTime<Utc>,
     pub committed_at: Option<DateTime<Utc>>,
     pub tool_version: String,
+    /// SHA-256 of the compact JSON of the whole journal without this field; set on every save,
+    /// checked on every load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_sha256: Option<String>,
+}
+
+/// A file's identity on its file system: `st_dev` and `st_ino`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    pub dev: u64,
+    pub inode: u64,
+}
+
+/// The device and inode of the file at `path` (following symlinks); `None` when unknown.
+pub fn file_id(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| FileId {
+            dev: m.dev(),
+            inode: m.ino(),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// SHA-256 of the compact JSON of `changes`: serde writes struct fields in declaration order
@@ -123,6 +161,7 @@ impl Journal {
             snapshot_id,
             snapshot_image_sha256,
             db_path: canonical_db_path(db_path),
+            db_file: file_id(db_path),
             criteria,
             changes_sha256: changes_sha256(&changes),
             changes,
@@ -130,6 +169,7 @@ impl Journal {
             created_at,
             committed_at: None,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            journal_sha256: None,
         }
     }
 
@@ -146,13 +186,40 @@ impl Journal {
         store.journals_dir().join(format!("{id}.json"))
     }
 
-    pub fn save(&self, store: &Store) -> Result<()> {
+    /// SHA-256 of the compact JSON of the journal without `journal_sha256` (struct fields in
+    /// declaration order, so the same journal always gives the same bytes).
+    pub fn document_sha256(&self) -> String {
+        let mut doc = self.clone();
+        doc.journal_sha256 = None;
+        let bytes = serde_json::to_vec(&doc).unwrap_or_default();
+        hex::encode(Sha256::digest(&bytes))
+    }
+
+    /// Writes the journal atomically (fsynced), with its whole-document checksum.
+    pub fn save(&mut self, store: &Store) -> Result<()> {
+        self.journal_sha256 = Some(self.document_sha256());
         store::write_json_atomic(&Journal::path_in(store, &self.id), self)
     }
 
-    /// Whether this journal is about the database at `db_path`.
+    /// Deletes the journal file (a run that failed before its transaction committed leaves no
+    /// journal behind) and fsyncs the directory.
+    pub fn remove(store: &Store, id: &str) -> Result<()> {
+        let path = Journal::path_in(store, id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(store::write_error(&path, e)),
+        }
+        store::sync_dir(&store.journals_dir())
+    }
+
+    /// Whether this journal is about the database at `db_path`: the same canonical path, or the
+    /// same file (device and inode) reached by another path.
     pub fn is_for(&self, db_path: &Path) -> bool {
         self.db_path == canonical_db_path(db_path)
+            || self
+                .db_file
+                .is_some_and(|ours| file_id(db_path) == Some(ours))
     }
 
     /// Refuses a journal written for another database file.
@@ -255,6 +322,12 @@ fn validate(journal: &Journal, path: &Path) -> Result<()> {
             "the SHA-256 of its changes does not match (edited)"
         ));
     }
+    if journal.journal_sha256.as_deref() != Some(journal.document_sha256().as_str()) {
+        return damaged(t!(
+            "저널 전체의 SHA-256(journal_sha256)이 맞지 않습니다 (수정됨)",
+            "the SHA-256 of the journal (journal_sha256) does not match (edited)"
+        ));
+    }
     if let Some(bad) = journal
         .changes
         .iter()
@@ -331,14 +404,30 @@ pub fn list(store: &Store) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// Finds one journal by id, unique prefix or `latest` (the newest apply journal) and loads it.
+/// Finds one journal by id, unique prefix or `latest` (the newest apply journal of any database)
+/// and loads it. Prefer `find_for`, which takes `latest` among this database's journals only.
 pub fn find(store: &Store, wanted: &str) -> Result<Journal> {
+    find_among(store, wanted, None)
+}
+
+/// Finds one journal by id, unique prefix or `latest`: the newest apply journal of the database
+/// at `db_path` (two databases in one folder share a store). An id or prefix is resolved among
+/// all journals, so naming another database's journal gets a clear refusal from
+/// `check_database` rather than "no journal matches".
+pub fn find_for(store: &Store, wanted: &str, db_path: &Path) -> Result<Journal> {
+    find_among(store, wanted, Some(db_path))
+}
+
+fn find_among(store: &Store, wanted: &str, db_path: Option<&Path>) -> Result<Journal> {
     let entries = list(store)?;
     if wanted == "latest" {
-        // A damaged journal newer than every apply could be the apply meant: refuse to guess.
+        // A damaged journal newer than every apply could be the apply meant (its database
+        // cannot be trusted either): refuse to guess.
         for entry in &entries {
             match &entry.journal {
-                Ok(j) if j.kind == Kind::Apply => return Ok(j.clone()),
+                Ok(j) if j.kind == Kind::Apply && db_path.is_none_or(|p| j.is_for(p)) => {
+                    return Ok(j.clone())
+                }
                 Ok(_) => continue,
                 Err(e) => {
                     return Err(Failure::new(Exit::Integrity, e.clone())
@@ -352,10 +441,17 @@ pub fn find(store: &Store, wanted: &str) -> Result<Journal> {
         }
         return Err(fail(
             Exit::Usage,
-            t!(
-                "되돌릴 apply 저널이 없습니다",
-                "there is no apply journal to revert"
-            ),
+            match db_path {
+                Some(p) => t!(
+                    "{} 에 대해 되돌릴 apply 저널이 없습니다",
+                    "there is no apply journal of {} to revert",
+                    p.display()
+                ),
+                None => t!(
+                    "되돌릴 apply 저널이 없습니다",
+                    "there is no apply journal to revert"
+                ),
+            },
         ));
     }
     let items: Vec<(String, DateTime<Utc>)> = entries

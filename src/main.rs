@@ -9,11 +9,12 @@ fn main() -> ExitCode {
         .complete();
     let cli = match jobsweep::cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => {
+        // --help and --version print as clap makes them and succeed.
+        Err(err) if !err.use_stderr() => {
             let _ = err.print();
-            // --help and --version are successes; every other parse error is a usage error (2).
-            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
         }
+        Err(err) => return usage_error(&err),
     };
     jobsweep::init_language(&cli);
     match jobsweep::run(cli) {
@@ -27,4 +28,71 @@ fn main() -> ExitCode {
             ExitCode::from(exit.code())
         }
     }
+}
+
+/// A command line clap refused: one `error:` line (clap's message, its continuation lines
+/// joined) and one localized `hint:` line, exit 2 (SPEC §5), instead of clap's usage block.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    jobsweep::i18n::set(jobsweep::i18n::detect(lang_before_parsing(&args)));
+    let rendered = err.render().to_string();
+    let message = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = if message.starts_with("error:") {
+        message
+    } else {
+        format!("error: {message}")
+    };
+    let command = command_path(&args);
+    eprintln!("{message}");
+    eprintln!(
+        "hint: {}",
+        jobsweep::t!(
+            "'{command} --help' 로 사용법을 확인하세요",
+            "run '{command} --help' for usage"
+        )
+    );
+    ExitCode::from(2)
+}
+
+/// `--lang ko|en` (or `--lang=...`) from the raw arguments, else `JOBSWEEP_LANG`; `detect` then
+/// falls back to the locale.
+fn lang_before_parsing(args: &[String]) -> Option<jobsweep::cli::Lang> {
+    use clap::ValueEnum;
+    let parse = |v: &str| jobsweep::cli::Lang::from_str(v.trim(), true).ok();
+    let mut explicit = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            break;
+        } else if arg == "--lang" {
+            explicit = it.next().and_then(|v| parse(v)).or(explicit);
+        } else if let Some(v) = arg.strip_prefix("--lang=") {
+            explicit = parse(v).or(explicit);
+        }
+    }
+    explicit.or_else(|| std::env::var("JOBSWEEP_LANG").ok().and_then(|v| parse(&v)))
+}
+
+/// `jobsweep` followed by the (sub)commands named on the command line, e.g. `jobsweep snapshot
+/// prune`, for the hint.
+fn command_path(args: &[String]) -> String {
+    let mut command = jobsweep::cli::Cli::command();
+    let mut path = String::from("jobsweep");
+    for arg in args {
+        if arg == "--" {
+            break;
+        }
+        let Some(sub) = command.find_subcommand(arg).cloned() else {
+            continue;
+        };
+        path.push(' ');
+        path.push_str(sub.get_name());
+        command = sub;
+    }
+    path
 }

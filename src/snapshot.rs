@@ -172,7 +172,7 @@ pub fn create(
     // 3. Verify what is on disk: the compressed file decompresses to the same image.
     let bar = progress::bytes(
         settings,
-        manifest.file_bytes,
+        manifest.image_bytes,
         &t!("스냅샷 검증", "verifying snapshot"),
     );
     check_compressed(&zst_tmp, &manifest, io::sink(), &bar)?;
@@ -211,7 +211,7 @@ fn temp_in(dir: &Path, prefix: &str, suffix: &str) -> Result<TempPath> {
 /// Rollback-journal mode: a read lock blocks writers, so it is only held for one short step
 /// (about `STEP_TARGET`) and released between steps. Each outside commit restarts the copy;
 /// after `MAX_RESTARTS` the rest is done in one step, which finishes however busy the app is.
-fn copy_online(
+pub(crate) fn copy_online(
     source: &Database,
     dest: &mut Connection,
     wal: bool,
@@ -666,11 +666,7 @@ pub fn scan(store: &Store) -> Result<Scan> {
                 Ok(m) if m.id == id => manifests.push(m),
                 Ok(m) => problems.push(Problem {
                     id: id.to_string(),
-                    message: t!(
-                        "{name} 의 id 가 {} 입니다",
-                        "{name} holds the id {}",
-                        m.id
-                    ),
+                    message: t!("{name} 의 id 가 {} 입니다", "{name} holds the id {}", m.id),
                 }),
                 Err(e) => problems.push(Problem {
                     id: id.to_string(),
@@ -919,7 +915,7 @@ mod tests {
             Some(&protected),
             false,
         );
-        assert_eq!(plan[0].1, vec![Keep::KeepLast]);
+        assert_eq!(plan[0].1, vec![Keep::KeepLast, Keep::KeepWithin]);
         assert_eq!(plan[1].1, vec![Keep::KeepWithin]);
         assert_eq!(plan[2].1, vec![Keep::Journal]);
         let forced = prune_plan(&ms, Some(1), None, now, Some(&protected), true);

@@ -49,7 +49,11 @@ impl Store {
     /// missing; for commands that write. Leftover temp files of crashed runs are removed when no
     /// other jobsweep holds the lock.
     pub fn open(dir: &Path) -> Result<Store> {
-        for sub in [dir.to_path_buf(), dir.join("snapshots"), dir.join("journals")] {
+        for sub in [
+            dir.to_path_buf(),
+            dir.join("snapshots"),
+            dir.join("journals"),
+        ] {
             fs::create_dir_all(&sub).map_err(|e| {
                 let shown = sub.display();
                 fail(
@@ -327,7 +331,10 @@ pub fn resolve_id(items: &[(String, DateTime<Utc>)], wanted: &str, what: &str) -
     let mut matches: Vec<&(String, DateTime<Utc>)> = if wanted.is_empty() {
         Vec::new()
     } else {
-        items.iter().filter(|(id, _)| id.starts_with(wanted)).collect()
+        items
+            .iter()
+            .filter(|(id, _)| id.starts_with(wanted))
+            .collect()
     };
     match matches.len() {
         1 => Ok(matches[0].0.clone()),

@@ -3,9 +3,17 @@
 //! Order (SPEC §3): open read-write and `quick_check` (a read-only or damaged file is refused
 //! before the store is created, so nothing is left behind); a first survey refuses early what
 //! `--max-changes` forbids and stops when nothing is stale; then the store lock, recovery of
-//! planned journals, the authoritative survey under the lock, the `pre-apply` snapshot, the
-//! journal as `planned` (fsynced), one `BEGIN IMMEDIATE` transaction of compare-and-set updates,
-//! and the journal marked `committed` with what really changed.
+//! planned journals and the `pre-apply` snapshot (seconds on a big file, while the app keeps
+//! working). Then one `BEGIN IMMEDIATE` transaction: the same survey again under the write lock
+//! (a job that made progress or changed status since the first survey drops out and is reported
+//! as skipped), the journal of exactly those changes written as `planned` and fsynced (before
+//! any row changes), the compare-and-set updates, `COMMIT`; then the journal is marked
+//! `committed`. No other writer can commit while the write lock is held, so the planned journal
+//! is exactly what commits (and what crash recovery finds).
+//!
+//! Any failure after the snapshot and before `COMMIT` (typically the busy timeout at
+//! `BEGIN IMMEDIATE` or at `COMMIT` while the app holds a lock) rolls back and removes the
+//! journal and the snapshot of this run: the store is left as it was (SPEC §5).
 
 use std::time::Instant;
 
@@ -19,6 +27,7 @@ use crate::error::{Exit, Failure};
 use crate::failpoint;
 use crate::jobs::{self, Criteria, StaleJob, Survey};
 use crate::journal::{self, Change, Journal, Kind, Resolved, Skipped};
+use crate::snapshot::Manifest;
 use crate::report::plan_reason;
 use crate::settings::Settings;
 use crate::snapshot::{self, Reason};
@@ -31,7 +40,8 @@ pub struct Timings {
     pub survey_ms: f64,
     pub snapshot_ms: f64,
     pub journal_ms: f64,
-    /// From `BEGIN IMMEDIATE` to the end of `COMMIT`: the only time the app's writers wait.
+    /// From `BEGIN IMMEDIATE` to the end of `COMMIT`, including the re-survey under the write
+    /// lock and the planned journal's fsync: the only time the app's writers wait.
     pub transaction_ms: f64,
     pub total_ms: f64,
 }
@@ -81,17 +91,21 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     let schema = db.schema()?;
     let criteria = criteria(&args.select, settings);
 
-    // Without the lock, only to refuse early: nothing is created when nothing will be done.
-    let early = jobs::survey(&db, &schema, &criteria, settings.tz)?;
-    check_max_changes(&early, args.max_changes)?;
+    // Without the lock, only to refuse early and to know whether a snapshot is needed: nothing
+    // is created when nothing will be done. The authoritative survey runs again under the
+    // write lock, after the snapshot.
     let mut timings = Timings::default();
+    let t = Instant::now();
+    let first = jobs::survey(&db, &schema, &criteria, settings.tz)?;
+    timings.survey_ms = ms(t);
+    check_max_changes(first.stale.len(), args.max_changes)?;
     let store_dir = settings.store_dir()?;
     // With nothing to do and no store, nothing is created. An existing store is still opened:
     // this run is then the one that resolves a journal a crash left planned.
-    if early.stale.is_empty() && Store::existing(&store_dir).is_none() {
+    if first.stale.is_empty() && Store::existing(&store_dir).is_none() {
         timings.total_ms = ms(started);
         return Ok((
-            report(&path, criteria, early, &db, Vec::new(), timings, settings),
+            report(&path, criteria, first, &db, Vec::new(), timings, settings),
             Exit::Success,
         ));
     }
@@ -99,15 +113,10 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     let store = Store::open(&store_dir)?;
     let _lock = store.lock(settings.wait)?;
     let recovered = journal::resolve_planned(&store, &path, settings)?;
-
-    let t = Instant::now();
-    let survey = jobs::survey(&db, &schema, &criteria, settings.tz)?;
-    timings.survey_ms = ms(t);
-    check_max_changes(&survey, args.max_changes)?;
-    if survey.stale.is_empty() {
+    if first.stale.is_empty() {
         timings.total_ms = ms(started);
         return Ok((
-            report(&path, criteria, survey, &db, recovered, timings, settings),
+            report(&path, criteria, first, &db, recovered, timings, settings),
             Exit::Success,
         ));
     }
@@ -116,37 +125,43 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     let manifest = snapshot::create(&path, &store, Reason::PreApply, None, settings)?;
     timings.snapshot_ms = ms(t);
     failpoint::hit("after-snapshot");
-
-    let t = Instant::now();
-    let changes: Vec<Change> = survey.stale.iter().map(change_of).collect();
-    let (id, created_at) = store::new_id();
-    let mut journal = Journal::planned(
-        id,
-        created_at,
-        Kind::Apply,
-        None,
-        manifest.id.clone(),
-        manifest.image_sha256.clone(),
-        &path,
-        Some(criteria.clone()),
-        changes,
-    );
-    journal.save(&store)?;
-    timings.journal_ms = ms(t);
-    failpoint::hit("after-planned");
     failpoint::hit("pause-before-transaction");
 
-    let t = Instant::now();
-    let (changed, skipped) = compare_and_set(&db, &journal.changes)?;
-    timings.transaction_ms = ms(t);
+    let mut written = Written::default();
+    let attempt = transaction(
+        &db,
+        &schema,
+        &criteria,
+        settings,
+        args.max_changes,
+        &first,
+        (&store, &manifest, &path),
+        &mut timings,
+        &mut written,
+    );
+    let (mut journal, survey) = match attempt {
+        Ok(done) => done,
+        Err(e) => {
+            written.discard(&store, &manifest.id);
+            return Err(e);
+        }
+    };
     failpoint::hit("after-commit");
 
+    // After COMMIT: a failure here leaves the journal planned, and the next run resolves it
+    // from the database (committed).
     let t = Instant::now();
-    journal.commit(changed, skipped);
+    journal.state = journal::State::Committed;
+    journal.committed_at = Some(chrono::Utc::now());
     journal.save(&store)?;
     timings.journal_ms += ms(t);
 
+    let changed_ids: std::collections::HashSet<i64> =
+        journal.changes.iter().map(|c| c.pk).collect();
     let mut out = report(&path, criteria, survey, &db, recovered, timings, settings);
+    // The report lists the jobs this run acted on (a job that only became stale during the
+    // run is left for the next one; it is still counted in `stats`).
+    out.stale_jobs.retain(|j| changed_ids.contains(&j.id));
     out.snapshot_id = Some(manifest.id);
     out.journal_id = Some(journal.id.clone());
     out.changed = journal.changes.iter().map(applied_of).collect();
@@ -155,8 +170,134 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     Ok((out, Exit::Success))
 }
 
-fn check_max_changes(survey: &Survey, max: usize) -> Result<()> {
-    let n = survey.stale.len();
+/// What a run wrote to the store before its transaction committed, so that a failure can take
+/// it back out.
+#[derive(Default)]
+pub struct Written {
+    /// The id of the planned journal (set just before it is written).
+    pub journal: Option<String>,
+    /// Set when COMMIT failed in a way that leaves its outcome to crash recovery: then the
+    /// planned journal and its snapshot stay for the next run to resolve.
+    pub uncertain: bool,
+}
+
+impl Written {
+    /// The transaction did not commit: removes the journal and the snapshot of this run, so the
+    /// store is as it was. Best effort: the original error is what the operator must see, and a
+    /// journal that cannot be removed keeps its snapshot (recovery marks it abandoned).
+    pub fn discard(&self, store: &Store, snapshot_id: &str) {
+        if self.uncertain {
+            return;
+        }
+        if let Some(id) = &self.journal {
+            if Journal::remove(store, id).is_err() {
+                return;
+            }
+        }
+        let _ = snapshot::delete(store, snapshot_id);
+    }
+}
+
+/// The transaction of `apply`: `BEGIN IMMEDIATE`, the survey again under the write lock, the
+/// planned journal (fsynced) of exactly the changes still due, the updates, `COMMIT`.
+#[allow(clippy::too_many_arguments)]
+fn transaction(
+    db: &Database,
+    schema: &crate::db::Schema,
+    criteria: &Criteria,
+    settings: &Settings,
+    max_changes: usize,
+    first: &Survey,
+    (store, manifest, path): (&Store, &Manifest, &std::path::Path),
+    timings: &mut Timings,
+    written: &mut Written,
+) -> Result<(Journal, Survey)> {
+    let t = Instant::now();
+    let tx = WriteTx::begin(db)?;
+    // Nobody else can commit from here on: what this survey sees is what the updates meet.
+    let survey = jobs::survey(db, schema, criteria, settings.tz)?;
+    let (changes, skipped) = replan(db, first, &survey)?;
+    check_max_changes(changes.len(), max_changes)?;
+
+    let tj = Instant::now();
+    let (id, created_at) = store::new_id();
+    let mut journal = Journal::planned(
+        id.clone(),
+        created_at,
+        Kind::Apply,
+        None,
+        manifest.id.clone(),
+        manifest.image_sha256.clone(),
+        path,
+        Some(criteria.clone()),
+        changes,
+    );
+    journal.skipped = skipped;
+    written.journal = Some(id);
+    // Write-ahead: the journal is on disk before any row changes.
+    journal.save(store)?;
+    timings.journal_ms = ms(tj);
+    failpoint::hit("after-planned");
+
+    let (changed, lost) = tx.set(&journal.changes)?;
+    failpoint::hit("in-transaction");
+    tx.commit(&mut written.uncertain)?;
+    timings.transaction_ms = ms(t);
+    if !lost.is_empty() {
+        // Cannot happen while the write lock is held; if it does, the journal must still say
+        // exactly what changed.
+        let mut skipped = std::mem::take(&mut journal.skipped);
+        skipped.extend(lost);
+        journal.commit(changed, skipped);
+    }
+    Ok((journal, survey))
+}
+
+/// Compares the first survey's plan with the survey under the write lock. A job is changed only
+/// when it is still stale with the status it was seen with (its new status is decided again from
+/// the fresh counts); the others are skipped, with the reason.
+fn replan(db: &Database, first: &Survey, now: &Survey) -> Result<(Vec<Change>, Vec<Skipped>)> {
+    let fresh: std::collections::HashMap<i64, &StaleJob> =
+        now.stale.iter().map(|j| (j.id, j)).collect();
+    let (mut changes, mut skipped) = (Vec::new(), Vec::new());
+    for seen in &first.stale {
+        if let Some(job) = fresh.get(&seen.id).filter(|j| j.status == seen.status) {
+            changes.push(change_of(job));
+            continue;
+        }
+        let reason = match journal::current_value(db, seen.id)? {
+            None => t!(
+                "확인 이후 행이 삭제됨",
+                "the row was deleted since the check"
+            ),
+            Some(v) if v.as_deref() != Some(seen.status.as_str()) => t!(
+                "확인 이후 상태가 {}(으)로 바뀜 (다른 프로그램이 변경)",
+                "status changed since the check: now {} (changed by another program)",
+                journal::shown_value(&v)
+            ),
+            Some(_) => match now.age_unknown.iter().find(|u| u.id == seen.id) {
+                Some(u) => t!(
+                    "확인 이후 나이를 알 수 없게 됨 ({} = {})",
+                    "its age can no longer be judged since the check ({} = {})",
+                    u.column,
+                    journal::shown_value(&u.value)
+                ),
+                None => t!(
+                    "확인 이후 진행 기록이 있음 (더 이상 중단된 작업이 아님)",
+                    "activity since the check: no longer stale"
+                ),
+            },
+        };
+        skipped.push(Skipped {
+            pk: seen.id,
+            job_id: seen.job_id.clone(),
+            reason,
+        });
+    }
+    Ok((changes, skipped))
+}
+
+fn check_max_changes(n: usize, max: usize) -> Result<()> {
     if n > max {
         return Err(Failure::new(
             Exit::TooManyChanges,
@@ -196,26 +337,40 @@ fn applied_of(change: &Change) -> Applied {
     }
 }
 
-/// One `BEGIN IMMEDIATE` transaction: each row gets `after` only if it still holds `before`.
-/// Returns the changes made and the rows passed over (changed by someone else meanwhile).
-pub fn compare_and_set(db: &Database, changes: &[Change]) -> Result<(Vec<Change>, Vec<Skipped>)> {
-    let sql_err = |e| sqlite_error(&db.path, e);
-    // A cache large enough for every touched page keeps SQLite from spilling dirty pages to the
-    // file mid-transaction (which would take the exclusive lock early and block the app's
-    // readers too); rows in key order touch each page once.
-    db.conn
-        .execute_batch("PRAGMA cache_size = -131072")
-        .map_err(sql_err)?;
-    let mut ordered: Vec<&Change> = changes.iter().collect();
-    ordered.sort_by_key(|c| c.pk);
-    // IMMEDIATE takes the write lock now (waiting up to the busy timeout for the app), so no
-    // statement below can fail half-way for a lock.
-    let tx =
-        rusqlite::Transaction::new_unchecked(&db.conn, rusqlite::TransactionBehavior::Immediate)
+/// A `BEGIN IMMEDIATE` transaction on the app's database. Dropped without `commit` (an error
+/// on the way), it rolls back.
+pub struct WriteTx<'a> {
+    db: &'a Database,
+    open: bool,
+}
+
+impl<'a> WriteTx<'a> {
+    /// Takes the write lock now (waiting up to the busy timeout for the app), so no statement
+    /// after it can fail half-way for a lock.
+    pub fn begin(db: &'a Database) -> Result<WriteTx<'a>> {
+        let sql_err = |e| sqlite_error(&db.path, e);
+        // A cache large enough for every touched page keeps SQLite from spilling dirty pages to
+        // the file mid-transaction (which would take the exclusive lock early and block the
+        // app's readers too); rows in key order touch each page once.
+        db.conn
+            .execute_batch("PRAGMA cache_size = -131072")
             .map_err(sql_err)?;
-    let (mut changed, mut skipped) = (Vec::new(), Vec::new());
-    {
-        let mut update = tx
+        db.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(sql_err)?;
+        Ok(WriteTx { db, open: true })
+    }
+
+    /// Each row gets `after` only if it still holds `before`. Returns the changes made and the
+    /// rows passed over (changed by someone else).
+    pub fn set(&self, changes: &[Change]) -> Result<(Vec<Change>, Vec<Skipped>)> {
+        let db = self.db;
+        let sql_err = |e| sqlite_error(&db.path, e);
+        let mut ordered: Vec<&Change> = changes.iter().collect();
+        ordered.sort_by_key(|c| c.pk);
+        let (mut changed, mut skipped) = (Vec::new(), Vec::new());
+        let mut update = db
+            .conn
             .prepare("UPDATE analysis_jobs SET status = ?1 WHERE id = ?2 AND status IS ?3")
             .map_err(sql_err)?;
         for change in ordered {
@@ -240,10 +395,37 @@ pub fn compare_and_set(db: &Database, changes: &[Change]) -> Result<(Vec<Change>
                 });
             }
         }
+        Ok((changed, skipped))
     }
-    failpoint::hit("in-transaction");
-    tx.commit().map_err(sql_err)?;
-    Ok((changed, skipped))
+
+    /// `COMMIT`. When it fails for a lock (an app reader past the busy timeout) the transaction
+    /// is still open and is rolled back here: nothing was written. Any other failure of COMMIT
+    /// sets `uncertain`: its outcome is left to crash recovery.
+    pub fn commit(mut self, uncertain: &mut bool) -> Result<()> {
+        match self.db.conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(e) => {
+                let locked = matches!(
+                    &e,
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                );
+                *uncertain = !locked;
+                Err(sqlite_error(&self.db.path, e))
+            }
+        }
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.db.conn.is_autocommit() {
+            let _ = self.db.conn.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 fn report(

@@ -2,17 +2,20 @@
 //! comparison itself is `crate::diff`), or, with `--journal`, where each journaled change stands
 //! now. Read-only: it takes no lock and resolves nothing (a planned journal is shown as such).
 
+use std::path::Path;
+
 use anyhow::Result;
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::cli::DiffArgs;
-use crate::db::Database;
+use crate::db::{sqlite_error, Database};
 use crate::diff::{self, DbDiff};
 use crate::error::{fail, Exit};
 use crate::journal::{self, Kind, State};
 use crate::settings::Settings;
 use crate::snapshot;
-use crate::store::Store;
+use crate::store::{self, Store, EXTRACT_PREFIX};
 use crate::t;
 
 /// One side of a comparison.
@@ -98,30 +101,43 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
     let find = |name: &str| -> Result<Option<snapshot::Manifest>> {
         match (name, store.as_ref()) {
             ("live", _) | (_, None) => Ok(None),
+            ("latest", Some(store)) => latest_of(store, &live).map(Some),
             (wanted, Some(store)) => snapshot::find(store, wanted).map(Some),
         }
     };
     let (from_manifest, to_manifest) = (find(from_name)?, find(to_name)?);
-    if from_manifest.is_none() || to_manifest.is_none() {
-        // Checks the file (and lets SQLite recover a hot journal) before ATTACH.
-        Database::open_read_only(&live, settings.busy_timeout)?;
-    }
-    // Decompressing and verifying a snapshot is the slow part: both sides at once.
+    // Checks the file (and lets SQLite recover a hot journal) before anything reads it.
+    let live_db = if from_manifest.is_none() || to_manifest.is_none() {
+        Some(Database::open_read_only(&live, settings.busy_timeout)?)
+    } else {
+        None
+    };
+    // Decompressing and verifying a snapshot is the slow part: both sides at once, while the
+    // live file (when a side is live) is copied on this thread.
     let extract = |m: &Option<snapshot::Manifest>| -> Result<Option<tempfile::TempPath>> {
         match (m, store.as_ref()) {
             (Some(m), Some(store)) => snapshot::extract(store, m, settings).map(Some),
             _ => Ok(None),
         }
     };
-    let (from_image, to_image) = std::thread::scope(|scope| {
+    let (from_image, to_image, live_image) = std::thread::scope(|scope| {
         let from = scope.spawn(|| extract(&from_manifest));
-        let to = extract(&to_manifest);
-        let from = from
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("snapshot extraction failed")));
-        (from, to)
+        let to = scope.spawn(|| extract(&to_manifest));
+        let live_image = match &live_db {
+            Some(db) => live_copy(db, settings),
+            None => Ok(None),
+        };
+        let failed = || Err(anyhow::anyhow!("snapshot extraction failed"));
+        let from = from.join().unwrap_or_else(|_| failed());
+        let to = to.join().unwrap_or_else(|_| failed());
+        (from, to, live_image)
     });
-    let (from_image, to_image) = (from_image?, to_image?);
+    let (from_image, to_image, live_image) = (from_image?, to_image?, live_image?);
+    drop(live_db);
+    // The copy when one was made (rollback-journal mode), else the live file itself (WAL).
+    let live_read = live_image
+        .as_ref()
+        .map_or_else(|| live.clone(), |image| image.to_path_buf());
     let side = |m: &Option<snapshot::Manifest>, image: &Option<tempfile::TempPath>| match (m, image)
     {
         (Some(m), Some(image)) => (
@@ -138,13 +154,13 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
                 id: None,
                 path: live.display().to_string(),
             },
-            live.clone(),
+            live_read.clone(),
         ),
     };
     let (from, from_path) = side(&from_manifest, &from_image);
     let (to, to_path) = side(&to_manifest, &to_image);
     let diff = diff::diff_files(&from_path, &to_path)?;
-    drop((from_image, to_image));
+    drop((from_image, to_image, live_image));
     let differs = diff.differs();
     Ok((
         DiffReport::Databases(DbDiffReport {
@@ -178,6 +194,61 @@ fn existing_store(settings: &Settings) -> Result<Store> {
             ),
         )
     })
+}
+
+/// The newest snapshot taken of this database: several databases in one folder share a store,
+/// so `latest` only considers manifests whose `source_path` is this file (compared canonically).
+fn latest_of(store: &Store, live: &Path) -> Result<snapshot::Manifest> {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let wanted = canonical(live);
+    // `list` is newest first.
+    snapshot::list(store)?
+        .into_iter()
+        .find(|m| canonical(&m.source_path) == wanted)
+        .ok_or_else(|| {
+            fail(
+                Exit::Usage,
+                t!(
+                    "{} 에 {} 의 스냅숏이 없습니다",
+                    "no snapshot of {} in {}",
+                    live.display(),
+                    store.dir().display()
+                ),
+            )
+        })
+}
+
+/// A consistent copy of the live database to compare against, or `None` to read the file
+/// directly. In rollback-journal mode a read transaction blocks the app's commits for as long as
+/// it lasts, so the comparison never reads the live file: it is copied first with the stepped
+/// online backup snapshots use (the read lock is held for one short step at a time). In WAL
+/// mode a read transaction does not block writers, so the file is read directly.
+/// The copy goes in the store when it exists (same volume), else in the system temp dir: `diff`
+/// never creates the store.
+fn live_copy(db: &Database, settings: &Settings) -> Result<Option<tempfile::TempPath>> {
+    if db.journal_mode()? == "wal" {
+        return Ok(None);
+    }
+    let dir = settings
+        .store_dir()
+        .ok()
+        .and_then(|dir| Store::existing(&dir))
+        .map(|store| store.snapshots_dir())
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let image = tempfile::Builder::new()
+        .prefix(&format!("{EXTRACT_PREFIX}live-"))
+        .suffix(".db")
+        .tempfile_in(&dir)
+        .map(|f| f.into_temp_path())
+        .map_err(|e| store::write_error(&dir, e))?;
+    let mut dest = Connection::open(&image).map_err(|e| sqlite_error(&image, e))?;
+    // A scratch file: no journal, no syncs while copying.
+    dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+        .map_err(|e| sqlite_error(&image, e))?;
+    snapshot::copy_online(db, &mut dest, false, &image, settings)?;
+    dest.close().map_err(|(_, e)| sqlite_error(&image, e))?;
+    Ok(Some(image))
 }
 
 fn journal_diff(settings: &Settings, wanted: &str) -> Result<JournalDiffReport> {

@@ -6,19 +6,28 @@
 //! `--force`. The revert is journaled itself (kind `revert`) and both journals point at each
 //! other, so a revert can be reverted by naming its id. When nothing is left to set back,
 //! nothing is written at all: no snapshot, no journal.
+//!
+//! Like `apply`, the rows are looked at once to decide whether a snapshot is needed, and again
+//! under the write lock (`BEGIN IMMEDIATE`) after the `pre-restore` snapshot: the planned journal
+//! written inside the transaction is exactly what commits. A failure after the snapshot and
+//! before `COMMIT` (e.g. the app holding a lock past the busy timeout) rolls back and removes
+//! this run's journal and snapshot. A deleted row can never be set back (that would mean
+//! re-creating data the journal does not hold): it is a conflict (exit 5) without `--force`,
+//! and with `--force` it is reported as "cannot restore: row deleted" and passed over.
 
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
-use crate::cmd::apply::{compare_and_set, Applied};
+use crate::cmd::apply::{Applied, WriteTx, Written};
 use crate::db::Database;
 use crate::error::{fail, Exit};
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, State};
+use crate::store::Store;
 use crate::settings::Settings;
 use crate::snapshot::{self, Reason};
-use crate::store::{self, Store};
+use crate::store;
 use crate::t;
 
 /// A journaled row whose value is neither what the run wrote nor what it found.
@@ -31,7 +40,8 @@ pub struct Conflict {
     /// What the row holds now; `null` with `deleted` when the row is gone.
     pub found: Option<String>,
     pub deleted: bool,
-    /// Set back anyway (`--force`).
+    /// `--force` was given: the row is set back anyway, or, when `deleted`, passed over (it
+    /// cannot be re-created). A forced conflict does not make the exit status 5.
     pub forced: bool,
 }
 
@@ -47,7 +57,8 @@ pub struct Passed {
 pub enum Outcome {
     /// Rows were set back.
     Reverted,
-    /// Every row already holds its old value (or the journal changed nothing).
+    /// Every row already holds its old value (or the journal changed nothing); with `--force`,
+    /// rows deleted since may be listed in `conflicts` too.
     NothingToDo,
     /// Only conflicts are left and `--force` was not given.
     ConflictsOnly,
@@ -91,7 +102,7 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     let store = Store::open(store.dir())?;
     let _lock = store.lock(settings.wait)?;
     let recovered = journal::resolve_planned(&store, &path, settings)?;
-    let mut target = journal::find(&store, wanted)?;
+    let mut target = journal::find_for(&store, wanted, &path)?;
     target.check_database(&path)?;
 
     let mut report = RevertReport {
@@ -113,10 +124,93 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
         return Ok((report, Exit::Success));
     }
 
-    // What to set back: rows still at the run's value, and with --force the conflicts too.
-    let mut plan: Vec<Change> = Vec::new();
+    // A first look, without the write lock: only to know whether a snapshot is needed.
+    let first = plan(&db, &target, args.force)?;
+    if first.changes.is_empty() {
+        return Ok(nothing_to_set_back(report, first));
+    }
+
+    let manifest = snapshot::create(&path, &store, Reason::PreRestore, None, settings)?;
+    failpoint::hit("pause-before-transaction");
+    let mut written = Written::default();
+    let attempt = transaction(
+        &db,
+        &target,
+        args.force,
+        (&store, &manifest.id, &manifest.image_sha256, &path),
+        &mut written,
+    );
+    let (mut revert, planned) = match attempt {
+        Ok(Some(done)) => done,
+        Ok(None) => {
+            // Everything left changed between the two looks: nothing was written.
+            written.discard(&store, &manifest.id);
+            let again = plan(&db, &target, args.force)?;
+            return Ok(nothing_to_set_back(report, again));
+        }
+        Err(e) => {
+            written.discard(&store, &manifest.id);
+            return Err(e);
+        }
+    };
+    failpoint::hit("after-commit");
+    // After COMMIT: a failure here leaves the journal planned; the next run resolves it.
+    revert.state = State::Committed;
+    revert.committed_at = Some(chrono::Utc::now());
+    revert.save(&store)?;
+    target.reverted_by = Some(revert.id.clone());
+    target.save(&store)?;
+
+    report.already_reverted = planned.passed;
+    report.conflicts = planned.conflicts;
+    // Rows changed between the look and the update are conflicts too (not possible while the
+    // write lock is held, but the report must say so if it happens).
+    for s in &revert.skipped {
+        if let Some(change) = revert.changes.iter().find(|c| c.pk == s.pk) {
+            report.conflicts.push(Conflict {
+                id: s.pk,
+                job_id: s.job_id.clone(),
+                expected: change.before.clone(),
+                found: journal::current_value(&db, s.pk)?.flatten(),
+                deleted: false,
+                forced: false,
+            });
+        }
+    }
+    report.outcome = Outcome::Reverted;
+    report.revert_journal_id = Some(revert.id.clone());
+    report.snapshot_id = Some(manifest.id);
+    report.reverted = revert
+        .changes
+        .iter()
+        .map(|c| Applied {
+            id: c.pk,
+            job_id: c.job_id.clone(),
+            before: c.before.clone(),
+            after: c.after.clone(),
+            reason: c.reason.clone(),
+        })
+        .collect();
+    let exit = exit_of(&report);
+    Ok((report, exit))
+}
+
+/// What a revert would do now.
+struct Plan {
+    /// Rows still at the run's value, and with `--force` the conflicts that can be set back.
+    changes: Vec<Change>,
+    passed: Vec<Passed>,
+    conflicts: Vec<Conflict>,
+}
+
+fn plan(db: &Database, target: &Journal, force: bool) -> Result<Plan> {
+    let mut out = Plan {
+        changes: Vec::new(),
+        passed: Vec::new(),
+        conflicts: Vec::new(),
+    };
     for change in &target.changes {
-        let now = journal::current_value(&db, change.pk)?;
+        let now = journal::current_value(db, change.pk)?;
         let reverse = |from: Option<String>, forced: bool| Change {
             table: change.table.clone(),
             pk: change.pk,
@@ -135,104 +229,95 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
             },
         };
         match now {
-            Some(v) if v == change.after => plan.push(reverse(v, false)),
-            Some(v) if v == change.before => report.already_reverted.push(Passed {
+            Some(v) if v == change.after => out.changes.push(reverse(v, false)),
+            Some(v) if v == change.before => out.passed.push(Passed {
                 id: change.pk,
                 job_id: change.job_id.clone(),
             }),
             Some(v) => {
-                if args.force {
-                    plan.push(reverse(v.clone(), true));
+                if force {
+                    out.changes.push(reverse(v.clone(), true));
                 }
-                report.conflicts.push(Conflict {
+                out.conflicts.push(Conflict {
                     id: change.pk,
                     job_id: change.job_id.clone(),
                     expected: change.after.clone(),
                     found: v,
                     deleted: false,
-                    forced: args.force,
+                    forced: force,
                 });
             }
             // A deleted row cannot be set back, even with --force: that would mean
-            // re-inserting data the journal does not hold.
-            None => report.conflicts.push(Conflict {
+            // re-inserting data the journal does not hold. With --force it is passed over.
+            None => out.conflicts.push(Conflict {
                 id: change.pk,
                 job_id: change.job_id.clone(),
                 expected: change.after.clone(),
                 found: None,
                 deleted: true,
-                forced: false,
+                forced: force,
             }),
         }
     }
-    let unresolved = |r: &RevertReport| r.conflicts.iter().any(|c| !c.forced);
-    if plan.is_empty() {
-        report.outcome = if unresolved(&report) {
-            Outcome::ConflictsOnly
-        } else {
-            Outcome::NothingToDo
-        };
-        let exit = if unresolved(&report) {
-            Exit::Conflict
-        } else {
-            Exit::Success
-        };
-        return Ok((report, exit));
-    }
+    Ok(out)
+}
 
-    let manifest = snapshot::create(&path, &store, Reason::PreRestore, None, settings)?;
-    let (id, created_at) = store::new_id();
-    let mut revert = Journal::planned(
-        id,
-        created_at,
-        Kind::Revert,
-        Some(target.id.clone()),
-        manifest.id.clone(),
-        manifest.image_sha256.clone(),
-        &path,
-        None,
-        plan,
-    );
-    revert.save(&store)?;
-    failpoint::hit("after-planned");
-    let (changed, skipped) = compare_and_set(&db, &revert.changes)?;
-    failpoint::hit("after-commit");
-    // Rows changed between the look above and the transaction are conflicts too.
-    for s in &skipped {
-        if let Some(change) = revert.changes.iter().find(|c| c.pk == s.pk) {
-            report.conflicts.push(Conflict {
-                id: s.pk,
-                job_id: s.job_id.clone(),
-                expected: change.before.clone(),
-                found: journal::current_value(&db, s.pk)?.flatten(),
-                deleted: false,
-                forced: false,
-            });
-        }
-    }
-    revert.commit(changed, skipped);
-    revert.save(&store)?;
-    target.reverted_by = Some(revert.id.clone());
-    target.save(&store)?;
-
-    report.outcome = Outcome::Reverted;
-    report.revert_journal_id = Some(revert.id.clone());
-    report.snapshot_id = Some(manifest.id);
-    report.reverted = revert
-        .changes
-        .iter()
-        .map(|c| Applied {
-            id: c.pk,
-            job_id: c.job_id.clone(),
-            before: c.before.clone(),
-            after: c.after.clone(),
-            reason: c.reason.clone(),
-        })
-        .collect();
-    let exit = if unresolved(&report) {
+/// Conflicts not settled by `--force` make the exit status 5.
+fn exit_of(report: &RevertReport) -> Exit {
+    if report.conflicts.iter().any(|c| !c.forced) {
         Exit::Conflict
     } else {
         Exit::Success
+    }
+}
+
+fn nothing_to_set_back(mut report: RevertReport, plan: Plan) -> (RevertReport, Exit) {
+    report.already_reverted = plan.passed;
+    report.conflicts = plan.conflicts;
+    let exit = exit_of(&report);
+    report.outcome = if exit == Exit::Conflict {
+        Outcome::ConflictsOnly
+    } else {
+        Outcome::NothingToDo
     };
-    Ok((report, exit))
+    (report, exit)
+}
+
+/// `BEGIN IMMEDIATE`, the plan again under the write lock, the planned revert journal
+/// (fsynced), the updates, `COMMIT`. `None` (rolled back, nothing written) when nothing is left
+/// to set back.
+fn transaction(
+    db: &Database,
+    target: &Journal,
+    force: bool,
+    (store, snapshot_id, snapshot_sha256, path): (&Store, &str, &str, &std::path::Path),
+    written: &mut Written,
+) -> Result<Option<(Journal, Plan)>> {
+    let tx = WriteTx::begin(db)?;
+    let mut planned = plan(db, target, force)?;
+    if planned.changes.is_empty() {
+        return Ok(None);
+    }
+    let (id, created_at) = store::new_id();
+    let mut revert = Journal::planned(
+        id.clone(),
+        created_at,
+        Kind::Revert,
+        Some(target.id.clone()),
+        snapshot_id.to_string(),
+        snapshot_sha256.to_string(),
+        path,
+        None,
+        std::mem::take(&mut planned.changes),
+    );
+    written.journal = Some(id);
+    revert.save(store)?;
+    failpoint::hit("after-planned");
+    let (changed, skipped) = tx.set(&revert.changes)?;
+    failpoint::hit("in-transaction");
+    tx.commit(&mut written.uncertain)?;
+    if !skipped.is_empty() {
+        revert.commit(changed, skipped);
+    }
+    Ok(Some((revert, planned)))
 }

@@ -170,7 +170,10 @@ fn verify(
             ),
         ))
     };
-    Ok((SnapshotReport::Verify(VerifyReport { snapshots: items }), after))
+    Ok((
+        SnapshotReport::Verify(VerifyReport { snapshots: items }),
+        after,
+    ))
 }
 
 fn prune(

@@ -334,11 +334,19 @@ pub fn std_cmd(env: &TestEnv) -> std::process::Command {
 
 /// Starts apply paused before its transaction (fail point); returns the child and its dir.
 pub fn start_paused(env: &TestEnv, point: &str) -> (std::process::Child, PathBuf) {
+    spawn_paused(env, &["--json", "apply"], point)
+}
+
+/// Starts the binary with `args` and the fail points `points` (comma-separated, one of them a
+/// `pause-` point) and waits until it stands at the pause; returns the child and its dir.
+pub fn spawn_paused(env: &TestEnv, args: &[&str], points: &str) -> (std::process::Child, PathBuf) {
     let dir = env.path("failpoint");
     std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(dir.join("reached"));
+    let _ = std::fs::remove_file(dir.join("resume"));
     let child = std_cmd(env)
-        .args(["--json", "apply"])
-        .env("JOBSWEEP_FAILPOINT", point)
+        .args(args)
+        .env("JOBSWEEP_FAILPOINT", points)
         .env("JOBSWEEP_FAILPOINT_DIR", &dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -348,7 +356,7 @@ pub fn start_paused(env: &TestEnv, point: &str) -> (std::process::Child, PathBuf
     while !dir.join("reached").exists() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "apply never paused"
+            "{args:?} never paused"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -534,4 +542,150 @@ fn a_planned_journal_is_resolved_by_the_next_apply_even_with_nothing_stale() {
     assert_eq!(report["recovered"][0]["state"], "committed", "{report}");
     assert!(report["journal_id"].is_null(), "{report}");
     assert_eq!(journals(&env).len(), 1);
+}
+
+#[test]
+fn a_job_that_makes_progress_during_the_snapshot_is_skipped_not_flipped() {
+    let env = TestEnv::with("current", &["guide"]);
+    let (child, dir) = start_paused(&env, "pause-before-transaction");
+    // After the first survey and the snapshot, the app records progress on job_pending_01: its
+    // status is unchanged, but it is no longer stale.
+    env.conn()
+        .execute(
+            "INSERT INTO analysis_progress (job_id, file_id, step, progress_percent, status, message, timestamp)
+             VALUES ('job_pending_01', 'f1.wav', 'stt', 10, 'processing', 'resumed', '2026-02-25 00:45:00')",
+            [],
+        )
+        .unwrap();
+    std::fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = stdout_json(&out);
+    assert_eq!(
+        status_of(&env, "job_pending_01").as_deref(),
+        Some("pending"),
+        "a job with fresh activity was flipped"
+    );
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert_eq!(skipped[0]["job_id"], "job_pending_01");
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("activity since the check"),
+        "{report}"
+    );
+    assert_eq!(report["changed"].as_array().unwrap().len(), 6);
+    // The journal (planned and committed alike) holds exactly the six changes.
+    let j = journal(&env, report["journal_id"].as_str().unwrap());
+    assert_eq!(j["state"], "committed");
+    let journaled: Vec<&str> = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(journaled.len(), 6);
+    assert!(!journaled.contains(&"job_pending_01"));
+    assert_eq!(j["skipped"][0]["job_id"], "job_pending_01");
+}
+
+/// Runs `args` paused before its transaction while `hold` (run on a connection of the test
+/// process) keeps a lock on the database; returns the output of the command.
+fn run_against_a_lock(env: &TestEnv, args: &[&str], hold: &str) -> Output {
+    let (child, dir) = spawn_paused(env, args, "pause-before-transaction");
+    let app = env.conn();
+    app.execute_batch(hold).unwrap();
+    // A read lock is taken by the first read of the transaction.
+    app.query_row("SELECT count(*) FROM analysis_jobs", [], |_| Ok(()))
+        .unwrap();
+    std::fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    app.execute_batch("ROLLBACK").unwrap();
+    out
+}
+
+#[test]
+fn an_app_lock_past_the_busy_timeout_exits_3_and_leaves_the_store_as_it_was() {
+    // BEGIN IMMEDIATE waits for the app's write lock; COMMIT waits for the app's readers.
+    for (step, hold) in [("begin", "BEGIN IMMEDIATE"), ("commit", "BEGIN DEFERRED")] {
+        let env = TestEnv::with("current", &["guide"]);
+        assert!(run(&env, &["snapshot", "--note", "before"]).status.success());
+        let store_before = files_under(&env.store());
+        let before = dump(&env.db);
+        let out = run_against_a_lock(
+            &env,
+            &["--busy-timeout", "300", "--json", "apply"],
+            hold,
+        );
+        assert_error(&out, 3);
+        assert!(stderr(&out).contains("is locked"), "{step}: {}", stderr(&out));
+        assert_eq!(dump(&env.db), before, "{step}: the database changed");
+        assert_eq!(
+            files_under(&env.store()),
+            store_before,
+            "{step}: the store kept a snapshot or journal of the failed run"
+        );
+        // And the next run works normally.
+        let report = apply_ok(&env, &[]);
+        assert_eq!(report["changed"].as_array().unwrap().len(), 7, "{step}");
+    }
+}
+
+#[test]
+fn recovery_after_commit_journals_only_the_rows_really_changed() {
+    let env = TestEnv::with("current", &["guide"]);
+    let before = dump(&env.db);
+    let (child, dir) = spawn_paused(
+        &env,
+        &["apply"],
+        "pause-before-transaction,after-commit",
+    );
+    // The app finishes job_abc123def itself before apply's transaction: the same `completed`
+    // apply had planned for it.
+    env.conn()
+        .execute(
+            "UPDATE analysis_jobs SET status = 'completed', completed_at = '2026-02-25 00:45:02'
+             WHERE job_id = 'job_abc123def'",
+            [],
+        )
+        .unwrap();
+    std::fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.code().is_none(), "expected an abort: {}", stderr(&out));
+    let left = journals(&env);
+    assert_eq!(left.len(), 1);
+    assert_eq!(read_json(&left[0])["state"], "planned");
+
+    // Recovery: committed, with only the six rows apply changed.
+    assert!(run(&env, &["snapshot"]).status.success());
+    let j = read_json(&left[0]);
+    assert_eq!(j["state"], "committed");
+    let journaled: Vec<&str> = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(journaled.len(), 6, "{j}");
+    assert!(!journaled.contains(&"job_abc123def"), "{j}");
+
+    // The revert leaves the job the app finished alone.
+    let out = run(&env, &["restore", "--journal", "latest"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        status_of(&env, "job_abc123def").as_deref(),
+        Some("completed")
+    );
+    let twin = TestEnv::empty();
+    std::fs::copy(&env.db, &twin.db).unwrap();
+    twin.conn()
+        .execute(
+            "UPDATE analysis_jobs SET status = 'processing', completed_at = NULL
+             WHERE job_id = 'job_abc123def'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(dump(&twin.db), before, "everything else is exactly as before");
 }

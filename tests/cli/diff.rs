@@ -177,3 +177,232 @@ fn diff_without_snapshots_is_a_usage_error() {
     let out = run(&env, &["diff", "--journal", "latest"]);
     assert_error(&out, 2);
 }
+
+/// Runs the binary on another database file of the test's directory (same default store).
+fn run_on(db: &std::path::Path, args: &[&str]) -> std::process::Output {
+    bare_cmd()
+        .arg("--db")
+        .arg(db)
+        .args(["--lang", "en", "--now", NOW])
+        .args(args)
+        .output()
+        .expect("run jobsweep")
+}
+
+#[test]
+fn diff_of_a_live_rollback_journal_file_does_not_block_the_apps_writers() {
+    let env = TestEnv::empty();
+    {
+        let conn = env.conn();
+        conn.execute_batch(
+            "CREATE TABLE big (id INTEGER PRIMARY KEY, a TEXT, b INTEGER, c TEXT);
+             CREATE TABLE tags (name TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID;
+             CREATE TABLE ticks (id INTEGER PRIMARY KEY, at REAL);
+             WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 800000)
+             INSERT INTO big SELECT x, printf('row %d', x), x * 7, hex(randomblob(8)) FROM n;
+             WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 400000)
+             INSERT INTO tags SELECT printf('tag-%s-%d', hex(randomblob(6)), x), x FROM n;",
+        )
+        .unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+    }
+    let out = run(&env, &["snapshot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    env.conn()
+        .execute("UPDATE big SET b = -b WHERE id % 80000 = 0", [])
+        .unwrap();
+
+    // The app: a small transaction every 20 ms, giving up after a 1 s busy timeout.
+    let stop = env.path("stop");
+    let writer = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import os, sqlite3, sys, time
+db, stop = sys.argv[1], sys.argv[2]
+conn = sqlite3.connect(db, timeout=1.0, isolation_level=None)
+commits = 0
+while not os.path.exists(stop):
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO ticks (at) VALUES (?)", (time.time(),))
+        conn.execute("COMMIT")
+        commits += 1
+    except sqlite3.OperationalError as e:
+        print(e, file=sys.stderr, flush=True)
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            pass
+    time.sleep(0.02)
+print(commits)
+"#,
+        )
+        .arg(&env.db)
+        .arg(&stop)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let out = run(&env, &["--json", "diff"]);
+    let took = started.elapsed();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    std::fs::write(&stop, "").unwrap();
+    let writer = writer.wait_with_output().unwrap();
+    let writer_err = String::from_utf8_lossy(&writer.stderr);
+    let commits: u64 = String::from_utf8_lossy(&writer.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("writer failed: {writer_err}"));
+
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !writer_err.contains("locked"),
+        "the app could not commit while diff ran ({took:?}): {writer_err}"
+    );
+    assert!(commits >= 10, "{commits} commits in {took:?}");
+    let doc = stdout_json(&out);
+    assert_eq!(doc["to"]["kind"], "live");
+    assert_eq!(doc["to"]["path"], env.db.display().to_string());
+    let tables = doc["tables"].as_array().unwrap();
+    let table = |name: &str| tables.iter().find(|t| t["table"] == name).cloned();
+    let big = table("big").unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(
+        (
+            big["added"].as_u64(),
+            big["removed"].as_u64(),
+            big["changed"].as_u64()
+        ),
+        (Some(0), Some(0), Some(10))
+    );
+    assert!(table("tags").is_none(), "{doc}");
+    let ticks = table("ticks").unwrap_or_else(|| panic!("{doc}"));
+    let added = ticks["added"].as_u64().unwrap();
+    assert!(
+        (1..=commits).contains(&added),
+        "{added} of {commits}: {doc}"
+    );
+    assert_eq!(doc["identical_tables"], 1);
+    // The copy of the live file is gone.
+    let left: Vec<String> = files_under(&env.store())
+        .into_iter()
+        .filter(|f| f.contains(".extract-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn default_and_latest_only_use_snapshots_of_this_database() {
+    let env = TestEnv::with("current", &["guide"]);
+    let ours = stdout_json(&run(&env, &["--json", "snapshot"]))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.conn()
+        .execute(
+            "UPDATE analysis_jobs SET status = 'failed' WHERE job_id = 'job_abc123def'",
+            [],
+        )
+        .unwrap();
+    // Another database in the same folder shares the store; its snapshot is newer.
+    let other = env.path("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let out = run_on(&other, &["--json", "snapshot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let theirs = stdout_json(&out)["id"].as_str().unwrap().to_string();
+    assert_ne!(ours, theirs);
+
+    for args in [
+        &["--json", "diff"][..],
+        &["--json", "diff", "latest", "live"],
+    ] {
+        let out = run(&env, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let doc = stdout_json(&out);
+        assert_eq!(doc["from"]["id"], ours.as_str(), "{args:?}: {doc}");
+        let tables = doc["tables"].as_array().unwrap();
+        assert_eq!(tables.len(), 1, "{doc}");
+        assert_eq!(tables[0]["table"], "analysis_jobs");
+        assert_eq!(tables[0]["changed"], 1);
+    }
+    let out = run_on(&other, &["--json", "diff"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["from"]["id"], theirs.as_str());
+
+    // A third database of the folder has no snapshot of its own.
+    let third = env.path("third.db");
+    std::fs::copy(&other, &third).unwrap();
+    for args in [&["diff"][..], &["diff", "latest"]] {
+        let out = run_on(&third, args);
+        assert_error(&out, 2);
+        assert!(stderr(&out).contains("no snapshot of"), "{}", stderr(&out));
+    }
+    // Naming a snapshot by id still compares against any snapshot.
+    let out = run_on(&third, &["--json", "diff", &theirs]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_column_named_rowid_does_not_hide_the_rowid() {
+    let env = TestEnv::with("current", &["guide"]);
+    env.conn()
+        .execute_batch(
+            "CREATE TABLE odd (rowid TEXT, x INTEGER);
+             INSERT INTO odd VALUES (NULL, 1), (NULL, 2), (NULL, 3), ('same', 4), ('same', 5);
+             CREATE TABLE odder (rowid, _rowid_, OID);
+             INSERT INTO odder VALUES (1, 1, 1), (2, 2, 2);",
+        )
+        .unwrap();
+    run(&env, &["snapshot"]);
+    env.conn()
+        .execute_batch(
+            "UPDATE odd SET x = 20 WHERE x = 2; UPDATE odd SET rowid = 'moved' WHERE x = 5;
+             INSERT INTO odd VALUES (NULL, 6);
+             INSERT INTO odder VALUES (3, 3, 3); DELETE FROM odder WHERE rowid = 1;",
+        )
+        .unwrap();
+    let out = run(&env, &["--json", "diff"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = stdout_json(&out);
+    let table = |name: &str| {
+        doc["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} missing: {doc}"))
+    };
+    let odd = table("odd");
+    assert_eq!(odd["key"], "_rowid_");
+    assert_eq!(
+        (
+            odd["added"].as_u64(),
+            odd["removed"].as_u64(),
+            odd["changed"].as_u64()
+        ),
+        (Some(1), Some(0), Some(2)),
+        "{doc}"
+    );
+    // Every rowid name is a column: whole rows are compared.
+    let odder = table("odder");
+    assert_eq!(odder["key"], "*");
+    assert_eq!(
+        (
+            odder["added"].as_u64(),
+            odder["removed"].as_u64(),
+            odder["changed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{doc}"
+    );
+    assert_eq!(doc["tables"].as_array().unwrap().len(), 2, "{doc}");
+}

@@ -11,4 +11,5 @@ mod revert;
 mod messages;
 mod restore_snapshot;
 mod snapshot;
+mod usage;
 mod json_docs;

@@ -66,7 +66,12 @@ fn restore_puts_the_rows_back_after_a_pre_restore_snapshot() {
         assert_eq!(report["pre_restore_snapshot_id"], pre[0]["id"]);
         let back = env.path("pre.db");
         env.cmd()
-            .args(["restore", "--snapshot", pre[0]["id"].as_str().unwrap(), "--to"])
+            .args([
+                "restore",
+                "--snapshot",
+                pre[0]["id"].as_str().unwrap(),
+                "--to",
+            ])
             .arg(&back)
             .assert()
             .success();
@@ -99,7 +104,11 @@ fn restore_latest_in_wal_mode_keeps_wal_and_a_connected_app_sees_it() {
         .args(["restore", "--snapshot", "latest"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(count(&app), 5, "the connected app does not see the restore");
     let mode: String = app
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -182,6 +191,7 @@ fn restore_to_writes_a_new_file_and_leaves_the_live_one() {
 fn restore_to_a_missing_directory_is_a_clear_error() {
     let env = TestEnv::with("current", &["guide"]);
     let id = id_of(&snap(&env));
+    let db_before = fs::read(&env.db).unwrap();
     let to = env.path("no/such/dir/out.db");
     let out = env
         .cmd()
@@ -193,6 +203,7 @@ fn restore_to_a_missing_directory_is_a_clear_error() {
     assert!(line.contains("does not exist"), "{line}");
     assert!(line.contains("no/such/dir"), "{line}");
     assert!(!env.path("no").exists());
+    assert_eq!(fs::read(&env.db).unwrap(), db_before);
     assert_no_temp_files(&env);
 }
 

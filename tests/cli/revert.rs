@@ -241,3 +241,133 @@ fn a_crash_inside_the_revert_transaction_leaves_the_apply_in_place() {
     assert_eq!(report["recovered"][0]["state"], "abandoned");
     assert_eq!(report["outcome"], "reverted");
 }
+
+#[test]
+fn restore_journal_against_an_app_lock_exits_3_and_leaves_the_store_as_it_was() {
+    for hold in ["BEGIN IMMEDIATE", "BEGIN DEFERRED"] {
+        let (env, _, after) = applied_env();
+        let store_before = files_under(&env.store());
+        let (child, dir) = spawn_paused(
+            &env,
+            &["--busy-timeout", "300", "restore", "--journal", "latest"],
+            "pause-before-transaction",
+        );
+        let app = env.conn();
+        app.execute_batch(hold).unwrap();
+        app.query_row("SELECT count(*) FROM analysis_jobs", [], |_| Ok(()))
+            .unwrap();
+        std::fs::write(dir.join("resume"), b"").unwrap();
+        let out = child.wait_with_output().unwrap();
+        app.execute_batch("ROLLBACK").unwrap();
+        assert_error(&out, 3);
+        assert!(stderr(&out).contains("is locked"), "{hold}: {}", stderr(&out));
+        assert_eq!(dump(&env.db), after, "{hold}: the database changed");
+        assert_eq!(
+            files_under(&env.store()),
+            store_before,
+            "{hold}: the failed revert left a snapshot or journal"
+        );
+        let out = run(&env, &["restore", "--journal", "latest"]);
+        assert!(out.status.success(), "{hold}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_journal_belongs_to_the_same_file_reached_by_another_path() {
+    // A hard link stands for a bind mount: another canonical path, the same device and inode.
+    let env = TestEnv::with("current", &["guide"]);
+    let before = dump(&env.db);
+    apply_ok(&env, &[]);
+    let other = env.path("mounted.db");
+    std::fs::hard_link(&env.db, &other).unwrap();
+    let out = bare_cmd()
+        .arg("--db")
+        .arg(&other)
+        .args(["--lang", "en", "--now", NOW, "--json", "restore", "--journal", "latest"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["outcome"], "reverted");
+    assert_eq!(dump(&env.db), before);
+    // The journal records the file's identity next to its path.
+    let j = read_json(&journals(&env)[0]);
+    assert!(j["db_file"]["dev"].is_u64() && j["db_file"]["inode"].is_u64(), "{j}");
+}
+
+#[test]
+fn latest_only_considers_journals_of_this_database() {
+    // Two databases in one folder share `.jobsweep`.
+    let env = TestEnv::with("current", &["guide"]);
+    let before = dump(&env.db);
+    let a = apply_ok(&env, &[]);
+    let b_db = env.path("other.db");
+    let twin = TestEnv::with("current", &["guide"]);
+    std::fs::copy(&twin.db, &b_db).unwrap();
+    let b_before = dump(&b_db);
+    let out = bare_cmd()
+        .arg("--db")
+        .arg(&b_db)
+        .args(["--lang", "en", "--now", NOW, "apply"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let b_after = dump(&b_db);
+    assert_ne!(b_after, b_before);
+    // The newest apply journal in the store is the other database's.
+    let out = run(&env, &["--json", "restore", "--journal", "latest"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["journal_id"], a["journal_id"]);
+    assert_eq!(dump(&env.db), before);
+    assert_eq!(dump(&b_db), b_after, "the other database was touched");
+}
+
+#[test]
+fn force_passes_over_a_deleted_row_and_says_so() {
+    let env = TestEnv::with("current", &["guide"]);
+    apply_ok(&env, &[]);
+    env.conn()
+        .execute(
+            "DELETE FROM analysis_jobs WHERE job_id = 'job_pending_05'",
+            [],
+        )
+        .unwrap();
+    // Without --force the deleted row is a conflict (exit 5); the rest is set back.
+    let out = run(&env, &["restore", "--journal", "latest"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stdout(&out).contains("rerun with --force to pass over them"), "{}", stdout(&out));
+    // Every --force run after it: exit 0, "cannot restore: row deleted", no "add --force".
+    for _ in 0..2 {
+        let out = run(&env, &["restore", "--journal", "latest", "--force"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains("job_pending_05: cannot restore: row deleted"),
+            "{text}"
+        );
+        assert!(!text.to_lowercase().contains("add --force"), "{text}");
+        assert!(text.contains("Nothing left to revert"), "{text}");
+    }
+    let out = run(&env, &["--json", "restore", "--journal", "latest", "--force"]);
+    let report = stdout_json(&out);
+    assert_eq!(report["outcome"], "nothing_to_do");
+    assert_eq!(report["conflicts"][0]["deleted"], true);
+    assert_eq!(report["conflicts"][0]["forced"], true);
+}
+
+#[test]
+fn an_edited_state_or_identity_field_is_refused_with_exit_4() {
+    for (field, value) in [
+        ("state", "abandoned"),
+        ("kind", "revert"),
+        ("snapshot_id", "20260101T000000Z-00000000"),
+        ("db_path", "/elsewhere/database.db"),
+    ] {
+        let (env, path, after) = applied_env();
+        let mut doc = read_json(&path);
+        doc[field] = value.into();
+        std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+        let id = path.file_stem().unwrap().to_str().unwrap().to_string();
+        assert_refused(&env, &id, 4, &after, "journal_sha256");
+        assert_refused(&env, "latest", 4, &after, "journal_sha256");
+    }
+}

@@ -153,10 +153,7 @@ fn human_output_names_the_id_and_ratio() {
         .args(["--json", "snapshot", "list"])
         .output()
         .unwrap();
-    assert_eq!(
-        stdout_json(&list)["snapshots"][0]["note"],
-        "before cleanup"
-    );
+    assert_eq!(stdout_json(&list)["snapshots"][0]["note"], "before cleanup");
 }
 
 #[test]
@@ -382,6 +379,11 @@ fn unknown_and_ambiguous_ids_are_usage_errors() {
     one_error(&out, 2);
     let a = id_of(&snap(&env));
     let b = id_of(&snap(&env));
+    env.conn()
+        .execute("UPDATE analysis_jobs SET status = 'failed'", [])
+        .unwrap();
+    let db_before = fs::read(&env.db).unwrap();
+    let store_before = files_under(&env.store());
     let out = env
         .cmd()
         .args(["snapshot", "verify", "19990101"])
@@ -408,6 +410,9 @@ fn unknown_and_ambiguous_ids_are_usage_errors() {
         .output()
         .unwrap();
     one_error(&out, 2);
+    assert_eq!(fs::read(&env.db).unwrap(), db_before);
+    assert_eq!(files_under(&env.store()), store_before);
+    assert_no_temp_files(&env);
 }
 
 fn set_created_at(env: &TestEnv, id: &str, when: chrono::DateTime<chrono::Utc>) {
@@ -455,11 +460,7 @@ fn prune_keeps_what_any_rule_keeps() {
     for (id, age) in ids.iter().zip(ages) {
         set_created_at(&env, id, now - age);
     }
-    let out = env
-        .cmd()
-        .args(["snapshot", "prune"])
-        .output()
-        .unwrap();
+    let out = env.cmd().args(["snapshot", "prune"]).output().unwrap();
     one_error(&out, 2);
 
     let out = env
@@ -499,7 +500,10 @@ fn prune_keeps_what_any_rule_keeps() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 deleted"));
-    assert_eq!(ids_in_store(&env), vec![ids[3].clone(), ids[2].clone(), ids[1].clone()]);
+    assert_eq!(
+        ids_in_store(&env),
+        vec![ids[3].clone(), ids[2].clone(), ids[1].clone()]
+    );
     assert!(!zst_path(&env, &ids[0]).exists());
     assert!(!manifest_path(&env, &ids[0]).exists());
 
@@ -593,14 +597,23 @@ fn a_second_mutating_command_gets_exit_6_naming_the_holder() {
     for args in [
         vec!["snapshot"],
         vec!["snapshot", "prune", "--keep-last", "1"],
-        vec!["restore", "--snapshot", "latest", "--to", "/tmp/never-written.db"],
+        vec![
+            "restore",
+            "--snapshot",
+            "latest",
+            "--to",
+            "/tmp/never-written.db",
+        ],
     ] {
         let started = Instant::now();
         let out = env.cmd().args(&args).output().unwrap();
         let line = one_error(&out, 6);
         assert!(line.contains(&format!("pid {pid}")), "{args:?}: {line}");
         assert!(line.contains("started 20"), "{line}");
-        assert!(started.elapsed() < Duration::from_secs(5), "did not fail at once");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "did not fail at once"
+        );
     }
     // Read-only commands do not need the lock.
     env.cmd().args(["snapshot", "list"]).assert().success();
@@ -618,9 +631,17 @@ fn a_second_mutating_command_gets_exit_6_naming_the_holder() {
     std::thread::sleep(Duration::from_millis(300));
     fs::write(fp.join("resume"), b"").unwrap();
     let first = child.wait_with_output().unwrap();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let second = waiter.wait_with_output().unwrap();
-    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert!(String::from_utf8_lossy(&second.stderr).contains("waiting for another jobsweep"));
     assert_eq!(ids_in_store(&env).len(), 2);
 }
@@ -645,7 +666,8 @@ fn an_unwritable_store_is_one_error_line() {
     let before = files_under(&env.store());
     let snapshots = env.store().join("snapshots");
     use std::os::unix::fs::PermissionsExt;
-    let set = |p: &Path, mode: u32| fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    let set =
+        |p: &Path, mode: u32| fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
     let mut cmd;
     if is_root() {
         // Root ignores permission bits: run the binary as nobody, who may read the database and
@@ -665,8 +687,10 @@ fn an_unwritable_store_is_one_error_line() {
     cmd.arg("--db")
         .arg(&env.db)
         .args(["--lang", "en", "snapshot"]);
+    let db_before = fs::read(&env.db).unwrap();
     let out = cmd.output().unwrap();
     set(&snapshots, 0o755);
+    assert_eq!(fs::read(&env.db).unwrap(), db_before);
     let line = one_error(&out, 3);
     assert!(line.contains("snapshots"), "{line}");
     assert!(line.to_lowercase().contains("permission denied"), "{line}");
