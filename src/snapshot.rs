@@ -228,6 +228,10 @@ pub(crate) fn copy_online(
     let result = (|| {
         let backup = Backup::new(src, dest).map_err(|e| sqlite_error(image, e))?;
         let bar = progress::pages(settings, &t!("스냅샷 복사", "copying database"));
+        // Known up front so the bar does not start at "100%" of nothing.
+        if let Ok(pages) = src.query_row("PRAGMA page_count", [], |r| r.get::<_, u64>(0)) {
+            bar.set_length(pages);
+        }
         let mut step_pages: i32 = 256;
         let mut restarts = 0u32;
         let mut copied_before: i64 = 0;

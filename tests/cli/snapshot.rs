@@ -157,6 +157,36 @@ fn human_output_names_the_id_and_ratio() {
 }
 
 #[test]
+fn progress_bars_show_on_a_terminal_only_without_q() {
+    // `script` gives the binary a terminal; without it there is nothing to test here.
+    if Std::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` command");
+        return;
+    }
+    let env = TestEnv::with("current", &["guide"]);
+    let on_terminal = |extra: &str| {
+        let line = format!(
+            "{} {extra} --db {} --lang en snapshot",
+            assert_cmd::cargo::cargo_bin("jobsweep").display(),
+            env.db.display()
+        );
+        let out = Std::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal("");
+    assert!(shown.contains("compressing ["), "{shown}");
+    assert!(shown.contains("verifying snapshot ["), "{shown}");
+    let quiet = on_terminal("-q");
+    assert!(!quiet.contains("compressing"), "{quiet}");
+    assert!(quiet.contains("verified"), "{quiet}");
+}
+
+#[test]
 fn any_sqlite_file_works_and_a_non_sqlite_file_is_exit_3() {
     let env = TestEnv::empty();
     let conn = rusqlite::Connection::open(&env.db).unwrap();
