@@ -51,39 +51,49 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match command {
         Command::Check(args) => {
             let (report, exit) = cmd::check::run(&settings, &args)?;
-            emit(&report, settings.json, style)?;
+            emit("check", &report, settings.json, style)?;
             Ok(exit)
         }
         Command::Apply(args) => {
             let (report, exit) = cmd::apply::run(&settings, &args)?;
-            emit(&report, settings.json, style)?;
+            emit("apply", &report, settings.json, style)?;
             Ok(exit)
         }
         Command::Diff(args) => {
             let (report, exit) = cmd::diff::run(&settings, &args)?;
-            emit(&report, settings.json, style)?;
+            emit("diff", &report, settings.json, style)?;
             Ok(exit)
         }
         Command::Log => {
             let (report, exit) = cmd::log::run(&settings)?;
-            emit(&report, settings.json, style)?;
+            emit("log", &report, settings.json, style)?;
             Ok(exit)
         }
         Command::Snapshot(args) => {
             let (report, after) = cmd::snapshot::run(&settings, &args)?;
-            emit(&report, settings.json, style)?;
+            emit(snapshot_command(&args), &report, settings.json, style)?;
             after.map(|()| Exit::Success)
         }
         Command::Restore(args) if args.journal.is_some() => {
             let (report, exit) = cmd::revert::run(&settings, &args)?;
-            emit(&report, settings.json, style)?;
+            emit("restore", &report, settings.json, style)?;
             Ok(exit)
         }
         Command::Restore(args) => {
             let (report, exit) = cmd::restore::run(&settings, &args)?;
-            emit(&report, settings.json, style)?;
+            emit("restore", &report, settings.json, style)?;
             Ok(exit)
         }
+    }
+}
+
+/// The name a snapshot report carries in `--json`: `snapshot`, `snapshot list`, ...
+fn snapshot_command(args: &cli::SnapshotArgs) -> &'static str {
+    match args.action {
+        None => "snapshot",
+        Some(cli::SnapshotAction::List) => "snapshot list",
+        Some(cli::SnapshotAction::Verify { .. }) => "snapshot verify",
+        Some(cli::SnapshotAction::Prune { .. }) => "snapshot prune",
     }
 }
 

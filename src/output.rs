@@ -51,10 +51,18 @@ pub fn heading(out: &mut String, style: Style, title: &str) {
     out.push_str("\n\n");
 }
 
+/// A `--json` document: the command's name first, then the report's own fields.
+#[derive(Serialize)]
+struct Document<'a, R> {
+    command: &'a str,
+    #[serde(flatten)]
+    report: &'a R,
+}
+
 /// Prints the report as JSON or text; a closed stdout (e.g. `| head`) is not an error.
-pub fn emit<R: Render + Serialize>(report: &R, json: bool, style: Style) -> anyhow::Result<()> {
+pub fn emit<R: Render + Serialize>(command: &str, report: &R, json: bool, style: Style) -> anyhow::Result<()> {
     let text = if json {
-        let mut doc = serde_json::to_string_pretty(report)?;
+        let mut doc = serde_json::to_string_pretty(&Document { command, report })?;
         doc.push('\n');
         doc
     } else {

@@ -12,7 +12,6 @@ use crate::time::{ago, display};
 
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
-    pub command: &'static str,
     pub database: String,
     pub schema: Variant,
     pub criteria: Criteria,
@@ -36,7 +35,6 @@ impl CheckReport {
         stats_only: bool,
     ) -> Self {
         CheckReport {
-            command: "check",
             database,
             schema: survey.variant,
             criteria,

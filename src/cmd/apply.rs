@@ -27,9 +27,9 @@ use crate::error::{Exit, Failure};
 use crate::failpoint;
 use crate::jobs::{self, Criteria, StaleJob, Survey};
 use crate::journal::{self, Change, Journal, Kind, Resolved, Skipped};
-use crate::snapshot::Manifest;
 use crate::report::plan_reason;
 use crate::settings::Settings;
+use crate::snapshot::Manifest;
 use crate::snapshot::{self, Reason};
 use crate::store::{self, Store};
 use crate::t;
@@ -58,7 +58,6 @@ pub struct Applied {
 
 #[derive(Debug, Serialize)]
 pub struct ApplyReport {
-    pub command: &'static str,
     pub database: String,
     pub schema: crate::db::Variant,
     pub criteria: Criteria,
@@ -355,9 +354,7 @@ impl<'a> WriteTx<'a> {
         db.conn
             .execute_batch("PRAGMA cache_size = -131072")
             .map_err(sql_err)?;
-        db.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(sql_err)?;
+        db.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
         Ok(WriteTx { db, open: true })
     }
 
@@ -438,7 +435,6 @@ fn report(
     settings: &Settings,
 ) -> ApplyReport {
     ApplyReport {
-        command: "apply",
         database: path.display().to_string(),
         schema: survey.variant,
         criteria,

@@ -31,7 +31,6 @@ pub struct Side {
 
 #[derive(Debug, Serialize)]
 pub struct DbDiffReport {
-    pub command: &'static str,
     pub from: Side,
     pub to: Side,
     pub differs: bool,
@@ -65,7 +64,6 @@ pub struct JournalRow {
 
 #[derive(Debug, Serialize)]
 pub struct JournalDiffReport {
-    pub command: &'static str,
     pub journal_id: String,
     pub kind: Kind,
     pub state: State,
@@ -164,7 +162,6 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
     let differs = diff.differs();
     Ok((
         DiffReport::Databases(DbDiffReport {
-            command: "diff",
             from,
             to,
             differs,
@@ -260,7 +257,6 @@ fn journal_diff(settings: &Settings, wanted: &str) -> Result<JournalDiffReport> 
     let rows = standings(&db, &journal.changes)?;
     let count = |s: Standing| rows.iter().filter(|r| r.standing == s).count();
     Ok(JournalDiffReport {
-        command: "diff",
         journal_id: journal.id.clone(),
         kind: journal.kind,
         state: journal.state,

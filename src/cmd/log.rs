@@ -51,7 +51,6 @@ pub struct LogEntry {
 
 #[derive(Debug, Serialize)]
 pub struct LogReport {
-    pub command: &'static str,
     pub store: String,
     pub store_exists: bool,
     pub unresolved: usize,
@@ -61,7 +60,6 @@ pub struct LogReport {
 pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
     let dir = settings.store_dir()?;
     let mut report = LogReport {
-        command: "log",
         store: dir.display().to_string(),
         store_exists: false,
         unresolved: 0,

@@ -24,10 +24,10 @@ use crate::db::Database;
 use crate::error::{fail, Exit};
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, State};
-use crate::store::Store;
 use crate::settings::Settings;
 use crate::snapshot::{self, Reason};
 use crate::store;
+use crate::store::Store;
 use crate::t;
 
 /// A journaled row whose value is neither what the run wrote nor what it found.
@@ -66,7 +66,6 @@ pub enum Outcome {
 
 #[derive(Debug, Serialize)]
 pub struct RevertReport {
-    pub command: &'static str,
     pub database: String,
     /// The journal reverted.
     pub journal_id: String,
@@ -106,7 +105,6 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     target.check_database(&path)?;
 
     let mut report = RevertReport {
-        command: "restore",
         database: path.display().to_string(),
         journal_id: target.id.clone(),
         journal_kind: target.kind,

@@ -503,7 +503,11 @@ fn a_crash_at_any_step_leaves_all_before_or_all_after_and_restore_brings_back_be
             assert_eq!(log["unresolved"], 1, "{point}: {log}");
             // check shows it too, and does not resolve it either.
             let check = stdout_json(&run(&env, &["--json", "check", "--stats"]));
-            assert_eq!(check["unresolved_journals"].as_array().map(Vec::len), Some(1), "{point}");
+            assert_eq!(
+                check["unresolved_journals"].as_array().map(Vec::len),
+                Some(1),
+                "{point}"
+            );
             assert_eq!(read_json(&left[0])["state"], "planned");
         }
         // The next store-writing command resolves it from the database.
@@ -611,16 +615,18 @@ fn an_app_lock_past_the_busy_timeout_exits_3_and_leaves_the_store_as_it_was() {
     // BEGIN IMMEDIATE waits for the app's write lock; COMMIT waits for the app's readers.
     for (step, hold) in [("begin", "BEGIN IMMEDIATE"), ("commit", "BEGIN DEFERRED")] {
         let env = TestEnv::with("current", &["guide"]);
-        assert!(run(&env, &["snapshot", "--note", "before"]).status.success());
+        assert!(run(&env, &["snapshot", "--note", "before"])
+            .status
+            .success());
         let store_before = files_under(&env.store());
         let before = dump(&env.db);
-        let out = run_against_a_lock(
-            &env,
-            &["--busy-timeout", "300", "--json", "apply"],
-            hold,
-        );
+        let out = run_against_a_lock(&env, &["--busy-timeout", "300", "--json", "apply"], hold);
         assert_error(&out, 3);
-        assert!(stderr(&out).contains("is locked"), "{step}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is locked"),
+            "{step}: {}",
+            stderr(&out)
+        );
         assert_eq!(dump(&env.db), before, "{step}: the database changed");
         assert_eq!(
             files_under(&env.store()),
@@ -637,11 +643,7 @@ fn an_app_lock_past_the_busy_timeout_exits_3_and_leaves_the_store_as_it_was() {
 fn recovery_after_commit_journals_only_the_rows_really_changed() {
     let env = TestEnv::with("current", &["guide"]);
     let before = dump(&env.db);
-    let (child, dir) = spawn_paused(
-        &env,
-        &["apply"],
-        "pause-before-transaction,after-commit",
-    );
+    let (child, dir) = spawn_paused(&env, &["apply"], "pause-before-transaction,after-commit");
     // The app finishes job_abc123def itself before apply's transaction: the same `completed`
     // apply had planned for it.
     env.conn()
@@ -653,7 +655,11 @@ fn recovery_after_commit_journals_only_the_rows_really_changed() {
         .unwrap();
     std::fs::write(dir.join("resume"), b"").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.code().is_none(), "expected an abort: {}", stderr(&out));
+    assert!(
+        out.status.code().is_none(),
+        "expected an abort: {}",
+        stderr(&out)
+    );
     let left = journals(&env);
     assert_eq!(left.len(), 1);
     assert_eq!(read_json(&left[0])["state"], "planned");
@@ -687,5 +693,9 @@ fn recovery_after_commit_journals_only_the_rows_really_changed() {
             [],
         )
         .unwrap();
-    assert_eq!(dump(&twin.db), before, "everything else is exactly as before");
+    assert_eq!(
+        dump(&twin.db),
+        before,
+        "everything else is exactly as before"
+    );
 }

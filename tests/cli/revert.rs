@@ -260,7 +260,11 @@ fn restore_journal_against_an_app_lock_exits_3_and_leaves_the_store_as_it_was() 
         let out = child.wait_with_output().unwrap();
         app.execute_batch("ROLLBACK").unwrap();
         assert_error(&out, 3);
-        assert!(stderr(&out).contains("is locked"), "{hold}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is locked"),
+            "{hold}: {}",
+            stderr(&out)
+        );
         assert_eq!(dump(&env.db), after, "{hold}: the database changed");
         assert_eq!(
             files_under(&env.store()),
@@ -283,7 +287,16 @@ fn a_journal_belongs_to_the_same_file_reached_by_another_path() {
     let out = bare_cmd()
         .arg("--db")
         .arg(&other)
-        .args(["--lang", "en", "--now", NOW, "--json", "restore", "--journal", "latest"])
+        .args([
+            "--lang",
+            "en",
+            "--now",
+            NOW,
+            "--json",
+            "restore",
+            "--journal",
+            "latest",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -291,7 +304,10 @@ fn a_journal_belongs_to_the_same_file_reached_by_another_path() {
     assert_eq!(dump(&env.db), before);
     // The journal records the file's identity next to its path.
     let j = read_json(&journals(&env)[0]);
-    assert!(j["db_file"]["dev"].is_u64() && j["db_file"]["inode"].is_u64(), "{j}");
+    assert!(
+        j["db_file"]["dev"].is_u64() && j["db_file"]["inode"].is_u64(),
+        "{j}"
+    );
 }
 
 #[test]
@@ -334,7 +350,11 @@ fn force_passes_over_a_deleted_row_and_says_so() {
     // Without --force the deleted row is a conflict (exit 5); the rest is set back.
     let out = run(&env, &["restore", "--journal", "latest"]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
-    assert!(stdout(&out).contains("rerun with --force to pass over them"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("rerun with --force to pass over them"),
+        "{}",
+        stdout(&out)
+    );
     // Every --force run after it: exit 0, "cannot restore: row deleted", no "add --force".
     for _ in 0..2 {
         let out = run(&env, &["restore", "--journal", "latest", "--force"]);
@@ -347,7 +367,10 @@ fn force_passes_over_a_deleted_row_and_says_so() {
         assert!(!text.to_lowercase().contains("add --force"), "{text}");
         assert!(text.contains("Nothing left to revert"), "{text}");
     }
-    let out = run(&env, &["--json", "restore", "--journal", "latest", "--force"]);
+    let out = run(
+        &env,
+        &["--json", "restore", "--journal", "latest", "--force"],
+    );
     let report = stdout_json(&out);
     assert_eq!(report["outcome"], "nothing_to_do");
     assert_eq!(report["conflicts"][0]["deleted"], true);
