@@ -184,7 +184,8 @@ impl Database {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             busy_timeout,
         )?;
-        touch(&conn).map_err(|e| truncation_failure(path).unwrap_or_else(|| sqlite_error(path, e)))?;
+        touch(&conn)
+            .map_err(|e| truncation_failure(path).unwrap_or_else(|| sqlite_error(path, e)))?;
         let shown = path.display();
         if conn
             .is_readonly(rusqlite::DatabaseName::Main)
@@ -333,7 +334,9 @@ impl Database {
 fn truncation_failure(path: &Path) -> Option<anyhow::Error> {
     let mut header = [0u8; 100];
     fs::File::open(path).ok()?.read_exact(&mut header).ok()?;
-    let be32 = |at: usize| u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let be32 = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
     if be32(24) != be32(92) {
         return None;
     }

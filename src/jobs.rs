@@ -265,12 +265,18 @@ pub fn survey(
                     }
                 },
                 None if matches!(status_ref, ValueRef::Null) => stats.null_status += 1,
-                None => *stats.by_status.entry(text(status_ref).unwrap_or_default()).or_default() += 1,
+                None => {
+                    *stats
+                        .by_status
+                        .entry(text(status_ref).unwrap_or_default())
+                        .or_default() += 1
+                }
             }
             if created.at().is_some_and(|t| criteria.now - t > week) {
                 stats.older_than_7_days += 1;
             }
-            let Some(status) = borrowed(status_ref).filter(|s| *s == PENDING || *s == PROCESSING) else {
+            let Some(status) = borrowed(status_ref).filter(|s| *s == PENDING || *s == PROCESSING)
+            else {
                 continue;
             };
             let candidate = Candidate {
@@ -297,7 +303,10 @@ pub fn survey(
     let near = scan_results(tx, &results_sql, near_range, tz).map_err(sql_err)?;
     let far = match far_half.take() {
         Some(Ok(result)) => result.map_err(sql_err)?,
-        Some(Err(_)) => anyhow::bail!("the result scan thread failed"),
+        Some(Err(_)) => anyhow::bail!(crate::t!(
+            "결과 행 검사 스레드가 실패했습니다",
+            "the result scan thread failed"
+        )),
         None => HashMap::new(),
     };
     for (job_id, activity) in near.into_iter().chain(far) {
@@ -323,7 +332,8 @@ pub fn survey(
                 continue;
             };
             if let Some(c) = candidates.get_mut(&job_id) {
-                c.activity.saw(&label, Stamp::read(row.get_ref(1).map_err(sql_err)?, tz));
+                c.activity
+                    .saw(&label, Stamp::read(row.get_ref(1).map_err(sql_err)?, tz));
             }
         }
     }
@@ -369,13 +379,25 @@ fn results_query(schema: &Schema, ranged: bool) -> String {
         Variant::Current => (
             "status = 'completed'",
             "status = 'failed'",
-            if schema.result_has("updated_at") { "updated_at" } else { "NULL" },
+            if schema.result_has("updated_at") {
+                "updated_at"
+            } else {
+                "NULL"
+            },
         ),
         Variant::Legacy => ("stt_text IS NOT NULL", "0", "NULL"),
     };
-    let created = if schema.result_has("created_at") { "created_at" } else { "NULL" };
+    let created = if schema.result_has("created_at") {
+        "created_at"
+    } else {
+        "NULL"
+    };
     // Without a range SQLite is free to use an index on job_id; with one it scans by rowid.
-    let range = if ranged { "rowid BETWEEN ?1 AND ?2 AND" } else { "?1 <= ?2 AND" };
+    let range = if ranged {
+        "rowid BETWEEN ?1 AND ?2 AND"
+    } else {
+        "?1 <= ?2 AND"
+    };
     format!(
         "SELECT job_id, {done}, {failed}, {updated}, {created} FROM analysis_results \
          WHERE {range} job_id IN \
@@ -403,8 +425,14 @@ fn scan_results(
         activity.results += 1;
         activity.completed += row.get::<_, Option<i64>>(1)?.unwrap_or(0).min(1);
         activity.failed += row.get::<_, Option<i64>>(2)?.unwrap_or(0).min(1);
-        activity.saw("analysis_results.updated_at", Stamp::read(row.get_ref(3)?, tz));
-        activity.saw("analysis_results.created_at", Stamp::read(row.get_ref(4)?, tz));
+        activity.saw(
+            "analysis_results.updated_at",
+            Stamp::read(row.get_ref(3)?, tz),
+        );
+        activity.saw(
+            "analysis_results.created_at",
+            Stamp::read(row.get_ref(4)?, tz),
+        );
     }
     Ok(found)
 }
@@ -432,9 +460,11 @@ fn second_reader(db: &Database, conn: &Connection) -> Option<SplitScan> {
         return None;
     }
     let (lo, hi): (Option<i64>, Option<i64>) = conn
-        .query_row("SELECT min(rowid), max(rowid) FROM analysis_results", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT min(rowid), max(rowid) FROM analysis_results",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .ok()?;
     let (lo, hi) = (lo?, hi?);
     if hi.saturating_sub(lo) < 200_000 {
@@ -445,7 +475,9 @@ fn second_reader(db: &Database, conn: &Connection) -> Option<SplitScan> {
     let second = Connection::open_with_flags(&db.path, flags).ok()?;
     second.busy_timeout(std::time::Duration::ZERO).ok()?;
     second.execute_batch("BEGIN").ok()?;
-    second.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())).ok()?;
+    second
+        .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        .ok()?;
     Some((second, (i64::MIN, mid), (mid + 1, i64::MAX)))
 }
 
@@ -484,7 +516,12 @@ fn judge(mut c: Candidate, criteria: &Criteria, threshold: Duration) -> Judged {
     if age <= threshold {
         return Judged::Fresh;
     }
-    let Activity { results, completed, failed, .. } = c.activity;
+    let Activity {
+        results,
+        completed,
+        failed,
+        ..
+    } = c.activity;
     let total = c.file_count.unwrap_or(results).max(0);
     let pending = (total - completed - failed).max(0);
     Judged::Stale(StaleJob {

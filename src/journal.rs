@@ -404,12 +404,6 @@ pub fn list(store: &Store) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// Finds one journal by id, unique prefix or `latest` (the newest apply journal of any database)
-/// and loads it. Prefer `find_for`, which takes `latest` among this database's journals only.
-pub fn find(store: &Store, wanted: &str) -> Result<Journal> {
-    find_among(store, wanted, None)
-}
-
 /// Finds one journal by id, unique prefix or `latest`: the newest apply journal of the database
 /// at `db_path` (two databases in one folder share a store). An id or prefix is resolved among
 /// all journals, so naming another database's journal gets a clear refusal from

@@ -60,7 +60,12 @@ struct Document<'a, R> {
 }
 
 /// Prints the report as JSON or text; a closed stdout (e.g. `| head`) is not an error.
-pub fn emit<R: Render + Serialize>(command: &str, report: &R, json: bool, style: Style) -> anyhow::Result<()> {
+pub fn emit<R: Render + Serialize>(
+    command: &str,
+    report: &R,
+    json: bool,
+    style: Style,
+) -> anyhow::Result<()> {
     let text = if json {
         let mut doc = serde_json::to_string_pretty(&Document { command, report })?;
         doc.push('\n');

@@ -146,9 +146,12 @@ pub fn create(
         std::thread::spawn(move || integrity_check(&image))
     };
     let compressed = compress(&image, &zst_tmp, settings);
-    let checked = checker
-        .join()
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("integrity check thread failed")));
+    let checked = checker.join().unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(t!(
+            "무결성 검사 스레드가 실패했습니다",
+            "integrity check thread failed"
+        )))
+    });
     let (image_sum, file_sum) = compressed?;
     checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?;
 

@@ -260,7 +260,8 @@ pub mod micros {
 /// Writes `value` as pretty JSON atomically: temp file in the same directory, fsync, rename,
 /// fsync the directory. A crash leaves either the old file or the new one, never a mix.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).context("serialising JSON")?;
+    let mut text = serde_json::to_vec_pretty(value)
+        .with_context(|| t!("JSON 직렬화 실패", "serialising JSON"))?;
     text.push(b'\n');
     write_atomic(path, &text)
 }

@@ -116,11 +116,19 @@ pub fn parse_text(text: &str, tz: DbTimezone) -> Option<DateTime<Utc>> {
 /// what nearly every row holds, and `check` reads one per job.
 fn parse_app_form(text: &str) -> Option<NaiveDateTime> {
     let b = text.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range].iter().try_fold(0u32, |acc, d| d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0')))
+        b[range].iter().try_fold(0u32, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+        })
     };
     let nanos = match &b[19..] {
         [] => 0,
@@ -130,8 +138,12 @@ fn parse_app_form(text: &str) -> Option<NaiveDateTime> {
         }
         _ => return None,
     };
-    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?
-        .and_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?.and_hms_nano_opt(
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+        nanos,
+    )
 }
 
 fn from_unix(seconds: f64) -> Option<DateTime<Utc>> {

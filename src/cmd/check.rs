@@ -7,9 +7,9 @@ use crate::db::Database;
 use crate::error::Exit;
 use crate::jobs::{self, Criteria};
 use crate::journal::{self, State};
-use crate::store::Store;
 use crate::report::CheckReport;
 use crate::settings::Settings;
+use crate::store::Store;
 
 pub fn criteria(select: &SelectArgs, settings: &Settings) -> Criteria {
     Criteria {
@@ -24,7 +24,11 @@ pub fn criteria(select: &SelectArgs, settings: &Settings) -> Criteria {
 /// Journals a crashed `apply` left `planned`: shown, never resolved (that needs the lock and a
 /// write, which `check` never does). The store is only read, and only if it exists.
 fn unresolved_journals(settings: &Settings) -> Vec<String> {
-    let Some(store) = settings.store_dir().ok().and_then(|dir| Store::existing(&dir)) else {
+    let Some(store) = settings
+        .store_dir()
+        .ok()
+        .and_then(|dir| Store::existing(&dir))
+    else {
         return Vec::new();
     };
     journal::list(&store)

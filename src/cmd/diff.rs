@@ -125,7 +125,12 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
             Some(db) => live_copy(db, settings),
             None => Ok(None),
         };
-        let failed = || Err(anyhow::anyhow!("snapshot extraction failed"));
+        let failed = || {
+            Err(anyhow::anyhow!(t!(
+                "스냅샷 압축 해제가 실패했습니다",
+                "snapshot extraction failed"
+            )))
+        };
         let from = from.join().unwrap_or_else(|_| failed());
         let to = to.join().unwrap_or_else(|_| failed());
         (from, to, live_image)
@@ -250,8 +255,8 @@ fn live_copy(db: &Database, settings: &Settings) -> Result<Option<tempfile::Temp
 
 fn journal_diff(settings: &Settings, wanted: &str) -> Result<JournalDiffReport> {
     let store = existing_store(settings)?;
-    let journal = journal::find(&store, wanted)?;
     let path = settings.db_path()?;
+    let journal = journal::find_for(&store, wanted, &path)?;
     journal.check_database(&path)?;
     let db = Database::open_read_only(&path, settings.busy_timeout)?;
     let rows = standings(&db, &journal.changes)?;

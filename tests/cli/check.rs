@@ -61,8 +61,18 @@ fn korean_report_keeps_the_guides_layout() {
 
 /// Runs `check --json` on `env` and returns the document.
 fn check_json(env: &TestEnv, extra: &[&str]) -> serde_json::Value {
-    let out = env.cmd().arg("--json").arg("check").args(extra).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env
+        .cmd()
+        .arg("--json")
+        .arg("check")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout_json(&out)
 }
 
@@ -125,7 +135,9 @@ fn unreadable_timestamps_make_the_age_unknown_and_are_listed() {
         .arg("check")
         .assert()
         .success()
-        .stdout(predicates::str::contains("3 job(s) of unknown age, never cleaned: edge_bad_created (created_at=\"yesterday\")"));
+        .stdout(predicates::str::contains(
+            "3 job(s) of unknown age, never cleaned: edge_bad_created (created_at=\"yesterday\")",
+        ));
 }
 
 #[test]
@@ -147,15 +159,29 @@ fn every_status_is_counted_including_unknown_values_and_null() {
 fn files_are_counted_from_file_ids_or_else_from_results() {
     let env = TestEnv::with("current", &["guide", "edge"]);
     let doc = check_json(&env, &[]);
-    let job = |id: &str| doc["stale_jobs"].as_array().unwrap().iter().find(|j| j["job_id"] == id).unwrap().clone();
+    let job = |id: &str| {
+        doc["stale_jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job_id"] == id)
+            .unwrap()
+            .clone()
+    };
     // file_ids is not JSON: the four result rows are the files.
-    assert_eq!(job("edge_stale_offset")["files"], serde_json::json!({"total": 4, "completed": 1, "failed": 0, "pending": 3}));
+    assert_eq!(
+        job("edge_stale_offset")["files"],
+        serde_json::json!({"total": 4, "completed": 1, "failed": 0, "pending": 3})
+    );
     assert_eq!(job("edge_stale_offset")["planned_status"], "completed");
     // file_ids NULL, two result rows of which one completed.
     assert_eq!(job("job_pending_03")["files"]["total"], 2);
     assert_eq!(job("job_pending_03")["planned_status"], "completed");
     // no completed file at all: failed, not completed as the old script did.
-    assert_eq!(job("job_xyz789ghi")["files"], serde_json::json!({"total": 6, "completed": 0, "failed": 2, "pending": 4}));
+    assert_eq!(
+        job("job_xyz789ghi")["files"],
+        serde_json::json!({"total": 6, "completed": 0, "failed": 2, "pending": 4})
+    );
     assert_eq!(job("job_xyz789ghi")["planned_status"], "failed");
 }
 
@@ -163,8 +189,12 @@ fn files_are_counted_from_file_ids_or_else_from_results() {
 fn hours_threshold_is_strict_and_accepts_fractions() {
     let env = TestEnv::with("current", &["guide"]);
     // job_pending_05 was created 28h35m before "now".
-    assert!(stale_ids(&check_json(&env, &["--hours", "28.5"])).contains(&"job_pending_05".to_string()));
-    assert!(!stale_ids(&check_json(&env, &["--hours", "28.6"])).contains(&"job_pending_05".to_string()));
+    assert!(
+        stale_ids(&check_json(&env, &["--hours", "28.5"])).contains(&"job_pending_05".to_string())
+    );
+    assert!(
+        !stale_ids(&check_json(&env, &["--hours", "28.6"])).contains(&"job_pending_05".to_string())
+    );
     assert_eq!(check_json(&env, &["--hours", "1000"])["stats"]["stale"], 0);
 }
 
@@ -173,7 +203,17 @@ fn job_and_emp_narrow_the_set() {
     let env = TestEnv::with("current", &["guide"]);
     let doc = check_json(&env, &["--emp", "emp004"]);
     assert_eq!(stale_ids(&doc), ["job_pending_03", "job_pending_04"]);
-    let doc = check_json(&env, &["--job", "job_abc123def", "--job", "job_pending_05", "--job", "job_typo"]);
+    let doc = check_json(
+        &env,
+        &[
+            "--job",
+            "job_abc123def",
+            "--job",
+            "job_pending_05",
+            "--job",
+            "job_typo",
+        ],
+    );
     assert_eq!(stale_ids(&doc), ["job_abc123def", "job_pending_05"]);
     assert_eq!(doc["unknown_job_ids"], serde_json::json!(["job_typo"]));
     assert_eq!(doc["stats"]["total"], 2);
@@ -185,8 +225,20 @@ fn db_timezone_reads_naive_values_in_that_zone() {
     // Read as Seoul time, job_pending_05 (20:10 naive) happened 9 hours earlier in UTC: it is
     // 37h35m old, so --hours 30 includes it only with the offset. (A naive --now would be read
     // in the same zone, so "now" is given with its Z.)
-    assert!(!stale_ids(&check_json(&env, &["--hours", "30"])).contains(&"job_pending_05".to_string()));
-    let doc = check_json(&env, &["--hours", "30", "--db-timezone", "+09:00", "--now", "2026-02-25T00:45:15Z"]);
+    assert!(
+        !stale_ids(&check_json(&env, &["--hours", "30"])).contains(&"job_pending_05".to_string())
+    );
+    let doc = check_json(
+        &env,
+        &[
+            "--hours",
+            "30",
+            "--db-timezone",
+            "+09:00",
+            "--now",
+            "2026-02-25T00:45:15Z",
+        ],
+    );
     assert!(stale_ids(&doc).contains(&"job_pending_05".to_string()));
 }
 
@@ -197,17 +249,27 @@ fn stats_only_and_exit_code() {
         .args(["check", "--stats"])
         .assert()
         .success()
-        .stdout(predicates::str::contains("Cleanup targets (stalled 24+ hours): 7"))
+        .stdout(predicates::str::contains(
+            "Cleanup targets (stalled 24+ hours): 7",
+        ))
         .stdout(predicates::str::contains("Stale job cleanup report").not());
     assert!(check_json(&env, &["--stats"]).get("stale_jobs").is_none());
     env.cmd().args(["check", "--exit-code"]).assert().code(1);
-    env.cmd().args(["check", "--exit-code", "--hours", "1000"]).assert().code(0);
+    env.cmd()
+        .args(["check", "--exit-code", "--hours", "1000"])
+        .assert()
+        .code(0);
 }
 
 #[test]
 fn no_command_runs_check() {
     let env = TestEnv::with("current", &["guide"]);
-    env.cmd().assert().success().stdout(predicates::str::contains("Cleanup targets (stalled 24+ hours): 7"));
+    env.cmd()
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "Cleanup targets (stalled 24+ hours): 7",
+        ));
 }
 
 #[test]
@@ -215,7 +277,9 @@ fn language_follows_jobsweep_lang_then_lang() {
     let env = TestEnv::with("current", &["guide"]);
     let run = |envs: &[(&str, &str)]| {
         let mut cmd = bare_cmd();
-        cmd.arg("--db").arg(&env.db).args(["--now", NOW, "check", "--stats"]);
+        cmd.arg("--db")
+            .arg(&env.db)
+            .args(["--now", NOW, "check", "--stats"]);
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -223,8 +287,12 @@ fn language_follows_jobsweep_lang_then_lang() {
     };
     assert!(run(&[("LANG", "ko_KR.UTF-8")]).contains("전체 작업 상태 통계"));
     assert!(run(&[("LANG", "en_US.UTF-8")]).contains("Job status statistics"));
-    assert!(run(&[("LANG", "en_US.UTF-8"), ("LC_ALL", "ko_KR.UTF-8")]).contains("전체 작업 상태 통계"));
-    assert!(run(&[("LANG", "ko_KR.UTF-8"), ("JOBSWEEP_LANG", "en")]).contains("Job status statistics"));
+    assert!(
+        run(&[("LANG", "en_US.UTF-8"), ("LC_ALL", "ko_KR.UTF-8")]).contains("전체 작업 상태 통계")
+    );
+    assert!(
+        run(&[("LANG", "ko_KR.UTF-8"), ("JOBSWEEP_LANG", "en")]).contains("Job status statistics")
+    );
 }
 
 #[test]
@@ -247,11 +315,20 @@ fn database_is_found_through_data_dir_and_jobsweep_db() {
 fn check_writes_nothing_and_creates_no_store() {
     for mode in ["delete", "wal"] {
         let env = TestEnv::with("current", &["guide", "edge"]);
-        env.conn().pragma_update(None, "journal_mode", mode).unwrap();
+        env.conn()
+            .pragma_update(None, "journal_mode", mode)
+            .unwrap();
         let before = std::fs::read(&env.db).unwrap();
         env.cmd().args(["check"]).assert().success();
-        env.cmd().args(["--json", "check", "--by", "created"]).assert().success();
-        assert_eq!(std::fs::read(&env.db).unwrap(), before, "{mode}: database bytes changed");
+        env.cmd()
+            .args(["--json", "check", "--by", "created"])
+            .assert()
+            .success();
+        assert_eq!(
+            std::fs::read(&env.db).unwrap(),
+            before,
+            "{mode}: database bytes changed"
+        );
         assert!(!env.store().exists(), "{mode}: check created the store");
         assert!(!env.path("database.db-journal").exists());
     }
@@ -268,9 +345,17 @@ con.execute("UPDATE analysis_jobs SET status='processing' WHERE status='complete
 con.execute("UPDATE analysis_results SET stt_text=stt_text||stt_text")
 os._exit(0)
 "#;
-    let status = std::process::Command::new("python3").arg("-c").arg(script).arg(&env.db).status().unwrap();
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&env.db)
+        .status()
+        .unwrap();
     assert!(status.success());
-    assert!(env.path("database.db-journal").exists(), "the crash left no journal");
+    assert!(
+        env.path("database.db-journal").exists(),
+        "the crash left no journal"
+    );
 }
 
 #[test]
@@ -283,9 +368,16 @@ fn check_rolls_back_a_hot_journal_and_says_so() {
     assert_eq!(doc["stats"]["by_status"]["processing"], 2);
     assert!(!env.path("database.db-journal").exists());
     // Once recovered, the next run has nothing to say about it.
-    assert_eq!(check_json(&env, &["--stats"])["rolled_back_hot_journal"], false);
+    assert_eq!(
+        check_json(&env, &["--stats"])["rolled_back_hot_journal"],
+        false
+    );
     crash_a_writer(&env);
-    env.cmd().args(["check", "--stats"]).assert().success().stdout(predicates::str::contains("rolled back a hot journal"));
+    env.cmd()
+        .args(["check", "--stats"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("rolled back a hot journal"));
 }
 
 // ---- bad input: one clear line, the spec's exit code, the file untouched ----
@@ -295,9 +387,15 @@ fn assert_clean_failure(out: &std::process::Output, code: i32, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
-    assert!(!lines.is_empty() && lines.len() <= 2, "expected one error line (+hint): {stderr}");
+    assert!(
+        !lines.is_empty() && lines.len() <= 2,
+        "expected one error line (+hint): {stderr}"
+    );
     assert!(lines[0].starts_with("error: "), "{stderr}");
-    assert!(lines.get(1).is_none_or(|l| l.starts_with("hint: ")), "{stderr}");
+    assert!(
+        lines.get(1).is_none_or(|l| l.starts_with("hint: ")),
+        "{stderr}"
+    );
     assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
 }
@@ -369,9 +467,13 @@ fn jobs_table_without_status_is_exit_3() {
 #[test]
 fn the_real_empty_legacy_file_works() {
     let env = TestEnv::empty();
-    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/legacy-database.db");
+    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/legacy-database.db");
     if !reference.exists() {
-        eprintln!("skipped: {} is not beside this checkout", reference.display());
+        eprintln!(
+            "skipped: {} is not beside this checkout",
+            reference.display()
+        );
         return;
     }
     std::fs::copy(&reference, &env.db).unwrap();
@@ -389,9 +491,16 @@ fn database_locked_past_the_busy_timeout_is_exit_3() {
     let holder = env.conn();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let started = std::time::Instant::now();
-    let out = env.cmd().args(["--busy-timeout", "300", "check"]).output().unwrap();
+    let out = env
+        .cmd()
+        .args(["--busy-timeout", "300", "check"])
+        .output()
+        .unwrap();
     assert_clean_failure(&out, 3, "locked");
-    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "gave up before the busy timeout");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(300),
+        "gave up before the busy timeout"
+    );
     holder.execute_batch("ROLLBACK").unwrap();
     drop(holder);
     assert_eq!(std::fs::read(&env.db).unwrap(), before);
@@ -408,12 +517,17 @@ fn unreadable_file_is_exit_3() {
     // Root reads any file, so as root the tool runs as `nobody`.
     let mut cmd = if is_root() {
         let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
         c
     } else {
         std::process::Command::new(&bin)
     };
-    cmd.env_clear().env("PATH", "/usr/bin:/bin").arg("--db").arg(&env.db).args(["--lang", "en", "check"]);
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .arg("--db")
+        .arg(&env.db)
+        .args(["--lang", "en", "check"]);
     let out = cmd.output().unwrap();
     assert_clean_failure(&out, 3, "cannot read");
     assert!(String::from_utf8_lossy(&out.stderr).contains("ermission denied"));
@@ -425,9 +539,16 @@ fn bad_hours_are_usage_errors() {
     let env = TestEnv::with("current", &["guide"]);
     let before = std::fs::read(&env.db).unwrap();
     for hours in ["0", "-3", "abc", "", "nan"] {
-        let out = env.cmd().args(["check", "--hours", hours]).output().unwrap();
+        let out = env
+            .cmd()
+            .args(["check", "--hours", hours])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "--hours {hours:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("--hours"), "--hours {hours:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--hours"),
+            "--hours {hours:?}"
+        );
     }
     assert_eq!(std::fs::read(&env.db).unwrap(), before);
 }
@@ -435,9 +556,17 @@ fn bad_hours_are_usage_errors() {
 #[test]
 fn bad_now_and_timezone_are_usage_errors() {
     let env = TestEnv::with("current", &["guide"]);
-    let out = env.cmd().args(["--now", "next tuesday", "check"]).output().unwrap();
+    let out = env
+        .cmd()
+        .args(["--now", "next tuesday", "check"])
+        .output()
+        .unwrap();
     assert_clean_failure(&out, 2, "--now");
-    let out = env.cmd().args(["--db-timezone", "Mars/Olympus", "check"]).output().unwrap();
+    let out = env
+        .cmd()
+        .args(["--db-timezone", "Mars/Olympus", "check"])
+        .output()
+        .unwrap();
     assert_clean_failure(&out, 2, "--db-timezone");
 }
 
@@ -460,13 +589,23 @@ fn a_large_legacy_file_scanned_in_two_halves_gives_the_same_report() {
         )
         .unwrap();
     let split = check_json(&env, &[]);
-    env.conn().pragma_update(None, "journal_mode", "wal").unwrap();
+    env.conn()
+        .pragma_update(None, "journal_mode", "wal")
+        .unwrap();
     let single = check_json(&env, &[]);
     assert_eq!(split["stale_jobs"], single["stale_jobs"]);
     assert_eq!(split["stats"], single["stats"]);
     let ids = stale_ids(&split);
-    assert!(!ids.contains(&"job_pending_04".to_string()), "recent activity in the far half was missed");
-    let p1 = split["stale_jobs"].as_array().unwrap().iter().find(|j| j["job_id"] == "job_pending_01").unwrap();
+    assert!(
+        !ids.contains(&"job_pending_04".to_string()),
+        "recent activity in the far half was missed"
+    );
+    let p1 = split["stale_jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_id"] == "job_pending_01")
+        .unwrap();
     assert_eq!(p1["files"]["completed"], 1);
     assert_eq!(p1["planned_status"], "completed");
 }

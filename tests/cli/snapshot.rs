@@ -109,7 +109,10 @@ fn snapshot_is_a_verified_copy_with_the_spec_manifest() {
             serde_json::from_slice(&fs::read(manifest_path(&env, &id)).unwrap()).unwrap();
         // `--json` is the manifest on disk, led by the command's name.
         let mut printed = m.clone();
-        assert_eq!(printed.as_object_mut().unwrap().remove("command"), Some("snapshot".into()));
+        assert_eq!(
+            printed.as_object_mut().unwrap().remove("command"),
+            Some("snapshot".into())
+        );
         assert_eq!(on_disk, printed);
 
         let zst = fs::read(zst_path(&env, &id)).unwrap();
