@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::cli::AgeBasis;
@@ -186,7 +186,7 @@ fn text(value: ValueRef<'_>) -> Option<String> {
 
 /// Reads the jobs (in one read transaction, so all queries see the same moment) and classifies
 /// them. Called inside a transaction the caller already holds (`apply`'s `BEGIN IMMEDIATE`), it
-/// reads in that one and on this connection only (no second reader).
+/// reads in that one.
 pub fn survey(
     db: &Database,
     schema: &Schema,
@@ -203,16 +203,6 @@ pub fn survey(
     // The first read takes the read lock; from here on every query sees this moment.
     tx.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
         .map_err(sql_err)?;
-    let split = own.as_ref().and_then(|_| second_reader(db, tx));
-    let results_sql = results_query(schema, split.is_some());
-    let (near_range, far_half) = match split {
-        Some((conn, near, far)) => {
-            let sql = results_sql.clone();
-            let handle = std::thread::spawn(move || scan_results(&conn, &sql, far, tz));
-            (near, Some(handle))
-        }
-        None => ((i64::MIN, i64::MAX), None),
-    };
     let col = |name: &str| {
         if schema.job_has(name) {
             name.to_string()
@@ -299,17 +289,14 @@ pub fn survey(
         }
     }
 
-    let mut far_half = far_half.map(|handle| handle.join());
-    let near = scan_results(tx, &results_sql, near_range, tz).map_err(sql_err)?;
-    let far = match far_half.take() {
-        Some(Ok(result)) => result.map_err(sql_err)?,
-        Some(Err(_)) => anyhow::bail!(crate::t!(
-            "결과 행 검사 스레드가 실패했습니다",
-            "the result scan thread failed"
-        )),
-        None => HashMap::new(),
+    // Nothing pending or processing (the usual weekly case): no result row needs reading.
+    let has_candidates = !candidates.is_empty();
+    let activity = if has_candidates {
+        scan_results(tx, &results_query(schema), tz).map_err(sql_err)?
+    } else {
+        HashMap::new()
     };
-    for (job_id, activity) in near.into_iter().chain(far) {
+    for (job_id, activity) in activity {
         if let Some(c) = candidates.get_mut(&job_id) {
             c.activity.merge(activity);
         }
@@ -319,7 +306,9 @@ pub fn survey(
     let progress_time = ["timestamp", "updated_at", "created_at"]
         .into_iter()
         .find(|c| schema.progress_has(c));
-    if let (true, Some(column)) = (schema.progress_has("job_id"), progress_time) {
+    if let (true, true, Some(column)) =
+        (has_candidates, schema.progress_has("job_id"), progress_time)
+    {
         let sql = format!(
             "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN \
              (SELECT job_id FROM analysis_jobs WHERE status IN ('pending', 'processing'))"
@@ -371,10 +360,10 @@ pub fn survey(
     })
 }
 
-/// The query over the result rows of candidate jobs within a rowid range (?1..=?2). SQLite
+/// The query over the result rows of candidate jobs. SQLite
 /// checks `job_id IN (...)` before reading the rest of a row, so other jobs' transcripts are
 /// skipped even without an index on `job_id` (the legacy schema has none).
-fn results_query(schema: &Schema, ranged: bool) -> String {
+fn results_query(schema: &Schema) -> String {
     let (done, failed, updated) = match schema.variant {
         Variant::Current => (
             "status = 'completed'",
@@ -392,15 +381,9 @@ fn results_query(schema: &Schema, ranged: bool) -> String {
     } else {
         "NULL"
     };
-    // Without a range SQLite is free to use an index on job_id; with one it scans by rowid.
-    let range = if ranged {
-        "rowid BETWEEN ?1 AND ?2 AND"
-    } else {
-        "?1 <= ?2 AND"
-    };
     format!(
         "SELECT job_id, {done}, {failed}, {updated}, {created} FROM analysis_results \
-         WHERE {range} job_id IN \
+         WHERE job_id IN \
          (SELECT job_id FROM analysis_jobs WHERE status IN ('pending', 'processing'))"
     )
 }
@@ -408,12 +391,11 @@ fn results_query(schema: &Schema, ranged: bool) -> String {
 fn scan_results(
     conn: &Connection,
     sql: &str,
-    (from, to): (i64, i64),
     tz: DbTimezone,
 ) -> rusqlite::Result<HashMap<String, Activity>> {
     let mut found: HashMap<String, Activity> = HashMap::new();
     let mut stmt = conn.prepare(sql)?;
-    let mut rows = stmt.query([from, to])?;
+    let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let Some(job_id) = borrowed(row.get_ref(0)?) else {
             continue;
@@ -435,50 +417,6 @@ fn scan_results(
         );
     }
     Ok(found)
-}
-
-/// A second connection and the rowid ranges of the near and far halves of the result rows.
-type SplitScan = (Connection, (i64, i64), (i64, i64));
-
-/// On a large rollback-journal file, a second read-only connection scans half of the result rows
-/// on another core. This is only consistent because our first connection already holds the
-/// read lock: no writer can commit until we finish, so both see the same moment (in WAL mode
-/// writers do commit meanwhile, so there is no split). The second connection asks for its lock
-/// without waiting: if a writer is already queued for its commit, waiting could deadlock with
-/// it, and we scan alone instead.
-fn second_reader(db: &Database, conn: &Connection) -> Option<SplitScan> {
-    // With an index on job_id only the candidates' rows are read: nothing to split.
-    let indexed: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM pragma_index_list('analysis_results') AS il \
-             JOIN pragma_index_info(il.name) AS ii WHERE ii.seqno = 0 AND ii.name = 'job_id'",
-            [],
-            |r| r.get(0),
-        )
-        .ok()?;
-    if indexed || db.journal_mode().ok()? == "wal" {
-        return None;
-    }
-    let (lo, hi): (Option<i64>, Option<i64>) = conn
-        .query_row(
-            "SELECT min(rowid), max(rowid) FROM analysis_results",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .ok()?;
-    let (lo, hi) = (lo?, hi?);
-    if hi.saturating_sub(lo) < 200_000 {
-        return None;
-    }
-    let mid = lo + (hi - lo) / 2;
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let second = Connection::open_with_flags(&db.path, flags).ok()?;
-    second.busy_timeout(std::time::Duration::ZERO).ok()?;
-    second.execute_batch("BEGIN").ok()?;
-    second
-        .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-        .ok()?;
-    Some((second, (i64::MIN, mid), (mid + 1, i64::MAX)))
 }
 
 enum Judged {
