@@ -1,7 +1,7 @@
 //! Writing reports: every command returns a value that is both `Serialize` (for `--json`) and
 //! `Render` (for people), and only `lib::run` prints it. A closed pipe ends output quietly.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
@@ -67,7 +67,14 @@ pub fn emit<R: Render + Serialize>(
     style: Style,
 ) -> anyhow::Result<()> {
     let text = if json {
-        let mut doc = serde_json::to_string_pretty(&Document { command, report })?;
+        // Indented for a person at a terminal; one line when piped, so `>> runs.jsonl` logs
+        // one line per run.
+        let document = Document { command, report };
+        let mut doc = if std::io::stdout().is_terminal() {
+            serde_json::to_string_pretty(&document)?
+        } else {
+            serde_json::to_string(&document)?
+        };
         doc.push('\n');
         doc
     } else {

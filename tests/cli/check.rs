@@ -303,7 +303,7 @@ fn database_is_found_through_data_dir_and_jobsweep_db() {
         .args(["--now", NOW, "--lang", "en", "--json", "check", "--stats"])
         .assert()
         .success()
-        .stdout(predicates::str::contains("\"total\": 1257"));
+        .stdout(predicates::str::contains("\"total\":1257"));
     bare_cmd()
         .env("JOBSWEEP_DB", &env.db)
         .args(["--now", NOW, "--lang", "en", "check", "--stats"])
