@@ -8,7 +8,7 @@ use crate::cmd::log::LogReport;
 use crate::cmd::revert::{Outcome, RevertReport};
 use crate::journal::{shown_value, Kind, Resolved, State};
 use crate::output::{heading, Render, Style};
-use crate::report::{render_stale_jobs, render_stats, render_warnings};
+use crate::report::{render_stale_jobs, render_stats, survey_warnings};
 use crate::t;
 use crate::time::display;
 
@@ -74,9 +74,7 @@ impl Render for ApplyReport {
             &self.criteria,
             self.criteria.now,
         );
-        let mut warnings = String::new();
-        render_warnings(
-            &mut warnings,
+        let mut warnings = survey_warnings(
             style,
             &self.age_unknown,
             &self.unknown_job_ids,

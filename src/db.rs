@@ -167,13 +167,7 @@ impl Database {
             }
             Err(e) => return Err(truncation_failure(path).unwrap_or_else(|| sqlite_error(path, e))),
         }
-        let db = Database {
-            conn,
-            path: path.to_path_buf(),
-            rolled_back_hot_journal: false,
-        };
-        db.check_not_truncated()?;
-        Ok(db)
+        Database::checked(conn, path)
     }
 
     /// Opens for writing; a file the OS only lets us read is refused with exit 3.
@@ -200,13 +194,7 @@ impl Database {
                 ),
             ));
         }
-        let db = Database {
-            conn,
-            path: path.to_path_buf(),
-            rolled_back_hot_journal: false,
-        };
-        db.check_not_truncated()?;
-        Ok(db)
+        Database::checked(conn, path)
     }
 
     /// `PRAGMA journal_mode` of the file (`delete`, `wal`, ...).
@@ -215,6 +203,17 @@ impl Database {
             .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
             .map(|m| m.to_ascii_lowercase())
             .map_err(|e| sqlite_error(&self.path, e))
+    }
+
+    /// `conn` as the database at `path`, refused when the file is truncated.
+    fn checked(conn: rusqlite::Connection, path: &Path) -> Result<Database> {
+        let db = Database {
+            conn,
+            path: path.to_path_buf(),
+            rolled_back_hot_journal: false,
+        };
+        db.check_not_truncated()?;
+        Ok(db)
     }
 
     /// A rollback-journal file shorter than its page count is truncated; SQLite would only

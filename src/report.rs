@@ -214,13 +214,15 @@ pub fn render_stale_jobs(
     }
 }
 
-pub fn render_warnings(
-    out: &mut String,
+/// The warnings of a survey (a hot journal rolled back, jobs of unknown age, unknown job ids),
+/// which the check and apply reports each follow with warnings of their own.
+pub fn survey_warnings(
     style: Style,
     unknown: &[UnknownAge],
     unknown_ids: &[String],
     rolled_back: bool,
-) {
+) -> String {
+    let mut out = String::new();
     if rolled_back {
         out.push_str(&style.warn(&t!(
             "ℹ️  중단된 쓰기가 남긴 핫 저널을 SQLite 가 롤백했습니다 (앱의 다음 연결이 했을 복구).\n",
@@ -253,6 +255,7 @@ pub fn render_warnings(
             unknown_ids.join(", ")
         )));
     }
+    out
 }
 
 impl Render for CheckReport {
@@ -261,9 +264,7 @@ impl Render for CheckReport {
         if let Some(jobs) = &self.stale_jobs {
             render_stale_jobs(out, style, jobs, &self.criteria, self.criteria.now);
         }
-        let mut warnings = String::new();
-        render_warnings(
-            &mut warnings,
+        let mut warnings = survey_warnings(
             style,
             &self.age_unknown,
             &self.unknown_job_ids,

@@ -49,6 +49,28 @@ pub struct LogEntry {
     pub damaged: Option<String>,
 }
 
+impl LogEntry {
+    /// An entry of `kind` with no details: each kind fills in what it has.
+    fn new(created_at: DateTime<Utc>, kind: &'static str, id: String) -> LogEntry {
+        LogEntry {
+            created_at,
+            kind,
+            id,
+            state: None,
+            unresolved: false,
+            jobs_changed: None,
+            jobs_skipped: None,
+            snapshot_id: None,
+            reverts: None,
+            reverted_by: None,
+            reason: None,
+            note: None,
+            database: None,
+            damaged: None,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct LogReport {
     pub store: String,
@@ -72,40 +94,26 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
     for entry in journal::list(&store)? {
         let created_at = entry.created_at();
         let line = match entry.journal {
-            Ok(j) => LogEntry {
-                created_at,
-                kind: match j.kind {
+            Ok(j) => {
+                let kind = match j.kind {
                     Kind::Apply => "apply",
                     Kind::Revert => "revert",
-                },
-                id: j.id.clone(),
-                state: Some(j.state),
-                unresolved: j.state == State::Planned,
-                jobs_changed: Some(j.changed_count()),
-                jobs_skipped: Some(j.skipped.len()),
-                snapshot_id: Some(j.snapshot_id.clone()),
-                reverts: j.reverts.clone(),
-                reverted_by: j.reverted_by.clone(),
-                reason: None,
-                note: None,
-                database: Some(j.db_path.clone()),
-                damaged: None,
-            },
+                };
+                LogEntry {
+                    state: Some(j.state),
+                    unresolved: j.state == State::Planned,
+                    jobs_changed: Some(j.changed_count()),
+                    jobs_skipped: Some(j.skipped.len()),
+                    snapshot_id: Some(j.snapshot_id.clone()),
+                    reverts: j.reverts.clone(),
+                    reverted_by: j.reverted_by.clone(),
+                    database: Some(j.db_path.clone()),
+                    ..LogEntry::new(created_at, kind, j.id.clone())
+                }
+            }
             Err(e) => LogEntry {
-                created_at,
-                kind: "journal",
-                id: entry.id.clone(),
-                state: None,
-                unresolved: false,
-                jobs_changed: None,
-                jobs_skipped: None,
-                snapshot_id: None,
-                reverts: None,
-                reverted_by: None,
-                reason: None,
-                note: None,
-                database: None,
                 damaged: Some(e),
+                ..LogEntry::new(created_at, "journal", entry.id.clone())
             },
         };
         report.entries.push(line);
@@ -113,38 +121,17 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
     let scan = snapshot::scan(&store)?;
     for m in scan.manifests {
         report.entries.push(LogEntry {
-            created_at: m.created_at,
-            kind: "snapshot",
-            id: m.id.clone(),
-            state: None,
-            unresolved: false,
-            jobs_changed: None,
-            jobs_skipped: None,
-            snapshot_id: None,
-            reverts: None,
-            reverted_by: None,
             reason: Some(m.reason.as_str().to_string()),
             note: m.note.clone(),
             database: Some(m.source_path.display().to_string()),
-            damaged: None,
+            ..LogEntry::new(m.created_at, "snapshot", m.id.clone())
         });
     }
     for p in scan.problems {
+        let created_at = journal::time_of_id(&p.id).unwrap_or(DateTime::<Utc>::MIN_UTC);
         report.entries.push(LogEntry {
-            created_at: journal::time_of_id(&p.id).unwrap_or(DateTime::<Utc>::MIN_UTC),
-            kind: "snapshot",
-            id: p.id.clone(),
-            state: None,
-            unresolved: false,
-            jobs_changed: None,
-            jobs_skipped: None,
-            snapshot_id: None,
-            reverts: None,
-            reverted_by: None,
-            reason: None,
-            note: None,
-            database: None,
             damaged: Some(p.message),
+            ..LogEntry::new(created_at, "snapshot", p.id.clone())
         });
     }
     // Newest first; at equal times (a snapshot and the journal of the same run share the

@@ -1,9 +1,7 @@
 //! `apply`: the changes match `check`, the journal and snapshot it leaves, crash safety at each
 //! step (test-only fail points), and every bad input and race of issue 4.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use crate::common::*;
 
@@ -17,64 +15,6 @@ pub const GUIDE_PLAN: &[(&str, &str, &str)] = &[
     ("job_pending_04", "pending", "failed"),
     ("job_pending_05", "pending", "failed"),
 ];
-
-pub fn run(env: &TestEnv, args: &[&str]) -> Output {
-    env.cmd().args(args).output().expect("run jobsweep")
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A failed run: this exit code, one `error:` line (plus at most a hint), no panic.
-pub fn assert_error(out: &Output, code: i32) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    let lines: Vec<&str> = err.lines().collect();
-    assert!(
-        !lines.is_empty() && lines[0].starts_with("error: "),
-        "stderr: {err}"
-    );
-    assert!(
-        lines.len() == 1 || (lines.len() == 2 && lines[1].starts_with("hint: ")),
-        "more than one error line: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-pub fn journals(env: &TestEnv) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(env.store().join("journals"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    out.retain(|p| {
-        p.extension().is_some_and(|e| e == "json")
-            && !p.file_name().unwrap().to_string_lossy().starts_with('.')
-    });
-    out.sort();
-    out
-}
-
-pub fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
-}
-
-/// The journal of `id`.
-pub fn journal(env: &TestEnv, id: &str) -> serde_json::Value {
-    read_json(&env.store().join("journals").join(format!("{id}.json")))
-}
-
-/// Runs apply successfully and returns its JSON report.
-pub fn apply_ok(env: &TestEnv, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec!["--json", "apply"];
-    args.extend_from_slice(extra);
-    let out = run(env, &args);
-    assert!(out.status.success(), "apply failed: {}", stderr(&out));
-    stdout_json(&out)
-}
 
 /// What the database should hold after the guide fixture's apply: built by hand from a twin.
 pub fn expected_after(variant: &str) -> String {
@@ -96,31 +36,25 @@ fn apply_changes_exactly_what_check_reports_and_only_their_status() {
         let env = TestEnv::with(variant, &["guide"]);
         let before = dump(&env.db);
         let check = stdout_json(&run(&env, &["--json", "check"]));
-        let mut planned: Vec<(String, String)> = check["stale_jobs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|j| {
-                (
-                    j["job_id"].as_str().unwrap().to_string(),
-                    j["planned_status"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        planned.sort();
+        // (job_id, new status) of each item of `list`, sorted.
+        let statuses = |list: &serde_json::Value, status: &str| {
+            let mut pairs: Vec<(String, String)> = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| {
+                    (
+                        j["job_id"].as_str().unwrap().to_string(),
+                        j[status].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            pairs.sort();
+            pairs
+        };
+        let planned = statuses(&check["stale_jobs"], "planned_status");
         let report = apply_ok(&env, &[]);
-        let mut changed: Vec<(String, String)> = report["changed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["job_id"].as_str().unwrap().to_string(),
-                    c["after"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        changed.sort();
+        let changed = statuses(&report["changed"], "after");
         assert_eq!(planned, changed, "{variant}: apply differs from check");
         assert_eq!(report["skipped"].as_array().unwrap().len(), 0);
         // Every table is as before except the status of exactly these rows.
@@ -149,7 +83,7 @@ fn apply_changes_exactly_what_check_reports_and_only_their_status() {
         assert_eq!(c["reason"], "partial 8/15");
         let snap = j["snapshot_id"].as_str().unwrap();
         assert_eq!(report["snapshot_id"], snap);
-        let manifest = read_json(&env.store().join("snapshots").join(format!("{snap}.json")));
+        let manifest = read_json(&manifest_path(&env, snap));
         assert_eq!(manifest["reason"], "pre-apply");
         assert_eq!(j["snapshot_image_sha256"], manifest["image_sha256"]);
         assert_eq!(
@@ -187,7 +121,7 @@ fn apply_prints_the_guides_report_and_one_line_per_change() {
     );
 
     let env = TestEnv::with("current", &["guide"]);
-    let out = env.cmd().args(["--lang", "ko", "apply"]).output().unwrap();
+    let out = run(&env, &["--lang", "ko", "apply"]);
     let text = stdout(&out);
     assert!(text.contains("📈 전체 작업 상태 통계"), "{text}");
     assert!(
@@ -239,12 +173,7 @@ fn max_changes_refuses_before_any_snapshot_or_change() {
     let env = TestEnv::with("current", &["guide"]);
     let before = dump(&env.db);
     let out = run(&env, &["apply", "--max-changes", "6"]);
-    assert_error(&out, 7);
-    assert!(
-        stderr(&out).contains("7 jobs would change"),
-        "{}",
-        stderr(&out)
-    );
+    assert_error_containing(&out, 7, "7 jobs would change");
     assert_eq!(dump(&env.db), before);
     assert!(files_under(&env.store().join("snapshots")).is_empty());
     assert!(journals(&env).is_empty());
@@ -261,23 +190,8 @@ fn read_only_database_is_refused_and_leaves_no_store() {
     // store could be created: it must not be.
     std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o444)).unwrap();
-    let out = if is_root() {
-        // Root ignores permission bits: run the binary as nobody.
-        let bin = assert_cmd::cargo::cargo_bin("jobsweep");
-        std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(bin)
-            .arg("--db")
-            .arg(&env.db)
-            .args(["--lang", "en", "--now", NOW, "apply"])
-            .env_clear()
-            .output()
-            .expect("setpriv")
-    } else {
-        run(&env, &["apply"])
-    };
-    assert_error(&out, 3);
-    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+    let out = unprivileged_cmd(&env).arg("apply").output().unwrap();
+    assert_error_containing(&out, 3, "read-only");
     assert_eq!(dump(&env.db), before);
     assert!(
         !env.store().exists(),
@@ -302,65 +216,15 @@ fn corrupt_database_is_refused_without_snapshot_or_journal() {
     // A store that exists already must not gain a snapshot or journal either.
     std::fs::create_dir_all(env.store()).unwrap();
     let out = run(&env, &["apply"]);
-    assert_error(&out, 3);
-    assert!(stderr(&out).contains("corrupt"), "{}", stderr(&out));
+    assert_error_containing(&out, 3, "corrupt");
     assert_eq!(std::fs::read(&env.db).unwrap(), before);
     assert!(files_under(&env.store().join("snapshots")).is_empty());
     assert!(journals(&env).is_empty());
 }
 
-/// The binary as a plain `std::process::Command` (to spawn it), set up like `TestEnv::cmd`.
-pub fn std_cmd(env: &TestEnv) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("jobsweep"));
-    for var in [
-        "LANG",
-        "LC_ALL",
-        "LC_MESSAGES",
-        "DATA_DIR",
-        "NO_COLOR",
-        "JOBSWEEP_DB",
-        "JOBSWEEP_STORE",
-        "JOBSWEEP_LANG",
-        "COMPLETE",
-        "JOBSWEEP_FAILPOINT",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.arg("--db")
-        .arg(&env.db)
-        .args(["--lang", "en", "--now", NOW]);
-    cmd
-}
-
 /// Starts apply paused before its transaction (fail point); returns the child and its dir.
 pub fn start_paused(env: &TestEnv, point: &str) -> (std::process::Child, PathBuf) {
     spawn_paused(env, &["--json", "apply"], point)
-}
-
-/// Starts the binary with `args` and the fail points `points` (comma-separated, one of them a
-/// `pause-` point) and waits until it stands at the pause; returns the child and its dir.
-pub fn spawn_paused(env: &TestEnv, args: &[&str], points: &str) -> (std::process::Child, PathBuf) {
-    let dir = env.path("failpoint");
-    std::fs::create_dir_all(&dir).unwrap();
-    let _ = std::fs::remove_file(dir.join("reached"));
-    let _ = std::fs::remove_file(dir.join("resume"));
-    let child = std_cmd(env)
-        .args(args)
-        .env("JOBSWEEP_FAILPOINT", points)
-        .env("JOBSWEEP_FAILPOINT_DIR", &dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !dir.join("reached").exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{args:?} never paused"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, dir)
 }
 
 #[test]
@@ -593,21 +457,6 @@ fn a_job_that_makes_progress_during_the_snapshot_is_skipped_not_flipped() {
     assert_eq!(journaled.len(), 6);
     assert!(!journaled.contains(&"job_pending_01"));
     assert_eq!(j["skipped"][0]["job_id"], "job_pending_01");
-}
-
-/// Runs `args` paused before its transaction while `hold` (run on a connection of the test
-/// process) keeps a lock on the database; returns the output of the command.
-fn run_against_a_lock(env: &TestEnv, args: &[&str], hold: &str) -> Output {
-    let (child, dir) = spawn_paused(env, args, "pause-before-transaction");
-    let app = env.conn();
-    app.execute_batch(hold).unwrap();
-    // A read lock is taken by the first read of the transaction.
-    app.query_row("SELECT count(*) FROM analysis_jobs", [], |_| Ok(()))
-        .unwrap();
-    std::fs::write(dir.join("resume"), b"").unwrap();
-    let out = child.wait_with_output().unwrap();
-    app.execute_batch("ROLLBACK").unwrap();
-    out
 }
 
 #[test]

@@ -7,12 +7,8 @@ use predicates::prelude::*;
 fn guide_fixture_reports_the_guides_numbers() {
     for variant in ["current", "legacy"] {
         let env = TestEnv::with(variant, &["guide"]);
-        let out = env.cmd().args(["--json", "check"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{variant}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run(&env, &["--json", "check"]);
+        assert!(out.status.success(), "{variant}: {}", stderr(&out));
         let doc = stdout_json(&out);
         let stats = &doc["stats"];
         assert_eq!(stats["by_status"]["pending"], 5, "{variant}");
@@ -68,11 +64,7 @@ fn check_json(env: &TestEnv, extra: &[&str]) -> serde_json::Value {
         .args(extra)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     stdout_json(&out)
 }
 
@@ -382,28 +374,10 @@ fn check_rolls_back_a_hot_journal_and_says_so() {
 
 // ---- bad input: one clear line, the spec's exit code, the file untouched ----
 
-/// Asserts one `error:` line (plus at most a hint), no panic, and the exit code.
-fn assert_clean_failure(out: &std::process::Output, code: i32, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert!(
-        !lines.is_empty() && lines.len() <= 2,
-        "expected one error line (+hint): {stderr}"
-    );
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    assert!(
-        lines.get(1).is_none_or(|l| l.starts_with("hint: ")),
-        "{stderr}"
-    );
-    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
-}
-
 fn check_fails_on(env: &TestEnv, code: i32, needle: &str) {
     let before = std::fs::read(&env.db).ok();
     let out = env.cmd().arg("check").output().unwrap();
-    assert_clean_failure(&out, code, needle);
+    assert_error_containing(&out, code, needle);
     assert_eq!(std::fs::read(&env.db).ok(), before, "the file changed");
     assert!(!env.store().exists());
 }
@@ -491,12 +465,8 @@ fn database_locked_past_the_busy_timeout_is_exit_3() {
     let holder = env.conn();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let started = std::time::Instant::now();
-    let out = env
-        .cmd()
-        .args(["--busy-timeout", "300", "check"])
-        .output()
-        .unwrap();
-    assert_clean_failure(&out, 3, "locked");
+    let out = run(&env, &["--busy-timeout", "300", "check"]);
+    assert_error_containing(&out, 3, "locked");
     assert!(
         started.elapsed() >= std::time::Duration::from_millis(300),
         "gave up before the busy timeout"
@@ -513,24 +483,9 @@ fn unreadable_file_is_exit_3() {
     std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o000)).unwrap();
     let before = std::fs::read(&env.db).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("jobsweep");
-    // Root reads any file, so as root the tool runs as `nobody`.
-    let mut cmd = if is_root() {
-        let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin);
-        c
-    } else {
-        std::process::Command::new(&bin)
-    };
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .arg("--db")
-        .arg(&env.db)
-        .args(["--lang", "en", "check"]);
-    let out = cmd.output().unwrap();
-    assert_clean_failure(&out, 3, "cannot read");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ermission denied"));
+    let out = unprivileged_cmd(&env).arg("check").output().unwrap();
+    assert_error_containing(&out, 3, "cannot read");
+    assert!(stderr(&out).contains("ermission denied"));
     assert_eq!(std::fs::read(&env.db).unwrap(), before);
 }
 
@@ -539,11 +494,7 @@ fn bad_hours_are_usage_errors() {
     let env = TestEnv::with("current", &["guide"]);
     let before = std::fs::read(&env.db).unwrap();
     for hours in ["0", "-3", "abc", "", "nan"] {
-        let out = env
-            .cmd()
-            .args(["check", "--hours", hours])
-            .output()
-            .unwrap();
+        let out = run(&env, &["check", "--hours", hours]);
         assert_eq!(out.status.code(), Some(2), "--hours {hours:?}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("--hours"),
@@ -556,18 +507,10 @@ fn bad_hours_are_usage_errors() {
 #[test]
 fn bad_now_and_timezone_are_usage_errors() {
     let env = TestEnv::with("current", &["guide"]);
-    let out = env
-        .cmd()
-        .args(["--now", "next tuesday", "check"])
-        .output()
-        .unwrap();
-    assert_clean_failure(&out, 2, "--now");
-    let out = env
-        .cmd()
-        .args(["--db-timezone", "Mars/Olympus", "check"])
-        .output()
-        .unwrap();
-    assert_clean_failure(&out, 2, "--db-timezone");
+    let out = run(&env, &["--now", "next tuesday", "check"]);
+    assert_error_containing(&out, 2, "--now");
+    let out = run(&env, &["--db-timezone", "Mars/Olympus", "check"]);
+    assert_error_containing(&out, 2, "--db-timezone");
 }
 
 #[test]

@@ -1,7 +1,28 @@
 //! `diff`: snapshot vs live, snapshot vs snapshot, `--journal`, `--exit-code` and `--json`.
 
-use crate::apply::*;
+use serde_json::Value;
+
 use crate::common::*;
+
+/// The entry of table `name` in a diff document.
+fn table(doc: &Value, name: &str) -> Value {
+    doc["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} missing: {doc}"))
+}
+
+/// A table entry's (added, removed, changed).
+fn counts(t: &Value) -> (Option<u64>, Option<u64>, Option<u64>) {
+    (
+        t["added"].as_u64(),
+        t["removed"].as_u64(),
+        t["changed"].as_u64(),
+    )
+}
 
 #[test]
 fn newest_snapshot_vs_live_shows_the_status_changes_by_job_id() {
@@ -16,14 +37,7 @@ fn newest_snapshot_vs_live_shows_the_status_changes_by_job_id() {
     let tables = doc["tables"].as_array().unwrap();
     assert_eq!(tables.len(), 1, "{doc}");
     assert_eq!(tables[0]["table"], "analysis_jobs");
-    assert_eq!(
-        (
-            tables[0]["added"].as_u64(),
-            tables[0]["removed"].as_u64(),
-            tables[0]["changed"].as_u64()
-        ),
-        (Some(0), Some(0), Some(7))
-    );
+    assert_eq!(counts(&tables[0]), (Some(0), Some(0), Some(7)));
     let job = doc["jobs"]
         .as_array()
         .unwrap()
@@ -71,28 +85,12 @@ fn two_snapshots_and_every_kind_of_row_change() {
     let out = run(&env, &["--json", "diff", &from, &to]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = stdout_json(&out);
-    let table = |name: &str| {
-        doc["tables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["table"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("{name} missing: {doc}"))
-    };
-    let s = table("settings");
-    assert_eq!(
-        (
-            s["added"].as_u64(),
-            s["removed"].as_u64(),
-            s["changed"].as_u64()
-        ),
-        (Some(1), Some(1), Some(1))
-    );
+    let s = table(&doc, "settings");
+    assert_eq!(counts(&s), (Some(1), Some(1), Some(1)));
     assert_eq!(s["key"], "key");
-    let r = table("analysis_results");
+    let r = table(&doc, "analysis_results");
     assert_eq!(r["removed"], 3);
-    let j = table("analysis_jobs");
+    let j = table(&doc, "analysis_jobs");
     assert_eq!(
         (j["added"].as_u64(), j["changed"].as_u64()),
         (Some(1), Some(7))
@@ -178,17 +176,6 @@ fn diff_without_snapshots_is_a_usage_error() {
     assert_error(&out, 2);
 }
 
-/// Runs the binary on another database file of the test's directory (same default store).
-fn run_on(db: &std::path::Path, args: &[&str]) -> std::process::Output {
-    bare_cmd()
-        .arg("--db")
-        .arg(db)
-        .args(["--lang", "en", "--now", NOW])
-        .args(args)
-        .output()
-        .expect("run jobsweep")
-}
-
 #[test]
 fn diff_of_a_live_rollback_journal_file_does_not_block_the_apps_writers() {
     let env = TestEnv::empty();
@@ -254,7 +241,7 @@ print(commits)
     std::thread::sleep(std::time::Duration::from_millis(100));
     std::fs::write(&stop, "").unwrap();
     let writer = writer.wait_with_output().unwrap();
-    let writer_err = String::from_utf8_lossy(&writer.stderr);
+    let writer_err = stderr(&writer);
     let commits: u64 = String::from_utf8_lossy(&writer.stdout)
         .trim()
         .parse()
@@ -272,14 +259,7 @@ print(commits)
     let tables = doc["tables"].as_array().unwrap();
     let table = |name: &str| tables.iter().find(|t| t["table"] == name).cloned();
     let big = table("big").unwrap_or_else(|| panic!("{doc}"));
-    assert_eq!(
-        (
-            big["added"].as_u64(),
-            big["removed"].as_u64(),
-            big["changed"].as_u64()
-        ),
-        (Some(0), Some(0), Some(10))
-    );
+    assert_eq!(counts(&big), (Some(0), Some(0), Some(10)));
     assert!(table("tags").is_none(), "{doc}");
     let ticks = table("ticks").unwrap_or_else(|| panic!("{doc}"));
     let added = ticks["added"].as_u64().unwrap();
@@ -342,8 +322,7 @@ fn default_and_latest_only_use_snapshots_of_this_database() {
     std::fs::copy(&other, &third).unwrap();
     for args in [&["diff"][..], &["diff", "latest"]] {
         let out = run_on(&third, args);
-        assert_error(&out, 2);
-        assert!(stderr(&out).contains("no snapshot of"), "{}", stderr(&out));
+        assert_error_containing(&out, 2, "no snapshot of");
     }
     // Naming a snapshot by id still compares against any snapshot.
     let out = run_on(&third, &["--json", "diff", &theirs]);
@@ -372,37 +351,12 @@ fn a_column_named_rowid_does_not_hide_the_rowid() {
     let out = run(&env, &["--json", "diff"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = stdout_json(&out);
-    let table = |name: &str| {
-        doc["tables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["table"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("{name} missing: {doc}"))
-    };
-    let odd = table("odd");
+    let odd = table(&doc, "odd");
     assert_eq!(odd["key"], "_rowid_");
-    assert_eq!(
-        (
-            odd["added"].as_u64(),
-            odd["removed"].as_u64(),
-            odd["changed"].as_u64()
-        ),
-        (Some(1), Some(0), Some(2)),
-        "{doc}"
-    );
+    assert_eq!(counts(&odd), (Some(1), Some(0), Some(2)), "{doc}");
     // Every rowid name is a column: whole rows are compared.
-    let odder = table("odder");
+    let odder = table(&doc, "odder");
     assert_eq!(odder["key"], "*");
-    assert_eq!(
-        (
-            odder["added"].as_u64(),
-            odder["removed"].as_u64(),
-            odder["changed"].as_u64()
-        ),
-        (Some(1), Some(1), Some(0)),
-        "{doc}"
-    );
+    assert_eq!(counts(&odder), (Some(1), Some(1), Some(0)), "{doc}");
     assert_eq!(doc["tables"].as_array().unwrap().len(), 2, "{doc}");
 }

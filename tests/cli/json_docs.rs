@@ -79,11 +79,7 @@ fn every_documented_json_shape_is_what_a_real_run_prints() {
             .args(args.split_whitespace())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "`{args}`: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "`{args}`: {}", stderr(&out));
         let real = stdout_json(&out);
         let (want, got) = (shape(doc), shape(&real));
         assert!(

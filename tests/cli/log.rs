@@ -1,6 +1,5 @@
 //! `log`: journals and snapshots newest first, reverts linked, crashes flagged, nothing written.
 
-use crate::apply::*;
 use crate::common::*;
 
 #[test]

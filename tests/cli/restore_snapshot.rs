@@ -5,7 +5,6 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::common::*;
-use crate::snapshot::{assert_no_temp_files, id_of, one_error, snap};
 
 fn change_rows(env: &TestEnv) {
     env.conn()
@@ -24,18 +23,9 @@ fn change_rows(env: &TestEnv) {
 }
 
 fn snapshots_by_reason(env: &TestEnv, reason: &str) -> Vec<serde_json::Value> {
-    let out = env
-        .cmd()
-        .args(["--json", "snapshot", "list"])
-        .output()
-        .unwrap();
-    stdout_json(&out)["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["reason"] == reason)
-        .cloned()
-        .collect()
+    let mut listed = listed_snapshots(env);
+    listed.retain(|m| m["reason"] == reason);
+    listed
 }
 
 #[test]
@@ -52,11 +42,7 @@ fn restore_puts_the_rows_back_after_a_pre_restore_snapshot() {
             .args(["--json", "restore", "--snapshot", &id[..18]])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{variant}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{variant}: {}", stderr(&out));
         let report = stdout_json(&out);
         assert_eq!(report["snapshot_id"], id.as_str());
         assert_eq!(dump(&env.db), original, "{variant}: rows differ");
@@ -99,16 +85,8 @@ fn restore_latest_in_wal_mode_keeps_wal_and_a_connected_app_sees_it() {
         .unwrap()
     };
     assert_eq!(count(&app), 0);
-    let out = env
-        .cmd()
-        .args(["restore", "--snapshot", "latest"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run(&env, &["restore", "--snapshot", "latest"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(count(&app), 5, "the connected app does not see the restore");
     let mode: String = app
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -175,7 +153,7 @@ fn restore_to_writes_a_new_file_and_leaves_the_live_one() {
         .arg(&to)
         .output()
         .unwrap();
-    let line = one_error(&out, 2);
+    let line = assert_error(&out, 2);
     assert!(line.contains("already exists"), "{line}");
     assert_eq!(fs::read(&to).unwrap(), b"precious");
     env.cmd()
@@ -199,7 +177,7 @@ fn restore_to_a_missing_directory_is_a_clear_error() {
         .arg(&to)
         .output()
         .unwrap();
-    let line = one_error(&out, 2);
+    let line = assert_error(&out, 2);
     assert!(line.contains("does not exist"), "{line}");
     assert!(line.contains("no/such/dir"), "{line}");
     assert!(!env.path("no").exists());
@@ -221,7 +199,7 @@ fn a_snapshot_of_another_database_is_refused_unless_forced() {
         .args(["restore", "--snapshot", &id])
         .output()
         .unwrap();
-    let line = one_error(&out, 2);
+    let line = assert_error(&out, 2);
     assert!(line.contains("another database"), "{line}");
     assert!(line.contains(&a.db.display().to_string()), "{line}");
     assert_eq!(dump(&b.db), b_rows);
@@ -239,11 +217,7 @@ fn a_snapshot_of_another_database_is_refused_unless_forced() {
 #[test]
 fn restore_without_a_store_is_a_usage_error() {
     let env = TestEnv::with("current", &["guide"]);
-    let out = env
-        .cmd()
-        .args(["restore", "--snapshot", "latest"])
-        .output()
-        .unwrap();
-    one_error(&out, 2);
+    let out = run(&env, &["restore", "--snapshot", "latest"]);
+    assert_error(&out, 2);
     assert!(!env.store().exists());
 }

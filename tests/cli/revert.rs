@@ -1,7 +1,6 @@
 //! `restore --journal`: exact reverts (full dumps), conflicts and `--force`, reverts of reverts,
 //! the no-op second revert, and every damaged or wrong journal.
 
-use crate::apply::*;
 use crate::common::*;
 
 #[test]
@@ -27,7 +26,7 @@ fn apply_then_restore_leaves_every_table_exactly_as_before() {
         assert_eq!(revert["reverts"], apply_id.as_str());
         assert_eq!(journal(&env, &apply_id)["reverted_by"], revert_id);
         let snap = revert["snapshot_id"].as_str().unwrap();
-        let manifest = read_json(&env.store().join("snapshots").join(format!("{snap}.json")));
+        let manifest = read_json(&manifest_path(&env, snap));
         assert_eq!(manifest["reason"], "pre-restore");
     }
 }
@@ -135,7 +134,7 @@ fn applied_env() -> (TestEnv, std::path::PathBuf, String) {
     let env = TestEnv::with("current", &["guide"]);
     let report = apply_ok(&env, &[]);
     let id = report["journal_id"].as_str().unwrap();
-    let path = env.store().join("journals").join(format!("{id}.json"));
+    let path = journal_path(&env, id);
     let after = dump(&env.db);
     (env, path, after)
 }
@@ -143,8 +142,7 @@ fn applied_env() -> (TestEnv, std::path::PathBuf, String) {
 fn assert_refused(env: &TestEnv, id: &str, code: i32, after: &str, message: &str) {
     let files = files_under(&env.store());
     let out = run(env, &["restore", "--journal", id]);
-    assert_error(&out, code);
-    assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    assert_error_containing(&out, code, message);
     assert_eq!(dump(&env.db), after, "the database changed");
     assert_eq!(files_under(&env.store()), files, "the store changed");
 }
@@ -182,11 +180,7 @@ fn a_journal_of_another_database_is_refused() {
     apply_ok(&other, &[]);
     let after_other = dump(&other.db);
     let id = path.file_stem().unwrap().to_str().unwrap().to_string();
-    std::fs::copy(
-        &path,
-        other.store().join("journals").join(format!("{id}.json")),
-    )
-    .unwrap();
+    std::fs::copy(&path, journal_path(&other, &id)).unwrap();
     assert_refused(&other, &id, 2, &after_other, "belongs to another database");
     drop(env);
 }
@@ -247,18 +241,11 @@ fn restore_journal_against_an_app_lock_exits_3_and_leaves_the_store_as_it_was() 
     for hold in ["BEGIN IMMEDIATE", "BEGIN DEFERRED"] {
         let (env, _, after) = applied_env();
         let store_before = files_under(&env.store());
-        let (child, dir) = spawn_paused(
+        let out = run_against_a_lock(
             &env,
             &["--busy-timeout", "300", "restore", "--journal", "latest"],
-            "pause-before-transaction",
+            hold,
         );
-        let app = env.conn();
-        app.execute_batch(hold).unwrap();
-        app.query_row("SELECT count(*) FROM analysis_jobs", [], |_| Ok(()))
-            .unwrap();
-        std::fs::write(dir.join("resume"), b"").unwrap();
-        let out = child.wait_with_output().unwrap();
-        app.execute_batch("ROLLBACK").unwrap();
         assert_error(&out, 3);
         assert!(
             stderr(&out).contains("is locked"),
@@ -284,21 +271,7 @@ fn a_journal_belongs_to_the_same_file_reached_by_another_path() {
     apply_ok(&env, &[]);
     let other = env.path("mounted.db");
     std::fs::hard_link(&env.db, &other).unwrap();
-    let out = bare_cmd()
-        .arg("--db")
-        .arg(&other)
-        .args([
-            "--lang",
-            "en",
-            "--now",
-            NOW,
-            "--json",
-            "restore",
-            "--journal",
-            "latest",
-        ])
-        .output()
-        .unwrap();
+    let out = run_on(&other, &["--json", "restore", "--journal", "latest"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout_json(&out)["outcome"], "reverted");
     assert_eq!(dump(&env.db), before);
@@ -320,12 +293,7 @@ fn latest_only_considers_journals_of_this_database() {
     let twin = TestEnv::with("current", &["guide"]);
     std::fs::copy(&twin.db, &b_db).unwrap();
     let b_before = dump(&b_db);
-    let out = bare_cmd()
-        .arg("--db")
-        .arg(&b_db)
-        .args(["--lang", "en", "--now", NOW, "apply"])
-        .output()
-        .unwrap();
+    let out = run_on(&b_db, &["apply"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let b_after = dump(&b_db);
     assert_ne!(b_after, b_before);

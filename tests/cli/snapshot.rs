@@ -10,60 +10,6 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 use sha2::{Digest, Sha256};
 
-/// Takes a snapshot and returns its manifest.
-pub fn snap(env: &TestEnv) -> serde_json::Value {
-    let out = env.cmd().args(["--json", "snapshot"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "snapshot failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout_json(&out)
-}
-
-pub fn id_of(manifest: &serde_json::Value) -> String {
-    manifest["id"].as_str().unwrap().to_string()
-}
-
-pub fn zst_path(env: &TestEnv, id: &str) -> PathBuf {
-    env.store().join("snapshots").join(format!("{id}.db.zst"))
-}
-
-pub fn manifest_path(env: &TestEnv, id: &str) -> PathBuf {
-    env.store().join("snapshots").join(format!("{id}.json"))
-}
-
-/// The command failed with `code` and exactly one `error:` line, no panic; returns that line.
-pub fn one_error(out: &std::process::Output, code: i32) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "expected one error line: {stderr}");
-    let others = stderr
-        .lines()
-        .filter(|l| !l.starts_with("error:") && !l.starts_with("hint:"))
-        .count();
-    assert_eq!(others, 0, "extra stderr lines: {stderr}");
-    errors[0].to_string()
-}
-
-/// No temp file of any run is left in the store or beside the database.
-pub fn assert_no_temp_files(env: &TestEnv) {
-    let leftovers: Vec<String> = files_under(env.dir.path())
-        .into_iter()
-        .filter(|f| {
-            let name = Path::new(f)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            name.starts_with(".tmp-") || name.starts_with(".extract-") || name.contains("-journal")
-        })
-        .collect();
-    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
-}
-
 /// The snapshot's image, decompressed by the test itself.
 pub fn image_of(env: &TestEnv, id: &str) -> Vec<u8> {
     let file = fs::File::open(zst_path(env, id)).unwrap();
@@ -105,8 +51,7 @@ fn snapshot_is_a_verified_copy_with_the_spec_manifest() {
         }
         assert_eq!(m["reason"], "manual");
         assert_eq!(m["zstd_level"], 3);
-        let on_disk: serde_json::Value =
-            serde_json::from_slice(&fs::read(manifest_path(&env, &id)).unwrap()).unwrap();
+        let on_disk = read_json(&manifest_path(&env, &id));
         // `--json` is the manifest on disk, led by the command's name.
         let mut printed = m.clone();
         assert_eq!(
@@ -144,21 +89,13 @@ fn snapshot_is_a_verified_copy_with_the_spec_manifest() {
 #[test]
 fn human_output_names_the_id_and_ratio() {
     let env = TestEnv::with("current", &["guide"]);
-    let out = env
-        .cmd()
-        .args(["snapshot", "--note", "before cleanup"])
-        .output()
-        .unwrap();
+    let out = run(&env, &["snapshot", "--note", "before cleanup"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("snapshot 2"), "{text}");
     assert!(text.contains('%') && text.contains("verified"), "{text}");
     assert!(out.stderr.is_empty(), "no progress bar off a terminal");
-    let list = env
-        .cmd()
-        .args(["--json", "snapshot", "list"])
-        .output()
-        .unwrap();
+    let list = run(&env, &["--json", "snapshot", "list"]);
     assert_eq!(stdout_json(&list)["snapshots"][0]["note"], "before cleanup");
 }
 
@@ -208,13 +145,13 @@ fn any_sqlite_file_works_and_a_non_sqlite_file_is_exit_3() {
     let env = TestEnv::empty();
     fs::write(&env.db, b"this is not a database, just text\n").unwrap();
     let out = env.cmd().arg("snapshot").output().unwrap();
-    let line = one_error(&out, 3);
+    let line = assert_error(&out, 3);
     assert!(line.contains("not an SQLite database"), "{line}");
     assert!(!env.store().exists(), "the store was created for nothing");
 
     let env = TestEnv::empty();
     let out = env.cmd().arg("snapshot").output().unwrap();
-    one_error(&out, 3);
+    assert_error(&out, 3);
     assert!(!env.store().exists());
 }
 
@@ -245,17 +182,13 @@ fn wal_only_rows_are_in_the_snapshot() {
 #[test]
 fn list_is_newest_first_and_read_only() {
     let env = TestEnv::with("current", &["guide"]);
-    let out = env.cmd().args(["snapshot", "list"]).output().unwrap();
+    let out = run(&env, &["snapshot", "list"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("no snapshots"));
     assert!(!env.store().exists(), "list created the store");
 
     let ids: Vec<String> = (0..3).map(|_| id_of(&snap(&env))).collect();
-    let out = env
-        .cmd()
-        .args(["--json", "snapshot", "list"])
-        .output()
-        .unwrap();
+    let out = run(&env, &["--json", "snapshot", "list"]);
     let doc = stdout_json(&out);
     let listed: Vec<String> = doc["snapshots"]
         .as_array()
@@ -267,7 +200,7 @@ fn list_is_newest_first_and_read_only() {
     newest_first.reverse();
     assert_eq!(listed, newest_first);
 
-    let text = env.cmd().args(["snapshot", "list"]).output().unwrap();
+    let text = run(&env, &["snapshot", "list"]);
     let text = String::from_utf8_lossy(&text.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("ID"), "{text}");
@@ -280,14 +213,10 @@ fn verify_passes_on_good_snapshots() {
     let env = TestEnv::with("legacy", &["guide"]);
     let a = id_of(&snap(&env));
     let b = id_of(&snap(&env));
-    let out = env.cmd().args(["snapshot", "verify"]).output().unwrap();
+    let out = run(&env, &["snapshot", "verify"]);
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{b} ok\n"));
-    let out = env
-        .cmd()
-        .args(["--json", "snapshot", "verify", "--all"])
-        .output()
-        .unwrap();
+    let out = run(&env, &["--json", "snapshot", "verify", "--all"]);
     assert!(out.status.success());
     let doc = stdout_json(&out);
     assert_eq!(doc["snapshots"].as_array().unwrap().len(), 2);
@@ -306,12 +235,8 @@ fn damaged(damage: impl Fn(&TestEnv, &str), expect: &str) {
     damage(&env, &id);
     let before_db = fs::read(&env.db).unwrap();
     let before_store = files_under(&env.store());
-    let out = env
-        .cmd()
-        .args(["snapshot", "verify", &id])
-        .output()
-        .unwrap();
-    let line = one_error(&out, 4);
+    let out = run(&env, &["snapshot", "verify", &id]);
+    let line = assert_error(&out, 4);
     assert!(line.contains(expect), "{line}");
     assert!(line.contains(&id), "the line names the file: {line}");
 
@@ -319,12 +244,8 @@ fn damaged(damage: impl Fn(&TestEnv, &str), expect: &str) {
         .execute("UPDATE analysis_jobs SET status = 'failed'", [])
         .unwrap();
     let changed = fs::read(&env.db).unwrap();
-    let out = env
-        .cmd()
-        .args(["restore", "--snapshot", &id])
-        .output()
-        .unwrap();
-    let line = one_error(&out, 4);
+    let out = run(&env, &["restore", "--snapshot", &id]);
+    let line = assert_error(&out, 4);
     assert!(line.contains(expect), "{line}");
     assert_eq!(fs::read(&env.db).unwrap(), changed, "live db was touched");
     assert_ne!(before_db, changed);
@@ -334,7 +255,7 @@ fn damaged(damage: impl Fn(&TestEnv, &str), expect: &str) {
         .arg(env.path("out.db"))
         .output()
         .unwrap();
-    one_error(&out, 4);
+    assert_error(&out, 4);
     assert!(!env.path("out.db").exists());
     let mut after_store = files_under(&env.store());
     after_store.retain(|f| f != "lock");
@@ -343,12 +264,8 @@ fn damaged(damage: impl Fn(&TestEnv, &str), expect: &str) {
     assert_eq!(after_store, before_store, "store changed (no pre-restore)");
     assert_no_temp_files(&env);
     // --all reports it too, with exit 4.
-    let out = env
-        .cmd()
-        .args(["snapshot", "verify", "--all"])
-        .output()
-        .unwrap();
-    one_error(&out, 4);
+    let out = run(&env, &["snapshot", "verify", "--all"]);
+    assert_error(&out, 4);
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
 }
 
@@ -383,8 +300,7 @@ fn manifest_checksum_mismatch_is_exit_4() {
     damaged(
         |env, id| {
             let path = manifest_path(env, id);
-            let mut m: serde_json::Value =
-                serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+            let mut m = read_json(&path);
             m["image_sha256"] = "00".repeat(32).into();
             fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
         },
@@ -411,8 +327,8 @@ fn damaged_manifest_is_exit_4() {
 #[test]
 fn unknown_and_ambiguous_ids_are_usage_errors() {
     let env = TestEnv::with("current", &["guide"]);
-    let out = env.cmd().args(["snapshot", "verify"]).output().unwrap();
-    one_error(&out, 2);
+    let out = run(&env, &["snapshot", "verify"]);
+    assert_error(&out, 2);
     let a = id_of(&snap(&env));
     let b = id_of(&snap(&env));
     env.conn()
@@ -420,32 +336,24 @@ fn unknown_and_ambiguous_ids_are_usage_errors() {
         .unwrap();
     let db_before = fs::read(&env.db).unwrap();
     let store_before = files_under(&env.store());
-    let out = env
-        .cmd()
-        .args(["snapshot", "verify", "19990101"])
-        .output()
-        .unwrap();
-    let line = one_error(&out, 2);
+    let out = run(&env, &["snapshot", "verify", "19990101"]);
+    let line = assert_error(&out, 2);
     assert!(line.contains("no snapshot matches '19990101'"), "{line}");
     let out = env
         .cmd()
         .args(["snapshot", "verify", &a[..4]])
         .output()
         .unwrap();
-    let line = one_error(&out, 2);
+    let line = assert_error(&out, 2);
     assert!(line.contains(&a) && line.contains(&b), "{line}");
     let out = env
         .cmd()
         .args(["restore", "--snapshot", &a[..4]])
         .output()
         .unwrap();
-    one_error(&out, 2);
-    let out = env
-        .cmd()
-        .args(["restore", "--snapshot", "zzz"])
-        .output()
-        .unwrap();
-    one_error(&out, 2);
+    assert_error(&out, 2);
+    let out = run(&env, &["restore", "--snapshot", "zzz"]);
+    assert_error(&out, 2);
     assert_eq!(fs::read(&env.db).unwrap(), db_before);
     assert_eq!(files_under(&env.store()), store_before);
     assert_no_temp_files(&env);
@@ -453,23 +361,13 @@ fn unknown_and_ambiguous_ids_are_usage_errors() {
 
 fn set_created_at(env: &TestEnv, id: &str, when: chrono::DateTime<chrono::Utc>) {
     let path = manifest_path(env, id);
-    let mut m: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let mut m = read_json(&path);
     m["created_at"] = when.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string().into();
     fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
 }
 
 fn ids_in_store(env: &TestEnv) -> Vec<String> {
-    let out = env
-        .cmd()
-        .args(["--json", "snapshot", "list"])
-        .output()
-        .unwrap();
-    stdout_json(&out)["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect()
+    listed_snapshots(env).iter().map(id_of).collect()
 }
 
 fn write_journal(env: &TestEnv, name: &str, body: serde_json::Value) {
@@ -496,12 +394,12 @@ fn prune_keeps_what_any_rule_keeps() {
     for (id, age) in ids.iter().zip(ages) {
         set_created_at(&env, id, now - age);
     }
-    let out = env.cmd().args(["snapshot", "prune"]).output().unwrap();
-    one_error(&out, 2);
+    let out = run(&env, &["snapshot", "prune"]);
+    assert_error(&out, 2);
 
-    let out = env
-        .cmd()
-        .args([
+    let out = run(
+        &env,
+        &[
             "--json",
             "snapshot",
             "prune",
@@ -510,9 +408,8 @@ fn prune_keeps_what_any_rule_keeps() {
             "--keep-within",
             "7d",
             "--dry-run",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(out.status.success());
     let doc = stdout_json(&out);
     assert_eq!(doc["deleted"], serde_json::json!([ids[1], ids[0]]));
@@ -525,16 +422,8 @@ fn prune_keeps_what_any_rule_keeps() {
     // Compound durations are not supported: a usage error from clap.
     assert_eq!(out.unwrap().status.code(), Some(2));
 
-    let out = env
-        .cmd()
-        .args(["snapshot", "prune", "--keep-within", "9d"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run(&env, &["snapshot", "prune", "--keep-within", "9d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 deleted"));
     assert_eq!(
         ids_in_store(&env),
@@ -564,11 +453,7 @@ fn prune_spares_the_snapshot_of_an_unreverted_apply() {
     write_journal(&env, "j1", journal(&ids[0], "committed", None));
     write_journal(&env, "j2", journal(&ids[1], "committed", Some("x")));
     write_journal(&env, "j3", journal(&ids[2], "abandoned", None));
-    let out = env
-        .cmd()
-        .args(["--json", "snapshot", "prune", "--keep-last", "1"])
-        .output()
-        .unwrap();
+    let out = run(&env, &["--json", "snapshot", "prune", "--keep-last", "1"]);
     assert!(out.status.success());
     let doc = stdout_json(&out);
     assert_eq!(doc["deleted"], serde_json::json!([ids[2], ids[1]]));
@@ -592,11 +477,7 @@ fn prune_keeps_everything_when_a_journal_cannot_be_read() {
     let ids: Vec<String> = (0..3).map(|_| id_of(&snap(&env))).collect();
     let dir = env.store().join("journals");
     fs::write(dir.join("broken.json"), b"{ half a journal").unwrap();
-    let out = env
-        .cmd()
-        .args(["snapshot", "prune", "--keep-last", "1"])
-        .output()
-        .unwrap();
+    let out = run(&env, &["snapshot", "prune", "--keep-last", "1"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("every snapshot is kept"), "{text}");
@@ -604,31 +485,10 @@ fn prune_keeps_everything_when_a_journal_cannot_be_read() {
     assert_eq!(ids_in_store(&env).len(), ids.len());
 }
 
-/// Runs `snapshot` paused inside the lock; returns the child and the fail-point directory.
-fn paused_snapshot(env: &TestEnv) -> (std::process::Child, PathBuf) {
-    let fp = env.path("fp");
-    fs::create_dir_all(&fp).unwrap();
-    let mut cmd = Std::new(assert_cmd::cargo::cargo_bin("jobsweep"));
-    cmd.arg("--db")
-        .arg(&env.db)
-        .args(["--lang", "en", "snapshot"])
-        .env("JOBSWEEP_FAILPOINT", "pause-snapshot-locked")
-        .env("JOBSWEEP_FAILPOINT_DIR", &fp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let start = Instant::now();
-    while !fp.join("reached").exists() {
-        assert!(start.elapsed() < Duration::from_secs(30), "never paused");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, fp)
-}
-
 #[test]
 fn a_second_mutating_command_gets_exit_6_naming_the_holder() {
     let env = TestEnv::with("current", &["guide"]);
-    let (child, fp) = paused_snapshot(&env);
+    let (child, fp) = spawn_paused(&env, &["snapshot"], "pause-snapshot-locked");
     let pid = child.id();
     for args in [
         vec!["snapshot"],
@@ -643,7 +503,7 @@ fn a_second_mutating_command_gets_exit_6_naming_the_holder() {
     ] {
         let started = Instant::now();
         let out = env.cmd().args(&args).output().unwrap();
-        let line = one_error(&out, 6);
+        let line = assert_error(&out, 6);
         assert!(line.contains(&format!("pid {pid}")), "{args:?}: {line}");
         assert!(line.contains("started 20"), "{line}");
         assert!(
@@ -656,28 +516,19 @@ fn a_second_mutating_command_gets_exit_6_naming_the_holder() {
     env.cmd().arg("check").assert().success();
 
     // --wait waits for the holder instead.
-    let mut waiter = Std::new(assert_cmd::cargo::cargo_bin("jobsweep"));
-    waiter
-        .arg("--db")
-        .arg(&env.db)
-        .args(["--lang", "en", "--wait", "--json", "snapshot"])
+    let waiter = env
+        .std_cmd()
+        .args(["--wait", "--json", "snapshot"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let waiter = waiter.spawn().unwrap();
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     fs::write(fp.join("resume"), b"").unwrap();
     let first = child.wait_with_output().unwrap();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert!(first.status.success(), "{}", stderr(&first));
     let second = waiter.wait_with_output().unwrap();
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    assert!(second.status.success(), "{}", stderr(&second));
     assert!(String::from_utf8_lossy(&second.stderr).contains("waiting for another jobsweep"));
     assert_eq!(ids_in_store(&env).len(), 2);
 }
@@ -685,7 +536,7 @@ fn a_second_mutating_command_gets_exit_6_naming_the_holder() {
 #[test]
 fn a_killed_holder_releases_the_lock_and_its_temp_files_go() {
     let env = TestEnv::with("current", &["guide"]);
-    let (mut child, _fp) = paused_snapshot(&env);
+    let (mut child, _fp) = spawn_paused(&env, &["snapshot"], "pause-snapshot-locked");
     // What a crash mid-snapshot leaves behind.
     let leftover = env.store().join("snapshots").join(".tmp-crashed.db.zst");
     fs::write(&leftover, b"partial").unwrap();
@@ -704,30 +555,22 @@ fn an_unwritable_store_is_one_error_line() {
     use std::os::unix::fs::PermissionsExt;
     let set =
         |p: &Path, mode: u32| fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
-    let mut cmd;
     if is_root() {
-        // Root ignores permission bits: run the binary as nobody, who may read the database and
+        // Root ignores permission bits: the binary runs as nobody, who may read the database and
         // take the lock but not write in snapshots/.
         set(env.dir.path(), 0o755);
         set(&env.db, 0o644);
         set(&env.store(), 0o755);
         set(&env.store().join("lock"), 0o666);
         set(&snapshots, 0o755);
-        cmd = Std::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(assert_cmd::cargo::cargo_bin("jobsweep"));
     } else {
         set(&snapshots, 0o555);
-        cmd = Std::new(assert_cmd::cargo::cargo_bin("jobsweep"));
     }
-    cmd.arg("--db")
-        .arg(&env.db)
-        .args(["--lang", "en", "snapshot"]);
     let db_before = fs::read(&env.db).unwrap();
-    let out = cmd.output().unwrap();
+    let out = unprivileged_cmd(&env).arg("snapshot").output().unwrap();
     set(&snapshots, 0o755);
     assert_eq!(fs::read(&env.db).unwrap(), db_before);
-    let line = one_error(&out, 3);
+    let line = assert_error(&out, 3);
     assert!(line.contains("snapshots"), "{line}");
     assert!(line.to_lowercase().contains("permission denied"), "{line}");
     assert_eq!(files_under(&env.store()), before);
@@ -751,7 +594,7 @@ fn a_full_disk_during_the_snapshot_leaves_nothing() {
         .args(["--lang", "en", "snapshot"])
         .output()
         .unwrap();
-    let line = one_error(&out, 3);
+    let line = assert_error(&out, 3);
     assert!(line.contains("snapshots"), "{line}");
     assert_eq!(files_under(&env.store()), before);
     assert_eq!(fs::read(&env.db).unwrap(), db_before);
@@ -817,20 +660,12 @@ fn snapshot_under_writer(mode: &str) {
             .as_secs_f64()
     };
     let (from, clock) = (unix(), Instant::now());
-    let out = env
-        .cmd()
-        .args(["-v", "--json", "snapshot"])
-        .output()
-        .unwrap();
+    let out = run(&env, &["-v", "--json", "snapshot"]);
     let (to, took) = (unix(), clock.elapsed());
     std::thread::sleep(Duration::from_millis(300));
     fs::write(&stop, b"").unwrap();
     assert!(writer.wait().unwrap().success());
-    assert!(
-        out.status.success(),
-        "{mode}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{mode}: {}", stderr(&out));
     let mut text = String::new();
     fs::File::open(&result)
         .unwrap()

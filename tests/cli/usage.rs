@@ -1,7 +1,6 @@
 //! Command lines clap refuses: one `error:` line and one hint (SPEC §5), exit 2; `--help` and
 //! `--version` unchanged.
 
-use crate::apply::stderr;
 use crate::common::*;
 
 fn refused(args: &[&str]) -> Vec<String> {
