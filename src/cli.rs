@@ -54,7 +54,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
-    /// Print only warnings and errors
+    /// Print no report, only errors (the exit status still tells; --json still prints)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 

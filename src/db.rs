@@ -58,6 +58,37 @@ pub struct Database {
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
+/// Descriptors of database files opened outside SQLite, kept open until the process exits.
+static HEADER_FILES: std::sync::Mutex<Vec<fs::File>> = std::sync::Mutex::new(Vec::new());
+
+/// Reads the start of a database file into `buf` (as much as it holds); returns the bytes read.
+///
+/// The descriptor is never closed: POSIX advisory locks belong to the process, and closing *any*
+/// descriptor of a file drops every lock this process holds on it. A connection of this process
+/// may hold SQLite's locks on the file (in WAL mode, a SHARED lock for as long as it is open);
+/// losing it lets the app's last connection check-point and delete the WAL under that
+/// connection, whose writes then go into a deleted file. The few descriptors kept cost nothing.
+fn read_header(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut file = fs::File::open(path)?;
+    let mut n = 0;
+    let result = loop {
+        if n == buf.len() {
+            break Ok(n);
+        }
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break Ok(n),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    match HEADER_FILES.lock() {
+        Ok(mut kept) => kept.push(file),
+        Err(poisoned) => poisoned.into_inner().push(file),
+    }
+    result
+}
+
 /// Checks the path before SQLite sees it, so a wrong path gets a precise message instead of
 /// SQLite's "unable to open database file".
 fn check_path(path: &Path) -> Result<()> {
@@ -95,26 +126,15 @@ fn check_path(path: &Path) -> Result<()> {
         ));
     }
     let mut header = [0u8; 16];
-    let read = fs::File::open(path)
-        .and_then(|mut f| {
-            let mut n = 0;
-            while n < header.len() {
-                match f.read(&mut header[n..])? {
-                    0 => break,
-                    k => n += k,
-                }
-            }
-            Ok(n)
-        })
-        .map_err(|e| {
-            fail(
-                Exit::Database,
-                t!(
-                    "{shown} 을(를) 읽을 수 없습니다: {e}",
-                    "cannot read {shown}: {e}"
-                ),
-            )
-        })?;
+    let read = read_header(path, &mut header).map_err(|e| {
+        fail(
+            Exit::Database,
+            t!(
+                "{shown} 을(를) 읽을 수 없습니다: {e}",
+                "cannot read {shown}: {e}"
+            ),
+        )
+    })?;
     if read == 0 {
         return Err(fail(
             Exit::Database,
@@ -332,7 +352,9 @@ impl Database {
 /// holds (the header's page count is valid when its change counter matches, bytes 24 and 92).
 fn truncation_failure(path: &Path) -> Option<anyhow::Error> {
     let mut header = [0u8; 100];
-    fs::File::open(path).ok()?.read_exact(&mut header).ok()?;
+    if read_header(path, &mut header).ok()? < header.len() {
+        return None;
+    }
     let be32 = |at: usize| {
         u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
     };

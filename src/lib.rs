@@ -27,14 +27,20 @@ use anyhow::Result;
 
 use crate::cli::{CheckArgs, Cli, Command, SelectArgs};
 use crate::error::Exit;
-use crate::output::{emit, Style};
+use crate::output::{emit, Print, Style};
 use crate::settings::Settings;
 
 /// Runs one command line; returns the exit status to use when it succeeded.
 pub fn run(cli: Cli) -> Result<Exit> {
     let settings = Settings::resolve(&cli.global)?;
-    let style = Style {
-        color: settings.color,
+    let print = if settings.json {
+        Print::Json
+    } else if settings.quiet {
+        Print::Nothing
+    } else {
+        Print::Text(Style {
+            color: settings.color,
+        })
     };
     let command = cli.command.unwrap_or_else(|| {
         Command::Check(CheckArgs {
@@ -51,37 +57,37 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match command {
         Command::Check(args) => {
             let (report, exit) = cmd::check::run(&settings, &args)?;
-            emit("check", &report, settings.json, style)?;
+            emit("check", &report, print)?;
             Ok(exit)
         }
         Command::Apply(args) => {
             let (report, exit) = cmd::apply::run(&settings, &args)?;
-            emit("apply", &report, settings.json, style)?;
+            emit("apply", &report, print)?;
             Ok(exit)
         }
         Command::Diff(args) => {
             let (report, exit) = cmd::diff::run(&settings, &args)?;
-            emit("diff", &report, settings.json, style)?;
+            emit("diff", &report, print)?;
             Ok(exit)
         }
         Command::Log => {
             let (report, exit) = cmd::log::run(&settings)?;
-            emit("log", &report, settings.json, style)?;
+            emit("log", &report, print)?;
             Ok(exit)
         }
         Command::Snapshot(args) => {
             let (report, after) = cmd::snapshot::run(&settings, &args)?;
-            emit(snapshot_command(&args), &report, settings.json, style)?;
+            emit(snapshot_command(&args), &report, print)?;
             after.map(|()| Exit::Success)
         }
         Command::Restore(args) if args.journal.is_some() => {
             let (report, exit) = cmd::revert::run(&settings, &args)?;
-            emit("restore", &report, settings.json, style)?;
+            emit("restore", &report, print)?;
             Ok(exit)
         }
         Command::Restore(args) => {
             let (report, exit) = cmd::restore::run(&settings, &args)?;
-            emit("restore", &report, settings.json, style)?;
+            emit("restore", &report, print)?;
             Ok(exit)
         }
     }

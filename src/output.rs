@@ -59,14 +59,18 @@ struct Document<'a, R> {
     report: &'a R,
 }
 
+/// How a report is printed: `--json` wins; `-q` alone prints no report (errors still reach
+/// stderr and the exit status still tells), for cron and monitoring.
+#[derive(Debug, Clone, Copy)]
+pub enum Print {
+    Json,
+    Text(Style),
+    Nothing,
+}
+
 /// Prints the report as JSON or text; a closed stdout (e.g. `| head`) is not an error.
-pub fn emit<R: Render + Serialize>(
-    command: &str,
-    report: &R,
-    json: bool,
-    style: Style,
-) -> anyhow::Result<()> {
-    let text = if json {
+pub fn emit<R: Render + Serialize>(command: &str, report: &R, print: Print) -> anyhow::Result<()> {
+    let text = if let Print::Json = print {
         // Indented for a person at a terminal; one line when piped, so `>> runs.jsonl` logs
         // one line per run.
         let document = Document { command, report };
@@ -77,10 +81,12 @@ pub fn emit<R: Render + Serialize>(
         };
         doc.push('\n');
         doc
-    } else {
+    } else if let Print::Text(style) = print {
         let mut out = String::new();
         report.render(&mut out, style);
         out
+    } else {
+        return Ok(());
     };
     let mut stdout = std::io::stdout().lock();
     match stdout

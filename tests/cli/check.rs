@@ -254,6 +254,22 @@ fn stats_only_and_exit_code() {
 }
 
 #[test]
+fn quiet_prints_no_report_but_keeps_the_exit_code_and_json() {
+    let env = TestEnv::with("current", &["guide"]);
+    env.cmd()
+        .args(["-q", "check", "--exit-code"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr("");
+    env.cmd()
+        .args(["-q", "--json", "check"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("\"stale\":7"));
+}
+
+#[test]
 fn no_command_runs_check() {
     let env = TestEnv::with("current", &["guide"]);
     env.cmd()

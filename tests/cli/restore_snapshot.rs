@@ -221,3 +221,135 @@ fn restore_without_a_store_is_a_usage_error() {
     assert_error(&out, 2);
     assert!(!env.store().exists());
 }
+
+#[test]
+fn restore_to_the_live_database_or_into_the_store_is_refused() {
+    let env = TestEnv::with("current", &["guide"]);
+    let id = id_of(&snap(&env));
+    change_rows(&env);
+    let live = dump(&env.db);
+    let store_before = files_under(&env.store());
+    // The live file under another spelling, the data file of a snapshot, the lock file, a new
+    // file inside the store: never targets of --to, even with --force.
+    let dotted = env.dir.path().join(".").join("database.db");
+    let targets = [
+        env.db.clone(),
+        dotted,
+        zst_path(&env, &id),
+        env.store().join("lock"),
+        env.store().join("snapshots").join("x.db"),
+    ];
+    for to in &targets {
+        let out = env
+            .cmd()
+            .args(["restore", "--snapshot", &id, "--force", "--to"])
+            .arg(to)
+            .output()
+            .unwrap();
+        let line = assert_error(&out, 2);
+        assert!(
+            line.contains("live database") || line.contains("inside the snapshot store"),
+            "{}: {line}",
+            to.display()
+        );
+    }
+    assert_eq!(dump(&env.db), live);
+    assert_eq!(files_under(&env.store()), store_before);
+    env.cmd()
+        .args(["snapshot", "verify", "--all"])
+        .assert()
+        .success();
+    assert_no_temp_files(&env);
+}
+
+/// SQLite's POSIX locks belong to the process: closing any other descriptor of the live file
+/// releases them. If restore did that (reading the header for the pre-restore snapshot) while
+/// its own WAL connection was open, the app's last connection could check-point and delete the
+/// WAL under it, and the restored pages would go into a deleted file.
+#[test]
+fn a_wal_restore_keeps_its_locks_on_the_live_file() {
+    let env = TestEnv::with("current", &["guide"]);
+    env.conn()
+        .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .unwrap();
+    let original = dump(&env.db);
+    let id = id_of(&snap(&env));
+    change_rows(&env);
+    let (child, dir) = spawn_paused(
+        &env,
+        &["restore", "--snapshot", &id],
+        "pause-restore-before-copy",
+    );
+    // The app writes, then closes its last connection; jobsweep's open connection must keep
+    // it from deleting the WAL.
+    let app = env.conn();
+    app.execute(
+        "INSERT INTO employees(emp_id, name) VALUES ('E-late', 'x')",
+        [],
+    )
+    .unwrap();
+    drop(app);
+    let wal = PathBuf::from(format!("{}-wal", env.db.display()));
+    let wal_kept = wal.exists();
+    fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        wal_kept,
+        "the app deleted the WAL under jobsweep's connection"
+    );
+    assert_eq!(dump(&env.db), original);
+}
+
+#[test]
+fn a_killed_restore_leaves_no_image_beside_the_live_database() {
+    let env = TestEnv::with("current", &["guide"]);
+    let id = id_of(&snap(&env));
+    change_rows(&env);
+    let changed = dump(&env.db);
+    let (mut child, _dir) = spawn_paused(
+        &env,
+        &["restore", "--snapshot", &id],
+        "pause-restore-before-copy",
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(dump(&env.db), changed);
+    // The next command that writes to the store clears what the killed one left.
+    snap(&env);
+    assert_no_temp_files(&env);
+}
+
+#[test]
+fn restore_into_a_wal_database_with_another_page_size() {
+    let env = TestEnv::with("current", &["guide"]);
+    let original = dump(&env.db);
+    let id = id_of(&snap(&env));
+    let conn = env.conn();
+    conn.execute_batch("PRAGMA page_size = 8192; VACUUM;")
+        .unwrap();
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    change_rows(&env);
+    // The app stays connected.
+    let app = env.conn();
+    let out = run(&env, &["restore", "--snapshot", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pending: i64 = app
+        .query_row(
+            "SELECT count(*) FROM analysis_jobs WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(pending, 5);
+    drop(app);
+    assert_eq!(dump(&env.db), original);
+    let mode: String = env
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_no_temp_files(&env);
+}
