@@ -820,7 +820,12 @@ pub enum Keep {
     KeepWithin,
     Journal,
     JournalsUnreadable,
+    /// Created "in the future": this host's clock was ahead then, or is behind now.
+    FutureCreatedAt,
 }
+
+/// A snapshot created later than this past "now" points at a clock problem, not at NTP jitter.
+pub const CLOCK_SKEW_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Decides, for manifests sorted newest first, which to keep (with the reasons) and which to
 /// delete. `protected` is `None` when the journals could not be read (keep everything).
@@ -832,13 +837,21 @@ pub fn prune_plan(
     protected: Option<&HashSet<String>>,
     force: bool,
 ) -> Vec<(usize, Vec<Keep>)> {
+    // A future-dated snapshot sorts first; were it counted by --keep-last it would push out the
+    // snapshot that really is the newest. It is kept, and not counted.
+    let mut rank = 0usize;
     manifests
         .iter()
         .enumerate()
         .map(|(i, m)| {
             let mut why = Vec::new();
-            if keep_last.is_some_and(|n| i < n) {
-                why.push(Keep::KeepLast);
+            if m.created_at - now > CLOCK_SKEW_TOLERANCE {
+                why.push(Keep::FutureCreatedAt);
+            } else {
+                if keep_last.is_some_and(|n| rank < n) {
+                    why.push(Keep::KeepLast);
+                }
+                rank += 1;
             }
             if keep_within.is_some_and(|d| now - m.created_at <= d) {
                 why.push(Keep::KeepWithin);

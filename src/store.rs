@@ -35,6 +35,10 @@ pub struct Store {
 #[derive(Debug)]
 pub struct StoreLock {
     _file: File,
+    /// The store directory, locked too: an operator may delete `lock` while it is held, and a
+    /// second run would then lock a new file of the same name. The directory cannot be swapped
+    /// so easily.
+    _dir: File,
     path: PathBuf,
 }
 
@@ -69,8 +73,8 @@ impl Store {
             dir: dir.to_path_buf(),
         };
         // Only when nobody holds the lock: a running writer's temp files are not leftovers.
-        if let Ok(file) = store.open_lock_file() {
-            if file.try_lock().is_ok() {
+        if let (Ok(file), Ok(dir)) = (store.open_lock_file(), File::open(&store.dir)) {
+            if file.try_lock().is_ok() && dir.try_lock().is_ok() {
                 store.remove_leftovers();
             }
         }
@@ -125,10 +129,46 @@ impl Store {
     pub fn lock(&self, wait: bool) -> Result<StoreLock> {
         let path = self.lock_path();
         let mut file = self.open_lock_file()?;
-        match file.try_lock() {
+        let dir = File::open(&self.dir).map_err(|e| {
+            let shown = self.dir.display();
+            fail(
+                Exit::Database,
+                t!(
+                    "저장소 디렉터리 {shown} 을(를) 열 수 없습니다: {e}",
+                    "cannot open the store directory {shown}: {e}"
+                ),
+            )
+        })?;
+        Store::take(&file, &file, &path, wait)?;
+        // The lock file's holder is gone when the file was deleted under it: read the pid from
+        // the new file (empty, "pid unknown") all the same.
+        Store::take(&file, &dir, &path, wait)?;
+        // Who holds it, for the message a second process prints.
+        let stamp = format!(
+            "pid {} started {}\n",
+            std::process::id(),
+            Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        file.set_len(0)
+            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(stamp.as_bytes()))
+            .and_then(|_| file.flush())
+            .with_context(|| path.display().to_string())?;
+        self.remove_leftovers();
+        Ok(StoreLock {
+            _file: file,
+            _dir: dir,
+            path,
+        })
+    }
+
+    /// Locks `target` (the lock file or the store directory): exit 6 at once naming the holder
+    /// found in `info`, or with `wait` blocks until it is free.
+    fn take(info: &File, target: &File, path: &Path, wait: bool) -> Result<()> {
+        match target.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = read_holder(&mut file);
+                let holder = read_holder(info);
                 if !wait {
                     return Err(Failure::new(
                         Exit::Locked,
@@ -148,7 +188,7 @@ impl Store {
                     "다른 jobsweep ({holder}) 이(가) 끝나기를 기다립니다...",
                     "waiting for another jobsweep ({holder}) to release the store lock..."
                 ));
-                file.lock().map_err(|e| {
+                target.lock().map_err(|e| {
                     fail(
                         Exit::Locked,
                         t!(
@@ -170,19 +210,7 @@ impl Store {
                 ))
             }
         }
-        // Who holds it, for the message a second process prints.
-        let stamp = format!(
-            "pid {} started {}\n",
-            std::process::id(),
-            Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
-        );
-        file.set_len(0)
-            .and_then(|_| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| file.write_all(stamp.as_bytes()))
-            .and_then(|_| file.flush())
-            .with_context(|| path.display().to_string())?;
-        self.remove_leftovers();
-        Ok(StoreLock { _file: file, path })
+        Ok(())
     }
 
     /// Removes temp files of crashed runs. Callers hold the lock (or just took it and let it go
@@ -216,7 +244,7 @@ impl Store {
     }
 }
 
-fn read_holder(file: &mut File) -> String {
+fn read_holder(mut file: &File) -> String {
     let mut text = String::new();
     let _ = file.seek(SeekFrom::Start(0));
     let _ = file.read_to_string(&mut text);

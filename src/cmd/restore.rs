@@ -92,6 +92,7 @@ fn restore_to_file(
             t!("{shown} 은(는) 디렉터리입니다", "{shown} is a directory"),
         ));
     }
+    refuse_protected_target(settings, to, None)?;
     if to.exists() && !force {
         return Err(Failure::new(
             Exit::Usage,
@@ -106,6 +107,7 @@ fn restore_to_file(
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
     let m = snapshot::find(&store, wanted)?;
+    refuse_protected_target(settings, to, Some(&m.source_path))?;
     // Verified and integrity-checked, beside the target so the final rename is atomic.
     let image = snapshot::extract_to(&store, &m, dir, TEMP_PREFIX, settings)?;
     if force {
@@ -133,8 +135,56 @@ fn restore_to_file(
     })
 }
 
+/// `--to` must never be the live database (renaming over it would leave the app writing to the
+/// old, unlinked file, and `--force` would delete its `-wal`), the database the snapshot was taken
+/// from, or anything inside the store (a snapshot's data file, the lock file). Exit 2.
+fn refuse_protected_target(settings: &Settings, to: &Path, source: Option<&Path>) -> Result<()> {
+    let target = resolved(to);
+    let shown = to.display();
+    let live = settings.db_path().ok().map(|p| resolved(&p));
+    if live.as_ref() == Some(&target) || source.is_some_and(|s| resolved(s) == target) {
+        return Err(Failure::new(
+            Exit::Usage,
+            t!(
+                "{shown} 은(는) 운영 중인 데이터베이스입니다. --to 로 덮어쓸 수 없습니다",
+                "{shown} is the live database: --to cannot overwrite it"
+            ),
+        )
+        .hint(t!(
+            "운영 데이터베이스로 복원하려면 --to 없이 실행하세요",
+            "to restore into the live database, run without --to"
+        ))
+        .into());
+    }
+    if let Ok(dir) = settings.store_dir() {
+        if target.starts_with(resolved(&dir)) {
+            return Err(fail(
+                Exit::Usage,
+                t!(
+                    "{shown} 은(는) 스냅샷 저장소 안에 있습니다. 다른 경로를 지정하세요",
+                    "{shown} is inside the snapshot store: choose another path"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `path` with symlinks and `.`/`..` resolved as far as it exists (a new file: its directory).
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = fs::canonicalize(path) {
+        return p;
+    }
+    let dir = store::parent_dir(path);
+    match (fs::canonicalize(dir), path.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
 fn restore_live(settings: &Settings, wanted: &str, force: bool) -> Result<RestoreReport> {
     let db_path = settings.db_path()?;
+    // Opened first: a file that cannot be written is exit 3 before anything else happens.
     let live = Database::open_read_write(&db_path, settings.busy_timeout)?;
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
@@ -142,14 +192,19 @@ fn restore_live(settings: &Settings, wanted: &str, force: bool) -> Result<Restor
     let m = snapshot::find(&store, wanted)?;
     check_same_database(&m, &db_path, force)?;
     let mode = live.journal_mode()?;
+    let live_page_size: u32 = live
+        .conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(|e| sqlite_error(&db_path, e))?;
 
-    let image = snapshot::extract_to(
-        &store,
-        &m,
-        store::parent_dir(&db_path),
-        TEMP_PREFIX,
-        settings,
-    )?;
+    // In the store, so a killed run's image is removed by the next command that takes the lock
+    // (beside the database nothing would ever remove it).
+    let image = snapshot::extract_to(&store, &m, &store.snapshots_dir(), TEMP_PREFIX, settings)?;
+    if mode == "wal" && m.page_size != live_page_size {
+        // The backup API refuses to change a WAL database's page size (SQLITE_READONLY): give
+        // the image the live file's page size first. It is our scratch copy, already verified.
+        set_page_size(&image, live_page_size)?;
+    }
     let pre = snapshot::create(
         &db_path,
         &store,
@@ -183,6 +238,30 @@ fn restore_live(settings: &Settings, wanted: &str, force: bool) -> Result<Restor
         image_bytes: m.image_bytes,
         journal_mode: Some(mode),
     })
+}
+
+/// Rewrites the image file with another page size (`VACUUM`; the image is in rollback mode).
+fn set_page_size(image: &Path, page_size: u32) -> Result<()> {
+    let conn = Connection::open(image).map_err(|e| sqlite_error(image, e))?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = {page_size}; VACUUM;"
+    ))
+    .map_err(|e| sqlite_error(image, e))?;
+    let now: u32 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(|e| sqlite_error(image, e))?;
+    conn.close().map_err(|(_, e)| sqlite_error(image, e))?;
+    if now != page_size {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{} 의 페이지 크기를 {page_size} 로 바꾸지 못했습니다",
+                "cannot give {} the page size {page_size}",
+                image.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a snapshot of another database file unless `--force`.

@@ -233,6 +233,15 @@ fn prune(
         protected.as_ref(),
         force,
     );
+    if plan
+        .iter()
+        .any(|(_, why)| why.contains(&Keep::FutureCreatedAt))
+    {
+        report.warnings.push(t!(
+            "생성 시각이 지금보다 미래인 스냅샷이 있습니다: 이 호스트의 시계를 확인하세요. 그 스냅샷은 남기고 --keep-last 에 세지 않습니다",
+            "some snapshots were created in the future: check this host's clock; they are kept and not counted by --keep-last"
+        ));
+    }
     for (i, reasons) in plan {
         let m = &manifests[i];
         if reasons.is_empty() {
@@ -280,6 +289,10 @@ fn keep_text(k: Keep) -> String {
         Keep::KeepWithin => t!("기간 안", "keep-within"),
         Keep::Journal => t!("되돌리지 않은 apply 저널", "un-reverted apply journal"),
         Keep::JournalsUnreadable => t!("저널을 읽을 수 없음", "journals unreadable"),
+        Keep::FutureCreatedAt => t!(
+            "생성 시각이 미래 (시계 확인 필요)",
+            "created in the future: check the clock"
+        ),
     }
 }
 

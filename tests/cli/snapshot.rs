@@ -727,3 +727,57 @@ fn a_live_writer_is_not_blocked_in_rollback_mode() {
 fn a_live_writer_is_not_blocked_in_wal_mode() {
     snapshot_under_writer("wal");
 }
+
+/// An operator who deletes `lock` while a run holds it must not let a second run in: the new
+/// `lock` file would be another file, with no lock on it.
+#[test]
+fn a_deleted_lock_file_does_not_let_a_second_writer_in() {
+    let env = TestEnv::with("current", &["guide"]);
+    let (child, fp) = spawn_paused(&env, &["snapshot"], "pause-snapshot-locked");
+    let snapshots = env.store().join("snapshots");
+    fs::remove_file(env.store().join("lock")).unwrap();
+    // A temp file of the paused writer must survive the second run.
+    let live_tmp = snapshots.join(".tmp-in-progress.db");
+    fs::write(&live_tmp, b"partial").unwrap();
+    for args in [
+        vec!["snapshot"],
+        vec!["snapshot", "prune", "--keep-last", "1"],
+    ] {
+        let out = env.cmd().args(&args).output().unwrap();
+        assert_error(&out, 6);
+    }
+    env.cmd().args(["snapshot", "list"]).assert().success();
+    assert!(live_tmp.exists(), "a live writer's temp file was removed");
+    fs::write(fp.join("resume"), b"").unwrap();
+    let first = child.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    snap(&env);
+    assert!(!live_tmp.exists());
+    assert_eq!(ids_in_store(&env).len(), 2);
+}
+
+/// A snapshot stamped in the future (the clock was ahead when it was taken) sorts first; it must
+/// not push the really newest snapshot out of `--keep-last`, and it is not deleted either.
+#[test]
+fn prune_with_a_future_dated_snapshot_keeps_the_real_newest() {
+    let env = TestEnv::with("current", &["guide"]);
+    let ids: Vec<String> = (0..3).map(|_| id_of(&snap(&env))).collect();
+    let now = chrono::Utc::now();
+    set_created_at(&env, &ids[0], now + chrono::Duration::days(1));
+    set_created_at(&env, &ids[1], now - chrono::Duration::days(3));
+    let out = run(&env, &["--json", "snapshot", "prune", "--keep-last", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = stdout_json(&out);
+    assert_eq!(doc["deleted"], serde_json::json!([ids[1]]));
+    assert!(
+        doc["warnings"][0].as_str().unwrap().contains("future"),
+        "{doc}"
+    );
+    let mut left = ids_in_store(&env);
+    left.sort();
+    assert_eq!(left, vec![ids[0].clone(), ids[2].clone()]);
+    // --keep-within does not delete it either (its age is negative).
+    let out = run(&env, &["snapshot", "prune", "--keep-within", "1h"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(ids_in_store(&env).contains(&ids[0]));
+}
