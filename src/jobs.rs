@@ -2,14 +2,17 @@
 //! reports is exactly what `apply` would do.
 //!
 //! One pass: one query over `analysis_jobs`, then one query each over the result and progress
-//! rows of the candidate (pending/processing) jobs only. SQLite evaluates the `IN` on `job_id`
-//! before it reads the rest of a row, so on the legacy schema (no index on
-//! `analysis_results.job_id`) the scan skips the transcripts of every other job.
+//! rows of the pending/processing jobs that are already past the threshold by `created_at`,
+//! passed as one array. SQLite evaluates the `IN` on `job_id` before it reads the rest of a row,
+//! so on the legacy schema (no index on `analysis_results.job_id`) the scan skips the
+//! transcripts of every other job.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::types::ValueRef;
+use std::rc::Rc;
+
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -289,10 +292,22 @@ pub fn survey(
         }
     }
 
-    // Nothing pending or processing (the usual weekly case): no result row needs reading.
-    let has_candidates = !candidates.is_empty();
+    // Only candidates already older than the threshold by created_at can be stale (activity
+    // only makes a job younger), so only their result and progress rows are read; with none
+    // (the usual weekly case) nothing more is read at all.
+    let threshold = criteria.threshold();
+    let old_enough: Vec<Value> = candidates
+        .iter()
+        .filter(|(_, c)| c.created.at().is_some_and(|t| criteria.now - t > threshold))
+        .map(|(job_id, _)| Value::Text(job_id.clone()))
+        .collect();
+    let has_candidates = !old_enough.is_empty();
+    let old_enough = Rc::new(old_enough);
+    if has_candidates {
+        rusqlite::vtab::array::load_module(tx).map_err(sql_err)?;
+    }
     let activity = if has_candidates {
-        scan_results(tx, &results_query(schema), tz).map_err(sql_err)?
+        scan_results(tx, &results_query(schema), &old_enough, tz).map_err(sql_err)?
     } else {
         HashMap::new()
     };
@@ -309,12 +324,10 @@ pub fn survey(
     if let (true, true, Some(column)) =
         (has_candidates, schema.progress_has("job_id"), progress_time)
     {
-        let sql = format!(
-            "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN \
-             (SELECT job_id FROM analysis_jobs WHERE status IN ('pending', 'processing'))"
-        );
+        let sql =
+            format!("SELECT job_id, {column} FROM analysis_progress WHERE job_id IN rarray(?1)");
         let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
-        let mut rows = stmt.query([]).map_err(sql_err)?;
+        let mut rows = stmt.query([&old_enough]).map_err(sql_err)?;
         let label = format!("analysis_progress.{column}");
         while let Some(row) = rows.next().map_err(sql_err)? {
             let Some(job_id) = text(row.get_ref(0).map_err(sql_err)?) else {
@@ -332,7 +345,6 @@ pub fn survey(
 
     let mut stale = Vec::new();
     let mut age_unknown = Vec::new();
-    let threshold = criteria.threshold();
     for c in candidates.into_values().chain(candidates_without_job_id) {
         match judge(c, criteria, threshold) {
             Judged::Stale(job) => stale.push(job),
@@ -360,9 +372,9 @@ pub fn survey(
     })
 }
 
-/// The query over the result rows of candidate jobs. SQLite
-/// checks `job_id IN (...)` before reading the rest of a row, so other jobs' transcripts are
-/// skipped even without an index on `job_id` (the legacy schema has none).
+/// The query over the result rows of the given jobs (`?1`, an array of job_id). With an index on
+/// `job_id` (current schema) SQLite looks each job up; without one (legacy) it scans the table
+/// but checks `job_id` before reading the rest of a row, skipping other jobs' transcripts.
 fn results_query(schema: &Schema) -> String {
     let (done, failed, updated) = match schema.variant {
         Variant::Current => (
@@ -383,19 +395,19 @@ fn results_query(schema: &Schema) -> String {
     };
     format!(
         "SELECT job_id, {done}, {failed}, {updated}, {created} FROM analysis_results \
-         WHERE job_id IN \
-         (SELECT job_id FROM analysis_jobs WHERE status IN ('pending', 'processing'))"
+         WHERE job_id IN rarray(?1)"
     )
 }
 
 fn scan_results(
     conn: &Connection,
     sql: &str,
+    job_ids: &Rc<Vec<Value>>,
     tz: DbTimezone,
 ) -> rusqlite::Result<HashMap<String, Activity>> {
     let mut found: HashMap<String, Activity> = HashMap::new();
     let mut stmt = conn.prepare(sql)?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([job_ids])?;
     while let Some(row) = rows.next()? {
         let Some(job_id) = borrowed(row.get_ref(0)?) else {
             continue;
