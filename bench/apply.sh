@@ -71,6 +71,7 @@ t0=$(secs); gen "$DB" 3 150; t1=$(secs)
 printf 'built %s (%s MiB) in %.1f s\n' "$DB" "$(( $(stat -c %s "$DB") / 1048576 ))" "$(echo "$t1 - $t0" | bc)"
 
 # The app: one progress row per write, each write timed, for as long as apply runs.
+rm -f "$WORK/apply/writer.txt.stop"   # left by an earlier run in the same WORKDIR
 python3 - "$DB" "$WORK/apply/writer.txt" <<'PY' &
 import sqlite3, sys, time, os
 db, out = sys.argv[1], sys.argv[2]
