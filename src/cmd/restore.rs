@@ -33,16 +33,7 @@ pub struct RestoreReport {
 }
 
 pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RestoreReport, Exit)> {
-    if args.journal.is_some() {
-        // `lib::run` sends `restore --journal` to `cmd::revert`; this is only a guard.
-        return Err(fail(
-            Exit::Usage,
-            t!(
-                "restore --journal 은(는) 아직 구현되지 않았습니다",
-                "restore --journal is not implemented yet"
-            ),
-        ));
-    }
+    // `restore --journal` goes to `cmd::revert` (see `lib::run`); clap allows only one of the two.
     let wanted = args.snapshot.as_deref().unwrap_or("latest");
     let report = match &args.to {
         Some(to) => restore_to_file(settings, wanted, to, args.force)?,
