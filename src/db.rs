@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::{fail, Exit, Failure};
@@ -415,6 +416,26 @@ pub fn sqlite_error(path: &Path, err: rusqlite::Error) -> anyhow::Error {
         _ => Failure::new(Exit::Database, t!("{shown}: SQLite 오류: {err}", "{shown}: SQLite error: {err}")),
     };
     anyhow::Error::new(failure)
+}
+
+/// `path` with symlinks and `.`/`..` resolved: how journals and manifests name a database, so
+/// that `./db` and `/data/db` agree. A path that cannot be resolved is kept as given.
+pub fn canonical_path(path: &Path) -> PathBuf {
+    fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// A column value as text for reports and journals; NULL is `None`. A blob is shown as
+/// `<blob>`: it never equals a text status, just as in SQLite's own comparisons.
+pub fn value_text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(r) => Some(r.to_string()),
+        ValueRef::Blob(_) => Some("<blob>".to_string()),
+    }
 }
 
 /// Adds the path to any other error about a file.

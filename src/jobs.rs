@@ -17,7 +17,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::cli::AgeBasis;
-use crate::db::{sqlite_error, Database, Schema, Variant};
+use crate::db::{sqlite_error, value_text, Database, Schema, Variant};
 use crate::time::{DbTimezone, Stamp};
 
 pub const PENDING: &str = "pending";
@@ -177,16 +177,6 @@ fn borrowed<'a>(value: ValueRef<'a>) -> Option<&'a str> {
     }
 }
 
-fn text(value: ValueRef<'_>) -> Option<String> {
-    match value {
-        ValueRef::Null => None,
-        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(r) => Some(r.to_string()),
-        ValueRef::Blob(_) => Some("<blob>".to_string()),
-    }
-}
-
 /// Reads the jobs (in one read transaction, so all queries see the same moment) and classifies
 /// them. Called inside a transaction the caller already holds (`apply`'s `BEGIN IMMEDIATE`), it
 /// reads in that one.
@@ -261,7 +251,7 @@ pub fn survey(
                 None => {
                     *stats
                         .by_status
-                        .entry(text(status_ref).unwrap_or_default())
+                        .entry(value_text(status_ref).unwrap_or_default())
                         .or_default() += 1
                 }
             }
@@ -276,7 +266,7 @@ pub fn survey(
                 id: row.get(0).map_err(sql_err)?,
                 job_id: job_id.map(str::to_string),
                 emp_id: emp_id.map(str::to_string),
-                folder_path: text(row.get_ref(5).map_err(sql_err)?),
+                folder_path: value_text(row.get_ref(5).map_err(sql_err)?),
                 status: status.to_string(),
                 created,
                 started: Stamp::read(row.get_ref(6).map_err(sql_err)?, tz),
@@ -330,7 +320,7 @@ pub fn survey(
         let mut rows = stmt.query([&old_enough]).map_err(sql_err)?;
         let label = format!("analysis_progress.{column}");
         while let Some(row) = rows.next().map_err(sql_err)? {
-            let Some(job_id) = text(row.get_ref(0).map_err(sql_err)?) else {
+            let Some(job_id) = value_text(row.get_ref(0).map_err(sql_err)?) else {
                 continue;
             };
             if let Some(c) = candidates.get_mut(&job_id) {

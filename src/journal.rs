@@ -16,11 +16,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::types::ValueRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::{sqlite_error, Database};
+use crate::db::{canonical_path, sqlite_error, value_text, Database};
 use crate::error::{fail, Exit, Failure};
 use crate::jobs::Criteria;
 use crate::settings::Settings;
@@ -132,10 +131,7 @@ pub fn changes_sha256(changes: &[Change]) -> String {
 
 /// The database path as journals record it: canonical, so `./db` and `/data/db` agree.
 pub fn canonical_db_path(path: &Path) -> String {
-    std::fs::canonicalize(path)
-        .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
-        .display()
-        .to_string()
+    canonical_path(path).display().to_string()
 }
 
 impl Journal {
@@ -355,17 +351,9 @@ impl Entry {
     pub fn created_at(&self) -> DateTime<Utc> {
         match &self.journal {
             Ok(j) => j.created_at,
-            Err(_) => time_of_id(&self.id).unwrap_or(DateTime::<Utc>::MIN_UTC),
+            Err(_) => store::time_of_id(&self.id).unwrap_or(DateTime::<Utc>::MIN_UTC),
         }
     }
-}
-
-/// `YYYYMMDDTHHMMSSZ-xxxxxxxx` -> its time (to order damaged journals).
-pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
-    let stamp = id.get(..16)?;
-    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ")
-        .ok()
-        .map(|t| t.and_utc())
 }
 
 /// Every journal in the store, newest first; damaged ones are kept with their error.
@@ -471,19 +459,9 @@ pub fn current_value(db: &Database, pk: i64) -> Result<Option<Option<String>>> {
     let mut rows = stmt.query([pk]).map_err(|e| sqlite_error(&db.path, e))?;
     match rows.next().map_err(|e| sqlite_error(&db.path, e))? {
         None => Ok(None),
-        Some(row) => Ok(Some(text(
+        Some(row) => Ok(Some(value_text(
             row.get_ref(0).map_err(|e| sqlite_error(&db.path, e))?,
         ))),
-    }
-}
-
-pub fn text(value: ValueRef<'_>) -> Option<String> {
-    match value {
-        ValueRef::Null => None,
-        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(r) => Some(r.to_string()),
-        ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
     }
 }
 
@@ -632,8 +610,8 @@ mod tests {
 
     #[test]
     fn ids_order_damaged_journals() {
-        let t = time_of_id("20260225T004515Z-0a1b2c3d").unwrap();
+        let t = store::time_of_id("20260225T004515Z-0a1b2c3d").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-02-25T00:45:15+00:00");
-        assert!(time_of_id("garbage").is_none());
+        assert!(store::time_of_id("garbage").is_none());
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 
-use crate::db::{sqlite_error, Database};
+use crate::db::{canonical_path, sqlite_error, Database};
 use crate::error::{fail, Exit, Failure};
 use crate::progress;
 use crate::settings::Settings;
@@ -93,6 +93,13 @@ pub struct Scan {
     pub problems: Vec<Problem>,
 }
 
+impl Manifest {
+    /// Whether this snapshot was taken of the database at `db_path` (compared canonically).
+    pub fn is_of(&self, db_path: &Path) -> bool {
+        canonical_path(&self.source_path) == canonical_path(db_path)
+    }
+}
+
 pub fn manifest_path(store: &Store, id: &str) -> PathBuf {
     store.snapshots_dir().join(format!("{id}.json"))
 }
@@ -114,7 +121,7 @@ pub fn create(
     settings: &Settings,
 ) -> Result<Manifest> {
     let source = Database::open_read_only(db_path, settings.busy_timeout)?;
-    let source_path = fs::canonicalize(db_path).unwrap_or_else(|_| db_path.to_path_buf());
+    let source_path = canonical_path(db_path);
     let wal = source.journal_mode()? == "wal";
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
@@ -740,7 +747,7 @@ pub fn find(store: &Store, wanted: &str) -> Result<Manifest> {
     items.extend(
         scan.problems
             .iter()
-            .map(|p| (p.id.clone(), time_of_id(&p.id))),
+            .map(|p| (p.id.clone(), store::time_of_id(&p.id).unwrap_or_default())),
     );
     let id = store::resolve_id(&items, wanted, &t!("스냅샷", "snapshot"))?;
     if let Some(m) = scan.manifests.into_iter().find(|m| m.id == id) {
@@ -756,14 +763,6 @@ pub fn find(store: &Store, wanted: &str) -> Result<Manifest> {
         Exit::Integrity,
         t!("스냅샷 {id}: {problem}", "snapshot {id}: {problem}"),
     ))
-}
-
-/// The time an id was made, from its text (for files whose manifest cannot be read).
-fn time_of_id(id: &str) -> DateTime<Utc> {
-    id.get(..16)
-        .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ").ok())
-        .map(|t| t.and_utc())
-        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------

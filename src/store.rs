@@ -256,6 +256,14 @@ fn read_holder(mut file: &File) -> String {
     }
 }
 
+/// `YYYYMMDDTHHMMSSZ-xxxxxxxx` -> its time: orders files whose own `created_at` cannot be read.
+pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
+    let stamp = id.get(..16)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
 /// A new store id `YYYYMMDDTHHMMSSZ-<8 hex>` from the real clock (never `--now`), and the
 /// creation time with microsecond precision that orders ids made within one second.
 pub fn new_id() -> (String, DateTime<Utc>) {

@@ -201,12 +201,10 @@ fn existing_store(settings: &Settings) -> Result<Store> {
 /// The newest snapshot taken of this database: several databases in one folder share a store,
 /// so `latest` only considers manifests whose `source_path` is this file (compared canonically).
 fn latest_of(store: &Store, live: &Path) -> Result<snapshot::Manifest> {
-    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let wanted = canonical(live);
     // `list` is newest first.
     snapshot::list(store)?
         .into_iter()
-        .find(|m| canonical(&m.source_path) == wanted)
+        .find(|m| m.is_of(live))
         .ok_or_else(|| {
             fail(
                 Exit::Usage,

@@ -10,7 +10,7 @@ use crate::error::Exit;
 use crate::journal::{self, Kind, State};
 use crate::settings::Settings;
 use crate::snapshot;
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// One line of the history.
 #[derive(Debug, Clone, Serialize)]
@@ -128,7 +128,7 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
         });
     }
     for p in scan.problems {
-        let created_at = journal::time_of_id(&p.id).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let created_at = store::time_of_id(&p.id).unwrap_or(DateTime::<Utc>::MIN_UTC);
         report.entries.push(LogEntry {
             damaged: Some(p.message),
             ..LogEntry::new(created_at, "snapshot", p.id.clone())

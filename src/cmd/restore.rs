@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
-use crate::db::{sqlite_error, Database};
+use crate::db::{canonical_path, sqlite_error, Database};
 use crate::error::{fail, Exit, Failure};
 use crate::output::{Render, Style};
 use crate::settings::Settings;
@@ -257,10 +257,10 @@ fn set_page_size(image: &Path, page_size: u32) -> Result<()> {
 
 /// Refuses a snapshot of another database file unless `--force`.
 fn check_same_database(m: &Manifest, db_path: &Path, force: bool) -> Result<()> {
-    let live = fs::canonicalize(db_path).unwrap_or_else(|_| db_path.to_path_buf());
-    if live == m.source_path || force {
+    if force || m.is_of(db_path) {
         return Ok(());
     }
+    let live = canonical_path(db_path);
     Err(Failure::new(
         Exit::Usage,
         t!(
