@@ -397,19 +397,13 @@ pub fn list(store: &Store) -> Result<Vec<Entry>> {
 /// all journals, so naming another database's journal gets a clear refusal from
 /// `check_database` rather than "no journal matches".
 pub fn find_for(store: &Store, wanted: &str, db_path: &Path) -> Result<Journal> {
-    find_among(store, wanted, Some(db_path))
-}
-
-fn find_among(store: &Store, wanted: &str, db_path: Option<&Path>) -> Result<Journal> {
     let entries = list(store)?;
     if wanted == "latest" {
         // A damaged journal newer than every apply could be the apply meant (its database
         // cannot be trusted either): refuse to guess.
         for entry in &entries {
             match &entry.journal {
-                Ok(j) if j.kind == Kind::Apply && db_path.is_none_or(|p| j.is_for(p)) => {
-                    return Ok(j.clone())
-                }
+                Ok(j) if j.kind == Kind::Apply && j.is_for(db_path) => return Ok(j.clone()),
                 Ok(_) => continue,
                 Err(e) => {
                     return Err(Failure::new(Exit::Integrity, e.clone())
@@ -423,17 +417,11 @@ fn find_among(store: &Store, wanted: &str, db_path: Option<&Path>) -> Result<Jou
         }
         return Err(fail(
             Exit::Usage,
-            match db_path {
-                Some(p) => t!(
-                    "{} 에 대해 되돌릴 apply 저널이 없습니다",
-                    "there is no apply journal of {} to revert",
-                    p.display()
-                ),
-                None => t!(
-                    "되돌릴 apply 저널이 없습니다",
-                    "there is no apply journal to revert"
-                ),
-            },
+            t!(
+                "{} 에 대해 되돌릴 apply 저널이 없습니다",
+                "there is no apply journal of {} to revert",
+                db_path.display()
+            ),
         ));
     }
     let items: Vec<(String, DateTime<Utc>)> = entries
