@@ -1,15 +1,17 @@
-//! Test-only fail points: `JOBSWEEP_FAILPOINT=<name>[,<name>...]` makes a debug build abort at that step of
+//! Test-only fail points: `JOBSWEEP_FAILPOINT=<name>[,<name>...]` makes a build with the
+//! `failpoints` feature (the tests turn it on through a dev-dependency on this crate) abort at that step of
 //! `apply` or `restore --journal`, as a crash or `kill -9` would, so the tests can prove that
 //! every step leaves a recoverable state. A `pause-<name>` point instead waits (up to a minute)
 //! for the file `$JOBSWEEP_FAILPOINT_DIR/resume`, after creating `$JOBSWEEP_FAILPOINT_DIR/reached`,
-//! so a test can act while the command stands at that step. Release builds ignore all of it.
+//! so a test can act while the command stands at that step. Builds without the feature
+//! (`cargo build`, `cargo install`) compile all of it away.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Aborts or pauses here when the environment names this point (debug builds only).
+/// Aborts or pauses here when the environment names this point (`failpoints` builds only).
 pub fn hit(name: &str) {
-    if !cfg!(debug_assertions) {
+    if !cfg!(feature = "failpoints") {
         return;
     }
     let Some(wanted) = std::env::var_os("JOBSWEEP_FAILPOINT") else {

@@ -33,6 +33,7 @@ use crate::settings::Settings;
 /// Runs one command line; returns the exit status to use when it succeeded.
 pub fn run(cli: Cli) -> Result<Exit> {
     let settings = Settings::resolve(&cli.global)?;
+    output::set_quiet(settings.quiet);
     let print = if settings.json {
         Print::Json
     } else if settings.quiet {

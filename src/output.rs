@@ -2,6 +2,7 @@
 //! `Render` (for people), and only `lib::run` prints it. A closed pipe ends output quietly.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -98,7 +99,16 @@ pub fn emit<R: Render + Serialize>(command: &str, report: &R, print: Print) -> a
     }
 }
 
-/// A warning or notice on stderr (suppressed by `-q` for notices only).
+/// Set once at start-up from `-q`: notices are then not printed (errors always are).
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// A notice on stderr (a wait, a retry, a note on what happened); `-q` silences it.
 pub fn notice(message: &str) {
-    let _ = writeln!(std::io::stderr(), "{message}");
+    if !QUIET.load(Ordering::Relaxed) {
+        let _ = writeln!(std::io::stderr(), "{message}");
+    }
 }

@@ -268,11 +268,7 @@ pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
 /// creation time with microsecond precision that orders ids made within one second.
 pub fn new_id() -> (String, DateTime<Utc>) {
     let now = Utc::now().trunc_subsecs(6);
-    let id = format!(
-        "{}-{:08x}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        rand::random::<u32>()
-    );
+    let id = format!("{}-{:08x}", now.format("%Y%m%dT%H%M%SZ"), fastrand::u32(..));
     (id, now)
 }
 

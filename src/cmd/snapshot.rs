@@ -263,20 +263,9 @@ fn prune(
 // ---------------------------------------------------------------------------------------------
 // Human output
 
-/// `1.2 MiB`-style sizes.
+/// `1.20 MiB`-style sizes.
 pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
+    indicatif::BinaryBytes(n).to_string()
 }
 
 fn local_time(t: &DateTime<Utc>) -> String {

@@ -185,9 +185,9 @@ fn diff_of_a_live_rollback_journal_file_does_not_block_the_apps_writers() {
             "CREATE TABLE big (id INTEGER PRIMARY KEY, a TEXT, b INTEGER, c TEXT);
              CREATE TABLE tags (name TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID;
              CREATE TABLE ticks (id INTEGER PRIMARY KEY, at REAL);
-             WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 800000)
+             WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 40000)
              INSERT INTO big SELECT x, printf('row %d', x), x * 7, hex(randomblob(8)) FROM n;
-             WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 400000)
+             WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20000)
              INSERT INTO tags SELECT printf('tag-%s-%d', hex(randomblob(6)), x), x FROM n;",
         )
         .unwrap();
@@ -199,7 +199,7 @@ fn diff_of_a_live_rollback_journal_file_does_not_block_the_apps_writers() {
     let out = run(&env, &["snapshot"]);
     assert!(out.status.success(), "{}", stderr(&out));
     env.conn()
-        .execute("UPDATE big SET b = -b WHERE id % 80000 = 0", [])
+        .execute("UPDATE big SET b = -b WHERE id % 4000 = 0", [])
         .unwrap();
 
     // The app: a small transaction every 20 ms, giving up after a 1 s busy timeout.

@@ -156,10 +156,7 @@ fn every_command_has_a_man_page_with_the_operator_sections() {
 
 #[test]
 fn man_pages_render_without_warnings() {
-    if !have("groff") {
-        eprintln!("skipped: groff is not installed");
-        return;
-    }
+    require("groff", "groff");
     let dir = tempfile::tempdir().unwrap();
     for (name, page) in man_pages() {
         let path = dir.path().join(&name);
@@ -221,10 +218,7 @@ fn fish_script_parses() {
 }
 
 fn shell_parses(shell: &str, args: &[&str]) {
-    if !have(shell) {
-        eprintln!("skipped: {shell} is not installed (.ci/run installs it)");
-        return;
-    }
+    require(shell, shell);
     let out = Process::new(shell)
         .current_dir(repo())
         .args(args)
@@ -429,10 +423,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 
 #[test]
 fn fish_completes_journal_ids_end_to_end() {
-    if !have("fish") {
-        eprintln!("skipped: fish is not installed (.ci/run installs it)");
-        return;
-    }
+    require("fish", "fish");
     let env = env_with_store();
     let out = shell("fish", &env)
         .args([
@@ -454,10 +445,7 @@ fn fish_completes_journal_ids_end_to_end() {
 
 #[test]
 fn zsh_completes_on_the_first_tab_when_autoloaded_from_fpath() {
-    if !have("zsh") {
-        eprintln!("skipped: zsh is not installed (.ci/run installs it)");
-        return;
-    }
+    require("zsh", "zsh");
     let env = env_with_store();
     // compinit autoloads completions/_jobsweep; `_describe` is replaced by a stand-in that
     // prints the candidates it is given, so the completion function runs outside a real Tab.
@@ -793,10 +781,15 @@ fn examples(command: &str) -> Vec<(&'static str, &'static str)> {
     }
 }
 
-fn have(program: &str) -> bool {
-    Process::new("sh")
+/// Fails (never skips) when a tool the test needs is missing, naming the package to install.
+fn require(program: &str, package: &str) {
+    let found = Process::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .output()
         .map(|o| o.status.success())
-        .unwrap_or(false)
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{program} is not installed: apt-get install {package} (.ci/run does)"
+    );
 }

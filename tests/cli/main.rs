@@ -9,6 +9,7 @@ mod generated;
 mod json_docs;
 mod log;
 mod messages;
+mod quiet;
 mod restore_snapshot;
 mod revert;
 mod snapshot;

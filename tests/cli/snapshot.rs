@@ -101,11 +101,11 @@ fn human_output_names_the_id_and_ratio() {
 
 #[test]
 fn progress_bars_show_on_a_terminal_only_without_q() {
-    // `script` gives the binary a terminal; without it there is nothing to test here.
-    if Std::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: no `script` command");
-        return;
-    }
+    // `script` gives the binary a terminal.
+    assert!(
+        Std::new("script").arg("--version").output().is_ok(),
+        "script is not installed: apt-get install bsdutils (.ci/run does)"
+    );
     let env = TestEnv::with("current", &["guide"]);
     let on_terminal = |extra: &str| {
         let line = format!(

@@ -1,0 +1,56 @@
+//! `-q` prints errors only: no report, no progress, no notices.
+
+use std::fs;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::common::*;
+
+#[test]
+fn q_silences_the_wait_notice_but_not_errors() {
+    let env = TestEnv::with("current", &["guide"]);
+    let (child, fp) = spawn_paused(&env, &["snapshot"], "pause-snapshot-locked");
+    let waiter = env
+        .std_cmd()
+        .args(["-q", "--wait", "snapshot"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    fs::write(fp.join("resume"), b"").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let quiet = waiter.wait_with_output().unwrap();
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert_eq!(stderr(&quiet), "", "the wait notice is silenced by -q");
+    assert_eq!(stdout(&quiet), "");
+
+    // Errors still print under -q.
+    let out = env
+        .cmd()
+        .args(["-q", "restore", "--snapshot", "nope"])
+        .output()
+        .unwrap();
+    assert_error(&out, 2);
+}
+
+#[test]
+fn the_tested_binary_has_its_fail_points() {
+    // The crash tests prove nothing if the points are compiled away (as in `cargo build`), so
+    // the test build turns the `failpoints` feature on in every profile, `--release` included.
+    use std::os::unix::process::ExitStatusExt;
+    let env = TestEnv::with("current", &["guide"]);
+    let before = dump(&env.db);
+    let out = env
+        .std_cmd()
+        .arg("apply")
+        .env("JOBSWEEP_FAILPOINT", "after-snapshot")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(6),
+        "aborted at the point: {out:?}"
+    );
+    assert_eq!(dump(&env.db), before);
+}
