@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -363,16 +363,8 @@ pub fn list(store: &Store) -> Result<Vec<Entry>> {
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => {
-            return Err(fail(
-                Exit::Integrity,
-                t!(
-                    "{} 을(를) 읽을 수 없습니다: {e}",
-                    "cannot read {}: {e}",
-                    dir.display()
-                ),
-            ))
-        }
+        // An unreadable directory is an environment problem (exit 3), as for snapshots/.
+        Err(e) => return Err(e).with_context(|| dir.display().to_string()),
     };
     for entry in entries.flatten() {
         let path = entry.path();

@@ -4,12 +4,12 @@ mod common;
 
 mod apply;
 mod check;
+mod conventions;
 mod diff;
 mod generated;
 mod json_docs;
 mod log;
 mod messages;
-mod quiet;
 mod restore_snapshot;
 mod revert;
 mod snapshot;

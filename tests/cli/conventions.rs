@@ -1,4 +1,5 @@
-//! `-q` prints errors only: no report, no progress, no notices.
+//! Conventions every command keeps: `-q` prints errors only, one failure has one exit code
+//! wherever it happens, and the tested binary really has its fail points.
 
 use std::fs;
 use std::process::Stdio;
@@ -53,4 +54,26 @@ fn the_tested_binary_has_its_fail_points() {
         "aborted at the point: {out:?}"
     );
     assert_eq!(dump(&env.db), before);
+}
+
+#[test]
+fn an_unreadable_store_directory_is_exit_3_in_every_catalogue() {
+    // `journals/` and `snapshots/` replaced by plain files: reading either directory fails.
+    for (broken, readers) in [
+        ("journals", &[&["log"][..]][..]),
+        ("snapshots", &[&["log"][..], &["snapshot", "list"][..]][..]),
+    ] {
+        let env = TestEnv::with("current", &["guide"]);
+        snap(&env);
+        let dir = env.store().join(broken);
+        fs::remove_dir_all(&dir).unwrap();
+        fs::write(&dir, b"not a directory").unwrap();
+        let before = files_under(&env.store());
+        for args in readers {
+            let out = run(&env, args);
+            let line = assert_error(&out, 3);
+            assert!(line.contains(broken), "{broken} {args:?}: {line}");
+        }
+        assert_eq!(files_under(&env.store()), before);
+    }
 }
