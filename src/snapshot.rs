@@ -129,7 +129,12 @@ pub fn create(
     // 1. The consistent image, in a temp file in the store (same volume, never in memory).
     let image = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
     let (page_size, page_count) = {
-        let mut dest = Connection::open(&image).map_err(|e| sqlite_error(&image, e))?;
+        // SQLite must not follow a link planted at the temp name either (design.md §4).
+        let mut dest = Connection::open_with_flags(
+            &image,
+            OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+        )
+        .map_err(|e| sqlite_error(&image, e))?;
         // The image is a scratch file: no journal, no syncs while copying.
         dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             .map_err(|e| sqlite_error(&image, e))?;
@@ -335,7 +340,7 @@ fn step_error(err: rusqlite::Error, source: &Path, image: &Path) -> anyhow::Erro
 /// live file back its own mode.
 fn mark_rollback_mode(image: &Path) -> Result<()> {
     use std::io::{Seek, SeekFrom};
-    let mut file = fs::OpenOptions::new()
+    let mut file = store::no_follow()
         .read(true)
         .write(true)
         .open(image)
@@ -411,7 +416,7 @@ fn compress(image: &Path, out: &Path, settings: &Settings) -> Result<(Sum, Sum)>
         .map_err(|e| store::write_error(image, e))?
         .len();
     let mut reader = File::open(image).map_err(|e| store::write_error(image, e))?;
-    let file = fs::OpenOptions::new()
+    let file = store::no_follow()
         .write(true)
         .truncate(true)
         .open(out)
@@ -472,7 +477,9 @@ fn compress_workers() -> u32 {
 fn integrity_check(image: &Path) -> Result<()> {
     let conn = Connection::open_with_flags(
         image,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )
     .map_err(|e| sqlite_error(image, e))?;
     let first: String = conn
@@ -609,9 +616,10 @@ pub fn extract_to(
     prefix: &str,
     settings: &Settings,
 ) -> Result<TempPath> {
+    store.check()?;
     let zst = data_path(store, &m.id);
     let tmp = temp_in(dir, &format!("{prefix}{}-", m.id), ".db")?;
-    let file = fs::OpenOptions::new()
+    let file = store::no_follow()
         .write(true)
         .truncate(true)
         .open(&tmp)
