@@ -117,15 +117,7 @@ fn check_path(path: &Path) -> Result<()> {
             ))
         }
     };
-    if meta.is_dir() {
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{shown} 은(는) 디렉터리입니다. 데이터베이스 파일을 지정하세요",
-                "{shown} is a directory, not a database file"
-            ),
-        ));
-    }
+    not_a_regular_file(path, &meta)?;
     let mut header = [0u8; 16];
     let read = read_header(path, &mut header).map_err(|e| {
         fail(
@@ -151,6 +143,55 @@ fn check_path(path: &Path) -> Result<()> {
             t!(
                 "{shown} 은(는) SQLite 데이터베이스가 아닙니다",
                 "{shown} is not an SQLite database"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses at once a database path that exists but is not a regular file (a directory, a FIFO,
+/// a socket, a device): opening a FIFO would block forever. A missing path passes (the command
+/// says "not found" when it opens it).
+pub fn refuse_non_regular(path: &Path) -> Result<()> {
+    match fs::metadata(path) {
+        Ok(meta) => not_a_regular_file(path, &meta),
+        Err(_) => Ok(()),
+    }
+}
+
+fn not_a_regular_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    let shown = path.display();
+    if meta.is_dir() {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) 디렉터리입니다. 데이터베이스 파일을 지정하세요",
+                "{shown} is a directory, not a database file"
+            ),
+        ));
+    }
+    if !meta.is_file() {
+        #[cfg(unix)]
+        let kind = {
+            use std::os::unix::fs::FileTypeExt;
+            let t = meta.file_type();
+            if t.is_fifo() {
+                t!("FIFO(이름 있는 파이프)", "a FIFO")
+            } else if t.is_socket() {
+                t!("소켓", "a socket")
+            } else if t.is_block_device() || t.is_char_device() {
+                t!("장치 파일", "a device")
+            } else {
+                t!("특수 파일", "a special file")
+            }
+        };
+        #[cfg(not(unix))]
+        let kind = t!("특수 파일", "a special file");
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) {kind}이며 일반 파일이 아닙니다. 데이터베이스 파일을 지정하세요",
+                "{shown} is {kind}, not a regular database file"
             ),
         ));
     }

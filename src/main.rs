@@ -3,6 +3,14 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
+    // Under a file-size limit (`ulimit -f`) a write past it would kill the process with
+    // SIGXFSZ and no word; ignored, the write fails with EFBIG and the error path reports it
+    // and cleans up like any other failed write.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any other thread exists; SIG_IGN is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // Answers the shell's completion requests (COMPLETE=bash jobsweep ...) and exits.
     clap_complete::CompleteEnv::with_factory(jobsweep::cli::Cli::command)
         .shells(jobsweep::complete::shells())

@@ -155,7 +155,7 @@ pub fn create(
     let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
     let checker = {
         let image = image.to_path_buf();
-        std::thread::spawn(move || integrity_check(&image))
+        std::thread::spawn(move || integrity_problem(&image))
     };
     let compressed = compress(&image, &zst_tmp, settings);
     let checked = checker.join().unwrap_or_else(|_| {
@@ -165,7 +165,20 @@ pub fn create(
         )))
     });
     let (image_sum, file_sum) = compressed?;
-    checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?;
+    // The image holds the source's pages as they are: a problem in it is the database's
+    // (exit 3, one line, as `apply`'s quick_check says it), not the snapshot's.
+    if let Some(what) =
+        checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?
+    {
+        let shown = db_path.display();
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 이(가) 손상되었습니다: {what}",
+                "{shown} is corrupt: {what}"
+            ),
+        ));
+    }
 
     let manifest = Manifest {
         id: id.clone(),
@@ -475,6 +488,15 @@ fn compress_workers() -> u32 {
 
 /// `PRAGMA integrity_check` on an image file: exit 4 naming the first problem.
 fn integrity_check(image: &Path) -> Result<()> {
+    match integrity_problem(image)? {
+        None => Ok(()),
+        Some(what) => Err(integrity_failure(image, &what)),
+    }
+}
+
+/// The first problem `PRAGMA integrity_check` finds in an image file, on one line; `None` when
+/// it is sound. A file SQLite cannot even read is exit 4 naming why.
+fn integrity_problem(image: &Path) -> Result<Option<String>> {
     let conn = Connection::open_with_flags(
         image,
         OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -485,10 +507,16 @@ fn integrity_check(image: &Path) -> Result<()> {
     let first: String = conn
         .query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))
         .map_err(|e| integrity_failure(image, &e.to_string()))?;
-    if first != "ok" {
-        return Err(integrity_failure(image, &first));
+    if first == "ok" {
+        return Ok(None);
     }
-    Ok(())
+    // SQLite's report spans lines ("*** in database main ***" then the problem).
+    let first = first
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("*** in database main *** ", "");
+    Ok(Some(first))
 }
 
 fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {
