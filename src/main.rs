@@ -29,9 +29,11 @@ fn main() -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) => {
             let (exit, hint) = jobsweep::error::classify(&err);
-            eprintln!("error: {err:#}");
+            // One line each, whatever paths or stored text the message quotes.
+            let message = format!("{err:#}");
+            eprintln!("error: {}", jobsweep::output::esc(&message));
             if let Some(hint) = hint {
-                eprintln!("hint: {hint}");
+                eprintln!("hint: {}", jobsweep::output::esc(hint));
             }
             ExitCode::from(exit.code())
         }
@@ -56,7 +58,7 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         format!("error: {message}")
     };
     let command = command_path(&args);
-    eprintln!("{message}");
+    eprintln!("{}", jobsweep::output::esc(&message));
     eprintln!(
         "hint: {}",
         jobsweep::t!(

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::{SnapshotAction, SnapshotArgs};
 use crate::error::{fail, Exit};
-use crate::output::{Render, Style};
+use crate::output::{esc, Render, Style};
 use crate::settings::Settings;
 use crate::snapshot::{self, Keep, Manifest, Problem, Reason};
 use crate::store::Store;
@@ -318,7 +318,7 @@ impl Render for SnapshotReport {
                     out.push_str(&t!(
                         "스냅샷이 없습니다 ({})\n",
                         "no snapshots ({})\n",
-                        r.store
+                        esc(&r.store)
                     ));
                     return;
                 }
@@ -334,26 +334,27 @@ impl Render for SnapshotReport {
                 for m in &r.snapshots {
                     out.push_str(&format!(
                         "{:<26} {:<23} {:<11} {:>10} {:>10}  {}\n",
-                        m.id,
+                        esc(&m.id),
                         local_time(&m.created_at),
                         m.reason.as_str(),
                         human_bytes(m.image_bytes),
                         human_bytes(m.file_bytes),
-                        m.note.as_deref().unwrap_or("")
+                        esc(m.note.as_deref().unwrap_or(""))
                     ));
                 }
                 for p in &r.problems {
-                    out.push_str(&style.bad(&format!("{:<26} {}\n", p.id, p.message)));
+                    out.push_str(&style.bad(&format!("{:<26} {}\n", esc(&p.id), esc(&p.message))));
                 }
             }
             SnapshotReport::Verify(r) => {
                 for item in &r.snapshots {
                     match &item.error {
-                        None => out.push_str(&format!("{} {}\n", item.id, style.good("ok"))),
+                        None => out.push_str(&format!("{} {}\n", esc(&item.id), style.good("ok"))),
                         Some(e) => out.push_str(&format!(
-                            "{} {}: {e}\n",
-                            item.id,
-                            style.bad(&t!("실패", "FAILED"))
+                            "{} {}: {}\n",
+                            esc(&item.id),
+                            style.bad(&t!("실패", "FAILED")),
+                            esc(e)
                         )),
                     }
                 }

@@ -272,3 +272,163 @@ fn a_snapshot_of_a_damaged_database_is_one_line_exit_3() {
     assert!(store_files(&env).is_empty(), "{:?}", store_files(&env));
     assert_no_temp_files(&env);
 }
+
+// ---- jobs are keyed by their primary key ----
+
+/// The unique constraint on `job_id` is gone (the table rebuilt without it) and a second stale
+/// job carries the job_id of the first: both are reported, planned, changed and reverted.
+#[test]
+fn a_duplicate_job_id_keeps_both_jobs() {
+    let env = TestEnv::with("current", &["guide"]);
+    let doc = stdout_json(&run(&env, &["--json", "check"]));
+    let first = &doc["stale_jobs"][0];
+    let (pk, job_id) = (
+        first["id"].as_i64().unwrap(),
+        first["job_id"].as_str().unwrap().to_string(),
+    );
+    let stale_before = doc["stale_jobs"].as_array().unwrap().len();
+    {
+        let conn = env.conn();
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'analysis_jobs'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let without_unique = sql.replace("job_id VARCHAR(50) UNIQUE", "job_id VARCHAR(50)");
+        assert_ne!(sql, without_unique);
+        conn.execute_batch(&format!(
+            "PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON;
+             ALTER TABLE analysis_jobs RENAME TO old_jobs;
+             {without_unique};
+             INSERT INTO analysis_jobs SELECT * FROM old_jobs;
+             DROP TABLE old_jobs;"
+        ))
+        .unwrap();
+        conn.execute(
+            "INSERT INTO analysis_jobs (id, job_id, emp_id, folder_path, file_ids, files_hash,
+                 status, options, created_at, started_at, completed_at)
+             SELECT (SELECT max(id) + 1 FROM analysis_jobs), job_id, emp_id, folder_path,
+                 file_ids, files_hash, status, options, created_at, started_at, completed_at
+             FROM analysis_jobs WHERE id = ?1",
+            [pk],
+        )
+        .unwrap();
+    }
+    let twin: i64 = env
+        .conn()
+        .query_row("SELECT max(id) FROM analysis_jobs", [], |r| r.get(0))
+        .unwrap();
+    let before = dump(&env.db);
+    let pks_of = |list: &serde_json::Value, key: &str| -> Vec<i64> {
+        let mut v: Vec<i64> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["job_id"] == job_id.as_str())
+            .map(|j| j[key].as_i64().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let doc = stdout_json(&run(&env, &["--json", "check"]));
+    assert_eq!(
+        doc["stale_jobs"].as_array().unwrap().len(),
+        stale_before + 1
+    );
+    assert_eq!(pks_of(&doc["stale_jobs"], "id"), vec![pk, twin]);
+    let text = stdout(&run(&env, &["check"]));
+    assert_eq!(
+        text.matches(&format!("Job ID: {job_id}")).count(),
+        2,
+        "{text}"
+    );
+
+    let applied = apply_ok(&env, &[]);
+    assert_eq!(pks_of(&applied["changed"], "id"), vec![pk, twin]);
+    let journal_id = applied["journal_id"].as_str().unwrap().to_string();
+    let j = journal(&env, &journal_id);
+    assert_eq!(pks_of(&j["changes"], "pk"), vec![pk, twin]);
+    let status = |id: i64| -> String {
+        env.conn()
+            .query_row(
+                "SELECT status FROM analysis_jobs WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let planned = first["planned_status"].as_str().unwrap();
+    assert_eq!((status(pk), status(twin)), (planned.into(), planned.into()));
+
+    let out = run(&env, &["restore", "--journal", &journal_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(dump(&env.db), before);
+}
+
+// ---- stored text in human output ----
+
+fn assert_no_controls(what: &str, out: &std::process::Output) {
+    assert!(out.status.success(), "{what}: {}", stderr(out));
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let bad: Vec<u8> = bytes
+            .iter()
+            .copied()
+            .filter(|b| *b < 0x20 && *b != b'\n')
+            .collect();
+        assert!(bad.is_empty(), "{what}: raw {bad:?} in {stream}");
+    }
+}
+
+/// ESC, BEL and CR in folder_path, emp_id, job_id and a note are printed as escapes by check,
+/// apply, log and snapshot list; --json keeps the text exact.
+#[test]
+fn control_characters_in_stored_text_are_escaped_in_human_output() {
+    let env = TestEnv::with("current", &["guide"]);
+    let doc = stdout_json(&run(&env, &["--json", "check"]));
+    let pk = doc["stale_jobs"][0]["id"].as_i64().unwrap();
+    let folder = "/uploads/\u{1b}[2J\u{7}meeting\rFAKE LINE";
+    let job_id = "job\u{1b}]0;owned\u{7}";
+    env.conn()
+        .execute(
+            "UPDATE analysis_jobs SET folder_path = ?1, emp_id = 'E\u{1b}[31m', job_id = ?2
+             WHERE id = ?3",
+            rusqlite::params![folder, job_id, pk],
+        )
+        .unwrap();
+    let out = run(&env, &["check"]);
+    assert_no_controls("check", &out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("/uploads/\\x1b[2J\\x07meeting\\rFAKE LINE"),
+        "{text}"
+    );
+    assert!(text.contains("job\\x1b]0;owned\\x07"), "{text}");
+    let json = stdout_json(&run(&env, &["--json", "check"]));
+    let job = json["stale_jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == pk)
+        .unwrap();
+    assert_eq!(job["folder_path"], folder);
+
+    let out = run(&env, &["apply"]);
+    assert_no_controls("apply", &out);
+    assert!(stdout(&out).contains("job\\x1b]0;owned\\x07"));
+    let out = run(&env, &["snapshot", "--note", "nightly\u{1b}[2J\r"]);
+    assert_no_controls("snapshot", &out);
+    for args in [&["log"][..], &["snapshot", "list"]] {
+        let out = run(&env, args);
+        assert_no_controls(&format!("{args:?}"), &out);
+        assert!(stdout(&out).contains("nightly\\x1b[2J\\r"), "{args:?}");
+    }
+    // An error quoting the text is one escaped line too.
+    let out = run(
+        &env,
+        &["check", "--job", "x\u{1b}[2J", "--db-timezone", "\r+99"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out.stderr.contains(&0x1b) && !out.stderr.contains(&b'\r'));
+}
