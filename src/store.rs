@@ -449,6 +449,43 @@ pub fn new_id() -> (String, DateTime<Utc>) {
     (id, now)
 }
 
+/// Serde: a path as text, lossily when it is not UTF-8 (its exact bytes then go in a `*_hex`
+/// field beside it, see `path_hex`), instead of failing the whole document.
+pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
+/// The raw bytes of a path in hex when they are not UTF-8; `None` for a UTF-8 path, which the
+/// text field already holds exactly (design.md §4).
+pub fn path_hex(path: &Path) -> Option<String> {
+    if path.to_str().is_some() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(hex::encode(path.as_os_str().as_bytes()))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The path whose raw bytes `path_hex` wrote; `None` when the text is not hex.
+pub fn path_from_hex(text: &str) -> Option<PathBuf> {
+    let bytes = hex::decode(text).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        String::from_utf8(bytes).ok().map(PathBuf::from)
+    }
+}
+
 /// Serde for `created_at`-like fields: RFC 3339 with exactly six fractional digits.
 pub mod micros {
     use chrono::{DateTime, Utc};

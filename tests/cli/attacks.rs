@@ -432,3 +432,142 @@ fn control_characters_in_stored_text_are_escaped_in_human_output() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!out.stderr.contains(&0x1b) && !out.stderr.contains(&b'\r'));
 }
+
+// ---- manifests protect their own fields ----
+
+/// Two databases share a store. A's manifest edited to name B: every command that reads it
+/// refuses it with exit 4, and B keeps its rows (before, `restore --snapshot` overwrote B with
+/// A's rows).
+#[test]
+fn an_edited_manifest_is_refused_and_the_other_database_is_untouched() {
+    let env = TestEnv::with("current", &["guide"]);
+    let other = env.path("other.db");
+    fs::copy(&env.db, &other).unwrap();
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute("UPDATE analysis_jobs SET status = 'failed'", [])
+        .unwrap();
+    let id = id_of(&snap(&env));
+    let path = manifest_path(&env, &id);
+    // Rewritten with its keys in another order but unchanged: still sound.
+    let m = read_json(&path);
+    fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    run(&env, &["snapshot", "verify", &id]);
+    let out = run(&env, &["--json", "snapshot", "verify", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout_json(&out)["snapshots"][0]["manifest_protected"],
+        true
+    );
+
+    let mut edited = m.clone();
+    edited["source_path"] = fs::canonicalize(&other)
+        .unwrap()
+        .display()
+        .to_string()
+        .into();
+    fs::write(&path, serde_json::to_vec_pretty(&edited).unwrap()).unwrap();
+    let (before_a, before_b) = (dump(&env.db), dump(&other));
+    let store_before = files_under(&env.store());
+
+    let out = run(&env, &["snapshot", "verify", &id]);
+    assert_error_containing(&out, 4, "manifest_sha256");
+    let out = run(&env, &["snapshot", "verify", "--all"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let out = run(&env, &["--json", "snapshot", "list"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["problems"][0]["id"], id.as_str());
+    let out = run_on(&other, &["diff", &id]);
+    assert_error_containing(&out, 4, "manifest_sha256");
+    let out = run_on(&other, &["restore", "--snapshot", &id]);
+    assert_error_containing(&out, 4, "manifest_sha256");
+    let out = run_on(&other, &["restore", "--snapshot", &id, "--force"]);
+    assert_error(&out, 4);
+    assert_eq!(dump(&other), before_b, "the other database was overwritten");
+    assert_eq!(dump(&env.db), before_a);
+    assert_eq!(files_under(&env.store()), store_before);
+}
+
+/// A manifest written before manifests had a checksum is still read (old stores keep working),
+/// and `verify` says it is unprotected.
+#[test]
+fn an_old_manifest_without_a_checksum_is_accepted_as_unprotected() {
+    let env = TestEnv::with("current", &["guide"]);
+    let id = id_of(&snap(&env));
+    let path = manifest_path(&env, &id);
+    let mut m = read_json(&path);
+    assert!(m["manifest_sha256"].is_string());
+    m.as_object_mut().unwrap().remove("manifest_sha256");
+    fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let out = run(&env, &["--json", "snapshot", "verify", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout_json(&out)["snapshots"][0]["manifest_protected"],
+        false
+    );
+    let out = run(&env, &["snapshot", "verify", "--all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("unprotected"), "{}", stdout(&out));
+    let out = run(&env, &["snapshot", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&env, &["restore", "--snapshot", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+// ---- a database under a path that is not UTF-8 ----
+
+#[test]
+fn a_database_under_a_non_utf8_path_is_snapshotted_cleaned_and_reverted() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let env = TestEnv::with("current", &["guide"]);
+    // A UTF-8 path is stored exactly as before: no extra field.
+    let plain = snap(&env);
+    assert!(plain.get("source_path_hex").is_none(), "{plain}");
+    let dir = env
+        .dir
+        .path()
+        .join(std::ffi::OsString::from_vec(b"data-\xff\xfe-\xc3".to_vec()));
+    fs::create_dir(&dir).unwrap();
+    let db = dir.join("database.db");
+    fs::copy(&env.db, &db).unwrap();
+    let before = dump(&db);
+    let raw = fs::canonicalize(&db).unwrap();
+    let raw_hex = hex::encode(raw.as_os_str().as_bytes());
+
+    let out = run_on(&db, &["--json", "snapshot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m = stdout_json(&out);
+    assert_eq!(m["source_path_hex"], raw_hex.as_str());
+    assert_eq!(
+        m["source_path"],
+        raw.to_string_lossy().into_owned().as_str(),
+        "readable text beside the exact bytes"
+    );
+    let out = run_on(&db, &["snapshot", "verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = run_on(&db, &["--json", "apply"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let applied = stdout_json(&out);
+    let journal_id = applied["journal_id"].as_str().unwrap().to_string();
+    let j = read_json(
+        &dir.join(".jobsweep/journals")
+            .join(format!("{journal_id}.json")),
+    );
+    assert_eq!(j["db_path_hex"], raw_hex.as_str());
+    assert_ne!(dump(&db), before);
+    for args in [&["log"][..], &["snapshot", "list"], &["diff"]] {
+        let out = run_on(&db, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let out = run_on(&db, &["restore", "--journal", "latest"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(dump(&db), before);
+    let snapshot_id = applied["snapshot_id"].as_str().unwrap();
+    let out = run_on(&db, &["restore", "--snapshot", snapshot_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(dump(&db), before);
+    // The journal of the UTF-8 database next door does not claim this one.
+    let out = run_on(&env.db, &["restore", "--journal", "latest"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
