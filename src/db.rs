@@ -217,7 +217,13 @@ impl Database {
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     busy_timeout,
                 )?;
-                touch(&rw).map_err(|e| sqlite_error(path, e))?;
+                touch(&rw).map_err(|e| match e.sqlite_error_code() {
+                    // SQLite opened it read-only after all: this user may not write here.
+                    Some(
+                        ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied,
+                    ) => hot_journal_failure(path),
+                    _ => sqlite_error(path, e),
+                })?;
                 drop(rw);
                 let conn = open_with(path, flags, busy_timeout)?;
                 touch(&conn).map_err(|e| sqlite_error(path, e))?;
@@ -388,6 +394,24 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// A hot journal this user cannot roll back (no write access to the file or its directory):
+/// says so, with what to do, instead of a bare "read-only".
+fn hot_journal_failure(path: &Path) -> anyhow::Error {
+    let shown = path.display();
+    Failure::new(
+        Exit::Database,
+        t!(
+            "{shown} 에 중단된 쓰기가 남긴 핫 저널(-journal)이 있어 롤백해야 읽을 수 있는데, 이 사용자는 쓸 수 없습니다 (읽기 전용)",
+            "{shown} has a hot journal left by a crashed writer, which must be rolled back before the file can be read, and this user cannot write to it (read-only)"
+        ),
+    )
+    .hint(t!(
+        "롤백에는 쓰기 권한이 필요합니다: 앱의 사용자로(또는 데이터베이스 파일과 디렉터리에 쓰기 권한을 가진 사용자로) 한 번 실행하세요. 앱의 다음 연결도 같은 롤백을 합니다",
+        "rolling it back needs write access: run once as the app's user (or with write permission on the database file and its directory); the app's next connection does the same roll-back"
+    ))
+    .into()
 }
 
 /// When SQLite reports damage, says "truncated" if the header promises more pages than the file

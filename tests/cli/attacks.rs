@@ -571,3 +571,52 @@ fn a_database_under_a_non_utf8_path_is_snapshotted_cleaned_and_reverted() {
     let out = run_on(&env.db, &["restore", "--journal", "latest"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+// ---- a hot journal seen without write access ----
+
+/// A writer of the app died mid-transaction, leaving a hot journal; `check` run by a user who
+/// may read the database but not write it (nobody, through setpriv, when the test runs as root;
+/// permission bits do not stop root) cannot roll it back: one error line, exit 3, and a hint
+/// that says why and what to do. Nothing changes.
+#[test]
+fn a_hot_journal_without_write_access_says_why_and_what_to_do() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::with("current", &["guide"]);
+    let script = r#"
+import os, sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA cache_size=2")
+con.execute("BEGIN")
+con.execute("UPDATE analysis_jobs SET status='processing' WHERE status='completed'")
+con.execute("UPDATE analysis_results SET stt_text=stt_text||stt_text")
+os._exit(0)
+"#;
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&env.db)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let hot = env.path("database.db-journal");
+    assert!(hot.exists(), "the crash left no journal");
+    // Readable by everyone, writable by the owner only (not the user running the check).
+    fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(&hot, fs::Permissions::from_mode(0o644)).unwrap();
+    if !is_root() {
+        // Without root the test user owns the files: take its own write permission away.
+        fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o555)).unwrap();
+        fs::set_permissions(&env.db, fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    let (db_before, journal_before) = (fs::read(&env.db).unwrap(), fs::read(&hot).unwrap());
+    let out = unprivileged_cmd(&env).arg("check").output().unwrap();
+    fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    assert_error_containing(&out, 3, "hot journal");
+    let hint = stderr(&out).lines().nth(1).unwrap_or("").to_string();
+    assert!(hint.starts_with("hint: "), "{}", stderr(&out));
+    assert!(hint.contains("write"), "{hint}");
+    assert_eq!(fs::read(&env.db).unwrap(), db_before);
+    assert_eq!(fs::read(&hot).unwrap(), journal_before);
+    assert!(!env.store().exists());
+}
