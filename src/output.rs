@@ -101,7 +101,8 @@ pub fn emit<R: Render + Serialize>(command: &str, report: &R, print: Print) -> a
 
 /// A warning or notice on stderr (suppressed by `-q` for notices only).
 pub fn notice(message: &str) {
-    let _ = writeln!(std::io::stderr(), "{message}");
+    // Notices quote files others can write (the lock file's holder line).
+    let _ = writeln!(std::io::stderr(), "{}", esc(message));
 }
 
 /// Text from the database, a file or the command line made safe for a terminal: control

@@ -620,3 +620,24 @@ os._exit(0)
     assert_eq!(fs::read(&hot).unwrap(), journal_before);
     assert!(!env.store().exists());
 }
+
+/// Readers that write a decompressed image into the store (`diff`, `verify`) refuse a
+/// `snapshots/` that has become a link too, and write nothing through it.
+#[test]
+fn readers_do_not_write_through_a_linked_snapshots_dir() {
+    let env = TestEnv::with("current", &["guide"]);
+    let id = id_of(&snap(&env));
+    let elsewhere = env.path("elsewhere");
+    fs::rename(env.store().join("snapshots"), &elsewhere).unwrap();
+    symlink(&elsewhere, env.store().join("snapshots")).unwrap();
+    let before = files_under(&elsewhere);
+    for args in [
+        &["diff", &id][..],
+        &["snapshot", "verify", &id],
+        &["diff", &id, "live"],
+    ] {
+        let out = run(&env, args);
+        assert_refused(&out, "symbolic link");
+        assert_eq!(files_under(&elsewhere), before, "{args:?}");
+    }
+}
