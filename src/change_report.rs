@@ -7,7 +7,7 @@ use crate::cmd::diff::{DbDiffReport, DiffReport, JournalDiffReport, Standing};
 use crate::cmd::log::LogReport;
 use crate::cmd::revert::{Outcome, RevertReport};
 use crate::journal::{shown_value, Kind, Resolved, State};
-use crate::output::{heading, Render, Style};
+use crate::output::{esc, heading, Render, Style};
 use crate::report::{render_stale_jobs, render_stats, survey_warnings};
 use crate::t;
 use crate::time::display;
@@ -30,8 +30,17 @@ fn state_name(state: State) -> String {
     }
 }
 
+/// A job as reports name it: its job_id, else its primary key; escaped (design.md §6).
 fn job_name(job_id: &Option<String>, id: i64) -> String {
-    job_id.clone().unwrap_or_else(|| format!("id={id}"))
+    match job_id {
+        Some(j) => esc(j).into_owned(),
+        None => format!("id={id}"),
+    }
+}
+
+/// A stored value (a status) for human output: NULL, or the text escaped.
+fn value(v: &Option<String>) -> String {
+    esc(&shown_value(v)).into_owned()
 }
 
 fn render_recovered(out: &mut String, style: Style, recovered: &[Resolved]) {
@@ -59,8 +68,8 @@ fn change_line(a: &Applied) -> String {
     format!(
         "✓ {}: {} → {}\n",
         job_name(&a.job_id, a.id),
-        shown_value(&a.before),
-        shown_value(&a.after)
+        value(&a.before),
+        value(&a.after)
     )
 }
 
@@ -103,7 +112,7 @@ impl Render for ApplyReport {
                 "⚠ {}: 건너뜀 — {}\n",
                 "⚠ {}: skipped — {}\n",
                 job_name(&s.job_id, s.pk),
-                s.reason
+                esc(&s.reason)
             )));
         }
         more(out, self.skipped.len());
@@ -176,15 +185,15 @@ impl Render for RevertReport {
                 t!(
                     "! {name}: {} 이어야 하는데 {} — --force 로 되돌림\n",
                     "! {name}: expected {}, found {} — set back anyway (--force)\n",
-                    shown_value(&c.expected),
-                    shown_value(&c.found)
+                    value(&c.expected),
+                    value(&c.found)
                 )
             } else {
                 t!(
                     "✗ {name}: 충돌 — {} 이어야 하는데 {} (건너뜀)\n",
                     "✗ {name}: conflict — expected {}, found {} (skipped)\n",
-                    shown_value(&c.expected),
-                    shown_value(&c.found)
+                    value(&c.expected),
+                    value(&c.found)
                 )
             };
             out.push_str(&style.bad(&line));
@@ -256,7 +265,7 @@ impl Render for RevertReport {
 fn render_db_diff(out: &mut String, style: Style, r: &DbDiffReport) {
     let side = |s: &crate::cmd::diff::Side| match &s.id {
         Some(id) => t!("스냅숏 {id}", "snapshot {id}"),
-        None => t!("현재 DB ({})", "live ({})", s.path),
+        None => t!("현재 DB ({})", "live ({})", esc(&s.path)),
     };
     heading(
         out,
@@ -289,10 +298,13 @@ fn render_db_diff(out: &mut String, style: Style, r: &DbDiffReport) {
     for t in &r.diff.tables {
         out.push_str(&format!(
             "  {:<width$}  {:>9}  {:>9}  {:>9}\n",
-            t.table, t.added, t.removed, t.changed
+            esc(&t.table),
+            t.added,
+            t.removed,
+            t.changed
         ));
         if let Some(note) = &t.note {
-            out.push_str(&style.warn(&format!("    ⚠ {note}\n")));
+            out.push_str(&style.warn(&format!("    ⚠ {}\n", esc(note))));
         }
     }
     out.push_str(&t!(
@@ -303,7 +315,8 @@ fn render_db_diff(out: &mut String, style: Style, r: &DbDiffReport) {
     if !r.diff.jobs.is_empty() {
         out.push_str("\nanalysis_jobs:\n");
         for j in r.diff.jobs.iter().take(MAX_ROWS) {
-            let name = j.job_id.clone().unwrap_or_else(|| format!("id={}", j.id));
+            let name =
+                esc(&j.job_id.clone().unwrap_or_else(|| format!("id={}", j.id))).into_owned();
             match j.kind {
                 "added" => out.push_str(&t!("  + {name} (추가됨)\n", "  + {name} (added)\n")),
                 "removed" => out.push_str(&t!("  - {name} (삭제됨)\n", "  - {name} (removed)\n")),
@@ -314,6 +327,7 @@ fn render_db_diff(out: &mut String, style: Style, r: &DbDiffReport) {
                         .map(|c| format!("{}: {} → {}", c.column, c.before, c.after))
                         .collect::<Vec<_>>()
                         .join(", ");
+                    let cols = esc(&cols);
                     out.push_str(&format!("  ~ {name}: {cols}\n"));
                 }
             }
@@ -337,11 +351,7 @@ fn render_journal_diff(out: &mut String, style: Style, r: &JournalDiffReport) {
     );
     for row in r.rows.iter().take(MAX_ROWS) {
         let name = job_name(&row.job_id, row.id);
-        let (before, after, now) = (
-            shown_value(&row.before),
-            shown_value(&row.after),
-            shown_value(&row.now),
-        );
+        let (before, after, now) = (value(&row.before), value(&row.after), value(&row.now));
         let line = match row.standing {
             Standing::Applied => style.good(&t!(
                 "  적용됨     {name}: {before} → {after}\n",
@@ -389,7 +399,7 @@ impl Render for LogReport {
             &t!(
                 "📜 기록: {} (최신순)",
                 "📜 History of {} (newest first)",
-                self.store
+                esc(&self.store)
             ),
         );
         if self.entries.is_empty() {
@@ -403,10 +413,11 @@ impl Render for LogReport {
             let when = display(e.created_at);
             if let Some(damage) = &e.damaged {
                 out.push_str(&style.bad(&t!(
-                    "{when}  {:<8}  {}  손상됨: {damage}\n",
-                    "{when}  {:<8}  {}  DAMAGED: {damage}\n",
+                    "{when}  {:<8}  {}  손상됨: {}\n",
+                    "{when}  {:<8}  {}  DAMAGED: {}\n",
                     e.kind,
-                    e.id
+                    esc(&e.id),
+                    esc(damage)
                 )));
                 continue;
             }
@@ -443,7 +454,7 @@ impl Render for LogReport {
                 }
                 d
             };
-            let line = format!("{when}  {:<8}  {}  {detail}\n", e.kind, e.id);
+            let line = format!("{when}  {:<8}  {}  {}\n", e.kind, esc(&e.id), esc(&detail));
             if e.unresolved {
                 out.push_str(&style.warn(&line));
             } else {

@@ -62,8 +62,9 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
-    /// How long to wait for the app's locks, in milliseconds
-    #[arg(long, global = true, value_name = "MS", default_value_t = 5000)]
+    /// How long to wait for the app's locks, in milliseconds (at most 2147483647)
+    #[arg(long, global = true, value_name = "MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(i32::MAX)))]
     pub busy_timeout: u32,
 
     /// Pretend "now" is this time (RFC 3339 or YYYY-MM-DD HH:MM:SS[.ffffff]); changes
@@ -72,7 +73,13 @@ pub struct GlobalArgs {
     pub now: Option<String>,
 
     /// How naive timestamps in the file (and a naive --now) are read: utc, local or +HH:MM
-    #[arg(long, global = true, value_name = "ZONE", default_value = "utc")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "ZONE",
+        default_value = "utc",
+        allow_hyphen_values = true
+    )]
     pub db_timezone: String,
 
     /// Wait for another jobsweep to release the store lock instead of exiting with 6

@@ -117,15 +117,7 @@ fn check_path(path: &Path) -> Result<()> {
             ))
         }
     };
-    if meta.is_dir() {
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{shown} 은(는) 디렉터리입니다. 데이터베이스 파일을 지정하세요",
-                "{shown} is a directory, not a database file"
-            ),
-        ));
-    }
+    not_a_regular_file(path, &meta)?;
     let mut header = [0u8; 16];
     let read = read_header(path, &mut header).map_err(|e| {
         fail(
@@ -157,6 +149,55 @@ fn check_path(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses at once a database path that exists but is not a regular file (a directory, a FIFO,
+/// a socket, a device): opening a FIFO would block forever. A missing path passes (the command
+/// says "not found" when it opens it).
+pub fn refuse_non_regular(path: &Path) -> Result<()> {
+    match fs::metadata(path) {
+        Ok(meta) => not_a_regular_file(path, &meta),
+        Err(_) => Ok(()),
+    }
+}
+
+fn not_a_regular_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    let shown = path.display();
+    if meta.is_dir() {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) 디렉터리입니다. 데이터베이스 파일을 지정하세요",
+                "{shown} is a directory, not a database file"
+            ),
+        ));
+    }
+    if !meta.is_file() {
+        #[cfg(unix)]
+        let kind = {
+            use std::os::unix::fs::FileTypeExt;
+            let t = meta.file_type();
+            if t.is_fifo() {
+                t!("FIFO(이름 있는 파이프)", "a FIFO")
+            } else if t.is_socket() {
+                t!("소켓", "a socket")
+            } else if t.is_block_device() || t.is_char_device() {
+                t!("장치 파일", "a device")
+            } else {
+                t!("특수 파일", "a special file")
+            }
+        };
+        #[cfg(not(unix))]
+        let kind = t!("특수 파일", "a special file");
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) {kind}이며 일반 파일이 아닙니다. 데이터베이스 파일을 지정하세요",
+                "{shown} is {kind}, not a regular database file"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Database {
     /// Opens for reading only. If SQLite finds a hot journal left by a crashed writer it cannot
     /// roll it back read-only, so the file is opened read-write once to let SQLite do the
@@ -176,7 +217,13 @@ impl Database {
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     busy_timeout,
                 )?;
-                touch(&rw).map_err(|e| sqlite_error(path, e))?;
+                touch(&rw).map_err(|e| match e.sqlite_error_code() {
+                    // SQLite opened it read-only after all: this user may not write here.
+                    Some(
+                        ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied,
+                    ) => hot_journal_failure(path),
+                    _ => sqlite_error(path, e),
+                })?;
                 drop(rw);
                 let conn = open_with(path, flags, busy_timeout)?;
                 touch(&conn).map_err(|e| sqlite_error(path, e))?;
@@ -347,6 +394,24 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// A hot journal this user cannot roll back (no write access to the file or its directory):
+/// says so, with what to do, instead of a bare "read-only".
+fn hot_journal_failure(path: &Path) -> anyhow::Error {
+    let shown = path.display();
+    Failure::new(
+        Exit::Database,
+        t!(
+            "{shown} 에 중단된 쓰기가 남긴 핫 저널(-journal)이 있어 롤백해야 읽을 수 있는데, 이 사용자는 쓸 수 없습니다 (읽기 전용)",
+            "{shown} has a hot journal left by a crashed writer, which must be rolled back before the file can be read, and this user cannot write to it (read-only)"
+        ),
+    )
+    .hint(t!(
+        "롤백에는 쓰기 권한이 필요합니다: 앱의 사용자로(또는 데이터베이스 파일과 디렉터리에 쓰기 권한을 가진 사용자로) 한 번 실행하세요. 앱의 다음 연결도 같은 롤백을 합니다",
+        "rolling it back needs write access: run once as the app's user (or with write permission on the database file and its directory); the app's next connection does the same roll-back"
+    ))
+    .into()
 }
 
 /// When SQLite reports damage, says "truncated" if the header promises more pages than the file

@@ -75,7 +75,12 @@ fn read_only_uri(path: &Path) -> Result<String> {
     let absolute =
         std::path::absolute(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut uri = String::from("file:");
-    for byte in absolute.to_string_lossy().as_bytes() {
+    // The path's own bytes (percent-encoded), so a path that is not UTF-8 opens the same file.
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(absolute.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = absolute.to_string_lossy().into_owned().into_bytes();
+    for byte in &bytes {
         match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
                 uri.push(*byte as char)

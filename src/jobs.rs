@@ -137,7 +137,7 @@ struct Candidate {
 }
 
 /// What a job's result and progress rows say: file counts and the newest timestamp.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Activity {
     results: i64,
     completed: i64,
@@ -218,8 +218,11 @@ pub fn survey(
         col("started_at"),
     );
     let mut stats = Stats::default();
-    let mut candidates: HashMap<String, Candidate> = HashMap::new();
-    let mut candidates_without_job_id: Vec<Candidate> = Vec::new();
+    // Keyed by the primary key `id` (design.md §2): `job_id` is only a label, and in a file
+    // whose unique index was dropped two jobs may share one; both are judged and reported.
+    let mut candidates: Vec<Candidate> = Vec::new();
+    // job_id -> the candidates carrying it, to attach result and progress rows.
+    let mut by_job_id: HashMap<String, Vec<usize>> = HashMap::new();
     let mut seen_job_ids: Vec<bool> = vec![false; criteria.jobs.len()];
     let week = Duration::days(7);
     {
@@ -273,12 +276,13 @@ pub fn survey(
                 file_count: row.get(7).map_err(sql_err)?,
                 activity: Activity::default(),
             };
-            match job_id {
-                Some(j) => {
-                    candidates.insert(j.to_string(), candidate);
-                }
-                None => candidates_without_job_id.push(candidate),
+            if let Some(j) = job_id {
+                by_job_id
+                    .entry(j.to_string())
+                    .or_default()
+                    .push(candidates.len());
             }
+            candidates.push(candidate);
         }
     }
 
@@ -286,9 +290,16 @@ pub fn survey(
     // only makes a job younger), so only their result and progress rows are read; with none
     // (the usual weekly case) nothing more is read at all.
     let threshold = criteria.threshold();
-    let old_enough: Vec<Value> = candidates
+    let old_enough: Vec<Value> = by_job_id
         .iter()
-        .filter(|(_, c)| c.created.at().is_some_and(|t| criteria.now - t > threshold))
+        .filter(|(_, at)| {
+            at.iter().any(|&i| {
+                candidates[i]
+                    .created
+                    .at()
+                    .is_some_and(|t| criteria.now - t > threshold)
+            })
+        })
         .map(|(job_id, _)| Value::Text(job_id.clone()))
         .collect();
     let has_candidates = !old_enough.is_empty();
@@ -302,8 +313,9 @@ pub fn survey(
         HashMap::new()
     };
     for (job_id, activity) in activity {
-        if let Some(c) = candidates.get_mut(&job_id) {
-            c.activity.merge(activity);
+        // Rows of a shared job_id count for each job carrying it: neither can be told apart.
+        for &i in by_job_id.get(&job_id).into_iter().flatten() {
+            candidates[i].activity.merge(activity.clone());
         }
     }
 
@@ -323,8 +335,9 @@ pub fn survey(
             let Some(job_id) = value_text(row.get_ref(0).map_err(sql_err)?) else {
                 continue;
             };
-            if let Some(c) = candidates.get_mut(&job_id) {
-                c.activity
+            for &i in by_job_id.get(&job_id).into_iter().flatten() {
+                candidates[i]
+                    .activity
                     .saw(&label, Stamp::read(row.get_ref(1).map_err(sql_err)?, tz));
             }
         }
@@ -335,7 +348,7 @@ pub fn survey(
 
     let mut stale = Vec::new();
     let mut age_unknown = Vec::new();
-    for c in candidates.into_values().chain(candidates_without_job_id) {
+    for c in candidates {
         match judge(c, criteria, threshold) {
             Judged::Stale(job) => stale.push(job),
             Judged::Unknown(job) => age_unknown.push(job),

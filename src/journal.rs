@@ -79,6 +79,10 @@ pub struct Journal {
     pub snapshot_id: String,
     pub snapshot_image_sha256: String,
     pub db_path: String,
+    /// The raw bytes of the canonical database path in hex, only when they are not UTF-8
+    /// (`db_path` is then lossy text for people; design.md §4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_path_hex: Option<String>,
     /// The database file's device and inode (Unix) when the journal was written: identifies the
     /// file when it is reached by another path. Absent on other systems.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +161,7 @@ impl Journal {
             snapshot_id,
             snapshot_image_sha256,
             db_path: canonical_db_path(db_path),
+            db_path_hex: store::path_hex(&canonical_path(db_path)),
             db_file: file_id(db_path),
             criteria,
             changes_sha256: changes_sha256(&changes),
@@ -212,7 +217,12 @@ impl Journal {
     /// Whether this journal is about the database at `db_path`: the same canonical path, or the
     /// same file (device and inode) reached by another path.
     pub fn is_for(&self, db_path: &Path) -> bool {
-        self.db_path == canonical_db_path(db_path)
+        // A path that is not UTF-8 is compared by its exact bytes, not its lossy text.
+        let same_path = match &self.db_path_hex {
+            Some(hex) => store::path_hex(&canonical_path(db_path)).as_ref() == Some(hex),
+            None => self.db_path == canonical_db_path(db_path),
+        };
+        same_path
             || self
                 .db_file
                 .is_some_and(|ours| file_id(db_path) == Some(ours))

@@ -3,6 +3,14 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
+    // Under a file-size limit (`ulimit -f`) a write past it would kill the process with
+    // SIGXFSZ and no word; ignored, the write fails with EFBIG and the error path reports it
+    // and cleans up like any other failed write.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any other thread exists; SIG_IGN is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // Answers the shell's completion requests (COMPLETE=bash jobsweep ...) and exits.
     clap_complete::CompleteEnv::with_factory(jobsweep::cli::Cli::command)
         .shells(jobsweep::complete::shells())
@@ -21,9 +29,11 @@ fn main() -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) => {
             let (exit, hint) = jobsweep::error::classify(&err);
-            eprintln!("error: {err:#}");
+            // One line each, whatever paths or stored text the message quotes.
+            let message = format!("{err:#}");
+            eprintln!("error: {}", jobsweep::output::esc(&message));
             if let Some(hint) = hint {
-                eprintln!("hint: {hint}");
+                eprintln!("hint: {}", jobsweep::output::esc(hint));
             }
             ExitCode::from(exit.code())
         }
@@ -48,7 +58,7 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         format!("error: {message}")
     };
     let command = command_path(&args);
-    eprintln!("{message}");
+    eprintln!("{}", jobsweep::output::esc(&message));
     eprintln!(
         "hint: {}",
         jobsweep::t!(

@@ -1,6 +1,7 @@
 //! Writing reports: every command returns a value that is both `Serialize` (for `--json`) and
 //! `Render` (for people), and only `lib::run` prints it. A closed pipe ends output quietly.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -109,6 +110,45 @@ pub fn set_quiet(quiet: bool) {
 /// A notice on stderr (a wait, a retry, a note on what happened); `-q` silences it.
 pub fn notice(message: &str) {
     if !QUIET.load(Ordering::Relaxed) {
-        let _ = writeln!(std::io::stderr(), "{message}");
+        // Notices quote files others can write (the lock file's holder line).
+        let _ = writeln!(std::io::stderr(), "{}", esc(message));
+    }
+}
+
+/// Text from the database, a file or the command line made safe for a terminal: control
+/// characters (ESC, BEL, CR, newline, C1 codes) and bidirectional overrides are shown as escapes
+/// (`\x1b`, `\r`, `\n`, `\u{202e}`), so stored text can neither drive the terminal nor forge
+/// report lines. Every human report passes stored text through this; `--json` escapes by itself.
+pub fn esc(text: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn control_characters_are_escaped_and_plain_text_is_kept() {
+        assert_eq!(esc("/data/월요일 회의"), "/data/월요일 회의");
+        assert_eq!(esc("a\x1b[2Jb\x07c\rd\ne"), "a\\x1b[2Jb\\x07c\\rd\\ne");
+        assert_eq!(esc("x\u{85}y\u{202e}z"), "x\\u{0085}y\\u{202e}z");
     }
 }

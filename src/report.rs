@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::db::Variant;
 use crate::jobs::{Criteria, Plan, StaleJob, Stats, Survey, UnknownAge};
-use crate::output::{heading, Render, Style};
+use crate::output::{esc, heading, Render, Style};
 use crate::t;
 use crate::time::{ago, display};
 
@@ -170,25 +170,25 @@ pub fn render_stale_jobs(
     for (i, job) in jobs.iter().enumerate() {
         let arrow = format!(
             "{} → {} ({})",
-            job.status,
+            esc(&job.status),
             job.planned_status.status(),
             plan_reason(job)
         );
         out.push_str(&format!(
             "{}. Job ID: {}\n",
             i + 1,
-            style.bold(job.job_id.as_deref().unwrap_or("(NULL)"))
+            style.bold(&esc(job.job_id.as_deref().unwrap_or("(NULL)")))
         ));
         out.push_str(&t!(
             "   직원: {}\n",
             "   Employee: {}\n",
-            job.emp_id.clone().unwrap_or_else(none)
+            esc(&job.emp_id.clone().unwrap_or_else(none))
         ));
         out.push_str(&t!("   상태: {}\n", "   Status: {}\n", arrow));
         out.push_str(&t!(
             "   폴더: {}\n",
             "   Folder: {}\n",
-            job.folder_path.clone().unwrap_or_else(none)
+            esc(&job.folder_path.clone().unwrap_or_else(none))
         ));
         out.push_str(&t!(
             "   생성일: {} ({})\n",
@@ -233,7 +233,8 @@ pub fn survey_warnings(
         let list = unknown
             .iter()
             .map(|u| {
-                let id = u.job_id.clone().unwrap_or_else(|| format!("id={}", u.id));
+                let id =
+                    esc(&u.job_id.clone().unwrap_or_else(|| format!("id={}", u.id))).into_owned();
                 match &u.value {
                     Some(v) => format!("{id} ({}={v:?})", u.column),
                     None => format!("{id} ({}=NULL)", u.column),
@@ -252,7 +253,7 @@ pub fn survey_warnings(
         out.push_str(&style.warn(&t!(
             "⚠️  찾을 수 없는 Job ID: {}\n",
             "⚠️  no job with job_id: {}\n",
-            unknown_ids.join(", ")
+            esc(&unknown_ids.join(", "))
         )));
     }
     out

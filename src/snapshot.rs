@@ -66,8 +66,14 @@ pub struct Manifest {
     pub created_at: DateTime<Utc>,
     pub reason: Reason,
     pub note: Option<String>,
-    /// The database file, canonicalised, so restore can tell another database's snapshot.
+    /// The database file, canonicalised, so restore can tell another database's snapshot. In
+    /// the file it is text; a path that is not UTF-8 is written lossily here and exactly in
+    /// `source_path_hex` (design.md §4), and read back exact.
+    #[serde(serialize_with = "crate::store::lossy_path")]
     pub source_path: PathBuf,
+    /// The raw bytes of `source_path` in hex, only when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_path_hex: Option<String>,
     pub page_size: u32,
     pub page_count: u64,
     pub image_bytes: u64,
@@ -77,6 +83,11 @@ pub struct Manifest {
     pub zstd_level: i32,
     pub sqlite_version: String,
     pub tool_version: String,
+    /// SHA-256 of the compact JSON of the manifest without this field, set when it is written
+    /// and checked whenever it is read (design.md §4). Manifests written before it existed have
+    /// none: they are read as before and shown as unprotected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
 }
 
 /// A snapshot file set that cannot be listed as a snapshot.
@@ -97,6 +108,20 @@ impl Manifest {
     /// Whether this snapshot was taken of the database at `db_path` (compared canonically).
     pub fn is_of(&self, db_path: &Path) -> bool {
         canonical_path(&self.source_path) == canonical_path(db_path)
+    }
+
+    /// SHA-256 of the compact JSON of the manifest without `manifest_sha256` (struct fields in
+    /// declaration order, so the same manifest always gives the same bytes).
+    pub fn document_sha256(&self) -> String {
+        let mut doc = self.clone();
+        doc.manifest_sha256 = None;
+        let bytes = serde_json::to_vec(&doc).unwrap_or_default();
+        hex::encode(Sha256::digest(&bytes))
+    }
+
+    /// Whether the manifest carries its own checksum (written by this version or later).
+    pub fn is_protected(&self) -> bool {
+        self.manifest_sha256.is_some()
     }
 }
 
@@ -129,7 +154,12 @@ pub fn create(
     // 1. The consistent image, in a temp file in the store (same volume, never in memory).
     let image = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
     let (page_size, page_count) = {
-        let mut dest = Connection::open(&image).map_err(|e| sqlite_error(&image, e))?;
+        // SQLite must not follow a link planted at the temp name either (design.md §4).
+        let mut dest = Connection::open_with_flags(
+            &image,
+            OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+        )
+        .map_err(|e| sqlite_error(&image, e))?;
         // The image is a scratch file: no journal, no syncs while copying.
         dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             .map_err(|e| sqlite_error(&image, e))?;
@@ -150,7 +180,7 @@ pub fn create(
     let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
     let checker = {
         let image = image.to_path_buf();
-        std::thread::spawn(move || integrity_check(&image))
+        std::thread::spawn(move || integrity_problem(&image))
     };
     let compressed = compress(&image, &zst_tmp, settings);
     let checked = checker.join().unwrap_or_else(|_| {
@@ -160,13 +190,27 @@ pub fn create(
         )))
     });
     let (image_sum, file_sum) = compressed?;
-    checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?;
+    // The image holds the source's pages as they are: a problem in it is the database's
+    // (exit 3, one line, as `apply`'s quick_check says it), not the snapshot's.
+    if let Some(what) =
+        checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?
+    {
+        let shown = db_path.display();
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 이(가) 손상되었습니다: {what}",
+                "{shown} is corrupt: {what}"
+            ),
+        ));
+    }
 
     let manifest = Manifest {
         id: id.clone(),
         created_at,
         reason,
         note,
+        source_path_hex: store::path_hex(&source_path),
         source_path,
         page_size,
         page_count,
@@ -177,6 +221,7 @@ pub fn create(
         zstd_level: ZSTD_LEVEL,
         sqlite_version: rusqlite::version().to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        manifest_sha256: None,
     };
 
     // 3. Verify what is on disk: the compressed file decompresses to the same image.
@@ -194,6 +239,8 @@ pub fn create(
     zst_tmp
         .persist(&final_data)
         .map_err(|e| store::write_error(&final_data, e.error))?;
+    let mut manifest = manifest;
+    manifest.manifest_sha256 = Some(manifest.document_sha256());
     let written = store::sync_dir(&dir)
         .and_then(|_| store::write_json_atomic(&manifest_path(store, &id), &manifest));
     if let Err(e) = written {
@@ -335,7 +382,7 @@ fn step_error(err: rusqlite::Error, source: &Path, image: &Path) -> anyhow::Erro
 /// live file back its own mode.
 fn mark_rollback_mode(image: &Path) -> Result<()> {
     use std::io::{Seek, SeekFrom};
-    let mut file = fs::OpenOptions::new()
+    let mut file = store::no_follow()
         .read(true)
         .write(true)
         .open(image)
@@ -411,7 +458,7 @@ fn compress(image: &Path, out: &Path, settings: &Settings) -> Result<(Sum, Sum)>
         .map_err(|e| store::write_error(image, e))?
         .len();
     let mut reader = File::open(image).map_err(|e| store::write_error(image, e))?;
-    let file = fs::OpenOptions::new()
+    let file = store::no_follow()
         .write(true)
         .truncate(true)
         .open(out)
@@ -470,18 +517,35 @@ fn compress_workers() -> u32 {
 
 /// `PRAGMA integrity_check` on an image file: exit 4 naming the first problem.
 fn integrity_check(image: &Path) -> Result<()> {
+    match integrity_problem(image)? {
+        None => Ok(()),
+        Some(what) => Err(integrity_failure(image, &what)),
+    }
+}
+
+/// The first problem `PRAGMA integrity_check` finds in an image file, on one line; `None` when
+/// it is sound. A file SQLite cannot even read is exit 4 naming why.
+fn integrity_problem(image: &Path) -> Result<Option<String>> {
     let conn = Connection::open_with_flags(
         image,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )
     .map_err(|e| sqlite_error(image, e))?;
     let first: String = conn
         .query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))
         .map_err(|e| integrity_failure(image, &e.to_string()))?;
-    if first != "ok" {
-        return Err(integrity_failure(image, &first));
+    if first == "ok" {
+        return Ok(None);
     }
-    Ok(())
+    // SQLite's report spans lines ("*** in database main ***" then the problem).
+    let first = first
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("*** in database main *** ", "");
+    Ok(Some(first))
 }
 
 fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {
@@ -609,9 +673,10 @@ pub fn extract_to(
     prefix: &str,
     settings: &Settings,
 ) -> Result<TempPath> {
+    store.check()?;
     let zst = data_path(store, &m.id);
     let tmp = temp_in(dir, &format!("{prefix}{}-", m.id), ".db")?;
-    let file = fs::OpenOptions::new()
+    let file = store::no_follow()
         .write(true)
         .truncate(true)
         .open(&tmp)
@@ -719,15 +784,33 @@ fn read_manifest(path: &Path) -> Result<Manifest> {
             ),
         )
     })?;
-    serde_json::from_slice(&text).map_err(|e| {
+    let damaged = |detail: String| {
         fail(
             Exit::Integrity,
             t!(
-                "매니페스트 {shown} 이(가) 손상되었습니다: {e}",
-                "manifest {shown} is damaged: {e}"
+                "매니페스트 {shown} 이(가) 손상되었습니다: {detail}",
+                "manifest {shown} is damaged: {detail}"
             ),
         )
-    })
+    };
+    let mut m: Manifest = serde_json::from_slice(&text).map_err(|e| damaged(e.to_string()))?;
+    if let Some(sum) = &m.manifest_sha256 {
+        if *sum != m.document_sha256() {
+            return Err(damaged(t!(
+                "매니페스트 전체의 SHA-256(manifest_sha256)이 맞지 않습니다 (수정됨)",
+                "the SHA-256 of its fields (manifest_sha256) does not match (edited)"
+            )));
+        }
+    }
+    if let Some(hex) = &m.source_path_hex {
+        m.source_path = store::path_from_hex(hex).ok_or_else(|| {
+            damaged(t!(
+                "source_path_hex 가 16진수가 아닙니다",
+                "source_path_hex is not hex"
+            ))
+        })?;
+    }
+    Ok(m)
 }
 
 /// Every readable snapshot, newest first by `created_at`.
@@ -912,6 +995,8 @@ mod tests {
             zstd_level: 3,
             sqlite_version: String::new(),
             tool_version: String::new(),
+            manifest_sha256: None,
+            source_path_hex: None,
         }
     }
 

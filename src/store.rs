@@ -58,6 +58,9 @@ impl Store {
             dir.join("snapshots"),
             dir.join("journals"),
         ] {
+            // Refused before anything is created under it, and again once it exists
+            // (design.md §4 "Symlinks and ownership").
+            check_dir(&sub)?;
             fs::create_dir_all(&sub).map_err(|e| {
                 let shown = sub.display();
                 fail(
@@ -68,17 +71,28 @@ impl Store {
                     ),
                 )
             })?;
+            check_dir(&sub)?;
         }
         let store = Store {
             dir: dir.to_path_buf(),
         };
         // Only when nobody holds the lock: a running writer's temp files are not leftovers.
-        if let (Ok(file), Ok(dir)) = (store.open_lock_file(), File::open(&store.dir)) {
+        if let (Ok(file), Ok(dir)) = (store.open_lock_file(), open_dir(&store.dir)) {
             if file.try_lock().is_ok() && dir.try_lock().is_ok() {
                 store.remove_leftovers();
             }
         }
         Ok(store)
+    }
+
+    /// Refuses the store when its directory or its `snapshots/` or `journals/` is a symlink,
+    /// not a directory, or owned by another user than this one or root (design.md §4). Missing
+    /// directories pass: `open` creates them, readers find nothing in them.
+    pub fn check(&self) -> Result<()> {
+        for sub in [self.dir.clone(), self.snapshots_dir(), self.journals_dir()] {
+            check_dir(&sub)?;
+        }
+        Ok(())
     }
 
     /// The store if it exists; never creates anything (for read-only commands).
@@ -104,32 +118,68 @@ impl Store {
         self.dir.join("lock")
     }
 
+    /// Opens (or creates) `lock` without following a symlink, and refuses anything but a
+    /// regular file of this user or root with one link: the file is truncated and written, so
+    /// a planted link must never lead elsewhere (design.md §4).
     fn open_lock_file(&self) -> Result<File> {
         let path = self.lock_path();
-        OpenOptions::new()
+        let shown = path.display();
+        let file = no_follow()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
             .map_err(|e| {
-                let shown = path.display();
-                fail(
-                    Exit::Database,
-                    t!(
-                        "잠금 파일 {shown} 을(를) 열 수 없습니다: {e}",
-                        "cannot open the lock file {shown}: {e}"
-                    ),
-                )
-            })
+                if is_symlink_error(&e, &path) {
+                    refused(&path, t!("심볼릭 링크입니다", "it is a symbolic link"))
+                } else {
+                    fail(
+                        Exit::Database,
+                        t!(
+                            "잠금 파일 {shown} 을(를) 열 수 없습니다: {e}",
+                            "cannot open the lock file {shown}: {e}"
+                        ),
+                    )
+                }
+            })?;
+        let meta = file.metadata().map_err(|e| {
+            fail(
+                Exit::Database,
+                t!(
+                    "잠금 파일 {shown} 을(를) 열 수 없습니다: {e}",
+                    "cannot open the lock file {shown}: {e}"
+                ),
+            )
+        })?;
+        if !meta.is_file() {
+            return Err(refused(
+                &path,
+                t!("일반 파일이 아닙니다", "it is not a regular file"),
+            ));
+        }
+        if let Some(why) = foreign_owner(&meta) {
+            return Err(refused(&path, why));
+        }
+        if hard_links(&meta) > 1 {
+            return Err(refused(
+                &path,
+                t!(
+                    "다른 이름(하드 링크)이 있습니다",
+                    "it has other names (hard links)"
+                ),
+            ));
+        }
+        Ok(file)
     }
 
     /// Takes the store lock. When another process holds it: exit 6 at once naming its pid and
     /// start time, or with `wait` block until it is released.
     pub fn lock(&self, wait: bool) -> Result<StoreLock> {
         let path = self.lock_path();
+        self.check()?;
         let mut file = self.open_lock_file()?;
-        let dir = File::open(&self.dir).map_err(|e| {
+        let dir = open_dir(&self.dir).map_err(|e| {
             let shown = self.dir.display();
             fail(
                 Exit::Database,
@@ -256,6 +306,129 @@ fn read_holder(mut file: &File) -> String {
     }
 }
 
+/// `OpenOptions` that never follow a symlink in the last component of the path (`O_NOFOLLOW`):
+/// opening a planted link fails with `ELOOP` instead of reaching its target (design.md §4).
+pub fn no_follow() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options
+}
+
+/// Opens a directory for locking and fsync, refusing a symlink (`O_NOFOLLOW`).
+fn open_dir(dir: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+            .open(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        File::open(dir)
+    }
+}
+
+/// Whether an open with `O_NOFOLLOW` failed because the path is a symlink.
+fn is_symlink_error(err: &std::io::Error, path: &Path) -> bool {
+    #[cfg(unix)]
+    if err.raw_os_error() == Some(libc::ELOOP) {
+        return true;
+    }
+    let _ = err;
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// "refusing {path}: {why}", exit 3: a store that could redirect jobsweep's writes is an
+/// environment problem (design.md §4).
+fn refused(path: &Path, why: String) -> anyhow::Error {
+    let shown = path.display();
+    Failure::new(
+        Exit::Database,
+        t!(
+            "{shown} 을(를) 쓰지 않습니다: {why}",
+            "refusing {shown}: {why}"
+        ),
+    )
+    .hint(t!(
+        "jobsweep 는 저장소에서 링크를 따라가지 않습니다: 그것을 지우거나, 내 것(또는 root 의 것)인 실제 디렉터리를 --store 로 지정하세요",
+        "jobsweep never follows links in its store: remove it, or pass a real directory owned by you or root with --store"
+    ))
+    .into()
+}
+
+/// The reason to refuse a file owned by another user than this one or root, if it is.
+fn foreign_owner(meta: &fs::Metadata) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let owner = meta.uid();
+        if owner != me && owner != 0 {
+            return Some(t!(
+                "uid {owner} 의 것입니다 (이 사용자 uid {me} 도 root 도 아님)",
+                "it belongs to uid {owner}, neither this user (uid {me}) nor root"
+            ));
+        }
+    }
+    let _ = meta;
+    None
+}
+
+fn hard_links(meta: &fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.nlink()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        1
+    }
+}
+
+/// Refuses a store directory that is a symlink, not a directory, or another user's (unless
+/// root's). A missing one passes (design.md §4).
+fn check_dir(path: &Path) -> Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            let shown = path.display();
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "저장소 디렉터리 {shown} 을(를) 확인할 수 없습니다: {e}",
+                    "cannot inspect the store directory {shown}: {e}"
+                ),
+            ));
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refused(
+            path,
+            t!("심볼릭 링크입니다", "it is a symbolic link"),
+        ));
+    }
+    if !meta.is_dir() {
+        return Err(refused(
+            path,
+            t!("디렉터리가 아닙니다", "it is not a directory"),
+        ));
+    }
+    match foreign_owner(&meta) {
+        Some(why) => Err(refused(path, why)),
+        None => Ok(()),
+    }
+}
+
 /// `YYYYMMDDTHHMMSSZ-xxxxxxxx` -> its time: orders files whose own `created_at` cannot be read.
 pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
     let stamp = id.get(..16)?;
@@ -270,6 +443,43 @@ pub fn new_id() -> (String, DateTime<Utc>) {
     let now = Utc::now().trunc_subsecs(6);
     let id = format!("{}-{:08x}", now.format("%Y%m%dT%H%M%SZ"), fastrand::u32(..));
     (id, now)
+}
+
+/// Serde: a path as text, lossily when it is not UTF-8 (its exact bytes then go in a `*_hex`
+/// field beside it, see `path_hex`), instead of failing the whole document.
+pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
+/// The raw bytes of a path in hex when they are not UTF-8; `None` for a UTF-8 path, which the
+/// text field already holds exactly (design.md §4).
+pub fn path_hex(path: &Path) -> Option<String> {
+    if path.to_str().is_some() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(hex::encode(path.as_os_str().as_bytes()))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The path whose raw bytes `path_hex` wrote; `None` when the text is not hex.
+pub fn path_from_hex(text: &str) -> Option<PathBuf> {
+    let bytes = hex::decode(text).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        String::from_utf8(bytes).ok().map(PathBuf::from)
+    }
 }
 
 /// Serde for `created_at`-like fields: RFC 3339 with exactly six fractional digits.

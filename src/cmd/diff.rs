@@ -233,7 +233,9 @@ fn live_copy(db: &Database, settings: &Settings) -> Result<Option<tempfile::Temp
         .store_dir()
         .ok()
         .and_then(|dir| Store::existing(&dir))
-        .map(|store| store.snapshots_dir())
+        // A linked or foreign store is refused rather than written through (design.md §4).
+        .map(|store| store.check().map(|()| store.snapshots_dir()))
+        .transpose()?
         .filter(|dir| dir.is_dir())
         .unwrap_or_else(std::env::temp_dir);
     let image = tempfile::Builder::new()
@@ -242,7 +244,11 @@ fn live_copy(db: &Database, settings: &Settings) -> Result<Option<tempfile::Temp
         .tempfile_in(&dir)
         .map(|f| f.into_temp_path())
         .map_err(|e| store::write_error(&dir, e))?;
-    let mut dest = Connection::open(&image).map_err(|e| sqlite_error(&image, e))?;
+    let mut dest = Connection::open_with_flags(
+        &image,
+        rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )
+    .map_err(|e| sqlite_error(&image, e))?;
     // A scratch file: no journal, no syncs while copying.
     dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
         .map_err(|e| sqlite_error(&image, e))?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::{SnapshotAction, SnapshotArgs};
 use crate::error::{fail, Exit};
-use crate::output::{Render, Style};
+use crate::output::{esc, Render, Style};
 use crate::settings::Settings;
 use crate::snapshot::{self, Keep, Manifest, Problem, Reason};
 use crate::store::Store;
@@ -42,6 +42,9 @@ pub struct VerifyItem {
     pub id: String,
     pub ok: bool,
     pub error: Option<String>,
+    /// The manifest carries its own checksum (`manifest_sha256`); false for manifests written
+    /// before it existed, whose fields (source_path, ...) nothing protects.
+    pub manifest_protected: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,7 +67,7 @@ pub struct KeptItem {
 pub fn run(settings: &Settings, args: &SnapshotArgs) -> Result<(SnapshotReport, Result<()>)> {
     match &args.action {
         None => create(settings, args.note.clone()).map(|r| (r, Ok(()))),
-        Some(SnapshotAction::List) => list(settings).map(|r| (r, Ok(()))),
+        Some(SnapshotAction::List) => list(settings),
         Some(SnapshotAction::Verify { id, all }) => verify(settings, id.as_deref(), *all),
         Some(SnapshotAction::Prune {
             keep_last,
@@ -92,17 +95,38 @@ fn existing_store(settings: &Settings) -> Result<Option<Store>> {
     Ok(Store::existing(&settings.store_dir()?))
 }
 
-fn list(settings: &Settings) -> Result<SnapshotReport> {
+/// Lists every snapshot; a damaged one (a manifest that fails its checksum or cannot be read, a
+/// data file without a manifest) is listed under problems and makes the command exit 4 after
+/// the whole list is printed.
+fn list(settings: &Settings) -> Result<(SnapshotReport, Result<()>)> {
     let dir = settings.store_dir()?;
     let scan = match Store::existing(&dir) {
         Some(store) => snapshot::scan(&store)?,
         None => snapshot::Scan::default(),
     };
-    Ok(SnapshotReport::List(ListReport {
-        store: dir.display().to_string(),
-        snapshots: scan.manifests,
-        problems: scan.problems,
-    }))
+    let after = match scan.problems.len() {
+        0 => Ok(()),
+        n => Err(fail(
+            Exit::Integrity,
+            t!(
+                "손상된 스냅샷 {n}개: {}",
+                "{n} damaged snapshot(s): {}",
+                scan.problems
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    };
+    Ok((
+        SnapshotReport::List(ListReport {
+            store: dir.display().to_string(),
+            snapshots: scan.manifests,
+            problems: scan.problems,
+        }),
+        after,
+    ))
 }
 
 fn no_snapshots() -> anyhow::Error {
@@ -123,6 +147,7 @@ fn verify(
         snapshot::verify(&store, &m, settings)?;
         let report = VerifyReport {
             snapshots: vec![VerifyItem {
+                manifest_protected: m.is_protected(),
                 id: m.id,
                 ok: true,
                 error: None,
@@ -141,6 +166,7 @@ fn verify(
             id: m.id.clone(),
             ok: result.is_ok(),
             error: result.err().map(|e| format!("{e:#}")),
+            manifest_protected: m.is_protected(),
         });
     }
     for p in scan.problems {
@@ -148,6 +174,7 @@ fn verify(
             id: p.id,
             ok: false,
             error: Some(p.message),
+            manifest_protected: false,
         });
     }
     items.sort_by(|a, b| b.id.cmp(&a.id));
@@ -307,7 +334,7 @@ impl Render for SnapshotReport {
                     out.push_str(&t!(
                         "스냅샷이 없습니다 ({})\n",
                         "no snapshots ({})\n",
-                        r.store
+                        esc(&r.store)
                     ));
                     return;
                 }
@@ -323,26 +350,36 @@ impl Render for SnapshotReport {
                 for m in &r.snapshots {
                     out.push_str(&format!(
                         "{:<26} {:<23} {:<11} {:>10} {:>10}  {}\n",
-                        m.id,
+                        esc(&m.id),
                         local_time(&m.created_at),
                         m.reason.as_str(),
                         human_bytes(m.image_bytes),
                         human_bytes(m.file_bytes),
-                        m.note.as_deref().unwrap_or("")
+                        esc(m.note.as_deref().unwrap_or(""))
                     ));
                 }
                 for p in &r.problems {
-                    out.push_str(&style.bad(&format!("{:<26} {}\n", p.id, p.message)));
+                    out.push_str(&style.bad(&format!("{:<26} {}\n", esc(&p.id), esc(&p.message))));
                 }
             }
             SnapshotReport::Verify(r) => {
                 for item in &r.snapshots {
                     match &item.error {
-                        None => out.push_str(&format!("{} {}\n", item.id, style.good("ok"))),
+                        None if !item.manifest_protected => out.push_str(&format!(
+                            "{} {} {}\n",
+                            esc(&item.id),
+                            style.good("ok"),
+                            style.warn(&t!(
+                                "(매니페스트 보호 없음: 체크섬 도입 전에 쓰인 매니페스트)",
+                                "(manifest unprotected: written before manifests had a checksum)"
+                            ))
+                        )),
+                        None => out.push_str(&format!("{} {}\n", esc(&item.id), style.good("ok"))),
                         Some(e) => out.push_str(&format!(
-                            "{} {}: {e}\n",
-                            item.id,
-                            style.bad(&t!("실패", "FAILED"))
+                            "{} {}: {}\n",
+                            esc(&item.id),
+                            style.bad(&t!("실패", "FAILED")),
+                            esc(e)
                         )),
                     }
                 }

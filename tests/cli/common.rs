@@ -65,7 +65,7 @@ pub fn bare_cmd() -> Command {
 }
 
 /// `bare_cmd` as a plain `std::process::Command`.
-fn bare_std_cmd() -> std::process::Command {
+pub fn bare_std_cmd() -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("jobsweep"));
     for var in [
         "LANG",

@@ -252,7 +252,7 @@ print(commits)
         !writer_err.contains("locked"),
         "the app could not commit while diff ran ({took:?}): {writer_err}"
     );
-    assert!(commits >= 10, "{commits} commits in {took:?}");
+    assert!(commits >= 3, "the writer ran: {commits} commits in {took:?}");
     let doc = stdout_json(&out);
     assert_eq!(doc["to"]["kind"], "live");
     assert_eq!(doc["to"]["path"], env.db.display().to_string());

@@ -3,6 +3,7 @@
 mod common;
 
 mod apply;
+mod attacks;
 mod check;
 mod conventions;
 mod diff;
