@@ -19,6 +19,7 @@ fn kind_name(kind: Kind) -> String {
     match kind {
         Kind::Apply => "apply".to_string(),
         Kind::Revert => t!("되돌리기", "revert"),
+        Kind::Restore => t!("스냅숏 복원", "snapshot restore"),
     }
 }
 
@@ -36,12 +37,21 @@ fn job_name(job_id: &Option<String>, id: i64) -> String {
 
 fn render_recovered(out: &mut String, style: Style, recovered: &[Resolved]) {
     for r in recovered {
-        out.push_str(&style.warn(&t!(
-            "ℹ️  중단된 실행이 남긴 계획 저널 {}: 데이터베이스를 확인하여 '{}' 로 정리했습니다\n",
-            "ℹ️  journal {} was left planned by a crash: resolved as {} from the database\n",
-            r.id,
-            state_name(r.state)
-        )));
+        out.push_str(&style.warn(&if r.uncertain {
+            t!(
+                "ℹ️  중단된 실행이 남긴 계획 저널 {}: 결과 기록이 없는 이전 버전의 저널이라 행 값으로 추정하여 '{}' 로 정리했습니다 (불확실: 그 스냅숏은 prune 이 지우지 않음)\n",
+                "ℹ️  journal {} was left planned by a crash: an older journal without an outcome record, resolved as {} from row values (uncertain: prune keeps its snapshot)\n",
+                r.id,
+                state_name(r.state)
+            )
+        } else {
+            t!(
+                "ℹ️  중단된 실행이 남긴 계획 저널 {}: 데이터베이스의 결과 기록(jobsweep_outcomes)에 따라 '{}' 로 정리했습니다\n",
+                "ℹ️  journal {} was left planned by a crash: resolved as {} from the database's outcome record (jobsweep_outcomes)\n",
+                r.id,
+                state_name(r.state)
+            )
+        }));
     }
 }
 
@@ -440,6 +450,12 @@ impl Render for LogReport {
                 }
                 if let Some(state) = e.state.filter(|s| *s != State::Committed) {
                     d.push_str(&format!(" [{}]", state_name(state)));
+                }
+                if e.outcome_uncertain {
+                    d.push_str(&t!(
+                        " [결과 불확실: 이전 버전의 저널이라 행 값으로 추정함, 스냅숏은 prune 이 지우지 않음]",
+                        " [outcome uncertain: an older journal, resolved from row values; prune keeps its snapshot]"
+                    ));
                 }
                 d
             };

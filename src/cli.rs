@@ -198,7 +198,12 @@ pub enum SnapshotAction {
         /// Only list what would be deleted
         #[arg(long)]
         dry_run: bool,
-        /// Also delete snapshots that an un-reverted apply journal points to
+        /// Keep the snapshots of un-reverted applies younger than this (the newest un-reverted
+        /// apply's snapshot is always kept)
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30d")]
+        protect_applies: chrono::Duration,
+        /// Also delete snapshots that un-reverted apply journals (or damaged journals) protect;
+        /// a journal whose outcome is uncertain or unresolved still keeps its snapshot
         #[arg(long)]
         force: bool,
     },

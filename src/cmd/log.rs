@@ -25,6 +25,10 @@ pub struct LogEntry {
     pub state: Option<State>,
     /// Journals: a `planned` journal left by a crash, resolved by the next store-writing command.
     pub unresolved: bool,
+    /// Journals: resolved after a crash by comparing row values (a journal written before the
+    /// outcome record existed): the state is a guess, and prune keeps its snapshot.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub outcome_uncertain: bool,
     /// Journals: jobs changed (for a planned journal: jobs it meant to change).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs_changed: Option<usize>,
@@ -58,6 +62,7 @@ impl LogEntry {
             id,
             state: None,
             unresolved: false,
+            outcome_uncertain: false,
             jobs_changed: None,
             jobs_skipped: None,
             snapshot_id: None,
@@ -98,10 +103,12 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
                 let kind = match j.kind {
                     Kind::Apply => "apply",
                     Kind::Revert => "revert",
+                    Kind::Restore => "restore",
                 };
                 LogEntry {
                     state: Some(j.state),
                     unresolved: j.state == State::Planned,
+                    outcome_uncertain: j.outcome_uncertain,
                     jobs_changed: Some(j.changed_count()),
                     jobs_skipped: Some(j.skipped.len()),
                     snapshot_id: Some(j.snapshot_id.clone()),

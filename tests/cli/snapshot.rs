@@ -371,16 +371,6 @@ fn ids_in_store(env: &TestEnv) -> Vec<String> {
     listed_snapshots(env).iter().map(id_of).collect()
 }
 
-fn write_journal(env: &TestEnv, name: &str, body: serde_json::Value) {
-    let dir = env.store().join("journals");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(
-        dir.join(format!("{name}.json")),
-        serde_json::to_vec(&body).unwrap(),
-    )
-    .unwrap();
-}
-
 #[test]
 fn prune_keeps_what_any_rule_keeps() {
     let env = TestEnv::with("current", &["guide"]);
@@ -444,32 +434,64 @@ fn prune_keeps_what_any_rule_keeps() {
 #[test]
 fn prune_spares_the_snapshot_of_an_unreverted_apply() {
     let env = TestEnv::with("current", &["guide"]);
-    let ids: Vec<String> = (0..4).map(|_| id_of(&snap(&env))).collect();
-    let journal = |snapshot: &str, state: &str, reverted_by: Option<&str>| {
-        serde_json::json!({
-            "format": "jobsweep-journal/1", "kind": "apply", "state": state,
-            "reverted_by": reverted_by, "snapshot_id": snapshot,
-        })
-    };
-    write_journal(&env, "j1", journal(&ids[0], "committed", None));
-    write_journal(&env, "j2", journal(&ids[1], "committed", Some("x")));
-    write_journal(&env, "j3", journal(&ids[2], "abandoned", None));
-    let out = run(&env, &["--json", "snapshot", "prune", "--keep-last", "1"]);
-    assert!(out.status.success());
-    let doc = stdout_json(&out);
-    assert_eq!(doc["deleted"], serde_json::json!([ids[2], ids[1]]));
-    assert_eq!(ids_in_store(&env), vec![ids[3].clone(), ids[0].clone()]);
-    let kept = doc["kept"].as_array().unwrap();
-    assert!(kept
+    // A reverted apply, an abandoned one (a crash before COMMIT), an un-reverted one.
+    let reverted = apply_ok(&env, &[]);
+    let out = run(&env, &["--json", "restore", "--journal", "latest"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pre_restore = stdout_json(&out)["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let crashed = env
+        .cmd()
+        .arg("apply")
+        .env("JOBSWEEP_FAILPOINT", "in-transaction")
+        .output()
+        .unwrap();
+    assert!(crashed.status.code().is_none());
+    let abandoned_snapshot = journals(&env)
         .iter()
-        .any(|k| k["id"] == ids[0].as_str() && k["reasons"][0] == "journal"));
+        .map(|p| read_json(p))
+        .find(|j| j["state"] == "planned")
+        .unwrap()["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept_apply = apply_ok(&env, &[]);
+    let newest = id_of(&snap(&env));
+    let ids = |v: &serde_json::Value| v["snapshot_id"].as_str().unwrap().to_string();
+
+    let out = run(&env, &["--json", "snapshot", "prune", "--keep-last", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = stdout_json(&out);
+    let mut deleted: Vec<String> = doc["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    deleted.sort();
+    let mut want = vec![ids(&reverted), pre_restore, abandoned_snapshot];
+    want.sort();
+    assert_eq!(deleted, want, "{doc}");
+    let mut left = ids_in_store(&env);
+    left.sort();
+    let mut want = vec![ids(&kept_apply), newest.clone()];
+    want.sort();
+    assert_eq!(left, want);
+    let kept = doc["kept"].as_array().unwrap();
+    assert!(
+        kept.iter().any(|k| k["id"] == ids(&kept_apply).as_str()
+            && k["reasons"] == serde_json::json!(["newest-apply", "recent-apply"])),
+        "{doc}"
+    );
 
     // --force deletes it too.
     env.cmd()
         .args(["snapshot", "prune", "--keep-last", "1", "--force"])
         .assert()
         .success();
-    assert_eq!(ids_in_store(&env), vec![ids[3].clone()]);
+    assert_eq!(ids_in_store(&env), vec![newest]);
 }
 
 #[test]
@@ -481,7 +503,10 @@ fn prune_keeps_everything_when_a_journal_cannot_be_read() {
     let out = run(&env, &["snapshot", "prune", "--keep-last", "1"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("every snapshot is kept"), "{text}");
+    assert!(
+        text.contains("every snapshot it could refer to (made before it) is kept"),
+        "{text}"
+    );
     assert!(text.contains("broken.json"), "{text}");
     assert_eq!(ids_in_store(&env).len(), ids.len());
 }
