@@ -152,13 +152,16 @@ pub struct CheckArgs {
     pub exit_code: bool,
 }
 
+/// `apply --max-changes` when not given (also what `check`'s summary compares with).
+pub const DEFAULT_MAX_CHANGES: usize = 500;
+
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
     /// Refuse (exit 7, before any change) when more jobs than this would change
-    #[arg(long, value_name = "N", default_value_t = 500)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CHANGES)]
     pub max_changes: usize,
 }
 

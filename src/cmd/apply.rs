@@ -76,6 +76,9 @@ pub struct ApplyReport {
     pub timings: Timings,
     #[serde(skip)]
     pub verbose: bool,
+    /// The journal's file, for the text report's pointers.
+    #[serde(skip)]
+    pub journal_file: Option<String>,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -176,6 +179,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     out.stale_jobs.retain(|j| changed_ids.contains(&j.id));
     out.snapshot_id = Some(manifest.id);
     out.journal_id = Some(journal.id.clone());
+    out.journal_file = Some(Journal::path_in(&store, &journal.id).display().to_string());
     out.changed = journal.changes.iter().map(applied_of).collect();
     out.skipped = journal.skipped.clone();
     out.timings.total_ms = ms(started);
@@ -505,5 +509,6 @@ fn report(
         skipped: Vec::new(),
         timings,
         verbose: settings.verbose,
+        journal_file: None,
     }
 }

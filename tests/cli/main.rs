@@ -15,4 +15,5 @@ mod prune;
 mod restore_snapshot;
 mod revert;
 mod snapshot;
+mod truncation;
 mod usage;
