@@ -467,7 +467,14 @@ impl Render for LogReport {
                 )));
                 continue;
             }
-            let detail = if e.kind == "snapshot" {
+            let detail = if e.kind == "restore" {
+                t!(
+                    "스냅숏 {} 을(를) 복원함, 복원 전 상태는 스냅숏 {}",
+                    "snapshot {} put back; the state before is snapshot {}",
+                    e.restored_snapshot.as_deref().unwrap_or("?"),
+                    e.snapshot_id.as_deref().unwrap_or("?")
+                )
+            } else if e.kind == "snapshot" {
                 let mut d = e.reason.clone().unwrap_or_default();
                 if let Some(note) = &e.note {
                     d.push_str(&format!(" \"{note}\""));
@@ -486,14 +493,25 @@ impl Render for LogReport {
                     d.push_str(&t!(", 스냅숏 {s}", ", snapshot {s}"));
                 }
                 if let Some(r) = &e.reverts {
-                    d.push_str(&t!(", {r} 되돌림", ", reverts {r}"));
+                    d.push_str(&t!(", {r} 의 되돌리기", ", reverts {r}"));
                 }
-                match &e.reverted_by {
-                    Some(by) => d.push_str(&t!(", {by} 로 되돌려짐", ", reverted by {by}")),
-                    None if e.state == Some(State::Committed) => {
+                let reverts = e.kind == "revert";
+                match (&e.reverted_by, &e.undone_by) {
+                    (_, Some(by)) => d.push_str(&t!(
+                        ", 스냅숏 복원 {by} 로 취소됨",
+                        ", undone by the snapshot restore {by}"
+                    )),
+                    (Some(by), None) if reverts => {
+                        d.push_str(&t!(", {by} 로 취소됨", ", undone by {by}"))
+                    }
+                    (Some(by), None) => d.push_str(&t!(", {by} 로 되돌려짐", ", reverted by {by}")),
+                    (None, None) if e.state == Some(State::Committed) && reverts => {
+                        d.push_str(&t!(", 유지 중", ", in effect"))
+                    }
+                    (None, None) if e.state == Some(State::Committed) => {
                         d.push_str(&t!(", 되돌리지 않음", ", not reverted"))
                     }
-                    None => {}
+                    (None, None) => {}
                 }
                 if let Some(state) = e.state.filter(|s| *s != State::Committed) {
                     d.push_str(&format!(" [{}]", state_name(state)));

@@ -354,6 +354,12 @@ fn validate(journal: &Journal, path: &Path) -> Result<()> {
             "the SHA-256 of the journal (journal_sha256) does not match (edited)"
         ));
     }
+    if journal.kind == Kind::Restore && !journal.changes.is_empty() {
+        return damaged(t!(
+            "복원 기록에 변경 목록이 있습니다",
+            "a restore record with changes"
+        ));
+    }
     if let Some(bad) = journal
         .changes
         .iter()
@@ -475,6 +481,37 @@ fn damaged_hint() -> String {
         "이 저널로는 되돌릴 수 없습니다. 스냅숏으로 복원하세요 (restore --snapshot)",
         "this journal cannot be trusted; restore its snapshot instead (restore --snapshot)"
     )
+}
+
+/// Records a `restore --snapshot` of the live database as a journal of kind `restore` (design.md
+/// §4.2), written once the restore succeeded: `snapshot_id` is the pre-restore snapshot (the way
+/// back), `restored_snapshot` the snapshot put back. It changes no row of its own, so `log` can
+/// show the event and which applies it undid.
+pub fn record_restore(
+    store: &Store,
+    db_path: &Path,
+    restored: &crate::snapshot::Manifest,
+    pre: &crate::snapshot::Manifest,
+) -> Result<Journal> {
+    let (id, created_at) = store::new_id();
+    let mut journal = Journal::planned(
+        id,
+        created_at,
+        Kind::Restore,
+        None,
+        pre.id.clone(),
+        pre.image_sha256.clone(),
+        db_path,
+        None,
+        Vec::new(),
+    );
+    journal.state = State::Committed;
+    journal.committed_at = Some(store::clock_now());
+    // Not a transaction of its own: there is no outcome record to read.
+    journal.outcome_recorded = false;
+    journal.restored_snapshot = Some(restored.id.clone());
+    journal.save(store)?;
+    Ok(journal)
 }
 
 /// The value of the journaled column in the row now; `None` when the row is gone.
