@@ -152,6 +152,46 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Text columns aligned by display width (Hangul and other wide characters count as two
+/// columns, `unicode-width`), separated by two spaces; `right[i]` right-aligns column `i`. The
+/// last column is not padded. Each row ends with a newline.
+pub fn columns(rows: &[Vec<String>], right: &[bool]) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.width())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = " ".repeat(widths[i].saturating_sub(cell.width()));
+            let last = i + 1 == row.len();
+            if right.get(i).copied().unwrap_or(false) {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                if !last {
+                    line.push_str(&pad);
+                }
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// A warning or notice on stderr (suppressed by `-q` for notices only).
 pub fn notice(message: &str) {
     let _ = writeln!(std::io::stderr(), "{message}");

@@ -133,7 +133,8 @@ pub fn create(
         // The image is a scratch file: no journal, no syncs while copying.
         dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             .map_err(|e| sqlite_error(&image, e))?;
-        copy_online(&source, &mut dest, wal, &image, settings)?;
+        let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
+        copy_online(&source, &mut dest, wal, &image, settings, &label)?;
         let page_size: u32 = dest
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(|e| sqlite_error(&image, e))?;
@@ -152,7 +153,8 @@ pub fn create(
         let image = image.to_path_buf();
         std::thread::spawn(move || integrity_check(&image))
     };
-    let compressed = compress(&image, &zst_tmp, settings);
+    let label = progress::snapshot_step(reason.as_str(), &id, 2, &t!("압축", "compressing"));
+    let compressed = compress(&image, &zst_tmp, settings, &label);
     let checked = checker.join().unwrap_or_else(|_| {
         Err(anyhow::anyhow!(t!(
             "무결성 검사 스레드가 실패했습니다",
@@ -183,7 +185,7 @@ pub fn create(
     let bar = progress::bytes(
         settings,
         manifest.image_bytes,
-        &t!("스냅샷 검증", "verifying snapshot"),
+        &progress::snapshot_step(reason.as_str(), &id, 3, &t!("검증", "verifying")),
     );
     check_compressed(&zst_tmp, &manifest, io::sink(), &bar)?;
     bar.finish_and_clear();
@@ -227,6 +229,7 @@ pub(crate) fn copy_online(
     wal: bool,
     image: &Path,
     settings: &Settings,
+    label: &str,
 ) -> Result<()> {
     let src = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
@@ -237,7 +240,7 @@ pub(crate) fn copy_online(
     }
     let result = (|| {
         let backup = Backup::new(src, dest).map_err(|e| sqlite_error(image, e))?;
-        let bar = progress::pages(settings, &t!("스냅샷 복사", "copying database"));
+        let bar = progress::pages(settings, label);
         // Known up front so the bar does not start at "100%" of nothing.
         if let Ok(pages) = src.query_row("PRAGMA page_count", [], |r| r.get::<_, u64>(0)) {
             bar.set_length(pages);
@@ -406,7 +409,7 @@ fn finish(hasher: Sha256, bytes: u64) -> Sum {
 
 /// Streams `image` through zstd into `out`, hashing the image as it is read and the compressed
 /// bytes as they are written; fsyncs `out`. Returns (image sum, file sum).
-fn compress(image: &Path, out: &Path, settings: &Settings) -> Result<(Sum, Sum)> {
+fn compress(image: &Path, out: &Path, settings: &Settings, label: &str) -> Result<(Sum, Sum)> {
     let len = fs::metadata(image)
         .map_err(|e| store::write_error(image, e))?
         .len();
@@ -435,7 +438,7 @@ fn compress(image: &Path, out: &Path, settings: &Settings) -> Result<(Sum, Sum)>
             .set_parameter(zstd::zstd_safe::CParameter::JobSize(4 << 20))
             .map_err(zerr)?;
     }
-    let bar = progress::bytes(settings, len, &t!("압축", "compressing"));
+    let bar = progress::bytes(settings, len, label);
     let mut hasher = Sha256::new();
     let mut read_bytes = 0u64;
     let mut buf = vec![0u8; BUF];
@@ -619,7 +622,11 @@ pub fn extract_to(
     let bar = progress::bytes(
         settings,
         m.image_bytes,
-        &t!("스냅샷 검증", "verifying snapshot"),
+        &t!(
+            "스냅샷 {} 확인 (체크섬, 압축 해제)",
+            "snapshot {}: checking (checksums, decompressing)",
+            m.id
+        ),
     );
     let mut out = BufWriter::with_capacity(BUF, file);
     check_compressed(&zst, m, &mut out, &bar)?;
@@ -1010,6 +1017,17 @@ mod tests {
         assert!(plan[2].1.is_empty());
         let plan = prune_plan(&ms, Some(1), None, now, &protection, false);
         assert_eq!(plan[2].1, vec![Keep::NewestApply, Keep::DamagedJournal]);
+    }
+
+    #[test]
+    fn progress_labels_name_the_snapshot_and_the_step() {
+        crate::i18n::set(crate::cli::Lang::En);
+        let label =
+            progress::snapshot_step("pre-apply", "20260101T000000Z-00000000", 2, "compressing");
+        assert_eq!(
+            label,
+            "pre-apply snapshot 20260101T000000Z-00000000 (2/3 compressing)"
+        );
     }
 
     #[test]

@@ -337,28 +337,31 @@ impl Render for SnapshotReport {
                     ));
                     return;
                 }
-                out.push_str(&format!(
-                    "{:<26} {:<23} {:<11} {:>10} {:>10}  {}\n",
-                    "ID",
+                let mut rows = vec![vec![
+                    "ID".to_string(),
                     t!("생성 시각", "CREATED"),
                     t!("이유", "REASON"),
                     t!("이미지", "IMAGE"),
                     t!("파일", "FILE"),
                     t!("메모", "NOTE"),
-                ));
+                ]];
                 for m in &r.snapshots {
-                    out.push_str(&format!(
-                        "{:<26} {:<23} {:<11} {:>10} {:>10}  {}\n",
-                        m.id,
+                    rows.push(vec![
+                        m.id.clone(),
                         local_time(&m.created_at),
-                        m.reason.as_str(),
+                        m.reason.as_str().to_string(),
                         human_bytes(m.image_bytes),
                         human_bytes(m.file_bytes),
-                        m.note.as_deref().unwrap_or("")
-                    ));
+                        m.note.clone().unwrap_or_default(),
+                    ]);
                 }
+                // Width-aware: the Korean header is double-width.
+                out.push_str(&crate::output::columns(
+                    &rows,
+                    &[false, false, false, true, true, false],
+                ));
                 for p in &r.problems {
-                    out.push_str(&style.bad(&format!("{:<26} {}\n", p.id, p.message)));
+                    out.push_str(&style.bad(&format!("{}  {}\n", p.id, p.message)));
                 }
             }
             SnapshotReport::Verify(r) => {

@@ -809,3 +809,55 @@ fn prune_with_a_future_dated_snapshot_keeps_the_real_newest() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(ids_in_store(&env).contains(&ids[0]));
 }
+
+/// The cells of a line split at runs of two or more spaces, each with its start and end in
+/// display columns (Hangul counts as two).
+fn cells(line: &str) -> Vec<(usize, usize, String)> {
+    use unicode_width::UnicodeWidthStr;
+    let mut out = Vec::new();
+    let mut rest = line;
+    let mut at = 0;
+    while !rest.is_empty() {
+        let trimmed = rest.trim_start_matches(' ');
+        at += rest.len() - trimmed.len();
+        rest = trimmed;
+        let end = rest.find("  ").unwrap_or(rest.len());
+        let cell = &rest[..end];
+        let start = line[..at].width();
+        out.push((start, start + cell.width(), cell.to_string()));
+        at += end;
+        rest = &rest[end..];
+    }
+    out
+}
+
+#[test]
+fn snapshot_list_columns_line_up_in_display_width_in_both_languages() {
+    let env = TestEnv::with("current", &["guide"]);
+    for note in ["주간 백업", "before upgrade", "메모"] {
+        let out = run(&env, &["snapshot", "--note", note]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    apply_ok(&env, &[]);
+    for lang in ["en", "ko"] {
+        let text = stdout(&run(&env, &["--lang", lang, "snapshot", "list"]));
+        let rows: Vec<Vec<(usize, usize, String)>> = text.lines().map(cells).collect();
+        assert_eq!(rows.len(), 5, "{text}");
+        let header = &rows[0];
+        assert_eq!(header.len(), 6, "{lang}: {text}");
+        for row in &rows[1..] {
+            assert!(row.len() >= 5, "{lang}: {text}");
+            // ID, CREATED, REASON start where their headers start; IMAGE and FILE end where
+            // theirs end; NOTE starts where its header starts.
+            for i in [0, 1, 2] {
+                assert_eq!(row[i].0, header[i].0, "{lang}: column {i}\n{text}");
+            }
+            for i in [3, 4] {
+                assert_eq!(row[i].1, header[i].1, "{lang}: column {i}\n{text}");
+            }
+            if let Some(note) = row.get(5) {
+                assert_eq!(note.0, header[5].0, "{lang}: note\n{text}");
+            }
+        }
+    }
+}
