@@ -122,8 +122,10 @@ fn progress_bars_show_on_a_terminal_only_without_q() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let shown = on_terminal("");
-    assert!(shown.contains("compressing ["), "{shown}");
-    assert!(shown.contains("verifying snapshot ["), "{shown}");
+    // Each bar says which snapshot and which step.
+    assert!(shown.contains("manual snapshot 2"), "{shown}");
+    assert!(shown.contains("(2/3 compressing) ["), "{shown}");
+    assert!(shown.contains("(3/3 verifying) ["), "{shown}");
     // -q: no progress and no report (scripts that want the id use --json).
     let quiet = on_terminal("-q");
     assert!(!quiet.contains("compressing"), "{quiet}");
