@@ -12,6 +12,7 @@ mod log;
 mod messages;
 mod outcome;
 mod prune;
+mod readme;
 mod restore_snapshot;
 mod revert;
 mod snapshot;
