@@ -19,6 +19,7 @@ fn kind_name(kind: Kind) -> String {
     match kind {
         Kind::Apply => "apply".to_string(),
         Kind::Revert => t!("되돌리기", "revert"),
+        Kind::Restore => t!("스냅숏 복원", "snapshot restore"),
     }
 }
 
@@ -45,23 +46,39 @@ fn value(v: &Option<String>) -> String {
 
 fn render_recovered(out: &mut String, style: Style, recovered: &[Resolved]) {
     for r in recovered {
-        out.push_str(&style.warn(&t!(
-            "ℹ️  중단된 실행이 남긴 계획 저널 {}: 데이터베이스를 확인하여 '{}' 로 정리했습니다\n",
-            "ℹ️  journal {} was left planned by a crash: resolved as {} from the database\n",
-            r.id,
-            state_name(r.state)
-        )));
+        out.push_str(&style.warn(&if r.uncertain {
+            t!(
+                "ℹ️  중단된 실행이 남긴 계획 저널 {}: 결과 기록이 없는 이전 버전의 저널이라 행 값으로 추정하여 '{}' 로 정리했습니다 (불확실: 그 스냅숏은 prune 이 지우지 않음)\n",
+                "ℹ️  journal {} was left planned by a crash: an older journal without an outcome record, resolved as {} from row values (uncertain: prune keeps its snapshot)\n",
+                r.id,
+                state_name(r.state)
+            )
+        } else {
+            t!(
+                "ℹ️  중단된 실행이 남긴 계획 저널 {}: 데이터베이스의 결과 기록(jobsweep_outcomes)에 따라 '{}' 로 정리했습니다\n",
+                "ℹ️  journal {} was left planned by a crash: resolved as {} from the database's outcome record (jobsweep_outcomes)\n",
+                r.id,
+                state_name(r.state)
+            )
+        }));
     }
 }
 
-fn more(out: &mut String, total: usize) {
+/// The line after a truncated list: how many more, and a command that lists them all (one that
+/// can be run again: a read-only `diff --journal`, not the command that just ran).
+fn more(out: &mut String, total: usize, all: &str) {
     if total > MAX_ROWS {
         out.push_str(&t!(
-            "  ... 외 {}개 (--json 에 전체 목록)\n",
-            "  ... and {} more (--json lists them all)\n",
+            "  ... 외 {}개 (전체 목록: {all})\n",
+            "  ... and {} more (all of them: {all})\n",
             total - MAX_ROWS
         ));
     }
+}
+
+/// The command that lists every row of journal `id`.
+fn diff_journal(id: &str) -> String {
+    format!("jobsweep --json diff --journal {id}")
 }
 
 fn change_line(a: &Applied) -> String {
@@ -103,10 +120,8 @@ impl Render for ApplyReport {
         };
         out.push('\n');
         heading(out, style, &t!("🧹 정리 결과", "🧹 Cleanup result"));
-        for a in self.changed.iter().take(MAX_ROWS) {
-            out.push_str(&style.good(&change_line(a)));
-        }
-        more(out, self.changed.len());
+        // The rows that need a look first: a truncated list must not hide them.
+        let all = diff_journal(journal);
         for s in self.skipped.iter().take(MAX_ROWS) {
             out.push_str(&style.warn(&t!(
                 "⚠ {}: 건너뜀 — {}\n",
@@ -115,7 +130,19 @@ impl Render for ApplyReport {
                 esc(&s.reason)
             )));
         }
-        more(out, self.skipped.len());
+        let file = self.journal_file.clone().unwrap_or_else(|| journal.clone());
+        more(
+            out,
+            self.skipped.len(),
+            &t!(
+                "저널 파일 {file} 의 skipped",
+                "`skipped` in the journal file {file}"
+            ),
+        );
+        for a in self.changed.iter().take(MAX_ROWS) {
+            out.push_str(&style.good(&change_line(a)));
+        }
+        more(out, self.changed.len(), &all);
         out.push_str(&t!(
             "\n{}개 작업을 바꿨습니다, {}개 건너뜀.\n",
             "\n{} job(s) changed, {} skipped.\n",
@@ -165,10 +192,7 @@ impl Render for RevertReport {
             ));
             return;
         }
-        for a in self.reverted.iter().take(MAX_ROWS) {
-            out.push_str(&style.good(&change_line(a)));
-        }
-        more(out, self.reverted.len());
+        // Conflicts first: a truncated list must not hide them.
         for c in self.conflicts.iter().take(MAX_ROWS) {
             let name = job_name(&c.job_id, c.id);
             let line = if c.deleted && c.forced {
@@ -198,7 +222,17 @@ impl Render for RevertReport {
             };
             out.push_str(&style.bad(&line));
         }
-        more(out, self.conflicts.len());
+        let all = diff_journal(&self.journal_id);
+        more(out, self.conflicts.len(), &all);
+        for a in self.reverted.iter().take(MAX_ROWS) {
+            out.push_str(&style.good(&change_line(a)));
+        }
+        let all_reverted = self
+            .revert_journal_id
+            .as_deref()
+            .map(diff_journal)
+            .unwrap_or(all);
+        more(out, self.reverted.len(), &all_reverted);
         if !self.already_reverted.is_empty() {
             out.push_str(&t!(
                 "= 이미 이전 값인 행 {}개는 그대로 두었습니다\n",
@@ -224,10 +258,13 @@ impl Render for RevertReport {
                 "\n남은 행은 삭제되어 복원할 수 없습니다. 아무것도 바꾸지 않았습니다. 삭제된 행을 건너뛰고 끝내려면 --force 를 붙이세요.\n",
                 "\nThe rows left were deleted and cannot be restored; nothing was changed. Add --force to pass over them.\n"
             )),
-            Outcome::ConflictsOnly => out.push_str(&t!(
-                "\n남은 행이 모두 충돌입니다. 아무것도 바꾸지 않았습니다. 그래도 되돌리려면 --force 를 붙이세요 (삭제된 행은 복원할 수 없음).\n",
-                "\nOnly conflicts are left; nothing was changed. Add --force to set them back anyway (deleted rows cannot be restored).\n"
-            )),
+            Outcome::ConflictsOnly => {
+                out.push_str(&t!(
+                    "\n남은 행이 모두 충돌입니다. 아무것도 바꾸지 않았습니다.\n",
+                    "\nOnly conflicts are left; nothing was changed.\n"
+                ));
+                out.push_str(&force_warning());
+            }
             Outcome::Reverted => {
                 out.push_str(&t!(
                     "\n{}개 행을 되돌렸습니다.\n",
@@ -236,9 +273,10 @@ impl Render for RevertReport {
                 ));
                 if open_changed {
                     out.push_str(&t!(
-                        "충돌한 행은 건너뛰었습니다. 그것도 되돌리려면 --force 로 다시 실행하세요.\n",
-                        "Conflicting rows were skipped; rerun with --force to set them back too.\n"
+                        "충돌한 행은 건너뛰었습니다.\n",
+                        "Conflicting rows were skipped.\n"
                     ));
+                    out.push_str(&force_warning());
                 } else if self.conflicts.iter().any(|c| c.deleted && !c.forced) {
                     out.push_str(&t!(
                         "삭제된 행은 복원할 수 없습니다. --force 로 다시 실행하면 건너뛰고 끝냅니다.\n",
@@ -260,6 +298,15 @@ impl Render for RevertReport {
             }
         }
     }
+}
+
+/// What `--force` would do to conflicting rows: they are the app's work since the cleanup
+/// (usually a job it finished or ran again), and forcing them back makes those jobs stuck again.
+fn force_warning() -> String {
+    t!(
+        "충돌한 행은 정리 이후 앱이 바꾼 것입니다 (대개 앱이 그 작업을 끝냈거나 다시 실행함). --force 는 앱의 그 작업을 덮어써서 작업을 다시 멈춘 상태로 되돌립니다. 그래도 되돌려야 할 때만 --force 로 다시 실행하세요 (삭제된 행은 복원할 수 없음).\n",
+        "The app changed these rows since the cleanup (usually it finished or re-ran the job); --force would overwrite the app's work and leave those jobs stuck again. Rerun with --force only if that is what you want (deleted rows cannot be restored).\n"
+    )
 }
 
 fn render_db_diff(out: &mut String, style: Style, r: &DbDiffReport) {
@@ -332,7 +379,9 @@ fn render_db_diff(out: &mut String, style: Style, r: &DbDiffReport) {
                 }
             }
         }
-        more(out, r.diff.jobs.len());
+        let name = |s: &crate::cmd::diff::Side| s.id.clone().unwrap_or_else(|| "live".into());
+        let all = format!("jobsweep --json diff {} {}", name(&r.from), name(&r.to));
+        more(out, r.diff.jobs.len(), &all);
     }
 }
 
@@ -349,7 +398,15 @@ fn render_journal_diff(out: &mut String, style: Style, r: &JournalDiffReport) {
             r.rows.len()
         ),
     );
-    for row in r.rows.iter().take(MAX_ROWS) {
+    // The rows that matter first (changed since, deleted, reverted), then the applied ones: a
+    // truncated list must not hide a conflict.
+    let mut rows: Vec<&crate::cmd::diff::JournalRow> = r.rows.iter().collect();
+    rows.sort_by_key(|row| match row.standing {
+        Standing::ChangedSince | Standing::Deleted => 0,
+        Standing::Reverted => 1,
+        Standing::Applied => 2,
+    });
+    for row in rows.into_iter().take(MAX_ROWS) {
         let name = job_name(&row.job_id, row.id);
         let (before, after, now) = (value(&row.before), value(&row.after), value(&row.now));
         let line = match row.standing {
@@ -372,7 +429,7 @@ fn render_journal_diff(out: &mut String, style: Style, r: &JournalDiffReport) {
         };
         out.push_str(&line);
     }
-    more(out, r.rows.len());
+    more(out, r.rows.len(), &diff_journal(&r.journal_id));
     out.push_str(&t!(
         "\n적용됨 {}, 되돌려짐 {}, 이후 변경 {}\n",
         "\napplied {}, reverted {}, changed since {}\n",
@@ -421,7 +478,14 @@ impl Render for LogReport {
                 )));
                 continue;
             }
-            let detail = if e.kind == "snapshot" {
+            let detail = if e.kind == "restore" {
+                t!(
+                    "스냅숏 {} 을(를) 복원함, 복원 전 상태는 스냅숏 {}",
+                    "snapshot {} put back; the state before is snapshot {}",
+                    e.restored_snapshot.as_deref().unwrap_or("?"),
+                    e.snapshot_id.as_deref().unwrap_or("?")
+                )
+            } else if e.kind == "snapshot" {
                 let mut d = e.reason.clone().unwrap_or_default();
                 if let Some(note) = &e.note {
                     d.push_str(&format!(" \"{note}\""));
@@ -440,17 +504,34 @@ impl Render for LogReport {
                     d.push_str(&t!(", 스냅숏 {s}", ", snapshot {s}"));
                 }
                 if let Some(r) = &e.reverts {
-                    d.push_str(&t!(", {r} 되돌림", ", reverts {r}"));
+                    d.push_str(&t!(", {r} 의 되돌리기", ", reverts {r}"));
                 }
-                match &e.reverted_by {
-                    Some(by) => d.push_str(&t!(", {by} 로 되돌려짐", ", reverted by {by}")),
-                    None if e.state == Some(State::Committed) => {
+                let reverts = e.kind == "revert";
+                match (&e.reverted_by, &e.undone_by) {
+                    (_, Some(by)) => d.push_str(&t!(
+                        ", 스냅숏 복원 {by} 로 취소됨",
+                        ", undone by the snapshot restore {by}"
+                    )),
+                    (Some(by), None) if reverts => {
+                        d.push_str(&t!(", {by} 로 취소됨", ", undone by {by}"))
+                    }
+                    (Some(by), None) => d.push_str(&t!(", {by} 로 되돌려짐", ", reverted by {by}")),
+                    (None, None) if e.state == Some(State::Committed) && reverts => {
+                        d.push_str(&t!(", 유지 중", ", in effect"))
+                    }
+                    (None, None) if e.state == Some(State::Committed) => {
                         d.push_str(&t!(", 되돌리지 않음", ", not reverted"))
                     }
-                    None => {}
+                    (None, None) => {}
                 }
                 if let Some(state) = e.state.filter(|s| *s != State::Committed) {
                     d.push_str(&format!(" [{}]", state_name(state)));
+                }
+                if e.outcome_uncertain {
+                    d.push_str(&t!(
+                        " [결과 불확실: 이전 버전의 저널이라 행 값으로 추정함, 스냅숏은 prune 이 지우지 않음]",
+                        " [outcome uncertain: an older journal, resolved from row values; prune keeps its snapshot]"
+                    ));
                 }
                 d
             };

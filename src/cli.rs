@@ -159,13 +159,16 @@ pub struct CheckArgs {
     pub exit_code: bool,
 }
 
+/// `apply --max-changes` when not given (also what `check`'s summary compares with).
+pub const DEFAULT_MAX_CHANGES: usize = 500;
+
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
     /// Refuse (exit 7, before any change) when more jobs than this would change
-    #[arg(long, value_name = "N", default_value_t = 500)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CHANGES)]
     pub max_changes: usize,
 }
 
@@ -205,7 +208,12 @@ pub enum SnapshotAction {
         /// Only list what would be deleted
         #[arg(long)]
         dry_run: bool,
-        /// Also delete snapshots that an un-reverted apply journal points to
+        /// Keep the snapshots of un-reverted applies younger than this (the newest un-reverted
+        /// apply's snapshot is always kept)
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30d")]
+        protect_applies: chrono::Duration,
+        /// Also delete snapshots that un-reverted apply journals (or damaged journals) protect;
+        /// a journal whose outcome is uncertain or unresolved still keeps its snapshot
         #[arg(long)]
         force: bool,
     },

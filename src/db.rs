@@ -90,6 +90,22 @@ fn read_header(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
     result
 }
 
+/// The hint for a database path that does not exist. It was given (`--db`, `JOBSWEEP_DB`:
+/// discovery only returns files that exist), so the hint is about the path, not about `--db`.
+fn missing_hint(path: &Path) -> String {
+    match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => t!(
+            "경로를 확인하세요: 상대 경로는 현재 디렉터리 {} 기준입니다 (--db 또는 JOBSWEEP_DB)",
+            "check the path: a relative path (--db or JOBSWEEP_DB) is taken from the current directory, {}",
+            cwd.display()
+        ),
+        _ => t!(
+            "경로를 확인하세요 (--db 또는 JOBSWEEP_DB): 볼륨이 마운트되어 있습니까?",
+            "check the path given with --db or JOBSWEEP_DB: is its volume mounted?"
+        ),
+    }
+}
+
 /// Checks the path before SQLite sees it, so a wrong path gets a precise message instead of
 /// SQLite's "unable to open database file".
 fn check_path(path: &Path) -> Result<()> {
@@ -104,7 +120,7 @@ fn check_path(path: &Path) -> Result<()> {
                     "database not found: {shown}"
                 ),
             )
-            .hint(t!("--db 로 경로를 지정하세요", "pass the file with --db"))
+            .hint(missing_hint(path))
             .into());
         }
         Err(e) => {

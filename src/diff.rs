@@ -103,11 +103,13 @@ struct Shape {
     without_rowid: bool,
 }
 
+/// The app's tables: SQLite's own and jobsweep's outcome record (design.md §4.1) are left out.
 fn tables(conn: &Connection, schema: &str) -> rusqlite::Result<Vec<(String, String)>> {
     let sql = format!(
         "SELECT name, coalesce(sql, '') FROM {schema}.sqlite_master WHERE type = 'table' \
          AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL%' \
-         ORDER BY name"
+         AND name <> '{}' ORDER BY name",
+        crate::journal::OUTCOMES_TABLE
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -28,6 +28,9 @@ pub struct Failure {
     pub exit: Exit,
     pub message: String,
     pub hint: Option<String>,
+    /// What was known when it failed, for the `--json` error document (an object whose fields
+    /// join `command` and `error`; design.md §6).
+    pub details: Option<serde_json::Value>,
 }
 
 impl Failure {
@@ -36,11 +39,18 @@ impl Failure {
             exit,
             message: message.into(),
             hint: None,
+            details: None,
         }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Attaches what was known (an object) for `--json`.
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
         self
     }
 }
@@ -56,6 +66,13 @@ impl std::error::Error for Failure {}
 /// Shorthand: `return Err(fail(Exit::Usage, "..."))`.
 pub fn fail(exit: Exit, message: impl Into<String>) -> anyhow::Error {
     Failure::new(exit, message).into()
+}
+
+/// The details (`Failure::details`) of the innermost `Failure` that has them.
+pub fn details(err: &anyhow::Error) -> Option<&serde_json::Value> {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<Failure>())
+        .find_map(|f| f.details.as_ref())
 }
 
 /// The exit status and hint of an error: those of the innermost `Failure`, else 3.

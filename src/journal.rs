@@ -1,7 +1,11 @@
 //! The write-ahead journal of `apply` and of `restore --journal` (SPEC §4): what will change is
 //! written and fsynced as `planned` before the database transaction starts, and marked
-//! `committed` (with what really changed) after it. A journal left `planned` by a crash is
-//! resolved by looking at the database: the changes present means the transaction committed.
+//! `committed` (with what really changed) after it. The transaction itself inserts the journal's
+//! id into `jobsweep_outcomes`, a table of jobsweep's own in the app's database, so a journal left
+//! `planned` by a crash is resolved from that record: id present -> committed, absent ->
+//! abandoned (design.md §4.1). Row values are never used to guess, except for journals written
+//! before the record existed (no `outcome_recorded`): those are resolved the old way and marked
+//! `outcome_uncertain`, which `log` shows and which keeps their snapshot from `prune`.
 //!
 //! The journal is the undo record, so a damaged one must never be trusted: loading checks the
 //! format, the id against the file name, a SHA-256 over the changes (`changes_sha256`) and one
@@ -30,12 +34,18 @@ pub const FORMAT: &str = "jobsweep-journal/1";
 /// The only table and column a journal may name: `apply` changes nothing else.
 pub const TABLE: &str = "analysis_jobs";
 pub const COLUMN: &str = "status";
+/// jobsweep's own table in the app's database: one row per committed apply or revert
+/// transaction, inserted by that transaction (design.md §4.1).
+pub const OUTCOMES_TABLE: &str = "jobsweep_outcomes";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Apply,
     Revert,
+    /// A `restore --snapshot` of the live database: no changes of its own; `snapshot_id` is the
+    /// pre-restore snapshot and `restored_snapshot` the snapshot put back (design.md §4.2).
+    Restore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,10 +106,25 @@ pub struct Journal {
     pub created_at: DateTime<Utc>,
     pub committed_at: Option<DateTime<Utc>>,
     pub tool_version: String,
+    /// Set on journals whose transaction records its outcome in `jobsweep_outcomes`: a crash
+    /// is then resolved from that record. Absent on journals written before it existed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub outcome_recorded: bool,
+    /// Set when a journal without `outcome_recorded` was resolved by comparing row values: the
+    /// state is a guess (the app may have changed the rows since), so its snapshot is kept.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub outcome_uncertain: bool,
+    /// Kind `restore`: the snapshot that was put back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_snapshot: Option<String>,
     /// SHA-256 of the compact JSON of the whole journal without this field; set on every save,
     /// checked on every load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal_sha256: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A file's identity on its file system: `st_dev` and `st_ino`.
@@ -170,6 +195,11 @@ impl Journal {
             created_at,
             committed_at: None,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            // Test-only: `legacy-journal` writes a journal as versions before the outcome
+            // record did (and its transaction records nothing), to test their recovery.
+            outcome_recorded: !crate::failpoint::active("legacy-journal"),
+            outcome_uncertain: false,
+            restored_snapshot: None,
             journal_sha256: None,
         }
     }
@@ -180,7 +210,7 @@ impl Journal {
         self.changes_sha256 = changes_sha256(&changed);
         self.changes = changed;
         self.skipped = skipped;
-        self.committed_at = Some(Utc::now());
+        self.committed_at = Some(store::clock_now());
     }
 
     pub fn path_in(store: &Store, id: &str) -> PathBuf {
@@ -334,6 +364,12 @@ fn validate(journal: &Journal, path: &Path) -> Result<()> {
             "the SHA-256 of the journal (journal_sha256) does not match (edited)"
         ));
     }
+    if journal.kind == Kind::Restore && !journal.changes.is_empty() {
+        return damaged(t!(
+            "복원 기록에 변경 목록이 있습니다",
+            "a restore record with changes"
+        ));
+    }
     if let Some(bad) = journal
         .changes
         .iter()
@@ -437,7 +473,47 @@ pub fn find_for(store: &Store, wanted: &str, db_path: &Path) -> Result<Journal> 
         .ok_or_else(|| fail(Exit::Usage, format!("journal {id}")))?;
     entry
         .journal
-        .map_err(|e| Failure::new(Exit::Integrity, e).into())
+        .map_err(|e| Failure::new(Exit::Integrity, e).hint(damaged_hint()).into())
+}
+
+/// The hint for a journal that fails its checks: its snapshot (which prune keeps, design.md
+/// §3.1) is the way back.
+fn damaged_hint() -> String {
+    t!(
+        "이 저널로는 되돌릴 수 없습니다. 스냅숏으로 복원하세요 (restore --snapshot)",
+        "this journal cannot be trusted; restore its snapshot instead (restore --snapshot)"
+    )
+}
+
+/// Records a `restore --snapshot` of the live database as a journal of kind `restore` (design.md
+/// §4.2), written once the restore succeeded: `snapshot_id` is the pre-restore snapshot (the way
+/// back), `restored_snapshot` the snapshot put back. It changes no row of its own, so `log` can
+/// show the event and which applies it undid.
+pub fn record_restore(
+    store: &Store,
+    db_path: &Path,
+    restored: &crate::snapshot::Manifest,
+    pre: &crate::snapshot::Manifest,
+) -> Result<Journal> {
+    let (id, created_at) = store::new_id();
+    let mut journal = Journal::planned(
+        id,
+        created_at,
+        Kind::Restore,
+        None,
+        pre.id.clone(),
+        pre.image_sha256.clone(),
+        db_path,
+        None,
+        Vec::new(),
+    );
+    journal.state = State::Committed;
+    journal.committed_at = Some(store::clock_now());
+    // Not a transaction of its own: there is no outcome record to read.
+    journal.outcome_recorded = false;
+    journal.restored_snapshot = Some(restored.id.clone());
+    journal.save(store)?;
+    Ok(journal)
 }
 
 /// The value of the journaled column in the row now; `None` when the row is gone.
@@ -460,15 +536,90 @@ pub fn current_value(db: &Database, pk: i64) -> Result<Option<Option<String>>> {
 pub struct Resolved {
     pub id: String,
     pub state: State,
+    /// Resolved by comparing row values (a journal written before the outcome record): a guess.
+    pub uncertain: bool,
+}
+
+/// Records, inside the open transaction, that the transaction of `journal` commits: creates
+/// `jobsweep_outcomes` on first use and inserts the journal's id (design.md §4.1). Both are
+/// part of the transaction, so the record exists exactly when the changes do.
+pub fn record_outcome(db: &Database, journal: &Journal) -> Result<()> {
+    if !journal.outcome_recorded {
+        return Ok(());
+    }
+    let sql_err = |e| sqlite_error(&db.path, e);
+    db.conn
+        .execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {OUTCOMES_TABLE} \
+             (journal_id TEXT PRIMARY KEY, kind TEXT, committed_at TEXT)"
+        ))
+        .map_err(sql_err)?;
+    let kind = match journal.kind {
+        Kind::Apply => "apply",
+        Kind::Revert => "revert",
+        Kind::Restore => "restore",
+    };
+    let at = store::clock_now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    db.conn
+        .execute(
+            &format!(
+                "INSERT INTO {OUTCOMES_TABLE} (journal_id, kind, committed_at) VALUES (?1, ?2, ?3)"
+            ),
+            rusqlite::params![journal.id, kind, at],
+        )
+        .map_err(sql_err)?;
+    Ok(())
+}
+
+/// The outcome record of journal `id`: `None` when its transaction never committed (or the
+/// table does not exist yet), else the `committed_at` it recorded (when readable).
+pub fn recorded_outcome(db: &Database, id: &str) -> Result<Option<Option<DateTime<Utc>>>> {
+    let sql_err = |e| sqlite_error(&db.path, e);
+    let exists: bool = db
+        .conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [OUTCOMES_TABLE],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(sql_err)?
+        > 0;
+    if !exists {
+        return Ok(None);
+    }
+    let mut stmt = db
+        .conn
+        .prepare(&format!(
+            "SELECT committed_at FROM {OUTCOMES_TABLE} WHERE journal_id = ?1"
+        ))
+        .map_err(sql_err)?;
+    let mut rows = stmt.query([id]).map_err(sql_err)?;
+    match rows.next().map_err(sql_err)? {
+        None => Ok(None),
+        Some(row) => {
+            let at: Option<String> = row.get(0).ok();
+            Ok(Some(at.and_then(|t| {
+                DateTime::parse_from_rfc3339(&t)
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc))
+            })))
+        }
+    }
 }
 
 /// Resolves the planned journals of this database, left by a crash (SPEC §4). Called under the
 /// store lock by every command that writes to the store, before it does anything else.
 ///
-/// The transaction was atomic, so its rows are either all present or all absent; rows the app
-/// changed meanwhile blur the picture, and then the safe answer is `abandoned` (a journal wrongly
-/// marked committed could later "revert" a job the app itself finished). So: committed when at
-/// least one row holds its new value and none still holds its old value; else abandoned.
+/// A journal with `outcome_recorded` is resolved from `jobsweep_outcomes`: its id present ->
+/// committed (with the changes it planned: under the write lock every compare-and-set of the
+/// plan succeeds), absent -> abandoned. Row values are not looked at: the app may have changed
+/// them since (design.md §4.1).
+///
+/// A journal written before the record existed can only be resolved by its rows: committed when
+/// at least one row holds its new value and none still holds its old value, else abandoned. That
+/// is a guess, so the journal is marked `outcome_uncertain`.
 pub fn resolve_planned(
     store: &Store,
     db_path: &Path,
@@ -491,43 +642,61 @@ pub fn resolve_planned(
         }
         let Some(db) = db.as_ref() else { continue };
         let mut journal = journal.clone();
-        let (mut present, mut absent) = (Vec::new(), Vec::new());
-        let mut old_value_seen = false;
-        for change in &journal.changes {
-            match current_value(db, change.pk)? {
-                Some(now) if now == change.after => present.push(change.clone()),
-                Some(now) => {
-                    old_value_seen |= now == change.before;
-                    absent.push(Skipped {
-                        pk: change.pk,
-                        job_id: change.job_id.clone(),
-                        reason: t!(
-                            "복구 시점에 새 값이 아니었음 (현재 {})",
-                            "not at its new value when the crash was recovered (now {})",
-                            shown_value(&now)
-                        ),
-                    });
+        if journal.outcome_recorded {
+            match recorded_outcome(db, &journal.id)? {
+                Some(at) => {
+                    journal.state = State::Committed;
+                    journal.committed_at = Some(at.unwrap_or_else(store::clock_now));
                 }
-                None => absent.push(Skipped {
-                    pk: change.pk,
-                    job_id: change.job_id.clone(),
-                    reason: t!("행이 삭제됨", "row deleted"),
-                }),
+                None => journal.state = State::Abandoned,
             }
-        }
-        if !present.is_empty() && !old_value_seen {
-            journal.commit(present, absent);
         } else {
-            journal.state = State::Abandoned;
+            guess_outcome(db, &mut journal)?;
+            journal.outcome_uncertain = true;
         }
         journal.save(store)?;
         resolved.push(Resolved {
             id: journal.id.clone(),
             state: journal.state,
+            uncertain: journal.outcome_uncertain,
         });
     }
     link_reverts(store)?;
     Ok(resolved)
+}
+
+/// The old resolution, for journals without an outcome record: from the rows' values.
+fn guess_outcome(db: &Database, journal: &mut Journal) -> Result<()> {
+    let (mut present, mut absent) = (Vec::new(), Vec::new());
+    let mut old_value_seen = false;
+    for change in &journal.changes {
+        match current_value(db, change.pk)? {
+            Some(now) if now == change.after => present.push(change.clone()),
+            Some(now) => {
+                old_value_seen |= now == change.before;
+                absent.push(Skipped {
+                    pk: change.pk,
+                    job_id: change.job_id.clone(),
+                    reason: t!(
+                        "복구 시점에 새 값이 아니었음 (현재 {})",
+                        "not at its new value when the crash was recovered (now {})",
+                        shown_value(&now)
+                    ),
+                });
+            }
+            None => absent.push(Skipped {
+                pk: change.pk,
+                job_id: change.job_id.clone(),
+                reason: t!("행이 삭제됨", "row deleted"),
+            }),
+        }
+    }
+    if !present.is_empty() && !old_value_seen {
+        journal.commit(present, absent);
+    } else {
+        journal.state = State::Abandoned;
+    }
+    Ok(())
 }
 
 /// A crash between marking a revert committed and linking it from the journal it reverts

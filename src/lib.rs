@@ -30,8 +30,38 @@ use crate::error::Exit;
 use crate::output::{emit, Print, Style};
 use crate::settings::Settings;
 
-/// Runs one command line; returns the exit status to use when it succeeded.
+/// Runs one command line; returns the exit status to use when it succeeded. With `--json` a
+/// failure prints its own document too (design.md §6); the `error:` line is `main`'s.
 pub fn run(cli: Cli) -> Result<Exit> {
+    let json = cli.global.json;
+    let name = command_name(cli.command.as_ref());
+    let result = run_command(cli);
+    if let (true, Err(err)) = (json, &result) {
+        let (exit, hint) = error::classify(err);
+        output::emit_error(
+            name,
+            &format!("{err:#}"),
+            exit.code(),
+            hint,
+            error::details(err),
+        );
+    }
+    result
+}
+
+/// The name a command's `--json` document carries: `check`, `snapshot list`, ...
+pub fn command_name(command: Option<&Command>) -> &'static str {
+    match command {
+        None | Some(Command::Check(_)) => "check",
+        Some(Command::Apply(_)) => "apply",
+        Some(Command::Diff(_)) => "diff",
+        Some(Command::Log) => "log",
+        Some(Command::Snapshot(args)) => snapshot_command(args),
+        Some(Command::Restore(_)) => "restore",
+    }
+}
+
+fn run_command(cli: Cli) -> Result<Exit> {
     let settings = Settings::resolve(&cli.global)?;
     output::set_quiet(settings.quiet);
     let print = if settings.json {
@@ -78,8 +108,14 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Snapshot(args) => {
             let (report, after) = cmd::snapshot::run(&settings, &args)?;
-            emit(snapshot_command(&args), &report, print)?;
-            after.map(|()| Exit::Success)
+            match after {
+                // One document: the report joins the error (`verify --all` with failures).
+                Err(err) if settings.json => Err(with_report(err, &report)),
+                after => {
+                    emit(snapshot_command(&args), &report, print)?;
+                    after.map(|()| Exit::Success)
+                }
+            }
         }
         Command::Restore(args) if args.journal.is_some() => {
             let (report, exit) = cmd::revert::run(&settings, &args)?;
@@ -91,6 +127,19 @@ pub fn run(cli: Cli) -> Result<Exit> {
             emit("restore", &report, print)?;
             Ok(exit)
         }
+    }
+}
+
+/// `err` carrying `report` as what was known, for the `--json` error document.
+fn with_report<R: serde::Serialize>(err: anyhow::Error, report: &R) -> anyhow::Error {
+    let (exit, hint) = error::classify(&err);
+    let mut failure = error::Failure::new(exit, format!("{err:#}"));
+    if let Some(hint) = hint {
+        failure = failure.hint(hint);
+    }
+    match serde_json::to_value(report) {
+        Ok(details) => failure.details(details).into(),
+        Err(_) => failure.into(),
     }
 }
 

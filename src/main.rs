@@ -58,15 +58,27 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         format!("error: {message}")
     };
     let command = command_path(&args);
-    eprintln!("{}", jobsweep::output::esc(&message));
-    eprintln!(
-        "hint: {}",
-        jobsweep::t!(
-            "'{command} --help' 로 사용법을 확인하세요",
-            "run '{command} --help' for usage"
-        )
+    let hint = jobsweep::t!(
+        "'{command} --help' 로 사용법을 확인하세요",
+        "run '{command} --help' for usage"
     );
+    if wants_json(&args) {
+        // Every command prints one JSON document, a refused command line too (design.md §6).
+        let name = command.strip_prefix("jobsweep").unwrap_or("").trim();
+        let name = if name.is_empty() { "check" } else { name };
+        let text = message.strip_prefix("error: ").unwrap_or(&message);
+        jobsweep::output::emit_error(name, text, 2, Some(&hint), None);
+    }
+    eprintln!("{}", jobsweep::output::esc(&message));
+    eprintln!("hint: {hint}");
     ExitCode::from(2)
+}
+
+/// Whether `--json` is among the raw arguments (before `--`).
+fn wants_json(args: &[String]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
 }
 
 /// `--lang ko|en` (or `--lang=...`) from the raw arguments, else `JOBSWEEP_LANG`; `detect` then

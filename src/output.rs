@@ -73,16 +73,7 @@ pub enum Print {
 /// Prints the report as JSON or text; a closed stdout (e.g. `| head`) is not an error.
 pub fn emit<R: Render + Serialize>(command: &str, report: &R, print: Print) -> anyhow::Result<()> {
     let text = if let Print::Json = print {
-        // Indented for a person at a terminal; one line when piped, so `>> runs.jsonl` logs
-        // one line per run.
-        let document = Document { command, report };
-        let mut doc = if std::io::stdout().is_terminal() {
-            serde_json::to_string_pretty(&document)?
-        } else {
-            serde_json::to_string(&document)?
-        };
-        doc.push('\n');
-        doc
+        json_text(&Document { command, report })?
     } else if let Print::Text(style) = print {
         let mut out = String::new();
         report.render(&mut out, style);
@@ -90,6 +81,69 @@ pub fn emit<R: Render + Serialize>(command: &str, report: &R, print: Print) -> a
     } else {
         return Ok(());
     };
+    write_stdout(&text)
+}
+
+/// The `error` member of a failed command's `--json` document.
+#[derive(Serialize)]
+struct ErrorMember<'a> {
+    message: &'a str,
+    exit_code: u8,
+    hint: Option<&'a str>,
+}
+
+/// The `--json` document of a failed command: `command`, `error`, then what was known.
+#[derive(Serialize)]
+struct ErrorDocument<'a> {
+    command: &'a str,
+    error: ErrorMember<'a>,
+    #[serde(flatten)]
+    known: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Prints the one `--json` document of a command that failed (design.md §6): the error (its
+/// message as on stderr, the exit code, the hint) and the fields of `known` (an object: what
+/// the command had found, e.g. the plan `--max-changes` refused).
+pub fn emit_error(
+    command: &str,
+    message: &str,
+    exit_code: u8,
+    hint: Option<&str>,
+    known: Option<&serde_json::Value>,
+) {
+    let mut known = known
+        .and_then(|v| v.as_object())
+        .cloned()
+        .unwrap_or_default();
+    known.remove("command");
+    known.remove("error");
+    let doc = ErrorDocument {
+        command,
+        error: ErrorMember {
+            message,
+            exit_code,
+            hint,
+        },
+        known,
+    };
+    if let Ok(text) = json_text(&doc) {
+        let _ = write_stdout(&text);
+    }
+}
+
+/// Indented for a person at a terminal; one line when piped, so `>> runs.jsonl` logs one line
+/// per run.
+fn json_text<T: Serialize>(doc: &T) -> anyhow::Result<String> {
+    let mut text = if std::io::stdout().is_terminal() {
+        serde_json::to_string_pretty(doc)?
+    } else {
+        serde_json::to_string(doc)?
+    };
+    text.push('\n');
+    Ok(text)
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -139,6 +193,46 @@ pub fn esc(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Text columns aligned by display width (Hangul and other wide characters count as two
+/// columns, `unicode-width`), separated by two spaces; `right[i]` right-aligns column `i`. The
+/// last column is not padded. Each row ends with a newline.
+pub fn columns(rows: &[Vec<String>], right: &[bool]) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.width())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = " ".repeat(widths[i].saturating_sub(cell.width()));
+            let last = i + 1 == row.len();
+            if right.get(i).copied().unwrap_or(false) {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                if !last {
+                    line.push_str(&pad);
+                }
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]

@@ -12,13 +12,22 @@ pub fn bytes(settings: &Settings, len: u64, label: &str) -> ProgressBar {
         settings,
         len,
         label,
-        "{msg:>20} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
     )
 }
 
 /// A bar counting database pages (the total is set once SQLite knows it).
 pub fn pages(settings: &Settings, label: &str) -> ProgressBar {
-    make(settings, 0, label, "{msg:>20} [{bar:30}] {percent}% {eta}")
+    make(settings, 0, label, "{msg} [{bar:30}] {percent}% {eta}")
+}
+
+/// The label of one step of taking a snapshot: which snapshot (its reason and id), which step of
+/// the three (copy, compress, verify).
+pub fn snapshot_step(reason: &str, id: &str, step: u8, what: &str) -> String {
+    crate::t!(
+        "{reason} 스냅샷 {id} ({step}/3 {what})",
+        "{reason} snapshot {id} ({step}/3 {what})"
+    )
 }
 
 fn make(settings: &Settings, len: u64, label: &str, template: &str) -> ProgressBar {

@@ -24,6 +24,17 @@ pub struct CheckReport {
     pub unknown_job_ids: Vec<String>,
     /// Journals left `planned` by a crashed apply; the next store-writing command resolves them.
     pub unresolved_journals: Vec<String>,
+    /// What `apply` with the same selection would do.
+    pub summary: Summary,
+}
+
+/// The last line of `check`: how many jobs `apply` would change and whether it would refuse.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub would_change: u64,
+    /// `apply`'s default `--max-changes`.
+    pub max_changes: usize,
+    pub apply_would_refuse: bool,
 }
 
 impl CheckReport {
@@ -39,6 +50,11 @@ impl CheckReport {
             schema: survey.variant,
             criteria,
             rolled_back_hot_journal: rolled_back,
+            summary: Summary {
+                would_change: survey.stats.stale,
+                max_changes: crate::cli::DEFAULT_MAX_CHANGES,
+                apply_would_refuse: survey.stats.stale > crate::cli::DEFAULT_MAX_CHANGES as u64,
+            },
             stats: survey.stats,
             stale_jobs: (!stats_only).then_some(survey.stale),
             age_unknown: survey.age_unknown,
@@ -284,5 +300,28 @@ impl Render for CheckReport {
             }
             out.push_str(&warnings);
         }
+        // Last, so that it is what stays on screen after a long list.
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        let (n, max) = (self.summary.would_change, self.summary.max_changes);
+        let line = if n == 0 {
+            style.good(&t!(
+                "📋 요약: 바뀔 작업이 없습니다.",
+                "📋 Summary: no job would change."
+            ))
+        } else if self.summary.apply_would_refuse {
+            style.warn(&t!(
+                "📋 요약: 작업 {n}개가 바뀌게 됩니다. --max-changes {max} 을(를) 넘어 apply 는 거부합니다 (exit 7): 목록과 시계, --db-timezone 을 확인한 뒤 맞다면 apply --max-changes {n} 으로 실행하세요.",
+                "📋 Summary: {n} job(s) would change: more than --max-changes {max}, so apply would refuse (exit 7); check the list, the clock and --db-timezone, and if right run apply --max-changes {n}."
+            ))
+        } else {
+            t!(
+                "📋 요약: 작업 {n}개가 바뀌게 됩니다 (--max-changes {max} 이내: apply 가 바꿉니다).",
+                "📋 Summary: {n} job(s) would change (within --max-changes {max}: apply would change them)."
+            )
+        };
+        out.push_str(&line);
+        out.push('\n');
     }
 }

@@ -163,7 +163,8 @@ pub fn create(
         // The image is a scratch file: no journal, no syncs while copying.
         dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
             .map_err(|e| sqlite_error(&image, e))?;
-        copy_online(&source, &mut dest, wal, &image, settings)?;
+        let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
+        copy_online(&source, &mut dest, wal, &image, settings, &label)?;
         let page_size: u32 = dest
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(|e| sqlite_error(&image, e))?;
@@ -182,7 +183,8 @@ pub fn create(
         let image = image.to_path_buf();
         std::thread::spawn(move || integrity_problem(&image))
     };
-    let compressed = compress(&image, &zst_tmp, settings);
+    let label = progress::snapshot_step(reason.as_str(), &id, 2, &t!("압축", "compressing"));
+    let compressed = compress(&image, &zst_tmp, settings, &label);
     let checked = checker.join().unwrap_or_else(|_| {
         Err(anyhow::anyhow!(t!(
             "무결성 검사 스레드가 실패했습니다",
@@ -228,7 +230,7 @@ pub fn create(
     let bar = progress::bytes(
         settings,
         manifest.image_bytes,
-        &t!("스냅샷 검증", "verifying snapshot"),
+        &progress::snapshot_step(reason.as_str(), &id, 3, &t!("검증", "verifying")),
     );
     check_compressed(&zst_tmp, &manifest, io::sink(), &bar)?;
     bar.finish_and_clear();
@@ -274,6 +276,7 @@ pub(crate) fn copy_online(
     wal: bool,
     image: &Path,
     settings: &Settings,
+    label: &str,
 ) -> Result<()> {
     let src = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
@@ -284,7 +287,7 @@ pub(crate) fn copy_online(
     }
     let result = (|| {
         let backup = Backup::new(src, dest).map_err(|e| sqlite_error(image, e))?;
-        let bar = progress::pages(settings, &t!("스냅샷 복사", "copying database"));
+        let bar = progress::pages(settings, label);
         // Known up front so the bar does not start at "100%" of nothing.
         if let Ok(pages) = src.query_row("PRAGMA page_count", [], |r| r.get::<_, u64>(0)) {
             bar.set_length(pages);
@@ -453,7 +456,7 @@ fn finish(hasher: Sha256, bytes: u64) -> Sum {
 
 /// Streams `image` through zstd into `out`, hashing the image as it is read and the compressed
 /// bytes as they are written; fsyncs `out`. Returns (image sum, file sum).
-fn compress(image: &Path, out: &Path, settings: &Settings) -> Result<(Sum, Sum)> {
+fn compress(image: &Path, out: &Path, settings: &Settings, label: &str) -> Result<(Sum, Sum)> {
     let len = fs::metadata(image)
         .map_err(|e| store::write_error(image, e))?
         .len();
@@ -482,7 +485,7 @@ fn compress(image: &Path, out: &Path, settings: &Settings) -> Result<(Sum, Sum)>
             .set_parameter(zstd::zstd_safe::CParameter::JobSize(4 << 20))
             .map_err(zerr)?;
     }
-    let bar = progress::bytes(settings, len, &t!("압축", "compressing"));
+    let bar = progress::bytes(settings, len, label);
     let mut hasher = Sha256::new();
     let mut read_bytes = 0u64;
     let mut buf = vec![0u8; BUF];
@@ -684,7 +687,11 @@ pub fn extract_to(
     let bar = progress::bytes(
         settings,
         m.image_bytes,
-        &t!("스냅샷 검증", "verifying snapshot"),
+        &t!(
+            "스냅샷 {} 확인 (체크섬, 압축 해제)",
+            "snapshot {}: checking (checksums, decompressing)",
+            m.id
+        ),
     );
     let mut out = BufWriter::with_capacity(BUF, file);
     check_compressed(&zst, m, &mut out, &bar)?;
@@ -851,47 +858,85 @@ pub fn find(store: &Store, wanted: &str) -> Result<Manifest> {
 // ---------------------------------------------------------------------------------------------
 // Pruning
 
-/// Snapshot ids that an un-reverted `apply` journal points to. Journals are read as plain JSON
-/// so this does not depend on the journal module. When a journal cannot be read the answer is
-/// unknown: `Err` carries the message, and the caller keeps every snapshot.
-pub fn protected_by_journals(store: &Store) -> std::result::Result<HashSet<String>, String> {
-    let dir = store.journals_dir();
-    let entries = match fs::read_dir(&dir) {
+/// What the journals protect from `prune` (design.md §3.1).
+#[derive(Debug, Default)]
+pub struct Protection {
+    /// Snapshot id -> why it is kept.
+    pub ids: std::collections::HashMap<String, Vec<Keep>>,
+    /// A damaged journal may refer to any snapshot made before it: those created up to this
+    /// time are kept (`DamagedJournal`, or `JournalsUnreadable` when the folder cannot be read).
+    pub before: Option<(DateTime<Utc>, Keep)>,
+    /// What the operator should know (damaged journals), one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Which snapshots the journals protect (design.md §3.1): of each database, the newest
+/// un-reverted apply's snapshot, and every un-reverted apply younger than `protect_applies`;
+/// the snapshot of any journal still `planned` or resolved by a guess (`outcome_uncertain`);
+/// and every snapshot made before a journal that fails its checks (it may be the one that
+/// undoes it).
+pub fn protection(
+    store: &Store,
+    now: DateTime<Utc>,
+    protect_applies: chrono::Duration,
+) -> Protection {
+    use crate::journal::{self, Kind, State};
+    let mut out = Protection::default();
+    let entries = match journal::list(store) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
-        Err(e) => return Err(format!("{}: {e}", dir.display())),
+        Err(e) => {
+            out.before = Some((DateTime::<Utc>::MAX_UTC, Keep::JournalsUnreadable));
+            out.warnings.push(t!(
+                "저널을 읽을 수 없어 모든 스냅샷을 남깁니다: {e:#}",
+                "the journals cannot be read, so every snapshot is kept: {e:#}"
+            ));
+            return out;
+        }
     };
-    let mut ids = HashSet::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !name.ends_with(".json") {
+    let mut add = |id: &str, why: Keep| {
+        let reasons = out.ids.entry(id.to_string()).or_default();
+        if !reasons.contains(&why) {
+            reasons.push(why);
+        }
+    };
+    // Newest first, so the first un-reverted apply seen of a database is its newest.
+    let mut newest_seen: HashSet<String> = HashSet::new();
+    for entry in &entries {
+        let j = match &entry.journal {
+            Ok(j) => j,
+            Err(e) => {
+                // Its snapshot was taken before it: keep every snapshot up to its time (the
+                // id's, one second of slack for the id's truncation), or all when unknown.
+                let upto = store::time_of_id(&entry.id)
+                    .map(|t| t + chrono::Duration::seconds(1))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                let later = out.before.map(|(t, _)| t.max(upto)).unwrap_or(upto);
+                out.before = Some((later, Keep::DamagedJournal));
+                out.warnings.push(t!(
+                    "저널 {}: {e} — 이 저널이 가리킬 수 있는 스냅샷(그보다 먼저 만든 것)을 모두 남깁니다",
+                    "journal {}: {e} — every snapshot it could refer to (made before it) is kept",
+                    entry.id
+                ));
+                continue;
+            }
+        };
+        if j.outcome_uncertain {
+            add(&j.snapshot_id, Keep::UncertainJournal);
+        }
+        if j.kind != Kind::Apply || j.state == State::Abandoned || j.reverted_by.is_some() {
             continue;
         }
-        let path = entry.path();
-        let doc: serde_json::Value = fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let kind = doc.get("kind").and_then(|v| v.as_str());
-        let state = doc.get("state").and_then(|v| v.as_str());
-        let reverted = doc.get("reverted_by").is_some_and(|v| !v.is_null());
-        if kind == Some("apply") && state != Some("abandoned") && !reverted {
-            match doc.get("snapshot_id").and_then(|v| v.as_str()) {
-                Some(id) => {
-                    ids.insert(id.to_string());
-                }
-                None => {
-                    return Err(format!(
-                        "{}: {}",
-                        path.display(),
-                        t!("snapshot_id 가 없습니다", "no snapshot_id")
-                    ))
-                }
-            }
+        if j.state == State::Planned {
+            add(&j.snapshot_id, Keep::UnresolvedJournal);
+        }
+        if newest_seen.insert(j.db_path.clone()) {
+            add(&j.snapshot_id, Keep::NewestApply);
+        }
+        if now - j.created_at <= protect_applies {
+            add(&j.snapshot_id, Keep::RecentApply);
         }
     }
-    Ok(ids)
+    out
 }
 
 /// Why a snapshot is kept.
@@ -900,23 +945,44 @@ pub fn protected_by_journals(store: &Store) -> std::result::Result<HashSet<Strin
 pub enum Keep {
     KeepLast,
     KeepWithin,
-    Journal,
+    /// The snapshot of the newest un-reverted apply of its database.
+    NewestApply,
+    /// The snapshot of an un-reverted apply younger than `--protect-applies`.
+    RecentApply,
+    /// The snapshot of a journal whose outcome was guessed from row values (an older journal):
+    /// kept even with `--force`.
+    UncertainJournal,
+    /// The snapshot of an apply journal still `planned` (another database's crash, not resolved
+    /// here): kept even with `--force`.
+    UnresolvedJournal,
+    /// A journal fails its checks: every snapshot made before it is kept.
+    DamagedJournal,
     JournalsUnreadable,
     /// Created "in the future": this host's clock was ahead then, or is behind now.
     FutureCreatedAt,
+}
+
+impl Keep {
+    /// Whether `--force` overrides this reason (design.md §3.1).
+    fn forced_away(self) -> bool {
+        matches!(
+            self,
+            Keep::NewestApply | Keep::RecentApply | Keep::DamagedJournal | Keep::JournalsUnreadable
+        )
+    }
 }
 
 /// A snapshot created later than this past "now" points at a clock problem, not at NTP jitter.
 pub const CLOCK_SKEW_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Decides, for manifests sorted newest first, which to keep (with the reasons) and which to
-/// delete. `protected` is `None` when the journals could not be read (keep everything).
+/// delete.
 pub fn prune_plan(
     manifests: &[Manifest],
     keep_last: Option<usize>,
     keep_within: Option<chrono::Duration>,
     now: DateTime<Utc>,
-    protected: Option<&HashSet<String>>,
+    protection: &Protection,
     force: bool,
 ) -> Vec<(usize, Vec<Keep>)> {
     // A future-dated snapshot sorts first; were it counted by --keep-last it would push out the
@@ -938,13 +1004,13 @@ pub fn prune_plan(
             if keep_within.is_some_and(|d| now - m.created_at <= d) {
                 why.push(Keep::KeepWithin);
             }
-            if !force {
-                match protected {
-                    Some(ids) if ids.contains(&m.id) => why.push(Keep::Journal),
-                    Some(_) => {}
-                    None => why.push(Keep::JournalsUnreadable),
+            let mut journals: Vec<Keep> = protection.ids.get(&m.id).cloned().unwrap_or_default();
+            if let Some((upto, reason)) = protection.before {
+                if m.created_at <= upto {
+                    journals.push(reason);
                 }
             }
+            why.extend(journals.into_iter().filter(|k| !(force && k.forced_away())));
             (i, why)
         })
         .collect()
@@ -1010,22 +1076,43 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-01-11T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let protected: HashSet<String> = ["a".to_string()].into();
+        let mut protection = Protection::default();
+        protection
+            .ids
+            .insert("a".to_string(), vec![Keep::NewestApply]);
         let plan = prune_plan(
             &ms,
             Some(1),
             Some(chrono::Duration::days(7)),
             now,
-            Some(&protected),
+            &protection,
             false,
         );
         assert_eq!(plan[0].1, vec![Keep::KeepLast, Keep::KeepWithin]);
         assert_eq!(plan[1].1, vec![Keep::KeepWithin]);
-        assert_eq!(plan[2].1, vec![Keep::Journal]);
-        let forced = prune_plan(&ms, Some(1), None, now, Some(&protected), true);
+        assert_eq!(plan[2].1, vec![Keep::NewestApply]);
+        let forced = prune_plan(&ms, Some(1), None, now, &protection, true);
         assert!(forced[2].1.is_empty());
-        let unknown = prune_plan(&ms, Some(1), None, now, None, false);
-        assert_eq!(unknown[2].1, vec![Keep::JournalsUnreadable]);
+        protection
+            .ids
+            .insert("b".to_string(), vec![Keep::UncertainJournal]);
+        protection.before = Some((ms[2].created_at, Keep::DamagedJournal));
+        let plan = prune_plan(&ms, Some(1), None, now, &protection, true);
+        assert_eq!(plan[1].1, vec![Keep::UncertainJournal]);
+        assert!(plan[2].1.is_empty());
+        let plan = prune_plan(&ms, Some(1), None, now, &protection, false);
+        assert_eq!(plan[2].1, vec![Keep::NewestApply, Keep::DamagedJournal]);
+    }
+
+    #[test]
+    fn progress_labels_name_the_snapshot_and_the_step() {
+        crate::i18n::set(crate::cli::Lang::En);
+        let label =
+            progress::snapshot_step("pre-apply", "20260101T000000Z-00000000", 2, "compressing");
+        assert_eq!(
+            label,
+            "pre-apply snapshot 20260101T000000Z-00000000 (2/3 compressing)"
+        );
     }
 
     #[test]

@@ -440,9 +440,32 @@ pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
 /// A new store id `YYYYMMDDTHHMMSSZ-<8 hex>` from the real clock (never `--now`), and the
 /// creation time with microsecond precision that orders ids made within one second.
 pub fn new_id() -> (String, DateTime<Utc>) {
-    let now = Utc::now().trunc_subsecs(6);
+    let now = clock_now().trunc_subsecs(6);
     let id = format!("{}-{:08x}", now.format("%Y%m%dT%H%M%SZ"), fastrand::u32(..));
     (id, now)
+}
+
+/// The real clock, used for store ids, `created_at`/`committed_at` and prune's ages (never
+/// `--now`). Test-only: a `failpoints` build reads `JOBSWEEP_TEST_CLOCK` (RFC 3339) as the time this
+/// process started, so a test can simulate weeks of cron runs (design.md §3.1); builds without
+/// the `failpoints` feature (the test-only switches) ignore it.
+pub fn clock_now() -> DateTime<Utc> {
+    use std::sync::OnceLock;
+    static TEST_CLOCK: OnceLock<Option<(DateTime<Utc>, std::time::Instant)>> = OnceLock::new();
+    let fake = TEST_CLOCK.get_or_init(|| {
+        if !cfg!(feature = "failpoints") {
+            return None;
+        }
+        let text = std::env::var("JOBSWEEP_TEST_CLOCK").ok()?;
+        let start = DateTime::parse_from_rfc3339(text.trim()).ok()?;
+        Some((start.with_timezone(&Utc), std::time::Instant::now()))
+    });
+    match fake {
+        Some((start, since)) => {
+            *start + chrono::Duration::from_std(since.elapsed()).unwrap_or_default()
+        }
+        None => Utc::now(),
+    }
 }
 
 /// Serde: a path as text, lossily when it is not UTF-8 (its exact bytes then go in a `*_hex`

@@ -76,6 +76,9 @@ pub struct ApplyReport {
     pub timings: Timings,
     #[serde(skip)]
     pub verbose: bool,
+    /// The journal's file, for the text report's pointers.
+    #[serde(skip)]
+    pub journal_file: Option<String>,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -97,7 +100,20 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     let t = Instant::now();
     let first = jobs::survey(&db, &schema, &criteria, settings.tz)?;
     timings.survey_ms = ms(t);
-    check_max_changes(first.stale.len(), args.max_changes)?;
+    if let Err(refused) = check_max_changes(first.stale.len(), args.max_changes) {
+        // `--json` prints the plan it refused (design.md §6).
+        let plan = serde_json::json!({
+            "database": path.display().to_string(),
+            "schema": first.variant,
+            "criteria": criteria,
+            "max_changes": args.max_changes,
+            "stats": first.stats,
+            "stale_jobs": first.stale,
+            "age_unknown": first.age_unknown,
+            "unknown_job_ids": first.unknown_job_ids,
+        });
+        return Err(refused.details(plan).into());
+    }
     let store_dir = settings.store_dir()?;
     // With nothing to do and no store, nothing is created. An existing store is still opened:
     // this run is then the one that resolves a journal a crash left planned.
@@ -147,12 +163,12 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     };
     failpoint::hit("after-commit");
 
-    // After COMMIT: a failure here leaves the journal planned, and the next run resolves it
-    // from the database (committed).
+    // After COMMIT the change is in the database, with its outcome record: a failure to mark
+    // the journal is reported as such, and the next run resolves it (design.md §4.1, §5).
     let t = Instant::now();
     journal.state = journal::State::Committed;
-    journal.committed_at = Some(chrono::Utc::now());
-    journal.save(&store)?;
+    journal.committed_at = Some(store::clock_now());
+    let marked = mark_committed(&mut journal, &store);
     timings.journal_ms += ms(t);
 
     let changed_ids: std::collections::HashSet<i64> =
@@ -163,10 +179,52 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     out.stale_jobs.retain(|j| changed_ids.contains(&j.id));
     out.snapshot_id = Some(manifest.id);
     out.journal_id = Some(journal.id.clone());
+    out.journal_file = Some(Journal::path_in(&store, &journal.id).display().to_string());
     out.changed = journal.changes.iter().map(applied_of).collect();
-    out.skipped = journal.skipped;
+    out.skipped = journal.skipped.clone();
     out.timings.total_ms = ms(started);
+    if let Err(e) = marked {
+        let (id, n) = (&journal.id, journal.changes.len());
+        return Err(committed_but_unmarked(
+            t!(
+                "정리는 커밋되었습니다 (작업 {n}개가 데이터베이스에서 바뀜). 그러나 저널 {id} 을(를) committed 로 표시하지 못했습니다: {e:#}",
+                "the cleanup COMMITTED ({n} job(s) changed in the database), but journal {id} could not be marked committed: {e:#}"
+            ),
+            id,
+            serde_json::to_value(&out).ok(),
+        ));
+    }
     Ok((out, Exit::Success))
+}
+
+/// Marks a journal committed after `COMMIT` (saves it). Test-only: the `fail-journal-mark` fail
+/// point makes it fail as a full or read-only store would.
+pub fn mark_committed(journal: &mut Journal, store: &Store) -> Result<()> {
+    if failpoint::active("fail-journal-mark") {
+        return Err(anyhow::anyhow!(t!(
+            "기록 실패 주입 (fail-journal-mark)",
+            "injected write failure (fail-journal-mark)"
+        )));
+    }
+    journal.save(store)
+}
+
+/// The error of a transaction that committed but whose journal could not be marked: exit 3
+/// (the store needs attention), with a message that says the change is in the database and a
+/// hint that says how it will be resolved (design.md §5).
+pub fn committed_but_unmarked(
+    message: String,
+    id: &str,
+    details: Option<serde_json::Value>,
+) -> anyhow::Error {
+    let mut failure = Failure::new(Exit::Database, message).hint(t!(
+        "저장소의 공간과 권한을 확인하세요. 다음 jobsweep 실행(apply, snapshot, restore)이 데이터베이스의 결과 기록(jobsweep_outcomes)을 보고 저널 {id} 을(를) committed 로 정리합니다. 되돌리기: jobsweep restore --journal {id}",
+        "free space or fix permissions in the store; the next jobsweep run (apply, snapshot, restore) marks journal {id} committed from the database's outcome record (jobsweep_outcomes); to undo: jobsweep restore --journal {id}"
+    ));
+    if let Some(details) = details {
+        failure = failure.details(details);
+    }
+    failure.into()
 }
 
 /// What a run wrote to the store before its transaction committed, so that a failure can take
@@ -239,6 +297,8 @@ fn transaction(
     failpoint::hit("after-planned");
 
     let (changed, lost) = tx.set(&journal.changes)?;
+    // The outcome record commits with the changes, or not at all (design.md §4.1).
+    journal::record_outcome(db, &journal)?;
     failpoint::hit("in-transaction");
     tx.commit(&mut written.uncertain)?;
     timings.transaction_ms = ms(t);
@@ -296,7 +356,7 @@ fn replan(db: &Database, first: &Survey, now: &Survey) -> Result<(Vec<Change>, V
     Ok((changes, skipped))
 }
 
-fn check_max_changes(n: usize, max: usize) -> Result<()> {
+fn check_max_changes(n: usize, max: usize) -> std::result::Result<(), Failure> {
     if n > max {
         return Err(Failure::new(
             Exit::TooManyChanges,
@@ -308,8 +368,7 @@ fn check_max_changes(n: usize, max: usize) -> Result<()> {
         .hint(t!(
             "check 로 대상을 확인하고 시계와 --db-timezone 을 점검한 뒤, 맞다면 --max-changes {n} 으로 다시 실행하세요",
             "review them with check (and the clock and --db-timezone); if right, rerun with --max-changes {n}"
-        ))
-        .into());
+        )));
     }
     Ok(())
 }
@@ -450,5 +509,6 @@ fn report(
         skipped: Vec::new(),
         timings,
         verbose: settings.verbose,
+        journal_file: None,
     }
 }

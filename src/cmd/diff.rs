@@ -252,7 +252,12 @@ fn live_copy(db: &Database, settings: &Settings) -> Result<Option<tempfile::Temp
     // A scratch file: no journal, no syncs while copying.
     dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
         .map_err(|e| sqlite_error(&image, e))?;
-    snapshot::copy_online(db, &mut dest, false, &image, settings)?;
+    let label = crate::t!(
+        "현재 DB {} 복사 (비교용)",
+        "live database {}: copying (to compare)",
+        db.path.display()
+    );
+    snapshot::copy_online(db, &mut dest, false, &image, settings, &label)?;
     dest.close().map_err(|(_, e)| sqlite_error(&image, e))?;
     Ok(Some(image))
 }

@@ -17,7 +17,7 @@ use crate::store::{self, Store};
 pub struct LogEntry {
     #[serde(with = "crate::store::micros")]
     pub created_at: DateTime<Utc>,
-    /// `apply`, `revert` or `snapshot`.
+    /// `apply`, `revert`, `restore` (a `restore --snapshot` of the live database) or `snapshot`.
     pub kind: &'static str,
     pub id: String,
     /// Journals: `planned`, `committed` or `abandoned`.
@@ -25,6 +25,10 @@ pub struct LogEntry {
     pub state: Option<State>,
     /// Journals: a `planned` journal left by a crash, resolved by the next store-writing command.
     pub unresolved: bool,
+    /// Journals: resolved after a crash by comparing row values (a journal written before the
+    /// outcome record existed): the state is a guess, and prune keeps its snapshot.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub outcome_uncertain: bool,
     /// Journals: jobs changed (for a planned journal: jobs it meant to change).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs_changed: Option<usize>,
@@ -37,6 +41,13 @@ pub struct LogEntry {
     pub reverts: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverted_by: Option<String>,
+    /// Applies and reverts: the `restore` that put back a snapshot taken before this run (and
+    /// that no later restore undid), so the run's changes are no longer in the database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undone_by: Option<String>,
+    /// Restores: the snapshot put back (`snapshot_id` is the pre-restore snapshot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_snapshot: Option<String>,
     /// Snapshots: `manual`, `pre-apply` or `pre-restore`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -58,11 +69,14 @@ impl LogEntry {
             id,
             state: None,
             unresolved: false,
+            outcome_uncertain: false,
             jobs_changed: None,
             jobs_skipped: None,
             snapshot_id: None,
             reverts: None,
             reverted_by: None,
+            undone_by: None,
+            restored_snapshot: None,
             reason: None,
             note: None,
             database: None,
@@ -91,22 +105,29 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
         return Ok((report, Exit::Success));
     };
     report.store_exists = true;
-    for entry in journal::list(&store)? {
+    let journals = journal::list(&store)?;
+    let scan = snapshot::scan(&store)?;
+    let undone = undone_by_restores(&journals, &scan.manifests);
+    for entry in journals {
         let created_at = entry.created_at();
         let line = match entry.journal {
             Ok(j) => {
                 let kind = match j.kind {
                     Kind::Apply => "apply",
                     Kind::Revert => "revert",
+                    Kind::Restore => "restore",
                 };
                 LogEntry {
                     state: Some(j.state),
                     unresolved: j.state == State::Planned,
+                    outcome_uncertain: j.outcome_uncertain,
                     jobs_changed: Some(j.changed_count()),
                     jobs_skipped: Some(j.skipped.len()),
                     snapshot_id: Some(j.snapshot_id.clone()),
                     reverts: j.reverts.clone(),
                     reverted_by: j.reverted_by.clone(),
+                    undone_by: undone.get(&j.id).cloned(),
+                    restored_snapshot: j.restored_snapshot.clone(),
                     database: Some(j.db_path.clone()),
                     ..LogEntry::new(created_at, kind, j.id.clone())
                 }
@@ -118,7 +139,6 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
         };
         report.entries.push(line);
     }
-    let scan = snapshot::scan(&store)?;
     for m in scan.manifests {
         report.entries.push(LogEntry {
             reason: Some(m.reason.as_str().to_string()),
@@ -141,4 +161,42 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
         .sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     report.unresolved = report.entries.iter().filter(|e| e.unresolved).count();
     Ok((report, Exit::Success))
+}
+
+/// Which committed applies and reverts a later `restore --snapshot` undid (design.md §4.2): for
+/// each run, the newest restore of the same database made after it; when that restore put back
+/// a snapshot taken before the run, the run's changes are gone (a restore that put back a later
+/// state, e.g. a pre-restore snapshot, brought them back).
+fn undone_by_restores(
+    journals: &[journal::Entry],
+    manifests: &[snapshot::Manifest],
+) -> std::collections::HashMap<String, String> {
+    let taken = |id: &str| {
+        manifests
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| m.created_at)
+            .or_else(|| store::time_of_id(id))
+    };
+    // Newest first, as `journal::list` returns them.
+    let restores: Vec<&journal::Journal> = journals
+        .iter()
+        .filter_map(|e| e.journal.as_ref().ok())
+        .filter(|j| j.kind == Kind::Restore)
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for run in journals.iter().filter_map(|e| e.journal.as_ref().ok()) {
+        if run.kind == Kind::Restore || run.state != State::Committed {
+            continue;
+        }
+        let latest = restores
+            .iter()
+            .find(|r| r.created_at > run.created_at && r.db_path == run.db_path);
+        let Some(restore) = latest else { continue };
+        let put_back = restore.restored_snapshot.as_deref().and_then(taken);
+        if put_back.is_some_and(|t| t < run.created_at) {
+            out.insert(run.id.clone(), restore.id.clone());
+        }
+    }
+    out
 }

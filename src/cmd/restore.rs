@@ -221,6 +221,17 @@ fn restore_live(settings: &Settings, wanted: &str, force: bool) -> Result<Restor
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
+    // The event for `log` (design.md §4.2).
+    crate::journal::record_restore(&store, &db_path, &m, &pre).map_err(|e| {
+        fail(
+            Exit::Database,
+            t!(
+                "스냅샷 {} 을(를) 복원했지만 그 기록(저널)을 쓰지 못했습니다: {e:#}",
+                "snapshot {} WAS restored, but its record (journal) could not be written: {e:#}",
+                m.id
+            ),
+        )
+    })?;
     Ok(RestoreReport {
         snapshot_id: m.id,
         target: db_path.display().to_string(),

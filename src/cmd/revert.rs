@@ -103,6 +103,16 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     let recovered = journal::resolve_planned(&store, &path, settings)?;
     let mut target = journal::find_for(&store, wanted, &path)?;
     target.check_database(&path)?;
+    if target.kind == Kind::Restore {
+        let (id, pre) = (&target.id, &target.snapshot_id);
+        return Err(fail(
+            Exit::Usage,
+            t!(
+                "저널 {id} 은(는) 스냅숏 복원의 기록이라 되돌릴 행이 없습니다. 복원을 취소하려면: jobsweep restore --snapshot {pre}",
+                "journal {id} records a snapshot restore and has no rows to revert; to undo that restore: jobsweep restore --snapshot {pre}"
+            ),
+        ));
+    }
 
     let mut report = RevertReport {
         database: path.display().to_string(),
@@ -152,12 +162,25 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
         }
     };
     failpoint::hit("after-commit");
-    // After COMMIT: a failure here leaves the journal planned; the next run resolves it.
+    // After COMMIT: a failure here leaves the journal planned; the next run resolves it from
+    // the outcome record (and links `reverted_by`), which the error says (design.md §4.1).
     revert.state = State::Committed;
-    revert.committed_at = Some(chrono::Utc::now());
-    revert.save(&store)?;
-    target.reverted_by = Some(revert.id.clone());
-    target.save(&store)?;
+    revert.committed_at = Some(store::clock_now());
+    let marked = crate::cmd::apply::mark_committed(&mut revert, &store).and_then(|()| {
+        target.reverted_by = Some(revert.id.clone());
+        target.save(&store)
+    });
+    if let Err(e) = marked {
+        let (id, n) = (&revert.id, revert.changes.len());
+        return Err(crate::cmd::apply::committed_but_unmarked(
+            t!(
+                "되돌리기는 커밋되었습니다 (행 {n}개가 데이터베이스에서 되돌려짐). 그러나 저널 {id} 을(를) committed 로 표시하지 못했습니다: {e:#}",
+                "the revert COMMITTED ({n} row(s) set back in the database), but journal {id} could not be marked committed: {e:#}"
+            ),
+            id,
+            None,
+        ));
+    }
 
     report.already_reverted = planned.passed;
     report.conflicts = planned.conflicts;
@@ -312,6 +335,7 @@ fn transaction(
     revert.save(store)?;
     failpoint::hit("after-planned");
     let (changed, skipped) = tx.set(&revert.changes)?;
+    journal::record_outcome(db, &revert)?;
     failpoint::hit("in-transaction");
     tx.commit(&mut written.uncertain)?;
     if !skipped.is_empty() {

@@ -72,9 +72,18 @@ pub fn run(settings: &Settings, args: &SnapshotArgs) -> Result<(SnapshotReport, 
         Some(SnapshotAction::Prune {
             keep_last,
             keep_within,
+            protect_applies,
             dry_run,
             force,
-        }) => prune(settings, *keep_last, *keep_within, *dry_run, *force).map(|r| (r, Ok(()))),
+        }) => prune(
+            settings,
+            *keep_last,
+            *keep_within,
+            *protect_applies,
+            *dry_run,
+            *force,
+        )
+        .map(|r| (r, Ok(()))),
     }
 }
 
@@ -207,6 +216,7 @@ fn prune(
     settings: &Settings,
     keep_last: Option<usize>,
     keep_within: Option<chrono::Duration>,
+    protect_applies: chrono::Duration,
     dry_run: bool,
     force: bool,
 ) -> Result<SnapshotReport> {
@@ -241,25 +251,11 @@ fn prune(
     }
     let manifests = snapshot::list(&store)?;
     let mut report = empty();
-    let protected = match snapshot::protected_by_journals(&store) {
-        Ok(ids) => Some(ids),
-        Err(e) => {
-            report.warnings.push(t!(
-                "저널을 읽을 수 없어 모든 스냅샷을 남깁니다: {e}",
-                "a journal cannot be read, so every snapshot is kept: {e}"
-            ));
-            None
-        }
-    };
     // Ages are measured with the real clock: created_at is real time, --now is for reports.
-    let plan = snapshot::prune_plan(
-        &manifests,
-        keep_last,
-        keep_within,
-        Utc::now(),
-        protected.as_ref(),
-        force,
-    );
+    let now = crate::store::clock_now();
+    let protection = snapshot::protection(&store, now, protect_applies);
+    report.warnings.extend(protection.warnings.iter().cloned());
+    let plan = snapshot::prune_plan(&manifests, keep_last, keep_within, now, &protection, force);
     if plan
         .iter()
         .any(|(_, why)| why.contains(&Keep::FutureCreatedAt))
@@ -303,7 +299,26 @@ fn keep_text(k: Keep) -> String {
     match k {
         Keep::KeepLast => t!("최근 N개", "keep-last"),
         Keep::KeepWithin => t!("기간 안", "keep-within"),
-        Keep::Journal => t!("되돌리지 않은 apply 저널", "un-reverted apply journal"),
+        Keep::NewestApply => t!(
+            "되돌리지 않은 가장 최근 apply 의 스냅샷",
+            "the newest un-reverted apply's snapshot"
+        ),
+        Keep::RecentApply => t!(
+            "--protect-applies 기간 안의 되돌리지 않은 apply",
+            "un-reverted apply younger than --protect-applies"
+        ),
+        Keep::UncertainJournal => t!(
+            "결과가 불확실한 이전 저널 (--force 로도 지우지 않음)",
+            "an older journal whose outcome is uncertain (kept even with --force)"
+        ),
+        Keep::UnresolvedJournal => t!(
+            "미해결 저널 (--force 로도 지우지 않음)",
+            "an unresolved journal (kept even with --force)"
+        ),
+        Keep::DamagedJournal => t!(
+            "손상된 저널이 가리킬 수 있음",
+            "a damaged journal may refer to it"
+        ),
         Keep::JournalsUnreadable => t!("저널을 읽을 수 없음", "journals unreadable"),
         Keep::FutureCreatedAt => t!(
             "생성 시각이 미래 (시계 확인 필요)",
@@ -338,28 +353,31 @@ impl Render for SnapshotReport {
                     ));
                     return;
                 }
-                out.push_str(&format!(
-                    "{:<26} {:<23} {:<11} {:>10} {:>10}  {}\n",
-                    "ID",
+                let mut rows = vec![vec![
+                    "ID".to_string(),
                     t!("생성 시각", "CREATED"),
                     t!("이유", "REASON"),
                     t!("이미지", "IMAGE"),
                     t!("파일", "FILE"),
                     t!("메모", "NOTE"),
-                ));
+                ]];
                 for m in &r.snapshots {
-                    out.push_str(&format!(
-                        "{:<26} {:<23} {:<11} {:>10} {:>10}  {}\n",
-                        esc(&m.id),
+                    rows.push(vec![
+                        esc(&m.id).into_owned(),
                         local_time(&m.created_at),
-                        m.reason.as_str(),
+                        m.reason.as_str().to_string(),
                         human_bytes(m.image_bytes),
                         human_bytes(m.file_bytes),
-                        esc(m.note.as_deref().unwrap_or(""))
-                    ));
+                        esc(m.note.as_deref().unwrap_or("")).into_owned(),
+                    ]);
                 }
+                // Width-aware: the Korean header is double-width.
+                out.push_str(&crate::output::columns(
+                    &rows,
+                    &[false, false, false, true, true, false],
+                ));
                 for p in &r.problems {
-                    out.push_str(&style.bad(&format!("{:<26} {}\n", esc(&p.id), esc(&p.message))));
+                    out.push_str(&style.bad(&format!("{}  {}\n", esc(&p.id), esc(&p.message))));
                 }
             }
             SnapshotReport::Verify(r) => {

@@ -78,19 +78,21 @@ pub fn bare_std_cmd() -> std::process::Command {
         "JOBSWEEP_LANG",
         "COMPLETE",
         "JOBSWEEP_FAILPOINT",
+        "JOBSWEEP_TEST_CLOCK",
     ] {
         cmd.env_remove(var);
     }
     cmd
 }
 
-/// Every table's rows in primary-key order, as text: two equal dumps mean equal contents.
+/// Every table's rows in primary-key order, as text: two equal dumps mean equal contents. The
+/// app's tables only: jobsweep's own `jobsweep_outcomes` (design.md §4.1) is left out.
 pub fn dump(path: &Path) -> String {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("open");
     let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'jobsweep_outcomes' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .expect("tables");
     let mut out = String::new();

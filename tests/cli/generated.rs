@@ -558,7 +558,11 @@ fn operator_sections(path: &[String], subcommands: &[String]) -> Roff {
              read-only, or locked past the busy timeout.",
         ),
         ("4", "Snapshot or journal integrity failure."),
-        ("5", "Revert conflicts (rows changed since the apply)."),
+        (
+            "5",
+            "Revert conflicts: rows the app changed since the apply were skipped; the other \
+             rows were set back (with a revert journal and a pre-restore snapshot).",
+        ),
         ("6", "Another jobsweep holds the store lock."),
         ("7", "apply refused by --max-changes."),
     ] {
@@ -569,7 +573,11 @@ fn operator_sections(path: &[String], subcommands: &[String]) -> Roff {
     roff.control("PP", []);
     roff.text([roman(
         "Every error is one line on standard error (error: ...), sometimes followed by one \
-         hint: line; the database and the store are left as they were.",
+         hint: line; with --json one JSON document on standard output says the same. An error \
+         leaves the database and the store as they were, except where its message says \
+         otherwise: exit 5 (the rows without conflicts were set back), an exit 3 that says the \
+         change COMMITTED (it is in the database; the next run marks its journal from the \
+         outcome record), and a restore --snapshot that says the snapshot WAS restored.",
     )]);
 
     roff.control("SH", ["ENVIRONMENT"]);

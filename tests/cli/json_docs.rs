@@ -41,21 +41,29 @@ fn shape(doc: &Value) -> BTreeSet<String> {
     out
 }
 
-/// The `<!-- run: ARGS -->` markers of docs/json.md with the JSON block that follows each.
-fn documented() -> Vec<(String, Value)> {
+/// The `<!-- run: ARGS -->` markers of docs/json.md (`<!-- run, exit N: ARGS -->` for a
+/// command documented failing with exit N) with the exit code and the JSON block that follows
+/// each.
+fn documented() -> Vec<(String, i32, Value)> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md"))
         .expect("docs/json.md");
     let mut out = Vec::new();
     let mut rest = text.as_str();
-    while let Some(at) = rest.find("<!-- run: ") {
-        rest = &rest[at + "<!-- run: ".len()..];
+    while let Some(at) = rest.find("<!-- run") {
+        rest = &rest[at + "<!-- run".len()..];
+        let colon = rest.find(": ").expect("marker colon");
+        let code = match rest[..colon].strip_prefix(", exit ") {
+            Some(n) => n.trim().parse().expect("exit code"),
+            None => 0,
+        };
+        rest = &rest[colon + 2..];
         let end = rest.find(" -->").expect("marker end");
         let args = rest[..end].to_string();
         let start = rest.find("```json\n").expect("json block") + "```json\n".len();
         let stop = start + rest[start..].find("\n```").expect("block end");
         let doc: Value = serde_json::from_str(&rest[start..stop])
             .unwrap_or_else(|e| panic!("docs/json.md, `{args}`: {e}"));
-        out.push((args, doc));
+        out.push((args, code, doc));
         rest = &rest[stop..];
     }
     out
@@ -66,7 +74,7 @@ fn every_documented_json_shape_is_what_a_real_run_prints() {
     let docs = documented();
     let env = TestEnv::with("current", &["guide"]);
     let mut commands = BTreeSet::new();
-    for (args, doc) in &docs {
+    for (args, code, doc) in &docs {
         let out = bare_cmd()
             .current_dir(env.dir.path())
             .args([
@@ -79,7 +87,7 @@ fn every_documented_json_shape_is_what_a_real_run_prints() {
             .args(args.split_whitespace())
             .output()
             .unwrap();
-        assert!(out.status.success(), "`{args}`: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(*code), "`{args}`: {}", stderr(&out));
         let real = stdout_json(&out);
         let (want, got) = (shape(doc), shape(&real));
         assert!(

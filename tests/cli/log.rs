@@ -94,3 +94,113 @@ fn log_shows_a_damaged_journal() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("DAMAGED"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_snapshot_restore_is_an_event_of_its_own_and_the_applies_it_undid_say_so() {
+    let env = TestEnv::with("current", &["guide"]);
+    let before = dump(&env.db);
+    let apply = apply_ok(&env, &[]);
+    let (apply_id, pre_apply) = (
+        apply["journal_id"].as_str().unwrap().to_string(),
+        apply["snapshot_id"].as_str().unwrap().to_string(),
+    );
+    let out = run(&env, &["--json", "restore", "--snapshot", &pre_apply]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pre_restore = stdout_json(&out)["pre_restore_snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(dump(&env.db), before);
+
+    let doc = stdout_json(&run(&env, &["--json", "log"]));
+    let entries = doc["entries"].as_array().unwrap();
+    let restore = entries.iter().find(|e| e["kind"] == "restore").unwrap();
+    assert_eq!(restore["restored_snapshot"], pre_apply.as_str(), "{doc}");
+    assert_eq!(restore["snapshot_id"], pre_restore.as_str());
+    let restore_id = restore["id"].as_str().unwrap().to_string();
+    let applied = entries
+        .iter()
+        .find(|e| e["id"] == apply_id.as_str())
+        .unwrap();
+    assert_eq!(applied["undone_by"], restore_id.as_str(), "{doc}");
+    // Newest first: the restore comes before the apply it undid.
+    let at = |id: &str| entries.iter().position(|e| e["id"] == id).unwrap();
+    assert!(at(&restore_id) < at(&apply_id));
+
+    let text = stdout(&run(&env, &["log"]));
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("  {id}  ")))
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_string()
+    };
+    assert!(
+        line(&apply_id).contains(&format!("undone by the snapshot restore {restore_id}")),
+        "{text}"
+    );
+    assert!(!line(&apply_id).contains("not reverted"), "{text}");
+    assert!(
+        line(&restore_id).contains(&format!(
+            "snapshot {pre_apply} put back; the state before is snapshot {pre_restore}"
+        )),
+        "{text}"
+    );
+    // The restore record is not a journal to revert.
+    let out = run(&env, &["restore", "--journal", &restore_id]);
+    assert_error_containing(&out, 2, &format!("restore --snapshot {pre_restore}"));
+    // `latest` still means the newest apply.
+    let out = run(&env, &["--json", "diff", "--journal", "latest"]);
+    assert_eq!(stdout_json(&out)["journal_id"], apply_id.as_str());
+
+    // Putting the pre-restore snapshot back brings the apply's changes back: no longer undone.
+    let out = run(&env, &["restore", "--snapshot", &pre_restore]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = stdout_json(&run(&env, &["--json", "log"]));
+    let applied = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == apply_id.as_str())
+        .unwrap()
+        .clone();
+    assert!(applied.get("undone_by").is_none(), "{doc}");
+    assert_eq!(
+        doc["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "restore")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn the_korean_log_line_of_a_revert_reads_as_one_thing() {
+    let env = TestEnv::with("current", &["guide"]);
+    let apply = apply_ok(&env, &[]);
+    let apply_id = apply["journal_id"].as_str().unwrap().to_string();
+    let out = run(&env, &["--json", "restore", "--journal", "latest"]);
+    let revert_id = stdout_json(&out)["revert_journal_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = stdout(&run(&env, &["--lang", "ko", "log"]));
+    let revert_line = text
+        .lines()
+        .find(|l| l.contains(&format!("  {revert_id}  ")))
+        .unwrap();
+    assert!(
+        revert_line.contains(&format!("{apply_id} 의 되돌리기, 유지 중")),
+        "{revert_line}"
+    );
+    assert!(!revert_line.contains("되돌리지 않음"), "{revert_line}");
+    let apply_line = text
+        .lines()
+        .find(|l| l.contains(&format!("  {apply_id}  ")))
+        .unwrap();
+    assert!(
+        apply_line.contains(&format!("{revert_id} 로 되돌려짐")),
+        "{apply_line}"
+    );
+}

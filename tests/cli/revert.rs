@@ -113,7 +113,11 @@ fn rows_changed_since_are_conflicts_until_force() {
     let files = files_under(&env.store());
     let out = run(&env, &["restore", "--journal", "latest"]);
     assert_eq!(out.status.code(), Some(5));
-    assert!(stdout(&out).contains("Add --force"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("--force would overwrite the app's work"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(files_under(&env.store()), files);
 
     // With --force what is left is set back: the database is exactly as before apply.

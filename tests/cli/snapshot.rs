@@ -122,8 +122,10 @@ fn progress_bars_show_on_a_terminal_only_without_q() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let shown = on_terminal("");
-    assert!(shown.contains("compressing ["), "{shown}");
-    assert!(shown.contains("verifying snapshot ["), "{shown}");
+    // Each bar says which snapshot and which step.
+    assert!(shown.contains("manual snapshot 2"), "{shown}");
+    assert!(shown.contains("(2/3 compressing) ["), "{shown}");
+    assert!(shown.contains("(3/3 verifying) ["), "{shown}");
     // -q: no progress and no report (scripts that want the id use --json).
     let quiet = on_terminal("-q");
     assert!(!quiet.contains("compressing"), "{quiet}");
@@ -375,16 +377,6 @@ fn ids_in_store(env: &TestEnv) -> Vec<String> {
     listed_snapshots(env).iter().map(id_of).collect()
 }
 
-fn write_journal(env: &TestEnv, name: &str, body: serde_json::Value) {
-    let dir = env.store().join("journals");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(
-        dir.join(format!("{name}.json")),
-        serde_json::to_vec(&body).unwrap(),
-    )
-    .unwrap();
-}
-
 #[test]
 fn prune_keeps_what_any_rule_keeps() {
     let env = TestEnv::with("current", &["guide"]);
@@ -448,32 +440,64 @@ fn prune_keeps_what_any_rule_keeps() {
 #[test]
 fn prune_spares_the_snapshot_of_an_unreverted_apply() {
     let env = TestEnv::with("current", &["guide"]);
-    let ids: Vec<String> = (0..4).map(|_| id_of(&snap(&env))).collect();
-    let journal = |snapshot: &str, state: &str, reverted_by: Option<&str>| {
-        serde_json::json!({
-            "format": "jobsweep-journal/1", "kind": "apply", "state": state,
-            "reverted_by": reverted_by, "snapshot_id": snapshot,
-        })
-    };
-    write_journal(&env, "j1", journal(&ids[0], "committed", None));
-    write_journal(&env, "j2", journal(&ids[1], "committed", Some("x")));
-    write_journal(&env, "j3", journal(&ids[2], "abandoned", None));
-    let out = run(&env, &["--json", "snapshot", "prune", "--keep-last", "1"]);
-    assert!(out.status.success());
-    let doc = stdout_json(&out);
-    assert_eq!(doc["deleted"], serde_json::json!([ids[2], ids[1]]));
-    assert_eq!(ids_in_store(&env), vec![ids[3].clone(), ids[0].clone()]);
-    let kept = doc["kept"].as_array().unwrap();
-    assert!(kept
+    // A reverted apply, an abandoned one (a crash before COMMIT), an un-reverted one.
+    let reverted = apply_ok(&env, &[]);
+    let out = run(&env, &["--json", "restore", "--journal", "latest"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pre_restore = stdout_json(&out)["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let crashed = env
+        .cmd()
+        .arg("apply")
+        .env("JOBSWEEP_FAILPOINT", "in-transaction")
+        .output()
+        .unwrap();
+    assert!(crashed.status.code().is_none());
+    let abandoned_snapshot = journals(&env)
         .iter()
-        .any(|k| k["id"] == ids[0].as_str() && k["reasons"][0] == "journal"));
+        .map(|p| read_json(p))
+        .find(|j| j["state"] == "planned")
+        .unwrap()["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept_apply = apply_ok(&env, &[]);
+    let newest = id_of(&snap(&env));
+    let ids = |v: &serde_json::Value| v["snapshot_id"].as_str().unwrap().to_string();
+
+    let out = run(&env, &["--json", "snapshot", "prune", "--keep-last", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = stdout_json(&out);
+    let mut deleted: Vec<String> = doc["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    deleted.sort();
+    let mut want = vec![ids(&reverted), pre_restore, abandoned_snapshot];
+    want.sort();
+    assert_eq!(deleted, want, "{doc}");
+    let mut left = ids_in_store(&env);
+    left.sort();
+    let mut want = vec![ids(&kept_apply), newest.clone()];
+    want.sort();
+    assert_eq!(left, want);
+    let kept = doc["kept"].as_array().unwrap();
+    assert!(
+        kept.iter().any(|k| k["id"] == ids(&kept_apply).as_str()
+            && k["reasons"] == serde_json::json!(["newest-apply", "recent-apply"])),
+        "{doc}"
+    );
 
     // --force deletes it too.
     env.cmd()
         .args(["snapshot", "prune", "--keep-last", "1", "--force"])
         .assert()
         .success();
-    assert_eq!(ids_in_store(&env), vec![ids[3].clone()]);
+    assert_eq!(ids_in_store(&env), vec![newest]);
 }
 
 #[test]
@@ -485,7 +509,10 @@ fn prune_keeps_everything_when_a_journal_cannot_be_read() {
     let out = run(&env, &["snapshot", "prune", "--keep-last", "1"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("every snapshot is kept"), "{text}");
+    assert!(
+        text.contains("every snapshot it could refer to (made before it) is kept"),
+        "{text}"
+    );
     assert!(text.contains("broken.json"), "{text}");
     assert_eq!(ids_in_store(&env).len(), ids.len());
 }
@@ -787,4 +814,56 @@ fn prune_with_a_future_dated_snapshot_keeps_the_real_newest() {
     let out = run(&env, &["snapshot", "prune", "--keep-within", "1h"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(ids_in_store(&env).contains(&ids[0]));
+}
+
+/// The cells of a line split at runs of two or more spaces, each with its start and end in
+/// display columns (Hangul counts as two).
+fn cells(line: &str) -> Vec<(usize, usize, String)> {
+    use unicode_width::UnicodeWidthStr;
+    let mut out = Vec::new();
+    let mut rest = line;
+    let mut at = 0;
+    while !rest.is_empty() {
+        let trimmed = rest.trim_start_matches(' ');
+        at += rest.len() - trimmed.len();
+        rest = trimmed;
+        let end = rest.find("  ").unwrap_or(rest.len());
+        let cell = &rest[..end];
+        let start = line[..at].width();
+        out.push((start, start + cell.width(), cell.to_string()));
+        at += end;
+        rest = &rest[end..];
+    }
+    out
+}
+
+#[test]
+fn snapshot_list_columns_line_up_in_display_width_in_both_languages() {
+    let env = TestEnv::with("current", &["guide"]);
+    for note in ["주간 백업", "before upgrade", "메모"] {
+        let out = run(&env, &["snapshot", "--note", note]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    apply_ok(&env, &[]);
+    for lang in ["en", "ko"] {
+        let text = stdout(&run(&env, &["--lang", lang, "snapshot", "list"]));
+        let rows: Vec<Vec<(usize, usize, String)>> = text.lines().map(cells).collect();
+        assert_eq!(rows.len(), 5, "{text}");
+        let header = &rows[0];
+        assert_eq!(header.len(), 6, "{lang}: {text}");
+        for row in &rows[1..] {
+            assert!(row.len() >= 5, "{lang}: {text}");
+            // ID, CREATED, REASON start where their headers start; IMAGE and FILE end where
+            // theirs end; NOTE starts where its header starts.
+            for i in [0, 1, 2] {
+                assert_eq!(row[i].0, header[i].0, "{lang}: column {i}\n{text}");
+            }
+            for i in [3, 4] {
+                assert_eq!(row[i].1, header[i].1, "{lang}: column {i}\n{text}");
+            }
+            if let Some(note) = row.get(5) {
+                assert_eq!(note.0, header[5].0, "{lang}: note\n{text}");
+            }
+        }
+    }
 }
