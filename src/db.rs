@@ -13,7 +13,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use crate::error::{fail, Exit, Failure};
 use crate::t;
 
-/// The two schema variants found in deployments (SPEC §2).
+/// The two schema variants found in deployments (design.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {

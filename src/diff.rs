@@ -103,7 +103,7 @@ struct Shape {
     without_rowid: bool,
 }
 
-/// The app's tables: SQLite's own and jobsweep's outcome record (design.md §4.1) are left out.
+/// The app's tables: SQLite's own and jobsweep's outcome record (design.md §4.2) are left out.
 fn tables(conn: &Connection, schema: &str) -> rusqlite::Result<Vec<(String, String)>> {
     let sql = format!(
         "SELECT name, coalesce(sql, '') FROM {schema}.sqlite_master WHERE type = 'table' \

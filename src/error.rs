@@ -1,4 +1,4 @@
-//! Exit codes (SPEC §5) and the error type that carries one. Any error without a `Failure` in its
+//! Exit codes (design.md §5) and the error type that carries one. Any error without a `Failure` in its
 //! chain is an environment problem and exits with 3, like a database problem.
 
 use std::fmt;

@@ -1,9 +1,9 @@
-//! The write-ahead journal of `apply` and of `restore --journal` (SPEC §4): what will change is
+//! The write-ahead journal of `apply` and of `restore --journal` (design.md §4): what will change is
 //! written and fsynced as `planned` before the database transaction starts, and marked
 //! `committed` (with what really changed) after it. The transaction itself inserts the journal's
 //! id into `jobsweep_outcomes`, a table of jobsweep's own in the app's database, so a journal left
 //! `planned` by a crash is resolved from that record: id present -> committed, absent ->
-//! abandoned (design.md §4.1). Row values are never used to guess, except for journals written
+//! abandoned (design.md §4.2). Row values are never used to guess, except for journals written
 //! before the record existed (no `outcome_recorded`): those are resolved the old way and marked
 //! `outcome_uncertain`, which `log` shows and which keeps their snapshot from `prune`.
 //!
@@ -35,7 +35,7 @@ pub const FORMAT: &str = "jobsweep-journal/1";
 pub const TABLE: &str = "analysis_jobs";
 pub const COLUMN: &str = "status";
 /// jobsweep's own table in the app's database: one row per committed apply or revert
-/// transaction, inserted by that transaction (design.md §4.1).
+/// transaction, inserted by that transaction (design.md §4.2).
 pub const OUTCOMES_TABLE: &str = "jobsweep_outcomes";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +44,7 @@ pub enum Kind {
     Apply,
     Revert,
     /// A `restore --snapshot` of the live database: no changes of its own; `snapshot_id` is the
-    /// pre-restore snapshot and `restored_snapshot` the snapshot put back (design.md §4.2).
+    /// pre-restore snapshot and `restored_snapshot` the snapshot put back (design.md §4.3).
     Restore,
 }
 
@@ -541,7 +541,7 @@ pub struct Resolved {
 }
 
 /// Records, inside the open transaction, that the transaction of `journal` commits: creates
-/// `jobsweep_outcomes` on first use and inserts the journal's id (design.md §4.1). Both are
+/// `jobsweep_outcomes` on first use and inserts the journal's id (design.md §4.2). Both are
 /// part of the transaction, so the record exists exactly when the changes do.
 pub fn record_outcome(db: &Database, journal: &Journal) -> Result<()> {
     if !journal.outcome_recorded {
@@ -609,13 +609,13 @@ pub fn recorded_outcome(db: &Database, id: &str) -> Result<Option<Option<DateTim
     }
 }
 
-/// Resolves the planned journals of this database, left by a crash (SPEC §4). Called under the
+/// Resolves the planned journals of this database, left by a crash (design.md §4). Called under the
 /// store lock by every command that writes to the store, before it does anything else.
 ///
 /// A journal with `outcome_recorded` is resolved from `jobsweep_outcomes`: its id present ->
 /// committed (with the changes it planned: under the write lock every compare-and-set of the
 /// plan succeeds), absent -> abandoned. Row values are not looked at: the app may have changed
-/// them since (design.md §4.1).
+/// them since (design.md §4.2).
 ///
 /// A journal written before the record existed can only be resolved by its rows: committed when
 /// at least one row holds its new value and none still holds its old value, else abandoned. That

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 }
 
 /// A command line clap refused: one `error:` line (clap's message, its continuation lines
-/// joined) and one localized `hint:` line, exit 2 (SPEC §5), instead of clap's usage block.
+/// joined) and one localized `hint:` line, exit 2 (design.md §5), instead of clap's usage block.
 fn usage_error(err: &clap::Error) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     jobsweep::i18n::set(jobsweep::i18n::detect(lang_before_parsing(&args)));

@@ -1,4 +1,4 @@
-//! The `check` report: statistics and stale jobs, in the guide's layout (SPEC §6). `apply`
+//! The `check` report: statistics and stale jobs, in the guide's layout (design.md §6). `apply`
 //! renders the same blocks, so both speak alike.
 
 use chrono::{DateTime, Utc};

@@ -1,4 +1,4 @@
-//! Snapshots (SPEC §3, §4): an online, consistent copy of the database through SQLite's backup
+//! Snapshots (design.md §3, §4): an online, consistent copy of the database through SQLite's backup
 //! API, compressed with zstd, checksummed, verified before it gets its final name, and the
 //! reverse: a verified, integrity-checked image decompressed for restore or diff.
 //!
@@ -58,7 +58,7 @@ impl Reason {
     }
 }
 
-/// `snapshots/<id>.json` (SPEC §4).
+/// `snapshots/<id>.json` (design.md §4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub id: String,

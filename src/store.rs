@@ -1,4 +1,4 @@
-//! The store directory (SPEC §4): its layout, the OS file lock that serialises mutating
+//! The store directory (design.md §4): its layout, the OS file lock that serialises mutating
 //! commands, ids, atomic JSON writes and id resolution (`latest`, exact id, unique prefix).
 //!
 //! Temp files that writers create carry the `.tmp-` prefix so that a crashed run's leftovers can

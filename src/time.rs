@@ -1,4 +1,4 @@
-//! Reading the app's timestamps (SPEC §2) and `--now`, and saying how long ago something was.
+//! Reading the app's timestamps (design.md §2) and `--now`, and saying how long ago something was.
 //!
 //! The app stores naive UTC text; older rows and other tools may carry a `T`, a `Z` or an offset,
 //! or Unix seconds. Anything else is "unreadable", which makes a job's age unknown.

@@ -1,6 +1,6 @@
 //! `apply`: cleans the stale jobs `check` reports, behind a snapshot and a write-ahead journal.
 //!
-//! Order (SPEC §3): open read-write and `quick_check` (a read-only or damaged file is refused
+//! Order (design.md §3): open read-write and `quick_check` (a read-only or damaged file is refused
 //! before the store is created, so nothing is left behind); a first survey refuses early what
 //! `--max-changes` forbids and stops when nothing is stale; then the store lock, recovery of
 //! planned journals and the `pre-apply` snapshot (seconds on a big file, while the app keeps
@@ -13,7 +13,7 @@
 //!
 //! Any failure after the snapshot and before `COMMIT` (typically the busy timeout at
 //! `BEGIN IMMEDIATE` or at `COMMIT` while the app holds a lock) rolls back and removes the
-//! journal and the snapshot of this run: the store is left as it was (SPEC §5).
+//! journal and the snapshot of this run: the store is left as it was (design.md §5).
 
 use std::time::Instant;
 
@@ -164,7 +164,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     failpoint::hit("after-commit");
 
     // After COMMIT the change is in the database, with its outcome record: a failure to mark
-    // the journal is reported as such, and the next run resolves it (design.md §4.1, §5).
+    // the journal is reported as such, and the next run resolves it (design.md §4.2, §5).
     let t = Instant::now();
     journal.state = journal::State::Committed;
     journal.committed_at = Some(store::clock_now());
@@ -297,7 +297,7 @@ fn transaction(
     failpoint::hit("after-planned");
 
     let (changed, lost) = tx.set(&journal.changes)?;
-    // The outcome record commits with the changes, or not at all (design.md §4.1).
+    // The outcome record commits with the changes, or not at all (design.md §4.2).
     journal::record_outcome(db, &journal)?;
     failpoint::hit("in-transaction");
     tx.commit(&mut written.uncertain)?;

@@ -163,7 +163,7 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
     Ok((report, Exit::Success))
 }
 
-/// Which committed applies and reverts a later `restore --snapshot` undid (design.md §4.2): for
+/// Which committed applies and reverts a later `restore --snapshot` undid (design.md §4.3): for
 /// each run, the newest restore of the same database made after it; when that restore put back
 /// a snapshot taken before the run, the run's changes are gone (a restore that put back a later
 /// state, e.g. a pre-restore snapshot, brought them back).

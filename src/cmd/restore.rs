@@ -221,7 +221,7 @@ fn restore_live(settings: &Settings, wanted: &str, force: bool) -> Result<Restor
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
-    // The event for `log` (design.md §4.2).
+    // The event for `log` (design.md §4.3).
     crate::journal::record_restore(&store, &db_path, &m, &pre).map_err(|e| {
         fail(
             Exit::Database,

@@ -163,7 +163,7 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     };
     failpoint::hit("after-commit");
     // After COMMIT: a failure here leaves the journal planned; the next run resolves it from
-    // the outcome record (and links `reverted_by`), which the error says (design.md §4.1).
+    // the outcome record (and links `reverted_by`), which the error says (design.md §4.2).
     revert.state = State::Committed;
     revert.committed_at = Some(store::clock_now());
     let marked = crate::cmd::apply::mark_committed(&mut revert, &store).and_then(|()| {

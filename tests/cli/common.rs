@@ -86,7 +86,7 @@ pub fn bare_std_cmd() -> std::process::Command {
 }
 
 /// Every table's rows in primary-key order, as text: two equal dumps mean equal contents. The
-/// app's tables only: jobsweep's own `jobsweep_outcomes` (design.md §4.1) is left out.
+/// app's tables only: jobsweep's own `jobsweep_outcomes` (design.md §4.2) is left out.
 pub fn dump(path: &Path) -> String {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)

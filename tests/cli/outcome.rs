@@ -1,4 +1,4 @@
-//! The crash-outcome record (design.md §4.1): every apply/revert transaction inserts its journal
+//! The crash-outcome record (design.md §4.2): every apply/revert transaction inserts its journal
 //! id into `jobsweep_outcomes` in the same transaction, and a journal left `planned` is resolved
 //! from that record, never from row values the app may have changed since. Real processes,
 //! killed or failed by the fail points of `src/failpoint.rs`.

@@ -1,4 +1,4 @@
-//! Command lines clap refuses: one `error:` line and one hint (SPEC §5), exit 2; `--help` and
+//! Command lines clap refuses: one `error:` line and one hint (design.md §5), exit 2; `--help` and
 //! `--version` unchanged.
 
 use crate::common::*;
