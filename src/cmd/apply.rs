@@ -114,8 +114,9 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
         ));
     }
 
+    let new_store = Store::existing(&store_dir).is_none();
     let store = Store::open(&store_dir)?;
-    let _lock = store.lock(settings.wait)?;
+    let lock = store.lock(settings.wait)?;
     let recovered = journal::resolve_planned(&store, &path, settings)?;
     if first.stale.is_empty() {
         timings.total_ms = ms(started);
@@ -126,7 +127,18 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     }
 
     let t = Instant::now();
-    let manifest = snapshot::create(&path, &store, Reason::PreApply, None, settings)?;
+    let manifest = match snapshot::create(&path, &store, Reason::PreApply, None, settings) {
+        Ok(m) => m,
+        Err(e) => {
+            // A damaged file is found here (exit 3): a store this run created goes again, so
+            // that nothing is left behind.
+            if new_store {
+                drop(lock);
+                remove_empty_store(&store);
+            }
+            return Err(e);
+        }
+    };
     timings.snapshot_ms = ms(t);
     failpoint::hit("after-snapshot");
     failpoint::hit("pause-before-transaction");
@@ -172,6 +184,16 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     out.skipped = journal.skipped;
     out.timings.total_ms = ms(started);
     Ok((out, Exit::Success))
+}
+
+/// Removes a store that holds nothing but its empty directories and lock file (best effort).
+fn remove_empty_store(store: &Store) {
+    let removed = std::fs::remove_dir(store.snapshots_dir())
+        .and_then(|_| std::fs::remove_dir(store.journals_dir()));
+    if removed.is_ok() {
+        let _ = std::fs::remove_file(store.lock_path());
+        let _ = std::fs::remove_dir(store.dir());
+    }
 }
 
 /// What a run wrote to the store before its transaction committed, so that a failure can take
