@@ -322,9 +322,11 @@ fn restore_live(
     // store, so a killed run's image is removed by the next command that takes the lock (beside
     // the database nothing would ever remove it).
     let image = snapshot::extract_to(&store, &m, &store.snapshots_dir(), TEMP_PREFIX, settings)?;
-    if mode == "wal" && m.page_size != live_page_size {
-        // The backup API refuses to change a WAL database's page size (SQLITE_READONLY): give
-        // the image the live file's page size first. It is our scratch copy, already verified.
+    let page_copy = mode != "wal" && !snapshot::previous_copy_method();
+    if (mode == "wal" || page_copy) && m.page_size != live_page_size {
+        // The backup API refuses to change a WAL database's page size (SQLITE_READONLY), and
+        // the page copy writes pages of the live file's size: give the image that page size
+        // first. It is our scratch copy, already verified.
         set_page_size(&image, live_page_size)?;
     }
     // 2. The live contents now (a short read lock) and what the restore would discard of them.
@@ -368,10 +370,17 @@ fn restore_live(
         ));
     }
 
-    // 4. The copy: the only step that holds the app's writers.
+    // 4. The copy: the only step that holds the app's writers. Rollback-journal mode: only the
+    // pages that differ, under SQLite's exclusive lock and behind a journal in SQLite's format
+    // (`rawcopy::write_into`); WAL mode: the backup API in one step, one WAL transaction.
     crate::failpoint::hit("pause-restore-before-copy");
     let mut live = live;
-    if let Err(e) = copy_into_live(&image, &mut live, settings) {
+    let copied = if page_copy {
+        crate::rawcopy::write_into(&live, &image, settings)
+    } else {
+        copy_into_live(&image, &mut live, settings)
+    };
+    if let Err(e) = copied {
         // Nothing was changed (the copy is one transaction): the pre-restore snapshot of this
         // try would only fill the store (SPEC §5).
         let _ = snapshot::delete(&store, &pre.id);

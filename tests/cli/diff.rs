@@ -234,7 +234,18 @@ print(commits)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("python3 runs");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The app has committed before the diff starts (the copy of the live file takes only
+    // milliseconds: a fixed sleep could end before python3 even started on a busy machine).
+    let waiting = std::time::Instant::now();
+    let ticks = || -> i64 {
+        env.conn()
+            .query_row("SELECT count(*) FROM ticks", [], |r| r.get(0))
+            .unwrap_or(0)
+    };
+    while ticks() == 0 {
+        assert!(waiting.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let started = std::time::Instant::now();
     let out = run(&env, &["--json", "diff"]);
     let took = started.elapsed();

@@ -621,3 +621,88 @@ fn restore_latest_in_a_shared_store_picks_this_databases_snapshot() {
     assert_eq!(stdout_json(&out)["snapshot_id"], mine.as_str());
     assert_eq!(dump(&env.db), original);
 }
+
+fn integrity(db: &std::path::Path) -> String {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn add_blobs(env: &TestEnv, rows: u32) {
+    env.conn()
+        .execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS blobs(id INTEGER PRIMARY KEY, body BLOB);
+             WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {rows})
+             INSERT INTO blobs(body) SELECT randomblob(3000) FROM k;"
+        ))
+        .unwrap();
+}
+
+/// In rollback-journal mode the restore writes only the pages that differ, behind a journal in
+/// SQLite's own format: a crash after the journal or halfway through the pages leaves a hot
+/// journal that the next connection rolls back (the database is as before); a restore that
+/// shrinks or grows the file works, and a connected app sees the restored contents.
+#[test]
+fn a_rollback_mode_restore_is_crash_safe_and_a_connected_app_sees_it() {
+    let env = TestEnv::with("current", &["guide"]);
+    add_blobs(&env, 3000);
+    let original = dump(&env.db);
+    let id = id_of(&snap(&env));
+    change_rows(&env);
+    add_blobs(&env, 2000);
+    let changed = dump(&env.db);
+    let journal = PathBuf::from(format!("{}-journal", env.db.display()));
+    for point in ["restore-after-journal", "restore-mid-copy"] {
+        let out = env
+            .cmd()
+            .args(["restore", "--snapshot", &id])
+            .env("JOBSWEEP_FAILPOINT", point)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}: the fail point was not hit");
+        assert!(journal.exists(), "{point}: no hot journal");
+        // The next connection (here the test's, as the app's would) rolls it back.
+        env.conn()
+            .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .unwrap();
+        assert!(!journal.exists(), "{point}");
+        assert_eq!(dump(&env.db), changed, "{point}");
+        assert_eq!(integrity(&env.db), "ok", "{point}");
+    }
+    // Shrinking the live file: the restore makes it grow back.
+    env.conn()
+        .execute_batch("DELETE FROM blobs WHERE id > 500; VACUUM;")
+        .unwrap();
+    let app = env.conn();
+    let blobs = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(blobs(&app), 500);
+    let out = run(&env, &["restore", "--snapshot", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(blobs(&app), 3000, "the connected app reads stale pages");
+    drop(app);
+    assert_eq!(dump(&env.db), original);
+    assert_eq!(integrity(&env.db), "ok");
+    // Growing it (a snapshot of the bigger file back over the smaller one) and the journal mode.
+    let pre = snapshots_by_reason(&env, "pre-restore");
+    let bigger = pre
+        .iter()
+        .max_by_key(|m| m["page_count"].as_u64().unwrap())
+        .unwrap();
+    let out = run(
+        &env,
+        &["restore", "--snapshot", bigger["id"].as_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(integrity(&env.db), "ok");
+    assert_eq!(blobs(&env.conn()), 5000);
+    let mode: String = env
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+    assert!(!journal.exists());
+}
