@@ -236,7 +236,12 @@ pub fn write_into(live: &Database, image: &Path, settings: &Settings) -> Result<
     let src_err = |e| sqlite_error(&live.path, e);
     conn.execute_batch("BEGIN EXCLUSIVE").map_err(src_err)?;
     let started = std::time::Instant::now();
-    let journal = PathBuf::from(format!("{}-journal", live.path.display()));
+    // The name SQLite itself uses (the database's full path, symlinks resolved), so that any
+    // connection finds the journal after a crash.
+    let journal = match conn.path() {
+        Some(main) if !main.is_empty() => PathBuf::from(format!("{main}-journal")),
+        _ => PathBuf::from(format!("{}-journal", live.path.display())),
+    };
     let result = write_locked(live, image, &journal);
     match &result {
         Ok(()) => {
@@ -307,11 +312,18 @@ fn write_locked(live: &Database, image: &Path, journal_path: &Path) -> Result<()
     header[16..20].copy_from_slice(&(live_pages as u32).to_be_bytes());
     header[20..24].copy_from_slice(&(JOURNAL_SECTOR as u32).to_be_bytes());
     header[24..28].copy_from_slice(&page_size.to_be_bytes());
+    // Under the exclusive lock no journal is hot (SQLite rolled back any when the lock was
+    // taken); a file left by the persist/truncate modes, or anything planted under that name (a
+    // symlink), is removed, and the journal is created new: never written through a link.
+    match fs::remove_file(journal_path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(jerr(e)),
+    }
     let jfile = fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .open(journal_path)
         .map_err(jerr)?;
     let mut journal = std::io::BufWriter::with_capacity(CHUNK, jfile);

@@ -706,3 +706,33 @@ fn a_rollback_mode_restore_is_crash_safe_and_a_connected_app_sees_it() {
     assert_eq!(mode, "delete");
     assert!(!journal.exists());
 }
+
+/// The journal goes where SQLite looks for it: beside the real file when `--db` is a symlink in
+/// another directory, so a crash midway is rolled back by the next connection.
+#[test]
+fn a_crashed_restore_through_a_symlinked_db_path_is_rolled_back() {
+    let env = TestEnv::with("current", &["guide"]);
+    add_blobs(&env, 500);
+    let id = id_of(&snap(&env));
+    change_rows(&env);
+    let changed = dump(&env.db);
+    fs::create_dir(env.path("elsewhere")).unwrap();
+    let link = env.path("elsewhere").join("db-link.db");
+    std::os::unix::fs::symlink(&env.db, &link).unwrap();
+    let out = bare_cmd()
+        .arg("--db")
+        .arg(&link)
+        .arg("--store")
+        .arg(env.store())
+        .args(["--lang", "en", "restore", "--snapshot", &id])
+        .env("JOBSWEEP_FAILPOINT", "restore-mid-copy")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the fail point was not hit");
+    assert!(!env.path("elsewhere").join("db-link.db-journal").exists());
+    env.conn()
+        .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        .unwrap();
+    assert_eq!(dump(&env.db), changed);
+    assert_eq!(integrity(&env.db), "ok");
+}
