@@ -659,10 +659,11 @@ fn big_database(env: &TestEnv, mode: &str) {
     let conn = env.conn();
     conn.query_row(&format!("PRAGMA journal_mode = {mode}"), [], |_| Ok(()))
         .unwrap();
-    // ~40 MB of incompressible-ish rows, so the copy takes a while.
+    // A few MB of incompressible-ish rows: enough for several steps of the copy. How long the
+    // writer waits is measured in bench/live.sh, not asserted here (design.md §7).
     conn.execute_batch(
         "CREATE TABLE blob_rows(id INTEGER PRIMARY KEY, body TEXT);
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
          INSERT INTO blob_rows(body) SELECT hex(randomblob(2000)) FROM n;",
     )
     .unwrap();
@@ -683,17 +684,8 @@ fn snapshot_under_writer(mode: &str) {
         assert!(start.elapsed() < Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Half a second of writing alone, for the writer's normal waits.
-    std::thread::sleep(Duration::from_millis(500));
-    let unix = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64()
-    };
-    let (from, clock) = (unix(), Instant::now());
-    let out = run(&env, &["-v", "--json", "snapshot"]);
-    let (to, took) = (unix(), clock.elapsed());
+    std::thread::sleep(Duration::from_millis(200));
+    let out = run(&env, &["--json", "snapshot"]);
     std::thread::sleep(Duration::from_millis(300));
     fs::write(&stop, b"").unwrap();
     assert!(writer.wait().unwrap().success());
@@ -712,20 +704,6 @@ fn snapshot_under_writer(mode: &str) {
         .query_row("SELECT count(*) FROM w", [], |r| r.get(0))
         .unwrap();
     assert_eq!(live_rows, rows, "{mode}: rows lost");
-    let (mut during, mut outside, mut writes_during) = (0f64, 0f64, 0);
-    for w in report["waits"].as_array().unwrap() {
-        let (at, ms) = (w[0].as_f64().unwrap(), w[1].as_f64().unwrap());
-        if at >= from && at <= to {
-            during = during.max(ms);
-            writes_during += 1;
-        } else {
-            outside = outside.max(ms);
-        }
-    }
-    assert!(
-        writes_during > 20,
-        "{mode}: the writer barely ran during the snapshot ({writes_during} writes)"
-    );
     let m = stdout_json(&out);
     env.cmd()
         .args(["snapshot", "verify", m["id"].as_str().unwrap()])
@@ -739,23 +717,15 @@ fn snapshot_under_writer(mode: &str) {
         .query_row("SELECT count(*) FROM w", [], |r| r.get(0))
         .unwrap();
     assert!(copied <= rows);
-    eprintln!(
-        "journal mode {mode}: {:.1} MB snapshot in {took:.2?}; the writer committed {writes_during} \
-         times meanwhile, longest wait {during:.1} ms (outside the snapshot: {outside:.1} ms); {}",
-        m["image_bytes"].as_f64().unwrap() / 1e6,
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    // The busy timeout is 5 s; the point is that the writer never comes near it.
-    assert!(during < 2000.0, "{mode}: writer waited {during} ms");
 }
 
 #[test]
-fn a_live_writer_is_not_blocked_in_rollback_mode() {
+fn a_live_writer_loses_nothing_and_gets_no_error_in_rollback_mode() {
     snapshot_under_writer("delete");
 }
 
 #[test]
-fn a_live_writer_is_not_blocked_in_wal_mode() {
+fn a_live_writer_loses_nothing_and_gets_no_error_in_wal_mode() {
     snapshot_under_writer("wal");
 }
 
