@@ -61,6 +61,9 @@ def reset(master, db, mode):
     con = sqlite3.connect(db, isolation_level=None)
     con.execute(f"PRAGMA journal_mode = {mode}")
     con.close()
+    # The copy's dirty pages would otherwise be written back during the measurement, and the
+    # writer's fsyncs would wait for them (whatever the method).
+    os.sync()
 
 
 class Writer(threading.Thread):
@@ -103,15 +106,20 @@ class Writer(threading.Thread):
 
 
 def run_cmd(bin_, db, store, args, env):
-    full = [bin_, "--db", db, "--store", store, "--lang", "en", "--now", NOW, "--json"] + args
+    full = [bin_, "-v", "--db", db, "--store", store, "--lang", "en", "--now", NOW, "--json"] + args
     t0 = time.perf_counter()
     out = subprocess.run(["/usr/bin/time", "-f", "%M"] + full, env=env, capture_output=True, text=True)
     took = time.perf_counter() - t0
     peak_kib = int(out.stderr.strip().splitlines()[-1])
+    # `-v`: how long jobsweep says it held the app's writers (current method only).
+    held = [line.split(" for ")[1].split(" (")[0] for line in out.stderr.splitlines()
+            if line.startswith("held the app's")]
     if out.returncode != 0:
         error = " ".join(line for line in out.stderr.strip().splitlines()[:-1] if line.startswith("error"))
-        return took, {"error": f"exit {out.returncode}: {error}"}, peak_kib
-    return took, json.loads(out.stdout), peak_kib
+        return took, {"error": f"exit {out.returncode}: {error}", "held": held}, peak_kib
+    report = json.loads(out.stdout)
+    report["held"] = held
+    return took, report, peak_kib
 
 
 def measure(bin_, master, work, mode, rate, command, method):
@@ -147,12 +155,12 @@ def measure(bin_, master, work, mode, rate, command, method):
     w.join()
     during_sorted = sorted(during) or [0.0]
     p99 = during_sorted[min(len(during_sorted) - 1, int(len(during_sorted) * 0.99))]
-    extra = ""
+    extra = f" lock held {'+'.join(report['held'])}" if report.get("held") else ""
     if "error" in report:
-        extra = f" FAILED {report['error']}"
-    elif command == "apply":
+        extra += f" FAILED {report['error']}"
+    if command == "apply" and "error" not in report:
         t = report["timings"]
-        extra = (f" beyond-snapshot={(t['total_ms'] - t['snapshot_ms']) / 1000:.2f}s"
+        extra += (f" beyond-snapshot={(t['total_ms'] - t['snapshot_ms']) / 1000:.2f}s"
                  f" (survey {t['survey_ms'] / 1000:.2f}s, transaction {t['transaction_ms'] / 1000:.2f}s)"
                  f" changes={len(report['changed'])}")
     return {
