@@ -8,6 +8,7 @@ pub mod change_report;
 pub mod cli;
 pub mod cmd;
 pub mod complete;
+pub mod core;
 pub mod db;
 pub mod diff;
 pub mod error;
