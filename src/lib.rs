@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod journal;
 pub mod output;
 pub mod progress;
+mod rawcopy;
 pub mod report;
 pub mod settings;
 pub mod snapshot;

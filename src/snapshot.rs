@@ -136,6 +136,16 @@ pub fn data_path(store: &Store, id: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // Creating
 
+/// A consistent image of a database in a temp file of the store, not yet compressed.
+pub struct Image {
+    pub path: TempPath,
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub source_path: PathBuf,
+    pub page_size: u32,
+    pub page_count: u64,
+}
+
 /// Takes a snapshot of `db_path` into `store` and returns its manifest. The caller holds the
 /// store lock. Works on any SQLite file; on failure nothing is left in the store.
 pub fn create(
@@ -145,37 +155,100 @@ pub fn create(
     note: Option<String>,
     settings: &Settings,
 ) -> Result<Manifest> {
+    let image = take_image(db_path, store, reason, settings)?;
+    create_from_image(&image, store, reason, note, settings)
+}
+
+/// Step 1 of a snapshot: the consistent image of `db_path`, in a temp file in the store (same
+/// volume, never in memory), in the shortest lock window the journal mode allows.
+pub fn take_image(
+    db_path: &Path,
+    store: &Store,
+    reason: Reason,
+    settings: &Settings,
+) -> Result<Image> {
     let source = Database::open_read_only(db_path, settings.busy_timeout)?;
-    let source_path = canonical_path(db_path);
-    let wal = source.journal_mode()? == "wal";
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
-
-    // 1. The consistent image, in a temp file in the store (same volume, never in memory).
-    let image = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
-    let (page_size, page_count) = {
-        // SQLite must not follow a link planted at the temp name either (design.md §4).
-        let mut dest = Connection::open_with_flags(
-            &image,
-            OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-        )
-        .map_err(|e| sqlite_error(&image, e))?;
-        // The image is a scratch file: no journal, no syncs while copying.
-        dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
-            .map_err(|e| sqlite_error(&image, e))?;
-        let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
-        copy_online(&source, &mut dest, wal, &image, settings, &label)?;
-        let page_size: u32 = dest
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .map_err(|e| sqlite_error(&image, e))?;
-        let page_count: u64 = dest
-            .query_row("PRAGMA page_count", [], |r| r.get(0))
-            .map_err(|e| sqlite_error(&image, e))?;
-        dest.close().map_err(|(_, e)| sqlite_error(&image, e))?;
-        (page_size, page_count)
-    };
+    let path = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
+    let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
+    let (page_size, page_count) = copy_image(&source, &path, settings, &label)?;
     drop(source);
-    mark_rollback_mode(&image)?;
+    mark_rollback_mode(&path)?;
+    Ok(Image {
+        path,
+        id,
+        created_at,
+        source_path: canonical_path(db_path),
+        page_size,
+        page_count,
+    })
+}
+
+/// `JOBSWEEP_COPY_METHOD=backup`: the previous method (the stepped backup API in rollback mode,
+/// and `apply`'s separate `quick_check`), kept only for the side-by-side comparison in
+/// `bench/live.sh`; not a user setting.
+pub fn previous_copy_method() -> bool {
+    std::env::var("JOBSWEEP_COPY_METHOD").is_ok_and(|m| m == "backup")
+}
+
+/// Copies `source` into the existing (empty) file `image`, and returns its page size and count.
+/// Rollback-journal mode: a raw copy of the pages under the SHARED lock (`rawcopy`), released
+/// before anything else happens. WAL mode: the backup API inside one read transaction, which
+/// never blocks the app's writers (design.md §3).
+pub fn copy_image(
+    source: &Database,
+    image: &Path,
+    settings: &Settings,
+    label: &str,
+) -> Result<(u32, u64)> {
+    let wal = source.journal_mode()? == "wal";
+    if !wal && !previous_copy_method() {
+        // Never through a link planted at the temp name (design.md §4).
+        let out = store::no_follow()
+            .read(true)
+            .write(true)
+            .truncate(true)
+            .open(image)
+            .map_err(|e| store::write_error(image, e))?;
+        let copied = crate::rawcopy::copy(source, out, image, settings, label)?;
+        return Ok((copied.page_size, copied.page_count));
+    }
+    // SQLite must not follow a link planted at the temp name either (design.md §4).
+    let mut dest = Connection::open_with_flags(
+        image,
+        OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )
+    .map_err(|e| sqlite_error(image, e))?;
+    // The image is a scratch file: no journal, no syncs while copying.
+    dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+        .map_err(|e| sqlite_error(image, e))?;
+    copy_online(source, &mut dest, wal, image, settings, label)?;
+    let page_size: u32 = dest
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(|e| sqlite_error(image, e))?;
+    let page_count: u64 = dest
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(|e| sqlite_error(image, e))?;
+    dest.close().map_err(|(_, e)| sqlite_error(image, e))?;
+    Ok((page_size, page_count))
+}
+
+/// Steps 2-4 of a snapshot: compresses, checks and names `image`. The image stays (the caller's
+/// temp file): restore diffs it against the snapshot it puts back.
+pub fn create_from_image(
+    image: &Image,
+    store: &Store,
+    reason: Reason,
+    note: Option<String>,
+    settings: &Settings,
+) -> Result<Manifest> {
+    let dir = store.snapshots_dir();
+    let id = image.id.clone();
+    let (page_size, page_count) = (image.page_size, image.page_count);
+    let source_path = image.source_path.clone();
+    let created_at = image.created_at;
+    let image = &image.path;
 
     // 2. Compress (hashing both sides) while SQLite checks the image on another thread.
     let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
@@ -184,7 +257,7 @@ pub fn create(
         std::thread::spawn(move || integrity_problem(&image))
     };
     let label = progress::snapshot_step(reason.as_str(), &id, 2, &t!("압축", "compressing"));
-    let compressed = compress(&image, &zst_tmp, settings, &label);
+    let compressed = compress(image, &zst_tmp, settings, &label);
     let checked = checker.join().unwrap_or_else(|_| {
         Err(anyhow::anyhow!(t!(
             "무결성 검사 스레드가 실패했습니다",
@@ -192,12 +265,12 @@ pub fn create(
         )))
     });
     let (image_sum, file_sum) = compressed?;
-    // The image holds the source's pages as they are: a problem in it is the database's
-    // (exit 3, one line, as `apply`'s quick_check says it), not the snapshot's.
+    // The image is the source as it was: damage found in it is the source's (exit 3, one line,
+    // design.md §3), which `apply` relies on instead of checking the live file a second time.
     if let Some(what) =
         checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?
     {
-        let shown = db_path.display();
+        let shown = source_path.display();
         return Err(fail(
             Exit::Database,
             t!(
@@ -234,7 +307,6 @@ pub fn create(
     );
     check_compressed(&zst_tmp, &manifest, io::sink(), &bar)?;
     bar.finish_and_clear();
-    drop(image);
 
     // 4. Final names: the data file first, then the manifest that makes it a snapshot.
     let final_data = data_path(store, &id);
@@ -521,13 +593,13 @@ fn compress_workers() -> u32 {
 /// `PRAGMA integrity_check` on an image file: exit 4 naming the first problem.
 fn integrity_check(image: &Path) -> Result<()> {
     match integrity_problem(image)? {
-        None => Ok(()),
         Some(what) => Err(integrity_failure(image, &what)),
+        None => Ok(()),
     }
 }
 
-/// The first problem `PRAGMA integrity_check` finds in an image file, on one line; `None` when
-/// it is sound. A file SQLite cannot even read is exit 4 naming why.
+/// The first problem `PRAGMA integrity_check` finds in an image file (one line), if any; a file
+/// SQLite cannot even read is a problem too, named by SQLite's error.
 fn integrity_problem(image: &Path) -> Result<Option<String>> {
     let conn = Connection::open_with_flags(
         image,
@@ -536,19 +608,20 @@ fn integrity_problem(image: &Path) -> Result<Option<String>> {
             | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )
     .map_err(|e| sqlite_error(image, e))?;
-    let first: String = conn
-        .query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))
-        .map_err(|e| integrity_failure(image, &e.to_string()))?;
-    if first == "ok" {
-        return Ok(None);
-    }
-    // SQLite's report spans lines ("*** in database main ***" then the problem).
-    let first = first
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace("*** in database main *** ", "");
-    Ok(Some(first))
+    let first = match conn.query_row("PRAGMA integrity_check(1)", [], |r| r.get::<_, String>(0)) {
+        Ok(first) if first == "ok" => return Ok(None),
+        Ok(first) => first,
+        Err(e) => e.to_string(),
+    };
+    // SQLite's report spans lines ("*** in database main ***" then the problem); errors stay
+    // one line.
+    Ok(Some(
+        first
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace("*** in database main *** ", ""),
+    ))
 }
 
 fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {

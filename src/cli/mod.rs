@@ -286,6 +286,9 @@ pub struct RestoreArgs {
     /// Revert conflicting rows too (--journal), or overwrite an existing --to file
     #[arg(long)]
     pub force: bool,
+    /// With --snapshot into the live database: count what the restore would discard, change nothing
+    #[arg(long, requires = "snapshot", conflicts_with = "to")]
+    pub dry_run: bool,
 }
 
 /// `--hours`: a positive, finite number of hours.

@@ -5,11 +5,10 @@
 use std::path::Path;
 
 use anyhow::Result;
-use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::cli::DiffArgs;
-use crate::db::{sqlite_error, Database};
+use crate::db::Database;
 use crate::diff::{self, DbDiff};
 use crate::error::{fail, Exit};
 use crate::journal::{self, Kind, State};
@@ -244,21 +243,12 @@ fn live_copy(db: &Database, settings: &Settings) -> Result<Option<tempfile::Temp
         .tempfile_in(&dir)
         .map(|f| f.into_temp_path())
         .map_err(|e| store::write_error(&dir, e))?;
-    let mut dest = Connection::open_with_flags(
-        &image,
-        rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
-    )
-    .map_err(|e| sqlite_error(&image, e))?;
-    // A scratch file: no journal, no syncs while copying.
-    dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
-        .map_err(|e| sqlite_error(&image, e))?;
     let label = crate::t!(
         "현재 DB {} 복사 (비교용)",
         "live database {}: copying (to compare)",
         db.path.display()
     );
-    snapshot::copy_online(db, &mut dest, false, &image, settings, &label)?;
-    dest.close().map_err(|(_, e)| sqlite_error(&image, e))?;
+    snapshot::copy_image(db, &image, settings, &label)?;
     Ok(Some(image))
 }
 

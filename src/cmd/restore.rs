@@ -1,6 +1,12 @@
-//! `restore --snapshot ID|latest|PREFIX [--to PATH] [--force]`: puts a verified snapshot back
-//! into the live database (after a `pre-restore` snapshot of it) or writes it to a new file.
+//! `restore --snapshot ID|latest|PREFIX [--to PATH] [--force] [--dry-run]`: puts a verified
+//! snapshot back into the live database (after a `pre-restore` snapshot of it, and saying what
+//! the app wrote since that the restore discards) or writes it to a new file.
 //! `restore --journal` is the revert of one apply, in `cmd::revert`.
+//!
+//! Into the live database (design.md §3): everything slow happens before the app's writers are
+//! held: the snapshot is decompressed and checked, the live file's image is taken (a short read
+//! lock) and compared with it, and the pre-restore snapshot is written from that image. Only
+//! then does the copy into the live file take its write lock, for the copy alone.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -30,6 +36,21 @@ pub struct RestoreReport {
     pub pre_restore_snapshot_id: Option<String>,
     pub image_bytes: u64,
     pub journal_mode: Option<String>,
+    /// `--dry-run`: nothing was changed.
+    pub dry_run: bool,
+    /// Into the live database: per table, what the restore discards (or would, `--dry-run`) of
+    /// the live contents, as of the pre-restore image.
+    pub discarded: Vec<Discarded>,
+}
+
+/// What a restore into the live database discards of one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Discarded {
+    pub table: String,
+    /// Rows in the live database that the snapshot does not have.
+    pub rows_only_live: u64,
+    /// Rows both have, with other values in the live database.
+    pub rows_differ: u64,
 }
 
 pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RestoreReport, Exit)> {
@@ -37,7 +58,7 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RestoreReport, Ex
     let wanted = args.snapshot.as_deref().unwrap_or("latest");
     let report = match &args.to {
         Some(to) => restore_to_file(settings, wanted, to, args.force)?,
-        None => restore_live(settings, wanted, args.force)?,
+        None => restore_live(settings, wanted, args.force, args.dry_run)?,
     };
     Ok((report, Exit::Success))
 }
@@ -97,10 +118,15 @@ fn restore_to_file(
     }
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
-    let m = snapshot::find(&store, wanted)?;
+    let m = find_snapshot(&store, wanted, settings.db_path().ok().as_deref())?;
     refuse_protected_target(settings, to, Some(&m.source_path))?;
-    // Verified and integrity-checked, beside the target so the final rename is atomic.
-    let image = snapshot::extract_to(&store, &m, dir, TEMP_PREFIX, settings)?;
+    remove_dead_temps(dir);
+    // Verified and integrity-checked, beside the target so the final rename is atomic. Its name
+    // carries this process's id: a killed run's file is removed by the next run (above).
+    let prefix = format!("{RESTORE_TEMP_PREFIX}{}-", std::process::id());
+    let image = snapshot::extract_to(&store, &m, dir, &prefix, settings)?;
+    give_source_mode(&image, &m.source_path, settings)?;
+    crate::failpoint::hit("restore-to-before-rename");
     if force {
         // A stale -wal of the old file would be replayed into the new one.
         for suffix in ["-wal", "-shm", "-journal"] {
@@ -123,29 +149,120 @@ fn restore_to_file(
         pre_restore_snapshot_id: None,
         image_bytes: m.image_bytes,
         journal_mode: None,
+        dry_run: false,
+        discarded: Vec::new(),
     })
 }
 
+/// Prefix of the image `restore --to` writes beside the target, then the pid of the writer.
+const RESTORE_TEMP_PREFIX: &str = ".jobsweep-restore-";
+
+/// Removes images that a killed `restore --to` left in `dir`: those whose writer (the pid in the
+/// name) is gone. Best effort: a file that cannot be removed is left for the next run.
+fn remove_dead_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(RESTORE_TEMP_PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if !alive && is_file && name.ends_with(".db") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Gives the restored file the mode of the database the snapshot was taken from (the store's
+/// copies stay private), and its owner and group where this process may (as root). When that
+/// file is gone, the live database's.
+fn give_source_mode(image: &Path, source: &Path, settings: &Settings) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = fs::metadata(source).or_else(|e| match settings.db_path() {
+        Ok(live) => fs::metadata(live),
+        Err(_) => Err(e),
+    });
+    let Ok(meta) = meta else {
+        return Ok(());
+    };
+    fs::set_permissions(image, fs::Permissions::from_mode(meta.mode() & 0o7777))
+        .map_err(|e| store::write_error(image, e))?;
+    if std::os::unix::fs::chown(image, Some(meta.uid()), Some(meta.gid())).is_err() {
+        // Not root: the group at least, when this user belongs to it.
+        let _ = std::os::unix::fs::chown(image, None, Some(meta.gid()));
+    }
+    Ok(())
+}
+
+/// The snapshot `wanted` names; `latest` means the newest snapshot of this database when the
+/// store is shared by several (a newer unreadable one is still reported, never skipped).
+fn find_snapshot(store: &Store, wanted: &str, db_path: Option<&Path>) -> Result<Manifest> {
+    if let (true, Some(db)) = (wanted == "latest", db_path) {
+        let scan = snapshot::scan(store)?;
+        if let Some(m) = scan.manifests.iter().find(|m| m.is_of(db)) {
+            let newer_problem = scan
+                .problems
+                .iter()
+                .any(|p| store::time_of_id(&p.id).is_none_or(|t| t > m.created_at));
+            if !newer_problem {
+                return Ok(m.clone());
+            }
+        }
+    }
+    snapshot::find(store, wanted)
+}
+
 /// `--to` must never be the live database (renaming over it would leave the app writing to the
-/// old, unlinked file, and `--force` would delete its `-wal`), the database the snapshot was taken
-/// from, or anything inside the store (a snapshot's data file, the lock file). Exit 2.
+/// old, unlinked file, and `--force` would delete its `-wal`) under any name (a symlink, a hard
+/// link, a `..` path), nor its `-wal`, `-shm` or `-journal` file, nor those of the database the
+/// snapshot was taken from, nor anything inside the store (a snapshot's data file, the lock
+/// file). Exit 2, `--force` or not.
 fn refuse_protected_target(settings: &Settings, to: &Path, source: Option<&Path>) -> Result<()> {
     let target = resolved(to);
     let shown = to.display();
-    let live = settings.db_path().ok().map(|p| resolved(&p));
-    if live.as_ref() == Some(&target) || source.is_some_and(|s| resolved(s) == target) {
-        return Err(Failure::new(
-            Exit::Usage,
-            t!(
-                "{shown} 은(는) 운영 중인 데이터베이스입니다. --to 로 덮어쓸 수 없습니다",
-                "{shown} is the live database: --to cannot overwrite it"
-            ),
-        )
-        .hint(t!(
-            "운영 데이터베이스로 복원하려면 --to 없이 실행하세요",
-            "to restore into the live database, run without --to"
-        ))
-        .into());
+    let target_id = fs::metadata(to).ok().map(|m| file_id(&m));
+    let databases = settings
+        .db_path()
+        .ok()
+        .into_iter()
+        .chain(source.map(Path::to_path_buf));
+    for db in databases {
+        let db = resolved(&db);
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let file = PathBuf::from(format!("{}{suffix}", db.display()));
+            let same_name = file == target;
+            // A hard link has its own name; it is the same file.
+            let same_file =
+                target_id.is_some() && fs::metadata(&file).ok().map(|m| file_id(&m)) == target_id;
+            if same_name || same_file {
+                let what = if suffix.is_empty() {
+                    t!("운영 중인 데이터베이스", "the live database")
+                } else {
+                    t!(
+                        "운영 중인 데이터베이스의 {suffix} 파일",
+                        "the live database's {suffix} file"
+                    )
+                };
+                return Err(Failure::new(
+                    Exit::Usage,
+                    t!(
+                        "{shown} 은(는) {what}입니다. --to 로 덮어쓸 수 없습니다",
+                        "{shown} is {what}: --to cannot overwrite it"
+                    ),
+                )
+                .hint(t!(
+                    "운영 데이터베이스로 복원하려면 --to 없이 실행하세요",
+                    "to restore into the live database, run without --to"
+                ))
+                .into());
+            }
+        }
     }
     if let Ok(dir) = settings.store_dir() {
         if target.starts_with(resolved(&dir)) {
@@ -161,6 +278,12 @@ fn refuse_protected_target(settings: &Settings, to: &Path, source: Option<&Path>
     Ok(())
 }
 
+/// Device and inode: what makes two names the same file.
+fn file_id(meta: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
 /// `path` with symlinks and `.`/`..` resolved as far as it exists (a new file: its directory).
 fn resolved(path: &Path) -> PathBuf {
     if let Ok(p) = fs::canonicalize(path) {
@@ -173,14 +296,21 @@ fn resolved(path: &Path) -> PathBuf {
     }
 }
 
-fn restore_live(settings: &Settings, wanted: &str, force: bool) -> Result<RestoreReport> {
+fn restore_live(
+    settings: &Settings,
+    wanted: &str,
+    force: bool,
+    dry_run: bool,
+) -> Result<RestoreReport> {
     let db_path = settings.db_path()?;
     // Opened first: a file that cannot be written is exit 3 before anything else happens.
     let live = Database::open_read_write(&db_path, settings.busy_timeout)?;
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
-    crate::journal::resolve_planned(&store, &db_path, settings)?;
-    let m = snapshot::find(&store, wanted)?;
+    if !dry_run {
+        crate::journal::resolve_planned(&store, &db_path, settings)?;
+    }
+    let m = find_snapshot(&store, wanted, Some(&db_path))?;
     check_same_database(&m, &db_path, force)?;
     let mode = live.journal_mode()?;
     let live_page_size: u32 = live
@@ -188,24 +318,74 @@ fn restore_live(settings: &Settings, wanted: &str, force: bool) -> Result<Restor
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .map_err(|e| sqlite_error(&db_path, e))?;
 
-    // In the store, so a killed run's image is removed by the next command that takes the lock
-    // (beside the database nothing would ever remove it).
+    // 1. The snapshot's image, decompressed and checked before anything takes a lock. In the
+    // store, so a killed run's image is removed by the next command that takes the lock (beside
+    // the database nothing would ever remove it).
     let image = snapshot::extract_to(&store, &m, &store.snapshots_dir(), TEMP_PREFIX, settings)?;
-    if mode == "wal" && m.page_size != live_page_size {
-        // The backup API refuses to change a WAL database's page size (SQLITE_READONLY): give
-        // the image the live file's page size first. It is our scratch copy, already verified.
+    let page_copy = mode != "wal" && !snapshot::previous_copy_method();
+    if (mode == "wal" || page_copy) && m.page_size != live_page_size {
+        // The backup API refuses to change a WAL database's page size (SQLITE_READONLY), and
+        // the page copy writes pages of the live file's size: give the image that page size
+        // first. It is our scratch copy, already verified.
         set_page_size(&image, live_page_size)?;
     }
-    let pre = snapshot::create(
-        &db_path,
+    // 2. The live contents now (a short read lock) and what the restore would discard of them.
+    let current = snapshot::take_image(&db_path, &store, Reason::PreRestore, settings)?;
+    let discarded = discarded_rows(&image, &current.path)?;
+    let mut report = RestoreReport {
+        snapshot_id: m.id.clone(),
+        target: db_path.display().to_string(),
+        live: true,
+        pre_restore_snapshot_id: None,
+        image_bytes: m.image_bytes,
+        journal_mode: Some(mode.clone()),
+        dry_run,
+        discarded,
+    };
+    if dry_run {
+        return Ok(report);
+    }
+    // 3. The pre-restore snapshot, from that same image: it keeps what is discarded.
+    let pre = snapshot::create_from_image(
+        &current,
         &store,
         Reason::PreRestore,
         Some(t!("{} 복원 전", "before restoring {}", m.id)),
         settings,
     )?;
+    drop(current);
+    report.pre_restore_snapshot_id = Some(pre.id.clone());
+    // The label of the step the app waits for, on a terminal (like the progress bars).
+    if settings.progress {
+        let lost: u64 = report
+            .discarded
+            .iter()
+            .map(|d| d.rows_only_live + d.rows_differ)
+            .sum();
+        crate::output::notice(&t!(
+            "복원으로 버려지는 행 {lost}개는 스냅샷 {} 에 보관했습니다. 이제 {} 에 복사합니다 (앱의 쓰기는 끝날 때까지 기다립니다) ...",
+            "the {lost} rows this restore discards are kept in snapshot {}; now copying into {} (the app's writers wait until it is done) ...",
+            pre.id,
+            db_path.display()
+        ));
+    }
+
+    // 4. The copy: the only step that holds the app's writers. Rollback-journal mode: only the
+    // pages that differ, under SQLite's exclusive lock and behind a journal in SQLite's format
+    // (`rawcopy::write_into`); WAL mode: the backup API in one step, one WAL transaction.
     crate::failpoint::hit("pause-restore-before-copy");
     let mut live = live;
-    copy_into_live(&image, &mut live, settings)?;
+    let copied = if page_copy {
+        crate::rawcopy::write_into(&live, &image, settings)
+    } else {
+        copy_into_live(&image, &mut live, settings)
+    };
+    if let Err(e) = copied {
+        // Nothing was changed (the copy is one transaction): the pre-restore snapshot of this
+        // try would only fill the store (design.md §5).
+        let _ = snapshot::delete(&store, &pre.id);
+        return Err(e);
+    }
     drop(image);
     let mode_after = live.journal_mode()?;
     if mode_after != mode {
@@ -232,14 +412,23 @@ fn restore_live(settings: &Settings, wanted: &str, force: bool) -> Result<Restor
             ),
         )
     })?;
-    Ok(RestoreReport {
-        snapshot_id: m.id,
-        target: db_path.display().to_string(),
-        live: true,
-        pre_restore_snapshot_id: Some(pre.id),
-        image_bytes: m.image_bytes,
-        journal_mode: Some(mode),
-    })
+    Ok(report)
+}
+
+/// Per table, what the live image has that the snapshot's image does not (rows only in the live
+/// database, rows with other values); tables without such rows are left out.
+fn discarded_rows(snapshot_image: &Path, live_image: &Path) -> Result<Vec<Discarded>> {
+    let diff = crate::diff::diff_files(snapshot_image, live_image)?;
+    Ok(diff
+        .tables
+        .into_iter()
+        .filter(|t| t.added + t.changed > 0)
+        .map(|t| Discarded {
+            table: t.table,
+            rows_only_live: t.added,
+            rows_differ: t.changed,
+        })
+        .collect())
 }
 
 /// Rewrites the image file with another page size (`VACUUM`; the image is in rollback mode).
@@ -302,7 +491,7 @@ fn copy_into_live(image: &Path, live: &mut Database, settings: &Settings) -> Res
     let backup = Backup::new(&src, &mut live.conn).map_err(|e| sqlite_error(&path, e))?;
     let started = Instant::now();
     loop {
-        match backup.step(-1).map_err(|e| sqlite_error(&path, e))? {
+        match backup.step(-1).map_err(|e| copy_error(&path, e))? {
             StepResult::Done => return Ok(()),
             StepResult::More => {}
             _ => {
@@ -322,28 +511,80 @@ fn copy_into_live(image: &Path, live: &mut Database, settings: &Settings) -> Res
     }
 }
 
+/// A failed copy step. SQLite sets no message on the destination for a backup step ("not an
+/// error"): the cause is named from the code, and a full disk or I/O error as a write failure.
+fn copy_error(live: &Path, err: rusqlite::Error) -> anyhow::Error {
+    use rusqlite::ErrorCode::*;
+    let rusqlite::Error::SqliteFailure(e, _) = err else {
+        return sqlite_error(live, err);
+    };
+    let shown = live.display();
+    match e.code {
+        DiskFull => fail(
+            Exit::Database,
+            t!(
+                "{shown} 에 쓸 수 없습니다: 디스크가 가득 찼습니다 (데이터베이스는 그대로입니다)",
+                "cannot write {shown}: the disk is full (the database is unchanged)"
+            ),
+        ),
+        SystemIoFailure => fail(
+            Exit::Database,
+            t!(
+                "{shown} 에 쓸 수 없습니다: 입출력 오류 ({e})",
+                "cannot write {shown}: I/O error ({e})"
+            ),
+        ),
+        _ => sqlite_error(live, rusqlite::Error::SqliteFailure(e, None)),
+    }
+}
+
 impl Render for RestoreReport {
     fn render(&self, out: &mut String, style: Style) {
         let size = crate::cmd::snapshot::human_bytes(self.image_bytes);
-        if self.live {
+        if self.live && self.dry_run {
+            out.push_str(&t!(
+                "시험 실행: 스냅샷 {} 을(를) {} 에 복원하면 ({size}) 다음이 버려집니다\n",
+                "dry run: restoring snapshot {} into {} ({size}) would discard\n",
+                style.bold(&self.snapshot_id),
+                self.target
+            ));
+        } else if self.live {
             out.push_str(&t!(
                 "스냅샷 {} 을(를) {} 에 복원했습니다 ({size})\n",
                 "restored snapshot {} into {} ({size})\n",
                 style.bold(&self.snapshot_id),
                 self.target
             ));
-            if let Some(pre) = &self.pre_restore_snapshot_id {
-                out.push_str(&t!(
-                    "복원 전 상태는 스냅샷 {pre} 에 있습니다 (되돌리기: jobsweep restore --snapshot {pre})\n",
-                    "the state before is in snapshot {pre} (to undo: jobsweep restore --snapshot {pre})\n"
-                ));
-            }
         } else {
             out.push_str(&t!(
                 "스냅샷 {} 을(를) {} 에 썼습니다 ({size})\n",
                 "wrote snapshot {} to {} ({size})\n",
                 style.bold(&self.snapshot_id),
                 self.target
+            ));
+            return;
+        }
+        if self.discarded.is_empty() {
+            out.push_str(&t!(
+                "  스냅샷 이후 바뀐 행이 없습니다\n",
+                "  no row changed since the snapshot\n"
+            ));
+        }
+        for d in &self.discarded {
+            out.push_str(&t!(
+                "  {}: 스냅샷에 없는 행 {}개, 값이 다른 행 {}개\n",
+                "  {}: {} rows not in the snapshot, {} rows with other values\n",
+                d.table,
+                d.rows_only_live,
+                d.rows_differ
+            ));
+        }
+        if self.dry_run {
+            out.push_str(&t!("아무것도 바꾸지 않았습니다\n", "nothing was changed\n"));
+        } else if let Some(pre) = &self.pre_restore_snapshot_id {
+            out.push_str(&t!(
+                "복원 전 상태는 스냅샷 {pre} 에 있습니다 (되돌리기: jobsweep restore --snapshot {pre})\n",
+                "the state before is in snapshot {pre} (to undo: jobsweep restore --snapshot {pre})\n"
             ));
         }
     }

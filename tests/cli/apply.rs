@@ -217,6 +217,16 @@ fn corrupt_database_is_refused_without_snapshot_or_journal() {
     }
     std::fs::write(&env.db, &bytes).unwrap();
     let before = std::fs::read(&env.db).unwrap();
+    // The check is the pre-apply snapshot's integrity check (no second pass over the live
+    // file): without a store, none is left behind.
+    let out = run(&env, &["apply"]);
+    assert_error_containing(&out, 3, "corrupt");
+    assert_eq!(std::fs::read(&env.db).unwrap(), before);
+    assert!(
+        !env.store().exists(),
+        "store litter: {:?}",
+        files_under(&env.store())
+    );
     // A store that exists already must not gain a snapshot or journal either.
     std::fs::create_dir_all(env.store()).unwrap();
     let out = run(&env, &["apply"]);
@@ -224,6 +234,7 @@ fn corrupt_database_is_refused_without_snapshot_or_journal() {
     assert_eq!(std::fs::read(&env.db).unwrap(), before);
     assert!(files_under(&env.store().join("snapshots")).is_empty());
     assert!(journals(&env).is_empty());
+    assert_no_temp_files(&env);
 }
 
 /// Starts apply paused before its transaction (fail point); returns the child and its dir.

@@ -867,3 +867,143 @@ fn snapshot_list_columns_line_up_in_display_width_in_both_languages() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The raw copy in rollback-journal mode (issue 13).
+
+/// A table whose rows must always agree: every transaction of the "app" adds one to both
+/// counters and one row to `ledger`.
+fn counter_database(env: &TestEnv) {
+    env.conn()
+        .execute_batch(
+            "CREATE TABLE counters(id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+             INSERT INTO counters VALUES (1, 0), (2, 0);
+             CREATE TABLE ledger(id INTEGER PRIMARY KEY, body TEXT);
+             WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 3000)
+             INSERT INTO blob_rows(body) SELECT hex(randomblob(2000)) FROM k;",
+        )
+        .unwrap();
+}
+
+/// One transaction of the "app": both counters and the ledger move together; the ledger row is
+/// big enough that the file grows now and then.
+fn app_commit(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         UPDATE counters SET n = n + 1;
+         INSERT INTO ledger(body) VALUES (hex(randomblob(3000)));
+         COMMIT;",
+    )
+}
+
+/// The counters and ledger size in a snapshot's image: (n1, n2, ledger rows).
+fn counters_in(env: &TestEnv, id: &str) -> (i64, i64, i64) {
+    let copy = env.path(&format!("image-{id}.db"));
+    fs::write(&copy, image_of(env, id)).unwrap();
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let n = |id: i64| -> i64 {
+        conn.query_row("SELECT n FROM counters WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap()
+    };
+    let ledger: i64 = conn
+        .query_row("SELECT count(*) FROM ledger", [], |r| r.get(0))
+        .unwrap();
+    (n(1), n(2), ledger)
+}
+
+/// While the pages are copied, SQLite's SHARED lock is held: a second process can read but can
+/// take no exclusive lock. (Were the copy to close another descriptor of the file, POSIX would
+/// drop the lock and `BEGIN EXCLUSIVE` would succeed.) Once the copy is done, the lock is gone,
+/// before compression and checks.
+#[test]
+fn the_raw_copy_holds_the_read_lock_and_only_while_it_copies() {
+    let env = TestEnv::with("current", &["guide"]);
+    big_database(&env, "delete");
+    let (child, dir) = spawn_paused(&env, &["--json", "snapshot"], "pause-snapshot-raw-copy");
+    let other = env.conn();
+    other.busy_timeout(Duration::ZERO).unwrap();
+    let err = other.execute_batch("BEGIN EXCLUSIVE").unwrap_err();
+    assert_eq!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy),
+        "{err}"
+    );
+    // Readers are not held up.
+    let jobs: i64 = other
+        .query_row("SELECT count(*) FROM analysis_jobs", [], |r| r.get(0))
+        .unwrap();
+    assert!(jobs > 0);
+    fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    other.execute_batch("BEGIN EXCLUSIVE; COMMIT;").unwrap();
+    env.cmd()
+        .args(["snapshot", "verify", &id_of(&stdout_json(&out))])
+        .assert()
+        .success();
+}
+
+/// What the app commits between the unlocked draft and the locked pass is in the image (the
+/// locked pass rewrites what changed, also when the file grew), and the image is one
+/// consistent state.
+#[test]
+fn commits_during_the_raw_copy_are_in_the_image_never_half() {
+    let env = TestEnv::with("current", &["guide"]);
+    big_database(&env, "delete");
+    counter_database(&env);
+    let (child, dir) = spawn_paused(&env, &["--json", "snapshot"], "pause-snapshot-after-draft");
+    let app = env.conn();
+    for _ in 0..200 {
+        app_commit(&app).unwrap();
+    }
+    fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        counters_in(&env, &id_of(&stdout_json(&out))),
+        (200, 200, 200)
+    );
+
+    // An app committing all the time: every image is a state the app committed, nothing it
+    // committed is lost from the live file, and it never saw "database is locked".
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (env.db.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(db).unwrap();
+            conn.busy_timeout(Duration::from_secs(5)).unwrap();
+            let mut done = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                app_commit(&conn).expect("the app's commit failed");
+                done += 1;
+                // An app has gaps between its commits (a loop without any would starve every
+                // reader, jobsweep or not).
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            done
+        })
+    };
+    let ids: Vec<String> = (0..3).map(|_| id_of(&snap(&env))).collect();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let committed = 200 + writer.join().expect("the app's writer failed");
+    let mut seen = Vec::new();
+    for id in &ids {
+        let (a, b, rows) = counters_in(&env, id);
+        assert!(a == b && b == rows, "{id}: a mixed state {a}/{b}/{rows}");
+        assert!(
+            rows >= 200 && rows <= committed,
+            "{id}: {rows} of {committed}"
+        );
+        seen.push(rows);
+    }
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    let live: i64 = env
+        .conn()
+        .query_row("SELECT n FROM counters WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(live, committed, "the app lost commits");
+}

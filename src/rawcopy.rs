@@ -1,0 +1,480 @@
+//! The consistent image of a rollback-journal database, taken as a raw copy of its pages under
+//! SQLite's SHARED lock (design.md §3): the shortest lock window there is (memory/disk speed, no
+//! restarts, however busy the app is). Compression, checksums and the integrity check run on the
+//! copy after the lock is released.
+//!
+//! The pages are read through SQLite's own file handle (`SQLITE_FCNTL_FILE_POINTER` and the
+//! VFS's `xRead`), never through a second descriptor of the database file: POSIX locks belong to
+//! the process, and closing any other descriptor of the file would drop the SHARED lock that
+//! keeps writers out while the copy runs.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use rusqlite::ffi;
+
+use crate::db::{sqlite_error, Database};
+use crate::error::{fail, Exit};
+use crate::failpoint;
+use crate::settings::Settings;
+use crate::store;
+use crate::t;
+
+/// Bytes per read: a multiple of every page size SQLite allows (512 B to 64 KiB).
+const CHUNK: usize = 4 << 20;
+
+/// The size of the copied image.
+pub struct Copied {
+    pub page_size: u32,
+    pub page_count: u64,
+}
+
+/// Copies the database of `source` (a rollback-journal file) into `out`, page for page.
+///
+/// Two passes: first, without any lock, the file as it is now (possibly torn by a writer: it is
+/// only a draft, and it puts the image's pages in place, which is what costs time); then, under
+/// the SHARED lock of a read transaction, every chunk is read again and compared with the draft,
+/// and only chunks that differ are written. The lock is held for about two reads of the file
+/// from the page cache, and the result is exactly the committed state the lock protects.
+/// `out` is not synced (a scratch file).
+pub fn copy(
+    source: &Database,
+    out: File,
+    image: &Path,
+    settings: &Settings,
+    label: &str,
+) -> Result<Copied> {
+    let conn = &source.conn;
+    let src_err = |e| sqlite_error(&source.path, e);
+    let file = main_file(source)?;
+    let mut out = out;
+    draft(source, file, &mut out, image, settings, label)?;
+    failpoint::hit("pause-snapshot-after-draft");
+    // The first read of a deferred transaction takes the SHARED lock (waiting up to the busy
+    // timeout for a writer) and keeps it until COMMIT.
+    conn.execute_batch("BEGIN").map_err(src_err)?;
+    let started = std::time::Instant::now();
+    let result = (|| {
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(src_err)?;
+        let page_size: u32 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(src_err)?;
+        let page_count: u64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(src_err)?;
+        let total = page_count * u64::from(page_size);
+        settle(source, file, &mut out, image, total)?;
+        Ok(Copied {
+            page_size,
+            page_count,
+        })
+    })();
+    // Ends the read transaction: the app's writers may go on.
+    let _ = conn.execute_batch("COMMIT");
+    if settings.verbose && result.is_ok() {
+        let ms = started.elapsed().as_millis();
+        crate::output::notice(&t!(
+            "앱의 쓰기를 {ms} ms 동안 막았습니다 (읽기 잠금)",
+            "held the app's writers for {ms} ms (read lock)"
+        ));
+    }
+    result
+}
+
+/// The file handle SQLite reads "main" through.
+fn main_file(source: &Database) -> Result<*mut ffi::sqlite3_file> {
+    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+    // SAFETY: `handle` is the open connection's pointer; the file control writes one pointer.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            source.conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_FILE_POINTER,
+            (&mut file as *mut *mut ffi::sqlite3_file).cast(),
+        )
+    };
+    // SAFETY: a non-null file has its methods set while the connection is open.
+    if rc != ffi::SQLITE_OK || file.is_null() || unsafe { (*file).pMethods.is_null() } {
+        return Err(io_failure(source, rc));
+    }
+    Ok(file)
+}
+
+fn io_failure(source: &Database, rc: i32) -> anyhow::Error {
+    sqlite_error(
+        &source.path,
+        rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None),
+    )
+}
+
+/// Reads `buf.len()` bytes at `offset` through SQLite's handle. A short read (past the end of
+/// the file) is zero-filled by the VFS and reported as `SQLITE_IOERR_SHORT_READ`.
+fn read_at(file: *mut ffi::sqlite3_file, buf: &mut [u8], offset: u64) -> i32 {
+    // SAFETY: `file` is the live handle of an open connection (checked in `main_file`); `buf`
+    // holds `buf.len()` writable bytes.
+    unsafe {
+        match (*(*file).pMethods).xRead {
+            Some(x_read) => x_read(
+                file,
+                buf.as_mut_ptr().cast(),
+                buf.len() as i32,
+                offset as i64,
+            ),
+            None => ffi::SQLITE_IOERR,
+        }
+    }
+}
+
+/// The unlocked first pass: the file's current bytes, torn or not, into `out`.
+fn draft(
+    source: &Database,
+    file: *mut ffi::sqlite3_file,
+    out: &mut File,
+    image: &Path,
+    settings: &Settings,
+    label: &str,
+) -> Result<()> {
+    let mut size: i64 = 0;
+    // SAFETY: as in `read_at`; xFileSize writes one integer.
+    let rc = unsafe {
+        match (*(*file).pMethods).xFileSize {
+            Some(x_size) => x_size(file, &mut size),
+            None => ffi::SQLITE_IOERR,
+        }
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(io_failure(source, rc));
+    }
+    let size = size.max(0) as u64;
+    let bar = crate::progress::bytes(settings, size, label);
+    let mut buf = vec![0u8; CHUNK];
+    let mut offset = 0u64;
+    while offset < size {
+        let n = (size - offset).min(CHUNK as u64) as usize;
+        let rc = read_at(file, &mut buf[..n], offset);
+        // The file may shrink meanwhile: the locked pass decides what the image holds.
+        if rc != ffi::SQLITE_OK && rc != ffi::SQLITE_IOERR_SHORT_READ {
+            return Err(io_failure(source, rc));
+        }
+        out.write_all(&buf[..n])
+            .map_err(|e| store::write_error(image, e))?;
+        offset += n as u64;
+        bar.set_position(offset);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// The locked second pass: makes `out` equal to the first `total` bytes of the file, writing
+/// only the chunks that differ from the draft.
+fn settle(
+    source: &Database,
+    file: *mut ffi::sqlite3_file,
+    out: &mut File,
+    image: &Path,
+    total: u64,
+) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let werr = |e| store::write_error(image, e);
+    let drafted = out.metadata().map_err(werr)?.len();
+    let mut live = vec![0u8; CHUNK];
+    let mut old = vec![0u8; CHUNK];
+    let mut offset = 0u64;
+    while offset < total {
+        let n = (total - offset).min(CHUNK as u64) as usize;
+        let rc = read_at(file, &mut live[..n], offset);
+        if rc != ffi::SQLITE_OK {
+            return Err(io_failure(source, rc));
+        }
+        let same = offset + n as u64 <= drafted && {
+            out.read_exact_at(&mut old[..n], offset).map_err(werr)?;
+            old[..n] == live[..n]
+        };
+        if !same {
+            out.write_all_at(&live[..n], offset).map_err(werr)?;
+        }
+        offset += n as u64;
+        failpoint::hit("pause-snapshot-raw-copy");
+    }
+    out.set_len(total).map_err(werr)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore: the prepared image into the live rollback-journal database.
+
+/// The rollback journal's magic (SQLite file format, "The Rollback Journal").
+const JOURNAL_MAGIC: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
+/// The journal header's sector size: any power of two from 32 does for playback.
+const JOURNAL_SECTOR: usize = 512;
+
+/// SQLite's journal checksum of one page: the nonce plus every 200th byte from the end.
+fn page_checksum(nonce: u32, page: &[u8]) -> u32 {
+    let mut sum = nonce;
+    let mut i = page.len() as i64 - 200;
+    while i > 0 {
+        sum = sum.wrapping_add(u32::from(page[i as usize]));
+        i -= 200;
+    }
+    sum
+}
+
+fn be32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// Writes the verified image `image` (same page size) into the live database of `live`, which
+/// is in a rollback-journal mode, as one crash-safe transaction that writes only the pages that
+/// differ (design.md §3):
+///
+/// under SQLite's EXCLUSIVE lock (`BEGIN EXCLUSIVE`, which waits up to the busy timeout), every
+/// page is compared with the image; the old contents of the differing pages go into a rollback
+/// journal in SQLite's own format beside the database, which is synced; then the new pages are
+/// written through SQLite's file handle, the file is synced and the journal deleted (the
+/// commit). A crash before that leaves a hot journal, which the next connection of any process
+/// rolls back, as after any crashed writer. Page 1 gets a new change counter and schema cookie,
+/// so every connection of the app drops its cache. The lock is held for a read of both files
+/// from the page cache plus the writes of the changed pages.
+pub fn write_into(live: &Database, image: &Path, settings: &Settings) -> Result<()> {
+    let conn = &live.conn;
+    let src_err = |e| sqlite_error(&live.path, e);
+    conn.execute_batch("BEGIN EXCLUSIVE").map_err(src_err)?;
+    let started = std::time::Instant::now();
+    // The name SQLite itself uses (the database's full path, symlinks resolved), so that any
+    // connection finds the journal after a crash.
+    let mut journal = main_file_name(live).unwrap_or_else(|| live.path.clone().into_os_string());
+    journal.push("-journal");
+    let journal = PathBuf::from(journal);
+    let result = write_locked(live, image, &journal);
+    match &result {
+        Ok(()) => {
+            let _ = conn.execute_batch("COMMIT");
+        }
+        Err(_) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            // A journal left by a failed write is hot: the first read rolls it back now.
+            if journal.exists() {
+                let _ = conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()));
+            }
+        }
+    }
+    if settings.verbose && result.is_ok() {
+        let ms = started.elapsed().as_millis();
+        crate::output::notice(&t!(
+            "앱의 읽기와 쓰기를 {ms} ms 동안 막았습니다 (쓰기 잠금)",
+            "held the app's readers and writers for {ms} ms (write lock)"
+        ));
+    }
+    result
+}
+
+/// The main database file's name as SQLite holds it, byte for byte (a path need not be UTF-8).
+fn main_file_name(live: &Database) -> Option<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: the handle is open for the life of `live`; SQLite returns a NUL-terminated name
+    // that lives as long as the connection, or NULL. The bytes are copied before returning.
+    let name = unsafe {
+        let raw = ffi::sqlite3_db_filename(live.conn.handle(), c"main".as_ptr());
+        if raw.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(raw).to_bytes()
+    };
+    (!name.is_empty()).then(|| std::ffi::OsStr::from_bytes(name).to_os_string())
+}
+
+fn write_locked(live: &Database, image: &Path, journal_path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let conn = &live.conn;
+    let src_err = |e| sqlite_error(&live.path, e);
+    let page_size: u32 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(src_err)?;
+    let live_pages: u64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(src_err)?;
+    let ps = page_size as usize;
+    let img = File::open(image).map_err(|e| store::write_error(image, e))?;
+    let img_len = img
+        .metadata()
+        .map_err(|e| store::write_error(image, e))?
+        .len();
+    let img_pages = img_len / ps as u64;
+    let mut first = [0u8; 100];
+    img.read_exact_at(&mut first, 0)
+        .map_err(|e| store::write_error(image, e))?;
+    let img_page_size = match u16::from_be_bytes([first[16], first[17]]) {
+        1 => 65_536,
+        n => u32::from(n),
+    };
+    if img_len % ps as u64 != 0 || img_page_size != page_size {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{} 의 페이지 크기가 운영 데이터베이스와 다릅니다",
+                "the image {} has another page size than the live database",
+                image.display()
+            ),
+        ));
+    }
+    // The lock-byte page (at 1 GiB) is never used by SQLite, nor journaled.
+    let lock_page = (0x4000_0000u64 / u64::from(page_size)) + 1;
+    let file = main_file(live)?;
+    let jerr = |e| store::write_error(journal_path, e);
+
+    // 1. Compare; journal the old contents of what differs (and of what the image cuts off).
+    let nonce: u32 = fastrand::u32(..);
+    let mut header = vec![0u8; JOURNAL_SECTOR];
+    header[..8].copy_from_slice(&JOURNAL_MAGIC);
+    header[12..16].copy_from_slice(&nonce.to_be_bytes());
+    header[16..20].copy_from_slice(&(live_pages as u32).to_be_bytes());
+    header[20..24].copy_from_slice(&(JOURNAL_SECTOR as u32).to_be_bytes());
+    header[24..28].copy_from_slice(&page_size.to_be_bytes());
+    // Under the exclusive lock no journal is hot (SQLite rolled back any when the lock was
+    // taken); a file left by the persist/truncate modes, or anything planted under that name (a
+    // symlink), is removed, and the journal is created new: never written through a link.
+    match fs::remove_file(journal_path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(jerr(e)),
+    }
+    let jfile = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(journal_path)
+        .map_err(jerr)?;
+    let mut journal = std::io::BufWriter::with_capacity(CHUNK, jfile);
+    journal.write_all(&header).map_err(jerr)?;
+    let mut changed: Vec<u64> = Vec::new();
+    let mut live_buf = vec![0u8; CHUNK];
+    let mut img_buf = vec![0u8; CHUNK];
+    let per_chunk = (CHUNK / ps) as u64;
+    let mut pg = 1u64;
+    while pg <= live_pages {
+        let n = (live_pages - pg + 1).min(per_chunk);
+        let bytes = n as usize * ps;
+        let offset = (pg - 1) * ps as u64;
+        let rc = read_at(file, &mut live_buf[..bytes], offset);
+        if rc != ffi::SQLITE_OK {
+            return Err(io_failure(live, rc));
+        }
+        // Image pages past its end count as different (the live file is cut back).
+        let have = img_pages.saturating_sub(pg - 1).min(n) as usize * ps;
+        img.read_exact_at(&mut img_buf[..have], offset)
+            .map_err(|e| store::write_error(image, e))?;
+        if pg > 1 && have == bytes && live_buf[..bytes] == img_buf[..bytes] {
+            pg += n;
+            continue;
+        }
+        for k in 0..n as usize {
+            let p = pg + k as u64;
+            let (a, b) = (k * ps, (k + 1) * ps);
+            // Page 1 always changes: it gets a new change counter.
+            let differs = p == 1 || b > have || live_buf[a..b] != img_buf[a..b];
+            if differs && p != lock_page {
+                let old = &live_buf[a..b];
+                journal.write_all(&(p as u32).to_be_bytes()).map_err(jerr)?;
+                journal.write_all(old).map_err(jerr)?;
+                journal
+                    .write_all(&page_checksum(nonce, old).to_be_bytes())
+                    .map_err(jerr)?;
+                changed.push(p);
+            }
+        }
+        pg += n;
+    }
+    // Pages the image adds at the end need no journal: the rollback cuts the file back.
+    let live_first = {
+        let mut page = vec![0u8; ps];
+        let rc = read_at(file, &mut page, 0);
+        if rc != ffi::SQLITE_OK {
+            return Err(io_failure(live, rc));
+        }
+        page
+    };
+    let jfile = journal.into_inner().map_err(|e| jerr(e.into_error()))?;
+    jfile
+        .write_all_at(&(changed.len() as u32).to_be_bytes(), 8)
+        .and_then(|_| jfile.sync_all())
+        .map_err(jerr)?;
+    store::sync_dir(store::parent_dir(journal_path))?;
+    failpoint::hit("restore-after-journal");
+
+    // 2. The new pages, through SQLite's handle.
+    let write_page = |p: u64, data: &[u8]| -> Result<()> {
+        // SAFETY: as in `read_at`; `data` holds one page.
+        let rc = unsafe {
+            match (*(*file).pMethods).xWrite {
+                Some(x_write) => x_write(
+                    file,
+                    data.as_ptr().cast(),
+                    data.len() as i32,
+                    ((p - 1) * ps as u64) as i64,
+                ),
+                None => ffi::SQLITE_IOERR,
+            }
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(io_failure(live, rc));
+        }
+        Ok(())
+    };
+    let mut page = vec![0u8; ps];
+    let appended = (live_pages + 1)..=img_pages;
+    let mut written = 0usize;
+    for p in changed
+        .iter()
+        .copied()
+        .filter(|&p| p <= img_pages)
+        .chain(appended)
+    {
+        if p == lock_page {
+            continue;
+        }
+        img.read_exact_at(&mut page, (p - 1) * ps as u64)
+            .map_err(|e| store::write_error(image, e))?;
+        if p == 1 {
+            // A change counter and schema cookie that no connection has seen: they reload.
+            let counter = be32(&live_first, 24).wrapping_add(1).to_be_bytes();
+            page[24..28].copy_from_slice(&counter);
+            page[92..96].copy_from_slice(&counter);
+            let cookie = be32(&live_first, 40).max(be32(&page, 40)).wrapping_add(1);
+            page[40..44].copy_from_slice(&cookie.to_be_bytes());
+        }
+        write_page(p, &page)?;
+        written += 1;
+        if written == 1 {
+            // A crash with some pages written (tests).
+            failpoint::hit("restore-mid-copy");
+        }
+    }
+    // SAFETY: as in `read_at`.
+    let rc = unsafe {
+        let methods = &*(*file).pMethods;
+        let mut rc = ffi::SQLITE_OK;
+        if img_pages < live_pages {
+            rc = match methods.xTruncate {
+                Some(x_truncate) => x_truncate(file, (img_pages * ps as u64) as i64),
+                None => ffi::SQLITE_IOERR,
+            };
+        }
+        if rc == ffi::SQLITE_OK {
+            rc = match methods.xSync {
+                Some(x_sync) => x_sync(file, ffi::SQLITE_SYNC_NORMAL),
+                None => ffi::SQLITE_IOERR,
+            };
+        }
+        rc
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(io_failure(live, rc));
+    }
+    // 3. The commit: the journal goes.
+    fs::remove_file(journal_path).map_err(jerr)?;
+    store::sync_dir(store::parent_dir(journal_path))?;
+    Ok(())
+}
