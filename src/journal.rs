@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::core::reason::{ChangeReason, ReasonCode};
-use crate::db::{canonical_path, sqlite_error, value_text, Database};
+use crate::engine::sqlite::{canonical_path, sqlite_error, value_text, Database};
 use crate::error::{fail, Exit, Failure};
 use crate::jobs::Criteria;
 use crate::settings::Settings;

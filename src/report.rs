@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::core::reason::{plan_reason, ChangeReason, ReasonCode};
-use crate::db::Variant;
+use crate::engine::sqlite::Variant;
 use crate::jobs::{Criteria, StaleJob, Stats, Survey, UnknownAge};
 use crate::output::{esc, heading, Render, Style};
 use crate::t;

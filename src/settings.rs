@@ -126,7 +126,7 @@ impl Settings {
     /// `/app/data/database.db`, `./data/database.db`.
     pub fn db_path(&self) -> Result<PathBuf> {
         if let Some(db) = &self.db {
-            crate::db::refuse_non_regular(db)?;
+            crate::engine::sqlite::refuse_non_regular(db)?;
             return Ok(db.clone());
         }
         let candidates = discovery_candidates();

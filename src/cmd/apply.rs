@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::cli::ApplyArgs;
 use crate::cmd::check::criteria;
 use crate::core::reason::{plan_reason, ChangeReason, ReasonCode};
-use crate::db::{sqlite_error, Database};
+use crate::engine::sqlite::{sqlite_error, Database};
 use crate::error::{Exit, Failure};
 use crate::failpoint;
 use crate::jobs::{self, Criteria, StaleJob, Survey};
@@ -62,7 +62,7 @@ pub struct Applied {
 #[derive(Debug, Serialize)]
 pub struct ApplyReport {
     pub database: String,
-    pub schema: crate::db::Variant,
+    pub schema: crate::engine::sqlite::Variant,
     pub criteria: Criteria,
     pub rolled_back_hot_journal: bool,
     pub stats: jobs::Stats,
@@ -288,7 +288,7 @@ impl Written {
 #[allow(clippy::too_many_arguments)]
 fn transaction(
     db: &Database,
-    schema: &crate::db::Schema,
+    schema: &crate::engine::sqlite::Schema,
     criteria: &Criteria,
     settings: &Settings,
     max_changes: usize,

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::cli::RestoreArgs;
 use crate::cmd::apply::{Applied, WriteTx, Written};
 use crate::core::reason::ReasonCode;
-use crate::db::Database;
+use crate::engine::sqlite::Database;
 use crate::error::{fail, Exit};
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, State};
