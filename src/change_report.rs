@@ -8,7 +8,7 @@ use crate::cmd::log::LogReport;
 use crate::cmd::revert::{Outcome, RevertReport};
 use crate::journal::{shown_value, Kind, Resolved, State};
 use crate::output::{esc, heading, Render, Style};
-use crate::report::{render_stale_jobs, render_stats, survey_warnings};
+use crate::report::{reason_text, render_stale_jobs, render_stats, survey_warnings};
 use crate::t;
 use crate::time::display;
 
@@ -127,7 +127,7 @@ impl Render for ApplyReport {
                 "⚠ {}: 건너뜀 — {}\n",
                 "⚠ {}: skipped — {}\n",
                 job_name(&s.job_id, s.pk),
-                esc(&s.reason)
+                esc(&reason_text(&s.reason))
             )));
         }
         let file = self.journal_file.clone().unwrap_or_else(|| journal.clone());

@@ -12,7 +12,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
-use crate::db::sqlite_error;
+use crate::engine::sqlite::sqlite_error;
 
 /// How one table differs between FROM and TO.
 #[derive(Debug, Clone, Serialize)]

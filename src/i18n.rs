@@ -4,12 +4,17 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::cli::Lang;
+/// The language of human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ko,
+    En,
+}
 
 static KOREAN: AtomicBool = AtomicBool::new(false);
 
-pub fn set(lang: Lang) {
-    KOREAN.store(lang == Lang::Ko, Ordering::Relaxed);
+pub fn set(lang: impl Into<Lang>) {
+    KOREAN.store(lang.into() == Lang::Ko, Ordering::Relaxed);
 }
 
 pub fn is_korean() -> bool {

@@ -17,7 +17,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::cli::AgeBasis;
-use crate::db::{sqlite_error, value_text, Database, Schema, Variant};
+use crate::engine::sqlite::{sqlite_error, value_text, Database, Schema, Variant};
 use crate::time::{DbTimezone, Stamp};
 
 pub const PENDING: &str = "pending";

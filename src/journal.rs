@@ -23,7 +23,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::{canonical_path, sqlite_error, value_text, Database};
+use crate::core::reason::{ChangeReason, ReasonCode};
+use crate::engine::sqlite::{canonical_path, sqlite_error, value_text, Database};
 use crate::error::{fail, Exit, Failure};
 use crate::jobs::Criteria;
 use crate::settings::Settings;
@@ -65,7 +66,7 @@ pub struct Change {
     pub column: String,
     pub before: Option<String>,
     pub after: Option<String>,
-    pub reason: String,
+    pub reason: ChangeReason,
 }
 
 /// A planned change that was not made, and why.
@@ -73,7 +74,7 @@ pub struct Change {
 pub struct Skipped {
     pub pk: i64,
     pub job_id: Option<String>,
-    pub reason: String,
+    pub reason: ChangeReason,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -677,17 +678,13 @@ fn guess_outcome(db: &Database, journal: &mut Journal) -> Result<()> {
                 absent.push(Skipped {
                     pk: change.pk,
                     job_id: change.job_id.clone(),
-                    reason: t!(
-                        "복구 시점에 새 값이 아니었음 (현재 {})",
-                        "not at its new value when the crash was recovered (now {})",
-                        shown_value(&now)
-                    ),
+                    reason: ReasonCode::RecoveredNotNew { now }.into(),
                 });
             }
             None => absent.push(Skipped {
                 pk: change.pk,
                 job_id: change.job_id.clone(),
-                reason: t!("행이 삭제됨", "row deleted"),
+                reason: ReasonCode::RecoveredDeleted.into(),
             }),
         }
     }
@@ -750,7 +747,7 @@ mod tests {
             column: COLUMN.into(),
             before: Some("pending".into()),
             after: Some("failed".into()),
-            reason: "no file completed".into(),
+            reason: ReasonCode::NoFileCompleted.into(),
         }
     }
 

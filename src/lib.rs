@@ -7,9 +7,9 @@
 pub mod change_report;
 pub mod cli;
 pub mod cmd;
-pub mod complete;
-pub mod db;
+pub mod core;
 pub mod diff;
+pub mod engine;
 pub mod error;
 pub mod failpoint;
 pub mod i18n;
@@ -17,7 +17,6 @@ pub mod jobs;
 pub mod journal;
 pub mod output;
 pub mod progress;
-mod rawcopy;
 pub mod report;
 pub mod settings;
 pub mod snapshot;
@@ -63,7 +62,7 @@ pub fn command_name(command: Option<&Command>) -> &'static str {
 }
 
 fn run_command(cli: Cli) -> Result<Exit> {
-    let settings = Settings::resolve(&cli.global)?;
+    let settings = Settings::resolve(&cli.global.options())?;
     output::set_quiet(settings.quiet);
     let print = if settings.json {
         Print::Json
@@ -156,5 +155,5 @@ fn snapshot_command(args: &cli::SnapshotArgs) -> &'static str {
 
 /// Sets the language before anything can fail, so even argument errors of ours are localised.
 pub fn init_language(cli: &Cli) {
-    i18n::set(i18n::detect(cli.global.lang));
+    i18n::set(i18n::detect(cli.global.lang.map(Into::into)));
 }

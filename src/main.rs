@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     }
     // Answers the shell's completion requests (COMPLETE=bash jobsweep ...) and exits.
     clap_complete::CompleteEnv::with_factory(jobsweep::cli::Cli::command)
-        .shells(jobsweep::complete::shells())
+        .shells(jobsweep::cli::complete::shells())
         .complete();
     let cli = match jobsweep::cli::Cli::try_parse() {
         Ok(cli) => cli,
@@ -44,7 +44,9 @@ fn main() -> ExitCode {
 /// joined) and one localized `hint:` line, exit 2 (design.md §5), instead of clap's usage block.
 fn usage_error(err: &clap::Error) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    jobsweep::i18n::set(jobsweep::i18n::detect(lang_before_parsing(&args)));
+    jobsweep::i18n::set(jobsweep::i18n::detect(
+        lang_before_parsing(&args).map(Into::into),
+    ));
     let rendered = err.render().to_string();
     let message = rendered
         .lines()

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::db::Variant;
-use crate::jobs::{Criteria, Plan, StaleJob, Stats, Survey, UnknownAge};
+use crate::core::reason::{plan_reason, ChangeReason, ReasonCode};
+use crate::engine::sqlite::Variant;
+use crate::jobs::{Criteria, StaleJob, Stats, Survey, UnknownAge};
 use crate::output::{esc, heading, Render, Style};
 use crate::t;
 use crate::time::{ago, display};
@@ -149,15 +150,58 @@ fn with_unit(n: u64, width: usize) -> String {
     t!("{n:>width$}개", "{n:>width$}")
 }
 
-pub fn plan_reason(job: &StaleJob) -> String {
-    match job.planned_status {
-        Plan::Completed => t!(
-            "부분 완료 {}/{}",
-            "partial {}/{}",
-            job.files.completed,
-            job.files.total
+/// A change's or a skipped row's reason as a sentence of the current language.
+pub fn reason_text(reason: &ChangeReason) -> String {
+    let shown = crate::journal::shown_value;
+    let code = match reason {
+        ChangeReason::Text(text) => return text.clone(),
+        ChangeReason::Code(code) => code,
+    };
+    match code {
+        ReasonCode::Partial { completed, total } => {
+            t!("부분 완료 {}/{}", "partial {}/{}", completed, total)
+        }
+        ReasonCode::NoFileCompleted => t!("완료된 파일 없음", "no file completed"),
+        ReasonCode::Revert {
+            journal,
+            forced: true,
+        } => t!(
+            "{} 되돌리기 (--force: 그 사이 바뀐 값 덮어씀)",
+            "revert of {} (--force over a later change)",
+            journal
         ),
-        Plan::Failed => t!("완료된 파일 없음", "no file completed"),
+        ReasonCode::Revert { journal, .. } => t!("{} 되돌리기", "revert of {}", journal),
+        ReasonCode::DeletedSinceCheck => t!(
+            "확인 이후 행이 삭제됨",
+            "the row was deleted since the check"
+        ),
+        ReasonCode::StatusChangedSinceCheck { now } => t!(
+            "확인 이후 상태가 {}(으)로 바뀜 (다른 프로그램이 변경)",
+            "status changed since the check: now {} (changed by another program)",
+            shown(now)
+        ),
+        ReasonCode::AgeUnknownSinceCheck { column, value } => t!(
+            "확인 이후 나이를 알 수 없게 됨 ({} = {})",
+            "its age can no longer be judged since the check ({} = {})",
+            column,
+            shown(value)
+        ),
+        ReasonCode::ActiveSinceCheck => t!(
+            "확인 이후 진행 기록이 있음 (더 이상 중단된 작업이 아님)",
+            "activity since the check: no longer stale"
+        ),
+        ReasonCode::StatusChangedMeanwhile { now } => t!(
+            "그 사이 상태가 {}(으)로 바뀜 (다른 프로그램이 변경)",
+            "its status became {} meanwhile (changed by another program)",
+            shown(now)
+        ),
+        ReasonCode::DeletedMeanwhile => t!("그 사이 행이 삭제됨", "the row was deleted meanwhile"),
+        ReasonCode::RecoveredNotNew { now } => t!(
+            "복구 시점에 새 값이 아니었음 (현재 {})",
+            "not at its new value when the crash was recovered (now {})",
+            shown(now)
+        ),
+        ReasonCode::RecoveredDeleted => t!("행이 삭제됨", "row deleted"),
     }
 }
 
@@ -188,7 +232,7 @@ pub fn render_stale_jobs(
             "{} → {} ({})",
             esc(&job.status),
             job.planned_status.status(),
-            plan_reason(job)
+            reason_text(&plan_reason(job).into())
         );
         out.push_str(&format!(
             "{}. Job ID: {}\n",

@@ -1,4 +1,5 @@
-//! Turns the global options into plain settings that commands use; commands never see clap.
+//! Turns the global options (plain data filled by `cli`) into the settings commands use;
+//! nothing here or below sees clap.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -6,10 +7,54 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::cli::{ColorChoice, GlobalArgs, Lang};
 use crate::error::{fail, Exit, Failure};
+use crate::i18n::Lang;
 use crate::t;
 use crate::time::{self, DbTimezone};
+
+/// The global options as given (the command line's, or the completion's), before they are
+/// checked and resolved. `cli` fills it from clap's types; nothing here knows clap.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub db: Option<PathBuf>,
+    pub store: Option<PathBuf>,
+    /// `--lang`/`JOBSWEEP_LANG`; `None` falls back to the locale.
+    pub lang: Option<Lang>,
+    pub json: bool,
+    pub color: Color,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub busy_timeout_ms: u32,
+    pub now: Option<String>,
+    pub db_timezone: String,
+    pub wait: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            db: None,
+            store: None,
+            lang: None,
+            json: false,
+            color: Color::Auto,
+            quiet: false,
+            verbose: false,
+            busy_timeout_ms: 5000,
+            now: None,
+            db_timezone: "utc".into(),
+            wait: false,
+        }
+    }
+}
+
+/// When to colour the human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -31,7 +76,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn resolve(args: &GlobalArgs) -> Result<Settings> {
+    pub fn resolve(args: &Options) -> Result<Settings> {
         let tz = DbTimezone::parse(&args.db_timezone).ok_or_else(|| {
             fail(
                 Exit::Usage,
@@ -57,9 +102,9 @@ impl Settings {
         use std::io::IsTerminal;
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = match args.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => !no_color && std::io::stdout().is_terminal(),
         };
         Ok(Settings {
             db: args.db.clone(),
@@ -69,7 +114,7 @@ impl Settings {
             color,
             quiet: args.quiet,
             verbose: args.verbose,
-            busy_timeout: Duration::from_millis(u64::from(args.busy_timeout)),
+            busy_timeout: Duration::from_millis(u64::from(args.busy_timeout_ms)),
             now,
             tz,
             wait: args.wait,
@@ -81,7 +126,7 @@ impl Settings {
     /// `/app/data/database.db`, `./data/database.db`.
     pub fn db_path(&self) -> Result<PathBuf> {
         if let Some(db) = &self.db {
-            crate::db::refuse_non_regular(db)?;
+            crate::engine::sqlite::refuse_non_regular(db)?;
             return Ok(db.clone());
         }
         let candidates = discovery_candidates();

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 
-use crate::db::{canonical_path, sqlite_error, Database};
+use crate::engine::sqlite::{canonical_path, sqlite_error, Database};
 use crate::error::{fail, Exit, Failure};
 use crate::progress;
 use crate::settings::Settings;
@@ -211,7 +211,7 @@ pub fn copy_image(
             .truncate(true)
             .open(image)
             .map_err(|e| store::write_error(image, e))?;
-        let copied = crate::rawcopy::copy(source, out, image, settings, label)?;
+        let copied = crate::engine::sqlite::rawcopy::copy(source, out, image, settings, label)?;
         return Ok((copied.page_size, copied.page_count));
     }
     // SQLite must not follow a link planted at the temp name either (design.md §4).

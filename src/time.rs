@@ -330,7 +330,7 @@ mod tests {
     #[test]
     fn relative_ages() {
         let now = utc("2026-02-25T00:45:15Z");
-        crate::i18n::set(crate::cli::Lang::En);
+        crate::i18n::set(crate::i18n::Lang::En);
         assert_eq!(ago(utc("2026-02-20T14:30:15Z"), now), "4 days 10 hours ago");
         assert_eq!(ago(utc("2026-02-24T23:44:15Z"), now), "1 hour 1 minute ago");
         assert_eq!(

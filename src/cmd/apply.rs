@@ -25,12 +25,12 @@ use serde::Serialize;
 
 use crate::cli::ApplyArgs;
 use crate::cmd::check::criteria;
-use crate::db::{sqlite_error, Database};
+use crate::core::reason::{plan_reason, ChangeReason, ReasonCode};
+use crate::engine::sqlite::{sqlite_error, Database};
 use crate::error::{Exit, Failure};
 use crate::failpoint;
 use crate::jobs::{self, Criteria, StaleJob, Survey};
 use crate::journal::{self, Change, Journal, Kind, Resolved, Skipped};
-use crate::report::plan_reason;
 use crate::settings::Settings;
 use crate::snapshot::Manifest;
 use crate::snapshot::{self, Reason};
@@ -56,13 +56,13 @@ pub struct Applied {
     pub job_id: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
-    pub reason: String,
+    pub reason: ChangeReason,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ApplyReport {
     pub database: String,
-    pub schema: crate::db::Variant,
+    pub schema: crate::engine::sqlite::Variant,
     pub criteria: Criteria,
     pub rolled_back_hot_journal: bool,
     pub stats: jobs::Stats,
@@ -288,7 +288,7 @@ impl Written {
 #[allow(clippy::too_many_arguments)]
 fn transaction(
     db: &Database,
-    schema: &crate::db::Schema,
+    schema: &crate::engine::sqlite::Schema,
     criteria: &Criteria,
     settings: &Settings,
     max_changes: usize,
@@ -353,32 +353,22 @@ fn replan(db: &Database, first: &Survey, now: &Survey) -> Result<(Vec<Change>, V
             continue;
         }
         let reason = match journal::current_value(db, seen.id)? {
-            None => t!(
-                "확인 이후 행이 삭제됨",
-                "the row was deleted since the check"
-            ),
-            Some(v) if v.as_deref() != Some(seen.status.as_str()) => t!(
-                "확인 이후 상태가 {}(으)로 바뀜 (다른 프로그램이 변경)",
-                "status changed since the check: now {} (changed by another program)",
-                journal::shown_value(&v)
-            ),
+            None => ReasonCode::DeletedSinceCheck,
+            Some(v) if v.as_deref() != Some(seen.status.as_str()) => {
+                ReasonCode::StatusChangedSinceCheck { now: v }
+            }
             Some(_) => match now.age_unknown.iter().find(|u| u.id == seen.id) {
-                Some(u) => t!(
-                    "확인 이후 나이를 알 수 없게 됨 ({} = {})",
-                    "its age can no longer be judged since the check ({} = {})",
-                    u.column,
-                    journal::shown_value(&u.value)
-                ),
-                None => t!(
-                    "확인 이후 진행 기록이 있음 (더 이상 중단된 작업이 아님)",
-                    "activity since the check: no longer stale"
-                ),
+                Some(u) => ReasonCode::AgeUnknownSinceCheck {
+                    column: u.column.clone(),
+                    value: u.value.clone(),
+                },
+                None => ReasonCode::ActiveSinceCheck,
             },
         };
         skipped.push(Skipped {
             pk: seen.id,
             job_id: seen.job_id.clone(),
-            reason,
+            reason: reason.into(),
         });
     }
     Ok((changes, skipped))
@@ -409,7 +399,7 @@ fn change_of(job: &StaleJob) -> Change {
         column: journal::COLUMN.to_string(),
         before: Some(job.status.clone()),
         after: Some(job.planned_status.status().to_string()),
-        reason: plan_reason(job),
+        reason: plan_reason(job).into(),
     }
 }
 
@@ -469,12 +459,8 @@ impl<'a> WriteTx<'a> {
                     pk: change.pk,
                     job_id: change.job_id.clone(),
                     reason: match now {
-                        Some(v) => t!(
-                            "그 사이 상태가 {}(으)로 바뀜 (다른 프로그램이 변경)",
-                            "its status became {} meanwhile (changed by another program)",
-                            journal::shown_value(&v)
-                        ),
-                        None => t!("그 사이 행이 삭제됨", "the row was deleted meanwhile"),
+                        Some(now) => ReasonCode::StatusChangedMeanwhile { now }.into(),
+                        None => ReasonCode::DeletedMeanwhile.into(),
                     },
                 });
             }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::{CheckArgs, SelectArgs};
-use crate::db::Database;
+use crate::engine::sqlite::Database;
 use crate::error::Exit;
 use crate::jobs::{self, Criteria};
 use crate::journal::{self, State};

@@ -8,8 +8,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::DiffArgs;
-use crate::db::Database;
 use crate::diff::{self, DbDiff};
+use crate::engine::sqlite::Database;
 use crate::error::{fail, Exit};
 use crate::journal::{self, Kind, State};
 use crate::settings::Settings;

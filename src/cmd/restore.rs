@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
-use crate::db::{canonical_path, sqlite_error, Database};
+use crate::engine::sqlite::{canonical_path, sqlite_error, Database};
 use crate::error::{fail, Exit, Failure};
 use crate::output::{Render, Style};
 use crate::settings::Settings;
@@ -376,7 +376,7 @@ fn restore_live(
     crate::failpoint::hit("pause-restore-before-copy");
     let mut live = live;
     let copied = if page_copy {
-        crate::rawcopy::write_into(&live, &image, settings)
+        crate::engine::sqlite::rawcopy::write_into(&live, &image, settings)
     } else {
         copy_into_live(&image, &mut live, settings)
     };

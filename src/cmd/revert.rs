@@ -20,7 +20,8 @@ use serde::Serialize;
 
 use crate::cli::RestoreArgs;
 use crate::cmd::apply::{Applied, WriteTx, Written};
-use crate::db::Database;
+use crate::core::reason::ReasonCode;
+use crate::engine::sqlite::Database;
 use crate::error::{fail, Exit};
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, State};
@@ -239,15 +240,11 @@ fn plan(db: &Database, target: &Journal, force: bool) -> Result<Plan> {
             column: change.column.clone(),
             before: from,
             after: change.before.clone(),
-            reason: if forced {
-                t!(
-                    "{} 되돌리기 (--force: 그 사이 바뀐 값 덮어씀)",
-                    "revert of {} (--force over a later change)",
-                    target.id
-                )
-            } else {
-                t!("{} 되돌리기", "revert of {}", target.id)
-            },
+            reason: ReasonCode::Revert {
+                journal: target.id.clone(),
+                forced,
+            }
+            .into(),
         };
         match now {
             Some(v) if v == change.after => out.changes.push(reverse(v, false)),

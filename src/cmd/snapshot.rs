@@ -90,7 +90,7 @@ pub fn run(settings: &Settings, args: &SnapshotArgs) -> Result<(SnapshotReport, 
 fn create(settings: &Settings, note: Option<String>) -> Result<SnapshotReport> {
     let db = settings.db_path()?;
     // A missing or non-SQLite database is reported before the store is created.
-    crate::db::Database::open_read_only(&db, settings.busy_timeout)?;
+    crate::engine::sqlite::Database::open_read_only(&db, settings.busy_timeout)?;
     let store = Store::open(&settings.store_dir()?)?;
     let _lock = store.lock(settings.wait)?;
     crate::journal::resolve_planned(&store, &db, settings)?;

@@ -80,7 +80,11 @@ fn apply_changes_exactly_what_check_reports_and_only_their_status() {
         assert_eq!(c["column"], "status");
         assert_eq!(c["before"], "processing");
         assert_eq!(c["after"], "completed");
-        assert_eq!(c["reason"], "partial 8/15");
+        // Data, not a sentence (issue 8.1).
+        assert_eq!(
+            c["reason"],
+            serde_json::json!({"code": "partial", "completed": 8, "total": 15})
+        );
         let snap = j["snapshot_id"].as_str().unwrap();
         assert_eq!(report["snapshot_id"], snap);
         let manifest = read_json(&manifest_path(&env, snap));
@@ -291,7 +295,10 @@ fn a_job_the_app_finishes_meanwhile_is_skipped_and_its_writes_kept() {
     let skipped = report["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 1, "{report}");
     assert_eq!(skipped[0]["job_id"], "job_abc123def");
-    assert!(skipped[0]["reason"].as_str().unwrap().contains("completed"));
+    assert_eq!(
+        skipped[0]["reason"],
+        serde_json::json!({"code": "status_changed_since_check", "now": "completed"})
+    );
     assert_eq!(report["changed"].as_array().unwrap().len(), 6);
     // Nothing the app wrote is lost.
     let (n, completed_at): (i64, Option<String>) = env
@@ -448,11 +455,9 @@ fn a_job_that_makes_progress_during_the_snapshot_is_skipped_not_flipped() {
     let skipped = report["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 1, "{report}");
     assert_eq!(skipped[0]["job_id"], "job_pending_01");
-    assert!(
-        skipped[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("activity since the check"),
+    assert_eq!(
+        skipped[0]["reason"],
+        serde_json::json!({"code": "active_since_check"}),
         "{report}"
     );
     assert_eq!(report["changed"].as_array().unwrap().len(), 6);
@@ -558,4 +563,52 @@ fn recovery_after_commit_journals_only_the_rows_really_changed() {
         before,
         "everything else is exactly as before"
     );
+}
+
+/// The journal and `--json` hold data: a run under `--lang ko` writes the same changes, byte
+/// for byte, as one under `--lang en`; only the human report is translated (issue 8.1).
+#[test]
+fn a_journal_written_under_korean_holds_the_same_data_as_under_english() {
+    let mut seen = Vec::new();
+    for lang in ["en", "ko"] {
+        let env = TestEnv::with("current", &["guide"]);
+        let report = apply_ok(&env, &["--lang", lang]);
+        let id = report["journal_id"].as_str().unwrap();
+        let j = journal(&env, id);
+        let text = std::fs::read_to_string(journal_path(&env, id)).unwrap();
+        assert!(
+            !text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)),
+            "{lang}: translated text in the journal: {text}"
+        );
+        // The revert journal too.
+        let out = run(
+            &env,
+            &["--lang", lang, "--json", "restore", "--journal", id],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let revert = stdout_json(&out);
+        let revert_id = revert["revert_journal_id"].as_str().unwrap();
+        let rj = journal(&env, revert_id);
+        let revert_changes: Vec<serde_json::Value> = rj["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                // The reverted journal's id differs from run to run.
+                assert_eq!(c["reason"]["code"], "revert", "{c}");
+                assert_eq!(c["reason"]["journal"], id);
+                c["reason"]["journal"] = serde_json::Value::Null;
+                c
+            })
+            .collect();
+        seen.push((
+            serde_json::to_string(&j["changes"]).unwrap(),
+            j["changes_sha256"].clone(),
+            serde_json::to_string(&report["changed"]).unwrap(),
+            serde_json::to_string(&revert["reverted"].as_array().unwrap().len()).unwrap(),
+            serde_json::to_string(&revert_changes).unwrap(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
 }

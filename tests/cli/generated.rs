@@ -43,7 +43,7 @@ fn render_all() -> BTreeMap<String, Vec<u8>> {
         files.insert(format!("man/{name}"), page);
     }
     for (shell, file) in COMPLETIONS {
-        let script = jobsweep::complete::registration(shell).expect("registration script");
+        let script = jobsweep::cli::complete::registration(shell).expect("registration script");
         files.insert(format!("completions/{file}"), script);
     }
     files

@@ -366,3 +366,51 @@ fn an_edited_state_or_identity_field_is_refused_with_exit_4() {
         assert_refused(&env, "latest", 4, &after, "journal_sha256");
     }
 }
+
+/// Journals written before reasons were data hold a sentence (`"reason": "부분 완료 8/15"`):
+/// they still load, verify and revert exactly (issue 8.1).
+#[test]
+fn an_old_journal_whose_reasons_are_sentences_still_loads_and_reverts() {
+    use jobsweep::core::reason::ChangeReason;
+    use jobsweep::journal::{changes_sha256, Journal};
+    let env = TestEnv::with("current", &["guide"]);
+    let before = dump(&env.db);
+    let id = apply_ok(&env, &[])["journal_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Rewrite the journal as the older version did: a sentence per reason, both checksums over
+    // that text (the old field was a plain string, serialized as this one is).
+    let path = journal_path(&env, &id);
+    let mut old: Journal = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for change in &mut old.changes {
+        change.reason = ChangeReason::Text("부분 완료 8/15".into());
+    }
+    old.changes_sha256 = changes_sha256(&old.changes);
+    old.journal_sha256 = None;
+    old.journal_sha256 = Some(old.document_sha256());
+    std::fs::write(&path, serde_json::to_vec_pretty(&old).unwrap()).unwrap();
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .contains(r#""reason": "부분 완료 8/15""#));
+
+    let log = stdout_json(&run(&env, &["--json", "log"]));
+    assert!(log.to_string().contains(&id), "{log}");
+    assert!(!log.to_string().contains("damaged"), "{log}");
+    let out = run(&env, &["--json", "restore", "--journal", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = stdout_json(&out);
+    assert_eq!(report["outcome"], "reverted");
+    assert_eq!(
+        dump(&env.db),
+        before,
+        "the old journal's revert is not exact"
+    );
+    // Re-saved with `reverted_by`, the old journal keeps its sentences and still verifies.
+    let again = journal(&env, &id);
+    assert_eq!(again["changes"][0]["reason"], "부분 완료 8/15");
+    let revert_id = report["revert_journal_id"].as_str().unwrap();
+    assert_eq!(again["reverted_by"], revert_id);
+    let out = run(&env, &["--json", "restore", "--journal", revert_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

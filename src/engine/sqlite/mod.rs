@@ -1,6 +1,8 @@
 //! Opening the app's database, recognising its schema variant, and turning SQLite's failures into
 //! one-line errors with the spec's exit codes. Every command opens the file through here.
 
+pub(crate) mod rawcopy;
+
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};

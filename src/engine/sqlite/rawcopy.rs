@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use rusqlite::ffi;
 
-use crate::db::{sqlite_error, Database};
+use crate::engine::sqlite::{sqlite_error, Database};
 use crate::error::{fail, Exit};
 use crate::failpoint;
 use crate::settings::Settings;

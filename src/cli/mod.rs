@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCompleter;
 
-use crate::complete;
+pub mod complete;
+
+use crate::settings::{Color, Options};
 
 /// Finds analysis jobs left pending/processing by crashes, reports them, and cleans them with a
 /// verified snapshot and a journal that can undo every change.
@@ -91,6 +93,38 @@ pub struct GlobalArgs {
 pub enum Lang {
     Ko,
     En,
+}
+
+impl From<Lang> for crate::i18n::Lang {
+    fn from(lang: Lang) -> Self {
+        match lang {
+            Lang::Ko => crate::i18n::Lang::Ko,
+            Lang::En => crate::i18n::Lang::En,
+        }
+    }
+}
+
+impl GlobalArgs {
+    /// The global options as plain data: nothing below the command line sees clap.
+    pub fn options(&self) -> Options {
+        Options {
+            db: self.db.clone(),
+            store: self.store.clone(),
+            lang: self.lang.map(Into::into),
+            json: self.json,
+            color: match self.color {
+                ColorChoice::Auto => Color::Auto,
+                ColorChoice::Always => Color::Always,
+                ColorChoice::Never => Color::Never,
+            },
+            quiet: self.quiet,
+            verbose: self.verbose,
+            busy_timeout_ms: self.busy_timeout,
+            now: self.now.clone(),
+            db_timezone: self.db_timezone.clone(),
+            wait: self.wait,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

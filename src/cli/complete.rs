@@ -190,18 +190,13 @@ fn short_time(at: &str) -> String {
 /// The store of the command line being completed.
 fn store_dir() -> Option<PathBuf> {
     let (db, store) = locations_in_words(std::env::args_os());
-    let args = crate::cli::GlobalArgs {
+    let args = crate::settings::Options {
         db: db.or_else(|| std::env::var_os("JOBSWEEP_DB").map(Into::into)),
         store: store.or_else(|| std::env::var_os("JOBSWEEP_STORE").map(Into::into)),
-        lang: None,
-        json: false,
-        color: crate::cli::ColorChoice::Never,
+        color: crate::settings::Color::Never,
         quiet: true,
-        verbose: false,
-        busy_timeout: 0,
-        now: None,
-        db_timezone: "utc".into(),
-        wait: false,
+        busy_timeout_ms: 0,
+        ..Default::default()
     };
     crate::settings::Settings::resolve(&args)
         .ok()?
