@@ -1179,7 +1179,7 @@ mod tests {
 
     #[test]
     fn progress_labels_name_the_snapshot_and_the_step() {
-        crate::i18n::set(crate::cli::Lang::En);
+        crate::i18n::set(crate::i18n::Lang::En);
         let label =
             progress::snapshot_step("pre-apply", "20260101T000000Z-00000000", 2, "compressing");
         assert_eq!(
