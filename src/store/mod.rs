@@ -124,6 +124,15 @@ impl Store {
     fn open_lock_file(&self) -> Result<File> {
         let path = self.lock_path();
         let shown = path.display();
+        let cannot_open = |e: std::io::Error| {
+            fail(
+                Exit::Database,
+                t!(
+                    "잠금 파일 {shown} 을(를) 열 수 없습니다: {e}",
+                    "cannot open the lock file {shown}: {e}"
+                ),
+            )
+        };
         let file = no_follow()
             .read(true)
             .write(true)
@@ -134,24 +143,10 @@ impl Store {
                 if is_symlink_error(&e, &path) {
                     refused(&path, t!("심볼릭 링크입니다", "it is a symbolic link"))
                 } else {
-                    fail(
-                        Exit::Database,
-                        t!(
-                            "잠금 파일 {shown} 을(를) 열 수 없습니다: {e}",
-                            "cannot open the lock file {shown}: {e}"
-                        ),
-                    )
+                    cannot_open(e)
                 }
             })?;
-        let meta = file.metadata().map_err(|e| {
-            fail(
-                Exit::Database,
-                t!(
-                    "잠금 파일 {shown} 을(를) 열 수 없습니다: {e}",
-                    "cannot open the lock file {shown}: {e}"
-                ),
-            )
-        })?;
+        let meta = file.metadata().map_err(cannot_open)?;
         if !meta.is_file() {
             return Err(refused(
                 &path,
