@@ -582,24 +582,8 @@ fn a_database_under_a_non_utf8_path_is_snapshotted_cleaned_and_reverted() {
 fn a_hot_journal_without_write_access_says_why_and_what_to_do() {
     use std::os::unix::fs::PermissionsExt;
     let env = TestEnv::with("current", &["guide"]);
-    let script = r#"
-import os, sqlite3, sys
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("PRAGMA cache_size=2")
-con.execute("BEGIN")
-con.execute("UPDATE analysis_jobs SET status='processing' WHERE status='completed'")
-con.execute("UPDATE analysis_results SET stt_text=stt_text||stt_text")
-os._exit(0)
-"#;
-    let status = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&env.db)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crash_a_writer(&env);
     let hot = env.path("database.db-journal");
-    assert!(hot.exists(), "the crash left no journal");
     // Readable by everyone, writable by the owner only (not the user running the check).
     fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&env.db, fs::Permissions::from_mode(0o644)).unwrap();

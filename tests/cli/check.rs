@@ -342,30 +342,6 @@ fn check_writes_nothing_and_creates_no_store() {
     }
 }
 
-/// A writer that dies mid-transaction after spilling changed pages into the file.
-fn crash_a_writer(env: &TestEnv) {
-    let script = r#"
-import os, sqlite3, sys
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("PRAGMA cache_size=2")
-con.execute("BEGIN")
-con.execute("UPDATE analysis_jobs SET status='processing' WHERE status='completed'")
-con.execute("UPDATE analysis_results SET stt_text=stt_text||stt_text")
-os._exit(0)
-"#;
-    let status = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&env.db)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(
-        env.path("database.db-journal").exists(),
-        "the crash left no journal"
-    );
-}
-
 #[test]
 fn check_rolls_back_a_hot_journal_and_says_so() {
     let env = TestEnv::with("current", &["guide"]);

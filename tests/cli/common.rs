@@ -355,3 +355,27 @@ pub fn run_against_a_lock(env: &TestEnv, args: &[&str], hold: &str) -> Output {
     app.execute_batch("ROLLBACK").unwrap();
     out
 }
+
+/// A writer that dies mid-transaction after spilling changed pages into the file.
+pub fn crash_a_writer(env: &TestEnv) {
+    let script = r#"
+import os, sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA cache_size=2")
+con.execute("BEGIN")
+con.execute("UPDATE analysis_jobs SET status='processing' WHERE status='completed'")
+con.execute("UPDATE analysis_results SET stt_text=stt_text||stt_text")
+os._exit(0)
+"#;
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&env.db)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        env.path("database.db-journal").exists(),
+        "the crash left no journal"
+    );
+}
