@@ -435,6 +435,10 @@ impl<'a> WriteTx<'a> {
         Ok(WriteTx { db, open: true })
     }
 
+    pub fn db(&self) -> &'a Database {
+        self.db
+    }
+
     /// Each row gets `after` only if it still holds `before`. Returns the changes made and the
     /// rows passed over (changed by someone else).
     pub fn set(&self, changes: &[Change]) -> Result<(Vec<Change>, Vec<Skipped>)> {

@@ -2,6 +2,9 @@
 //! one-line errors with the spec's exit codes. Every command opens the file through here.
 
 pub(crate) mod rawcopy;
+mod seam;
+
+pub use seam::{identity_of, open, SqliteImages};
 
 use std::fs;
 use std::io::Read;
