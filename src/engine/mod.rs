@@ -30,12 +30,12 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::diff::DbDiff;
-use crate::jobs::{Criteria, Survey};
+use crate::core::diff::DbDiff;
+use crate::core::jobs::{Criteria, Survey};
+use crate::core::time::DbTimezone;
 use crate::journal::{Change, Skipped};
-use crate::time::DbTimezone;
 
-pub use sqlite::{Schema, Variant};
+pub use crate::core::schema::{Schema, Variant};
 
 // ---------------------------------------------------------------------------------------------
 // Choosing and naming a database
@@ -78,6 +78,23 @@ impl Target {
             Some("postgresql" | "postgres") => Target::Postgres(s.to_string()),
             Some(other) if other.starts_with("postgresql+") => Target::Postgres(s.to_string()),
             _ => Target::Sqlite(PathBuf::from(text)),
+        }
+    }
+
+    /// Refuses at once what can be told without opening it (a path that is a directory, a
+    /// FIFO, ...: opening a FIFO would block forever).
+    pub fn check(&self) -> Result<()> {
+        match self {
+            Target::Sqlite(path) => sqlite::refuse_non_regular(path),
+            Target::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// The database file, for an engine that keeps its database in one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Target::Sqlite(path) => Some(path),
+            Target::Postgres(_) => None,
         }
     }
 
@@ -128,11 +145,18 @@ pub enum Identity {
         file: Option<FileId>,
     },
     Server {
-        system_identifier: String,
-        database: String,
+        id: ServerId,
         /// The URL without password, for people.
         shown: String,
     },
+}
+
+/// A PostgreSQL database: the server's system identifier and the database name. Journals and
+/// manifests of a server database carry it (`db_server`, `source_server`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerId {
+    pub system_identifier: String,
+    pub database: String,
 }
 
 /// A file's identity on its file system: `st_dev` and `st_ino`.
@@ -149,18 +173,7 @@ impl Identity {
             (Identity::File { path: a, file: fa }, Identity::File { path: b, file: fb }) => {
                 a == b || (fa.is_some() && fa == fb)
             }
-            (
-                Identity::Server {
-                    system_identifier: a,
-                    database: da,
-                    ..
-                },
-                Identity::Server {
-                    system_identifier: b,
-                    database: db,
-                    ..
-                },
-            ) => a == b && da == db,
+            (Identity::Server { id: a, .. }, Identity::Server { id: b, .. }) => a == b,
             _ => false,
         }
     }
@@ -174,6 +187,48 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// The identity of the database file at `path` now: canonical path, device and inode.
+    pub fn of_file(path: &Path) -> Identity {
+        Identity::File {
+            path: canonical_path(path),
+            file: file_id(path),
+        }
+    }
+}
+
+/// `path` with symlinks and `.`/`..` resolved: how journals and manifests name a database file,
+/// so that `./db` and `/data/db` agree. A path that cannot be resolved is kept as given.
+pub fn canonical_path(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The device and inode of the file at `path` (following symlinks); `None` when unknown.
+pub fn file_id(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| FileId {
+            dev: m.dev(),
+            inode: m.ino(),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// `JOBSWEEP_COPY_METHOD=backup`: the previous copy method (SQLite's stepped backup API in
+/// rollback mode, and `apply`'s separate integrity check), kept only for the side-by-side
+/// comparison in `bench/live.sh`; not a user setting.
+pub fn previous_copy_method() -> bool {
+    std::env::var("JOBSWEEP_COPY_METHOD").is_ok_and(|m| m == "backup")
+}
+
 /// Opens the database `target` names. `Access::Read` never writes (`check`, `diff`);
 /// `Access::Write` refuses a database this user cannot write, before anything else is done.
 pub fn open(target: &Target, access: Access, busy_timeout: Duration) -> Result<Box<dyn Database>> {
@@ -183,6 +238,15 @@ pub fn open(target: &Target, access: Access, busy_timeout: Duration) -> Result<B
             crate::error::Exit::Database,
             "PostgreSQL is not supported by this build yet".to_string(),
         )),
+    }
+}
+
+/// The identity of the database `target` names. A file's is known without opening it (so a
+/// command can check its journals and manifests first); a server's needs a connection.
+pub fn identify(target: &Target, busy_timeout: Duration) -> Result<Identity> {
+    match target.file() {
+        Some(path) => Ok(Identity::of_file(path)),
+        None => Ok(open(target, Access::Read, busy_timeout)?.identity()),
     }
 }
 
@@ -264,11 +328,11 @@ pub trait Database {
     /// to do, the server guards its pages). One line, exit 3, when damaged.
     fn check_integrity(&self) -> Result<()>;
 
-    /// Held by a mutating command for its whole run, on top of the store lock: other jobsweeps
-    /// using another store on the same database are kept out. SQLite: nothing (the store beside
-    /// the file is the lock); PostgreSQL: a session advisory lock (exit 6 when held, or wait
-    /// with `wait`). Released when the guard is dropped.
-    fn mutation_lock(&self, wait: bool) -> Result<Box<dyn std::any::Any>>;
+    /// Taken by a mutating command right after the store lock and held until this `Database`
+    /// is dropped: other jobsweeps using another store on the same database are kept out.
+    /// SQLite: nothing (the store beside the file, and its lock, is the only way in);
+    /// PostgreSQL: a session advisory lock (exit 6 when another holds it, or wait with `wait`).
+    fn lock_for_changes(&mut self, wait: bool) -> Result<()>;
 
     /// Starts the compare-and-set transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a
     /// transaction with `lock_timeout` = the busy timeout). Dropped without commit, it rolls
@@ -368,15 +432,54 @@ pub trait ImageFormat: Sync {
     /// Row diff by primary key of two images (snapshot vs snapshot, or snapshot vs a fresh
     /// image of the live database).
     fn diff(&self, from: &Path, to: &Path) -> Result<DbDiff>;
+}
 
-    /// Writes `image` as a new database at `target` (`restore --to`): SQLite writes the file
-    /// (atomically, with the source's mode); PostgreSQL creates the tables, keys, indexes,
-    /// constraints and sequences in the empty database. `force` replaces an existing one.
-    fn import_new(
-        &self,
-        image: &Path,
-        facts: &ImageFacts,
-        target: &Target,
-        force: bool,
-    ) -> Result<()>;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Target {
+        Target::parse(std::ffi::OsStr::new(text))
+    }
+
+    #[test]
+    fn db_values_choose_the_engine() {
+        assert_eq!(parse("data/x.db"), Target::Sqlite("data/x.db".into()));
+        assert_eq!(
+            parse("sqlite:///data/x.db"),
+            Target::Sqlite("data/x.db".into())
+        );
+        assert_eq!(
+            parse("sqlite:////srv/x.db"),
+            Target::Sqlite("/srv/x.db".into())
+        );
+        for url in [
+            "postgresql://u@h/db",
+            "postgres://h/db?sslmode=require",
+            "postgresql+psycopg2://u:pw@h:5433/db",
+        ] {
+            assert_eq!(parse(url).kind(), EngineKind::Postgresql, "{url}");
+        }
+        // A file whose name merely contains a colon stays a file.
+        assert_eq!(parse("backup:1.db"), Target::Sqlite("backup:1.db".into()));
+    }
+
+    #[test]
+    fn a_file_is_the_same_database_by_path_or_by_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        std::fs::write(&db, b"x").unwrap();
+        let link = dir.path().join("b.db");
+        std::fs::hard_link(&db, &link).unwrap();
+        let live = Identity::of_file(&db);
+        assert!(Identity::of_file(&link).same_database(&live));
+        let by_path_only = Identity::File {
+            path: canonical_path(&db),
+            file: None,
+        };
+        assert!(by_path_only.same_database(&live));
+        let other = dir.path().join("c.db");
+        std::fs::write(&other, b"x").unwrap();
+        assert!(!Identity::of_file(&other).same_database(&live));
+    }
 }

@@ -7,15 +7,16 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use super::{Database as Sqlite, Schema};
-use crate::diff::DbDiff;
+use super::write::{self, WriteTx};
+use super::{diff, image, survey, Database as Sqlite};
+use crate::core::diff::DbDiff;
+use crate::core::jobs::{Criteria, Survey};
+use crate::core::schema::Schema;
+use crate::core::time::DbTimezone;
 use crate::engine::{
-    self, Access, CommitError, FileId, Identity, ImageFacts, ImageFormat, LiveImage, Progress,
-    Target,
+    self, Access, CommitError, Identity, ImageFacts, ImageFormat, LiveImage, Progress,
 };
-use crate::jobs::{Criteria, Survey};
 use crate::journal::{Change, Skipped};
-use crate::time::DbTimezone;
 
 /// Opens the SQLite file at `path`.
 pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Sqlite> {
@@ -31,7 +32,7 @@ impl engine::Database for Sqlite {
     }
 
     fn identity(&self) -> Identity {
-        identity_of(&self.path)
+        Identity::of_file(&self.path)
     }
 
     fn rolled_back_hot_journal(&self) -> bool {
@@ -43,70 +44,60 @@ impl engine::Database for Sqlite {
     }
 
     fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey> {
-        crate::jobs::survey(self, schema, criteria, tz)
+        survey::survey(self, schema, criteria, tz)
     }
 
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {
-        crate::journal::current_value(self, pk)
+        write::current_value(self, pk)
     }
 
     fn recorded_outcome(&self, id: &str) -> Result<Option<Option<DateTime<Utc>>>> {
-        crate::journal::recorded_outcome(self, id)
+        write::recorded_outcome(self, id)
     }
 
     fn check_integrity(&self) -> Result<()> {
         self.quick_check()
     }
 
-    fn mutation_lock(&self, _wait: bool) -> Result<Box<dyn std::any::Any>> {
+    fn lock_for_changes(&mut self, _wait: bool) -> Result<()> {
         // The store beside the file and its lock are the only way in (design.md §8).
-        Ok(Box::new(()))
+        Ok(())
     }
 
     fn begin_write(&self) -> Result<Box<dyn engine::WriteTx + '_>> {
-        Ok(Box::new(crate::cmd::apply::WriteTx::begin(self)?))
+        Ok(Box::new(WriteTx::begin(self)?))
     }
 
-    fn export_image(&self, _dest: &Path, _progress: &Progress) -> Result<ImageFacts> {
-        anyhow::bail!("not yet behind the seam")
+    fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts> {
+        image::export(self, dest, progress)
     }
 
     fn import_image(
         &mut self,
-        _image: &Path,
-        _facts: &ImageFacts,
-        _progress: &Progress,
+        image: &Path,
+        facts: &ImageFacts,
+        progress: &Progress,
     ) -> Result<()> {
-        anyhow::bail!("not yet behind the seam")
+        image::import(self, image, facts, progress)
     }
 
     fn restore_mode(&self) -> Result<Option<String>> {
         self.journal_mode().map(Some)
     }
 
-    fn comparable_image(&self, _scratch: &Path, _progress: &Progress) -> Result<LiveImage> {
-        anyhow::bail!("not yet behind the seam")
+    fn comparable_image(&self, scratch: &Path, progress: &Progress) -> Result<LiveImage> {
+        image::comparable(self, scratch, progress)
     }
 }
 
-/// The identity of the file at `path`: canonical path, device and inode.
-pub fn identity_of(path: &Path) -> Identity {
-    Identity::File {
-        path: super::canonical_path(path),
-        file: crate::journal::file_id(path).map(|f| FileId {
-            dev: f.dev,
-            inode: f.inode,
-        }),
-    }
-}
-
-impl engine::WriteTx for crate::cmd::apply::WriteTx<'_> {
+impl engine::WriteTx for WriteTx<'_> {
     fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey> {
-        crate::jobs::survey(self.db(), schema, criteria, tz)
+        // Inside `BEGIN IMMEDIATE`: the survey reads in this transaction.
+        survey::survey(self.db, schema, criteria, tz)
     }
 
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {
-        crate::journal::current_value(self.db(), pk)
+        write::current_value(self.db, pk)
     }
 
     fn lock_rows(&self, _pks: &[i64]) -> Result<()> {
@@ -115,22 +106,15 @@ impl engine::WriteTx for crate::cmd::apply::WriteTx<'_> {
     }
 
     fn set(&self, changes: &[Change]) -> Result<(Vec<Change>, Vec<Skipped>)> {
-        crate::cmd::apply::WriteTx::set(self, changes)
+        WriteTx::set(self, changes)
     }
 
-    fn record_outcome(&self, _journal_id: &str, _kind: &str, _at: DateTime<Utc>) -> Result<()> {
-        anyhow::bail!("not yet behind the seam")
+    fn record_outcome(&self, journal_id: &str, kind: &str, at: DateTime<Utc>) -> Result<()> {
+        WriteTx::record_outcome(self, journal_id, kind, at)
     }
 
     fn commit(self: Box<Self>) -> std::result::Result<(), CommitError> {
-        let mut uncertain = false;
-        crate::cmd::apply::WriteTx::commit(*self, &mut uncertain).map_err(|e| {
-            if uncertain {
-                CommitError::Uncertain(e)
-            } else {
-                CommitError::RolledBack(e)
-            }
-        })
+        WriteTx::commit(*self)
     }
 }
 
@@ -142,21 +126,11 @@ impl ImageFormat for SqliteImages {
         ".db.zst"
     }
 
-    fn check(&self, _image: &Path, _facts: &ImageFacts) -> Result<Option<String>> {
-        anyhow::bail!("not yet behind the seam")
+    fn check(&self, image: &Path, _facts: &ImageFacts) -> Result<Option<String>> {
+        image::integrity_problem(image)
     }
 
     fn diff(&self, from: &Path, to: &Path) -> Result<DbDiff> {
-        crate::diff::diff_files(from, to)
-    }
-
-    fn import_new(
-        &self,
-        _image: &Path,
-        _facts: &ImageFacts,
-        _target: &Target,
-        _force: bool,
-    ) -> Result<()> {
-        anyhow::bail!("not yet behind the seam")
+        diff::diff_files(from, to)
     }
 }
