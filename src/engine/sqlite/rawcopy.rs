@@ -287,8 +287,8 @@ fn be32(bytes: &[u8], at: usize) -> u32 {
 /// written through SQLite's file handle, the file is synced and the journal deleted (the
 /// commit). A crash before that leaves a hot journal, which the next connection of any process
 /// rolls back, as after any crashed writer. Page 1 gets a new change counter and schema cookie,
-/// so every connection of the app drops its cache. The lock is held for a read of both files
-/// from the page cache plus the writes of the changed pages.
+/// so every connection of the app drops its cache. The image's chunks are hashed before the
+/// lock: it is held for one read of the live file plus the writes of the changed pages.
 pub fn write_into(live: &Database, image: &Path, settings: &Settings) -> Result<()> {
     let conn = &live.conn;
     let src_err = |e| sqlite_error(&live.path, e);
