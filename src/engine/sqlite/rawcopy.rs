@@ -34,17 +34,18 @@ pub struct Copied {
 /// Copies the database of `source` (a rollback-journal file) into `out`, page for page.
 ///
 /// Two passes: first, without any lock, the file as it is now (possibly torn by a writer: it is
-/// only a draft, and it puts the image's pages in place, which is what costs time); then, under
-/// the SHARED lock of a read transaction, every chunk is read again and compared with the draft,
-/// and only chunks that differ are written. The lock is held for about two reads of the file
-/// from the page cache, and the result is exactly the committed state the lock protects.
+/// only a draft, and it puts the image's pages in place, which is what costs time), keeping a
+/// seeded hash of each chunk; then, under the SHARED lock of a read transaction, every chunk of
+/// the file is read again and hashed, and only chunks whose hash differs from the draft's are
+/// written. The lock is held for one read of the file from the page cache (the draft is never
+/// read back under it), and the result is exactly the committed state the lock protects.
 /// `out` is not synced (a scratch file).
 pub fn copy(source: &Database, out: File, image: &Path, progress: &Progress) -> Result<Copied> {
     let conn = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
     let file = main_file(source)?;
     let mut out = out;
-    draft(source, file, &mut out, image, progress)?;
+    let drafted = draft(source, file, &mut out, image, progress)?;
     failpoint::hit("pause-snapshot-after-draft");
     // The first read of a deferred transaction takes the SHARED lock (waiting up to the busy
     // timeout for a writer) and keeps it until COMMIT.
@@ -60,7 +61,7 @@ pub fn copy(source: &Database, out: File, image: &Path, progress: &Progress) -> 
             .query_row("PRAGMA page_count", [], |r| r.get(0))
             .map_err(src_err)?;
         let total = page_count * u64::from(page_size);
-        settle(source, file, &mut out, image, total)?;
+        settle(source, file, &mut out, image, total, &drafted)?;
         Ok(Copied {
             page_size,
             page_count,
@@ -122,6 +123,36 @@ fn read_at(file: *mut ffi::sqlite3_file, buf: &mut [u8], offset: u64) -> i32 {
     }
 }
 
+/// Bytes written between two kicks of the draft's writeback: keeps the dirty pages of a large
+/// copy bounded, so the app's own fsyncs never queue behind a gigabyte of ours.
+const WRITEBACK_STEP: u64 = 64 << 20;
+
+/// One seeded hash per chunk of a file, taken without any lock, so that the locked pass reads
+/// only the live file and skips a chunk whose hash matches. The seed is random: the app's data
+/// cannot be shaped to collide with what it replaces.
+struct ChunkHashes {
+    seed: u64,
+    chunks: Vec<u128>,
+}
+
+impl ChunkHashes {
+    fn new(size: u64) -> ChunkHashes {
+        ChunkHashes {
+            seed: fastrand::u64(..),
+            chunks: Vec::with_capacity(size.div_ceil(CHUNK as u64) as usize),
+        }
+    }
+
+    fn hash(&self, bytes: &[u8]) -> u128 {
+        xxhash_rust::xxh3::xxh3_128_with_seed(bytes, self.seed)
+    }
+
+    /// Whether chunk `index` held exactly `bytes` (the hash covers the length too).
+    fn matches(&self, index: usize, bytes: &[u8]) -> bool {
+        self.chunks.get(index) == Some(&self.hash(bytes))
+    }
+}
+
 /// The unlocked first pass: the file's current bytes, torn or not, into `out`.
 fn draft(
     source: &Database,
@@ -129,7 +160,7 @@ fn draft(
     out: &mut File,
     image: &Path,
     progress: &Progress,
-) -> Result<()> {
+) -> Result<ChunkHashes> {
     let mut size: i64 = 0;
     // SAFETY: as in `read_at`; xFileSize writes one integer.
     let rc = unsafe {
@@ -142,9 +173,11 @@ fn draft(
         return Err(io_failure(source, rc));
     }
     let size = size.max(0) as u64;
+    let mut drafted = ChunkHashes::new(size);
     let bar = crate::progress::bytes_if(progress.bars, size, &progress.label);
     let mut buf = vec![0u8; CHUNK];
     let mut offset = 0u64;
+    let mut kicked = 0u64;
     while offset < size {
         let n = (size - offset).min(CHUNK as u64) as usize;
         let rc = read_at(file, &mut buf[..n], offset);
@@ -154,42 +187,60 @@ fn draft(
         }
         out.write_all(&buf[..n])
             .map_err(|e| store::write_error(image, e))?;
+        drafted.chunks.push(drafted.hash(&buf[..n]));
         offset += n as u64;
+        if offset - kicked >= WRITEBACK_STEP {
+            start_writeback(out, kicked, offset - kicked);
+            kicked = offset;
+        }
         bar.set_position(offset);
     }
     bar.finish_and_clear();
-    Ok(())
+    Ok(drafted)
+}
+
+/// Starts writing back `len` bytes of `out` at `offset` without waiting for them. Only a hint:
+/// where the call is not supported, the kernel writes them back later.
+fn start_writeback(out: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain syscall on an open descriptor; it reads no memory of ours.
+    unsafe {
+        libc::sync_file_range(
+            out.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
 }
 
 /// The locked second pass: makes `out` equal to the first `total` bytes of the file, writing
-/// only the chunks that differ from the draft.
+/// only the chunks whose hash differs from the draft's.
 fn settle(
     source: &Database,
     file: *mut ffi::sqlite3_file,
     out: &mut File,
     image: &Path,
     total: u64,
+    drafted: &ChunkHashes,
 ) -> Result<()> {
     use std::os::unix::fs::FileExt;
     let werr = |e| store::write_error(image, e);
-    let drafted = out.metadata().map_err(werr)?.len();
     let mut live = vec![0u8; CHUNK];
-    let mut old = vec![0u8; CHUNK];
     let mut offset = 0u64;
+    let mut chunk = 0usize;
     while offset < total {
         let n = (total - offset).min(CHUNK as u64) as usize;
         let rc = read_at(file, &mut live[..n], offset);
         if rc != ffi::SQLITE_OK {
             return Err(io_failure(source, rc));
         }
-        let same = offset + n as u64 <= drafted && {
-            out.read_exact_at(&mut old[..n], offset).map_err(werr)?;
-            old[..n] == live[..n]
-        };
-        if !same {
+        // A chunk the draft holds only in part (the file grew) has another hash: rewritten.
+        if !drafted.matches(chunk, &live[..n]) {
             out.write_all_at(&live[..n], offset).map_err(werr)?;
         }
         offset += n as u64;
+        chunk += 1;
         failpoint::hit("pause-snapshot-raw-copy");
     }
     out.set_len(total).map_err(werr)?;
@@ -229,11 +280,13 @@ fn be32(bytes: &[u8], at: usize) -> u32 {
 /// written through SQLite's file handle, the file is synced and the journal deleted (the
 /// commit). A crash before that leaves a hot journal, which the next connection of any process
 /// rolls back, as after any crashed writer. Page 1 gets a new change counter and schema cookie,
-/// so every connection of the app drops its cache. The lock is held for a read of both files
-/// from the page cache plus the writes of the changed pages.
+/// so every connection of the app drops its cache. The image's chunks are hashed before the
+/// lock: it is held for one read of the live file plus the writes of the changed pages.
 pub fn write_into(live: &Database, image: &Path, progress: &Progress) -> Result<()> {
     let conn = &live.conn;
     let src_err = |e| sqlite_error(&live.path, e);
+    // Read before the lock: under it, only the live file is read.
+    let image_hashes = hash_chunks(image)?;
     conn.execute_batch("BEGIN EXCLUSIVE").map_err(src_err)?;
     let started = std::time::Instant::now();
     // The name SQLite itself uses (the database's full path, symlinks resolved), so that any
@@ -241,7 +294,7 @@ pub fn write_into(live: &Database, image: &Path, progress: &Progress) -> Result<
     let mut journal = main_file_name(live).unwrap_or_else(|| live.path.clone().into_os_string());
     journal.push("-journal");
     let journal = PathBuf::from(journal);
-    let result = write_locked(live, image, &journal);
+    let result = write_locked(live, image, &image_hashes, &journal);
     match &result {
         Ok(()) => {
             let _ = conn.execute_batch("COMMIT");
@@ -279,7 +332,34 @@ fn main_file_name(live: &Database) -> Option<std::ffi::OsString> {
     (!name.is_empty()).then(|| std::ffi::OsStr::from_bytes(name).to_os_string())
 }
 
-fn write_locked(live: &Database, image: &Path, journal_path: &Path) -> Result<()> {
+/// The hashes of `image`'s chunks (read once, before any lock is taken).
+fn hash_chunks(image: &Path) -> Result<ChunkHashes> {
+    use std::io::Read;
+    let err = |e| store::write_error(image, e);
+    let mut file = File::open(image).map_err(err)?;
+    let mut hashes = ChunkHashes::new(file.metadata().map_err(err)?.len());
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let mut n = 0;
+        while n < CHUNK {
+            match file.read(&mut buf[n..]).map_err(err)? {
+                0 => break,
+                got => n += got,
+            }
+        }
+        if n == 0 {
+            return Ok(hashes);
+        }
+        hashes.chunks.push(hashes.hash(&buf[..n]));
+    }
+}
+
+fn write_locked(
+    live: &Database,
+    image: &Path,
+    image_hashes: &ChunkHashes,
+    journal_path: &Path,
+) -> Result<()> {
     use std::os::unix::fs::FileExt;
     let conn = &live.conn;
     let src_err = |e| sqlite_error(&live.path, e);
@@ -354,6 +434,12 @@ fn write_locked(live: &Database, image: &Path, journal_path: &Path) -> Result<()
         let rc = read_at(file, &mut live_buf[..bytes], offset);
         if rc != ffi::SQLITE_OK {
             return Err(io_failure(live, rc));
+        }
+        // Most chunks are as in the image: their hash says so without reading the image.
+        let chunk = ((pg - 1) / per_chunk) as usize;
+        if pg > 1 && image_hashes.matches(chunk, &live_buf[..bytes]) {
+            pg += n;
+            continue;
         }
         // Image pages past its end count as different (the live file is cut back).
         let have = img_pages.saturating_sub(pg - 1).min(n) as usize * ps;
