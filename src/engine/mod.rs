@@ -420,6 +420,10 @@ pub trait WriteTx {
 
 /// What can be done with a snapshot image of one engine, with no connection to a live database
 /// (so `snapshot verify` and the diff of two snapshots work without the server).
+///
+/// `restore --to PATH` writes an SQLite image as a new file in `cmd::restore` (file work: the
+/// target's directory, protected names, an atomic rename); `restore --to URL` is PostgreSQL's
+/// own import into another database and joins this trait with it (issue 9).
 pub trait ImageFormat: Sync {
     /// The file name suffix of the compressed image in the store (`.db.zst` for SQLite).
     fn data_suffix(&self) -> &'static str;
