@@ -131,7 +131,7 @@ fn restore_to_file(
     crate::failpoint::hit("restore-to-before-rename");
     if force {
         // A stale -wal of the old file would be replayed into the new one.
-        for suffix in ["-wal", "-shm", "-journal"] {
+        for suffix in engine::SIDE_FILE_SUFFIXES {
             let side = PathBuf::from(format!("{}{suffix}", to.display()));
             match fs::remove_file(&side) {
                 Ok(()) => {}
@@ -240,7 +240,7 @@ fn refuse_protected_target(settings: &Settings, to: &Path, source: Option<&Path>
         .chain(source.map(Path::to_path_buf));
     for db in databases {
         let db = resolved(&db);
-        for suffix in ["", "-wal", "-shm", "-journal"] {
+        for suffix in std::iter::once("").chain(engine::SIDE_FILE_SUFFIXES) {
             let file = PathBuf::from(format!("{}{suffix}", db.display()));
             let same_name = file == target;
             // A hard link has its own name; it is the same file.

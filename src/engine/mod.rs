@@ -222,6 +222,11 @@ pub fn file_id(path: &Path) -> Option<FileId> {
     }
 }
 
+/// The suffixes of the files the engine keeps beside a database file (SQLite's `-wal`, `-shm`
+/// and `-journal`): `restore --to` must neither overwrite them as a target nor leave a stale one
+/// beside the file it writes.
+pub const SIDE_FILE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
 /// `JOBSWEEP_COPY_METHOD=backup`: the previous copy method (SQLite's stepped backup API in
 /// rollback mode, and `apply`'s separate integrity check), kept only for the side-by-side
 /// comparison in `bench/live.sh`; not a user setting.
