@@ -696,6 +696,60 @@ mod tests {
         assert_ne!(sum, changes_sha256(&edited));
     }
 
+    fn planned_for(db: &Identity) -> Journal {
+        Journal::planned(
+            "20260101T000000Z-00000000".into(),
+            store::clock_now(),
+            Kind::Apply,
+            None,
+            "s".into(),
+            "h".into(),
+            db,
+            None,
+            vec![change(1)],
+        )
+    }
+
+    #[test]
+    fn a_journal_belongs_to_its_database_by_identity() {
+        let file = Identity::File {
+            path: "/srv/data/database.db".into(),
+            file: Some(FileId { dev: 1, inode: 2 }),
+        };
+        let server = |sysid: &str, db: &str| Identity::Server {
+            id: ServerId {
+                system_identifier: sysid.into(),
+                database: db.into(),
+            },
+            shown: format!("postgresql://h/{db}"),
+        };
+        let on_file = planned_for(&file);
+        let doc = serde_json::to_value(&on_file).unwrap();
+        // SQLite's journals keep the fields they always had, and no server field.
+        assert_eq!(doc["db_path"], "/srv/data/database.db");
+        assert!(doc.get("db_server").is_none());
+        assert!(on_file.is_for(&file));
+        // The same file reached by another path: same device and inode.
+        let moved = Identity::File {
+            path: "/app/data/database.db".into(),
+            file: Some(FileId { dev: 1, inode: 2 }),
+        };
+        assert!(on_file.is_for(&moved));
+        assert!(!on_file.is_for(&server("7", "app")));
+
+        let on_server = planned_for(&server("7", "app"));
+        assert_eq!(on_server.db_path, "postgresql://h/app");
+        assert!(on_server.is_for(&server("7", "app")));
+        assert!(!on_server.is_for(&server("7", "other")));
+        assert!(!on_server.is_for(&server("8", "app")));
+        // A file whose path happens to equal the server's display form is not that server.
+        let lookalike = Identity::File {
+            path: "postgresql://h/app".into(),
+            file: None,
+        };
+        assert!(!on_server.is_for(&lookalike));
+    }
+
     #[test]
     fn ids_order_damaged_journals() {
         let t = store::time_of_id("20260225T004515Z-0a1b2c3d").unwrap();

@@ -4,7 +4,6 @@
 //! `run` resolves the settings, dispatches to one command module and prints the report it
 //! returns; `main` only turns the result into an exit status.
 
-pub mod change_report;
 pub mod cli;
 pub mod cmd;
 pub mod core;
@@ -13,18 +12,20 @@ pub mod error;
 pub mod failpoint;
 pub mod i18n;
 pub mod journal;
-pub mod output;
 pub mod progress;
-pub mod report;
+pub mod render;
 pub mod settings;
 pub mod snapshot;
 pub mod store;
 
 use anyhow::Result;
 
+/// The renderer's former name; `store` still reaches `notice` through it.
+pub use render as output;
+
 use crate::cli::{CheckArgs, Cli, Command, SelectArgs};
 use crate::error::Exit;
-use crate::output::{emit, Print, Style};
+use crate::render::{emit, Print, Style};
 use crate::settings::Settings;
 
 /// Runs one command line; returns the exit status to use when it succeeded. With `--json` a
@@ -35,7 +36,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let result = run_command(cli);
     if let (true, Err(err)) = (json, &result) {
         let (exit, hint) = error::classify(err);
-        output::emit_error(
+        render::emit_error(
             name,
             &format!("{err:#}"),
             exit.code(),
@@ -60,7 +61,7 @@ pub fn command_name(command: Option<&Command>) -> &'static str {
 
 fn run_command(cli: Cli) -> Result<Exit> {
     let settings = Settings::resolve(&cli.global.options())?;
-    output::set_quiet(settings.quiet);
+    render::set_quiet(settings.quiet);
     let print = if settings.json {
         Print::Json
     } else if settings.quiet {

@@ -31,9 +31,9 @@ fn main() -> ExitCode {
             let (exit, hint) = jobsweep::error::classify(&err);
             // One line each, whatever paths or stored text the message quotes.
             let message = format!("{err:#}");
-            eprintln!("error: {}", jobsweep::output::esc(&message));
+            eprintln!("error: {}", jobsweep::render::esc(&message));
             if let Some(hint) = hint {
-                eprintln!("hint: {}", jobsweep::output::esc(hint));
+                eprintln!("hint: {}", jobsweep::render::esc(hint));
             }
             ExitCode::from(exit.code())
         }
@@ -69,9 +69,9 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         let name = command.strip_prefix("jobsweep").unwrap_or("").trim();
         let name = if name.is_empty() { "check" } else { name };
         let text = message.strip_prefix("error: ").unwrap_or(&message);
-        jobsweep::output::emit_error(name, text, 2, Some(&hint), None);
+        jobsweep::render::emit_error(name, text, 2, Some(&hint), None);
     }
-    eprintln!("{}", jobsweep::output::esc(&message));
+    eprintln!("{}", jobsweep::render::esc(&message));
     eprintln!("hint: {hint}");
     ExitCode::from(2)
 }

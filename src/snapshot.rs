@@ -1,6 +1,7 @@
-//! Snapshots (design.md §3, §4): an online, consistent copy of the database through SQLite's backup
-//! API, compressed with zstd, checksummed, verified before it gets its final name, and the
-//! reverse: a verified, integrity-checked image decompressed for restore or diff.
+//! Snapshots (design.md §3, §4): the engine's consistent image of the database
+//! (`Database::export_image`), compressed with zstd, checksummed, checked by the engine and
+//! verified before it gets its final name, and the reverse: a verified, checked image
+//! decompressed for restore or diff.
 //!
 //! Callers that write to the store (snapshot, prune, restore, apply) hold the store lock; the
 //! functions here do not take it, so `apply` can take a snapshot under the lock it already holds.

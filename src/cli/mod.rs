@@ -170,13 +170,22 @@ pub struct SelectArgs {
     pub emps: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// `--by`: clap's face of `core::jobs::AgeBasis` (the core knows nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AgeBasis {
     /// Newest of created_at, started_at and the job's result and progress rows
     Activity,
     /// created_at only, as the old cleanup script did
     Created,
+}
+
+impl From<AgeBasis> for crate::core::jobs::AgeBasis {
+    fn from(by: AgeBasis) -> Self {
+        match by {
+            AgeBasis::Activity => crate::core::jobs::AgeBasis::Activity,
+            AgeBasis::Created => crate::core::jobs::AgeBasis::Created,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

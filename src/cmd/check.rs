@@ -7,14 +7,14 @@ use crate::core::jobs::Criteria;
 use crate::engine::{self, Access};
 use crate::error::Exit;
 use crate::journal::{self, State};
-use crate::report::CheckReport;
+use crate::render::check::CheckReport;
 use crate::settings::Settings;
 use crate::store::Store;
 
 pub fn criteria(select: &SelectArgs, settings: &Settings) -> Criteria {
     Criteria {
         hours: select.hours,
-        by: select.by,
+        by: select.by.into(),
         now: settings.now,
         jobs: select.jobs.clone(),
         emps: select.emps.clone(),

@@ -17,7 +17,6 @@ use serde::Serialize;
 use crate::cli::RestoreArgs;
 use crate::engine::{self, Access, Identity};
 use crate::error::{fail, Exit, Failure};
-use crate::output::{Render, Style};
 use crate::progress;
 use crate::settings::Settings;
 use crate::snapshot::{self, Manifest, Reason};
@@ -132,7 +131,7 @@ fn restore_to_file(
     crate::failpoint::hit("restore-to-before-rename");
     if force {
         // A stale -wal of the old file would be replayed into the new one.
-        for suffix in ["-wal", "-shm", "-journal"] {
+        for suffix in engine::SIDE_FILE_SUFFIXES {
             let side = PathBuf::from(format!("{}{suffix}", to.display()));
             match fs::remove_file(&side) {
                 Ok(()) => {}
@@ -241,7 +240,7 @@ fn refuse_protected_target(settings: &Settings, to: &Path, source: Option<&Path>
         .chain(source.map(Path::to_path_buf));
     for db in databases {
         let db = resolved(&db);
-        for suffix in ["", "-wal", "-shm", "-journal"] {
+        for suffix in std::iter::once("").chain(engine::SIDE_FILE_SUFFIXES) {
             let file = PathBuf::from(format!("{}{suffix}", db.display()));
             let same_name = file == target;
             // A hard link has its own name; it is the same file.
@@ -360,7 +359,7 @@ fn restore_live(
             .iter()
             .map(|d| d.rows_only_live + d.rows_differ)
             .sum();
-        crate::output::notice(&t!(
+        crate::render::notice(&t!(
             "복원으로 버려지는 행 {lost}개는 스냅샷 {} 에 보관했습니다. 이제 {} 에 복사합니다 (앱의 쓰기는 끝날 때까지 기다립니다) ...",
             "the {lost} rows this restore discards are kept in snapshot {}; now copying into {} (the app's writers wait until it is done) ...",
             pre.id,
@@ -435,56 +434,4 @@ fn check_same_database(m: &Manifest, live: &Identity, force: bool) -> Result<()>
         "pass --force to restore it here anyway, or --to PATH to write a separate file"
     ))
     .into())
-}
-
-impl Render for RestoreReport {
-    fn render(&self, out: &mut String, style: Style) {
-        let size = crate::cmd::snapshot::human_bytes(self.image_bytes);
-        if self.live && self.dry_run {
-            out.push_str(&t!(
-                "시험 실행: 스냅샷 {} 을(를) {} 에 복원하면 ({size}) 다음이 버려집니다\n",
-                "dry run: restoring snapshot {} into {} ({size}) would discard\n",
-                style.bold(&self.snapshot_id),
-                self.target
-            ));
-        } else if self.live {
-            out.push_str(&t!(
-                "스냅샷 {} 을(를) {} 에 복원했습니다 ({size})\n",
-                "restored snapshot {} into {} ({size})\n",
-                style.bold(&self.snapshot_id),
-                self.target
-            ));
-        } else {
-            out.push_str(&t!(
-                "스냅샷 {} 을(를) {} 에 썼습니다 ({size})\n",
-                "wrote snapshot {} to {} ({size})\n",
-                style.bold(&self.snapshot_id),
-                self.target
-            ));
-            return;
-        }
-        if self.discarded.is_empty() {
-            out.push_str(&t!(
-                "  스냅샷 이후 바뀐 행이 없습니다\n",
-                "  no row changed since the snapshot\n"
-            ));
-        }
-        for d in &self.discarded {
-            out.push_str(&t!(
-                "  {}: 스냅샷에 없는 행 {}개, 값이 다른 행 {}개\n",
-                "  {}: {} rows not in the snapshot, {} rows with other values\n",
-                d.table,
-                d.rows_only_live,
-                d.rows_differ
-            ));
-        }
-        if self.dry_run {
-            out.push_str(&t!("아무것도 바꾸지 않았습니다\n", "nothing was changed\n"));
-        } else if let Some(pre) = &self.pre_restore_snapshot_id {
-            out.push_str(&t!(
-                "복원 전 상태는 스냅샷 {pre} 에 있습니다 (되돌리기: jobsweep restore --snapshot {pre})\n",
-                "the state before is in snapshot {pre} (to undo: jobsweep restore --snapshot {pre})\n"
-            ));
-        }
-    }
 }

@@ -7,12 +7,21 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::cli::AgeBasis;
 use crate::core::schema::Variant;
 use crate::core::time::Stamp;
 
 pub const PENDING: &str = "pending";
 pub const PROCESSING: &str = "processing";
+
+/// What a job's age is measured from (`--by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgeBasis {
+    /// The newest of `created_at`, `started_at` and the job's result and progress rows.
+    Activity,
+    /// `created_at` only, as the old cleanup script did.
+    Created,
+}
 
 /// What decides which jobs are stale.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]

@@ -222,6 +222,11 @@ pub fn file_id(path: &Path) -> Option<FileId> {
     }
 }
 
+/// The suffixes of the files the engine keeps beside a database file (SQLite's `-wal`, `-shm`
+/// and `-journal`): `restore --to` must neither overwrite them as a target nor leave a stale one
+/// beside the file it writes.
+pub const SIDE_FILE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
 /// `JOBSWEEP_COPY_METHOD=backup`: the previous copy method (SQLite's stepped backup API in
 /// rollback mode, and `apply`'s separate integrity check), kept only for the side-by-side
 /// comparison in `bench/live.sh`; not a user setting.
@@ -420,6 +425,10 @@ pub trait WriteTx {
 
 /// What can be done with a snapshot image of one engine, with no connection to a live database
 /// (so `snapshot verify` and the diff of two snapshots work without the server).
+///
+/// `restore --to PATH` writes an SQLite image as a new file in `cmd::restore` (file work: the
+/// target's directory, protected names, an atomic rename); `restore --to URL` is PostgreSQL's
+/// own import into another database and joins this trait with it (issue 9).
 pub trait ImageFormat: Sync {
     /// The file name suffix of the compressed image in the store (`.db.zst` for SQLite).
     fn data_suffix(&self) -> &'static str;

@@ -219,7 +219,7 @@ fn copy_online(
         }
         bar.finish_and_clear();
         if progress.verbose && restarts > 0 {
-            crate::output::notice(&t!(
+            crate::render::notice(&t!(
                 "복사 중 앱의 쓰기로 {restarts}번 다시 시작했습니다",
                 "the copy restarted {restarts} times because the app wrote meanwhile"
             ));

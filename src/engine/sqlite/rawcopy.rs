@@ -71,7 +71,7 @@ pub fn copy(source: &Database, out: File, image: &Path, progress: &Progress) -> 
     let _ = conn.execute_batch("COMMIT");
     if progress.verbose && result.is_ok() {
         let ms = started.elapsed().as_millis();
-        crate::output::notice(&t!(
+        crate::render::notice(&t!(
             "앱의 쓰기를 {ms} ms 동안 막았습니다 (읽기 잠금)",
             "held the app's writers for {ms} ms (read lock)"
         ));
@@ -309,7 +309,7 @@ pub fn write_into(live: &Database, image: &Path, progress: &Progress) -> Result<
     }
     if progress.verbose && result.is_ok() {
         let ms = started.elapsed().as_millis();
-        crate::output::notice(&t!(
+        crate::render::notice(&t!(
             "앱의 읽기와 쓰기를 {ms} ms 동안 막았습니다 (쓰기 잠금)",
             "held the app's readers and writers for {ms} ms (write lock)"
         ));

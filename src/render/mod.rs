@@ -7,6 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
+pub mod changes;
+pub mod check;
+pub mod restore;
+pub mod snapshot;
+
 /// Styling for human output: colour only when allowed.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {

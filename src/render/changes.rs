@@ -9,8 +9,8 @@ use crate::cmd::revert::{Outcome, RevertReport};
 use crate::cmd::txn::Applied;
 use crate::core::time::display;
 use crate::journal::{shown_value, Kind, Resolved, State};
-use crate::output::{esc, heading, Render, Style};
-use crate::report::{reason_text, render_stale_jobs, render_stats, survey_warnings};
+use crate::render::check::{reason_text, render_stale_jobs, render_stats, survey_warnings};
+use crate::render::{esc, heading, Render, Style};
 use crate::t;
 
 /// Human output lists at most this many rows per section; `--json` has them all.

@@ -8,7 +8,7 @@ use crate::core::jobs::{Criteria, StaleJob, Stats, Survey, UnknownAge};
 use crate::core::reason::{plan_reason, ChangeReason, ReasonCode};
 use crate::core::schema::Variant;
 use crate::core::time::{ago, display};
-use crate::output::{esc, heading, Render, Style};
+use crate::render::{esc, heading, Render, Style};
 use crate::t;
 
 #[derive(Debug, Serialize)]
