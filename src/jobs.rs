@@ -34,7 +34,7 @@ pub struct Criteria {
 }
 
 impl Criteria {
-    fn selects(&self, job_id: Option<&str>, emp_id: Option<&str>) -> bool {
+    pub(crate) fn selects(&self, job_id: Option<&str>, emp_id: Option<&str>) -> bool {
         let job_ok =
             self.jobs.is_empty() || job_id.is_some_and(|j| self.jobs.iter().any(|x| x == j));
         let emp_ok =
@@ -42,7 +42,7 @@ impl Criteria {
         job_ok && emp_ok
     }
 
-    fn threshold(&self) -> Duration {
+    pub(crate) fn threshold(&self) -> Duration {
         Duration::milliseconds((self.hours * 3_600_000.0).round() as i64)
     }
 }
@@ -123,32 +123,32 @@ pub struct Survey {
     pub unknown_job_ids: Vec<String>,
 }
 
-/// A candidate job while its result and progress rows are gathered.
-struct Candidate {
-    id: i64,
-    job_id: Option<String>,
-    emp_id: Option<String>,
-    folder_path: Option<String>,
-    status: String,
-    created: Stamp,
-    started: Stamp,
-    file_count: Option<i64>,
-    activity: Activity,
+/// A candidate job while its result and progress rows are gathered (by either engine).
+pub(crate) struct Candidate {
+    pub(crate) id: i64,
+    pub(crate) job_id: Option<String>,
+    pub(crate) emp_id: Option<String>,
+    pub(crate) folder_path: Option<String>,
+    pub(crate) status: String,
+    pub(crate) created: Stamp,
+    pub(crate) started: Stamp,
+    pub(crate) file_count: Option<i64>,
+    pub(crate) activity: Activity,
 }
 
 /// What a job's result and progress rows say: file counts and the newest timestamp.
 #[derive(Default, Clone)]
-struct Activity {
-    results: i64,
-    completed: i64,
-    failed: i64,
+pub(crate) struct Activity {
+    pub(crate) results: i64,
+    pub(crate) completed: i64,
+    pub(crate) failed: i64,
     newest: Option<DateTime<Utc>>,
     /// The first timestamp that could not be read: (column, value).
     unreadable: Option<(String, String)>,
 }
 
 impl Activity {
-    fn merge(&mut self, other: Activity) {
+    pub(crate) fn merge(&mut self, other: Activity) {
         self.results += other.results;
         self.completed += other.completed;
         self.failed += other.failed;
@@ -158,7 +158,7 @@ impl Activity {
         }
     }
 
-    fn saw(&mut self, column: &str, stamp: Stamp) {
+    pub(crate) fn saw(&mut self, column: &str, stamp: Stamp) {
         match stamp {
             Stamp::At(t) => self.newest = self.newest.max(Some(t)),
             Stamp::Unreadable(text) if self.unreadable.is_none() => {
@@ -345,7 +345,33 @@ pub fn survey(
     if let Some(own) = own {
         own.finish().map_err(sql_err)?;
     }
+    let unknown_job_ids = criteria
+        .jobs
+        .iter()
+        .zip(&seen_job_ids)
+        .filter(|(_, seen)| !**seen)
+        .map(|(j, _)| j.clone())
+        .collect();
+    Ok(classify(
+        schema.variant,
+        stats,
+        candidates,
+        criteria,
+        unknown_job_ids,
+    ))
+}
 
+/// The engine-neutral end of a survey: judges the candidates (design.md §2) and completes the
+/// statistics. `stats` holds the counts by status and age; `candidates` every pending/processing
+/// job that may be stale, with its activity.
+pub(crate) fn classify(
+    variant: Variant,
+    mut stats: Stats,
+    candidates: Vec<Candidate>,
+    criteria: &Criteria,
+    unknown_job_ids: Vec<String>,
+) -> Survey {
+    let threshold = criteria.threshold();
     let mut stale = Vec::new();
     let mut age_unknown = Vec::new();
     for c in candidates {
@@ -359,20 +385,13 @@ pub fn survey(
     age_unknown.sort_by_key(|j| j.id);
     stats.stale = stale.len() as u64;
     stats.age_unknown = age_unknown.len() as u64;
-    let unknown_job_ids = criteria
-        .jobs
-        .iter()
-        .zip(&seen_job_ids)
-        .filter(|(_, seen)| !**seen)
-        .map(|(j, _)| j.clone())
-        .collect();
-    Ok(Survey {
-        variant: schema.variant,
+    Survey {
+        variant,
         stats,
         stale,
         age_unknown,
         unknown_job_ids,
-    })
+    }
 }
 
 /// The query over the result rows of the given jobs (`?1`, an array of job_id). With an index on

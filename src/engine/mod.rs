@@ -3,4 +3,5 @@
 //! outcome record, snapshot image export/import, row diff by primary key, database identity) is
 //! cut here next, so PostgreSQL fits beside it (design.md §7.1, §8).
 
+pub mod postgres;
 pub mod sqlite;

@@ -13,6 +13,8 @@ mod json_errors;
 mod log;
 mod messages;
 mod outcome;
+mod pg;
+mod pg_server;
 mod prune;
 mod readme;
 mod restore_snapshot;
