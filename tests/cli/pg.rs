@@ -6,7 +6,7 @@ use std::time::Duration;
 use jobsweep::cli::AgeBasis;
 use jobsweep::engine::postgres::{snapshot, target, PgDatabase};
 use jobsweep::error::{classify, Exit};
-use jobsweep::jobs::Criteria;
+use jobsweep::jobs::{Criteria, Plan};
 use jobsweep::time::DbTimezone;
 
 use crate::common::{TestEnv, NOW};
@@ -35,33 +35,132 @@ fn criteria(by: AgeBasis, jobs: &[&str], emps: &[&str]) -> Criteria {
     }
 }
 
-/// An SQLite fixture and a PostgreSQL database holding the same rows.
-fn both(scenarios: &[&str]) -> (TestEnv, PgDb) {
-    let env = TestEnv::with("current", scenarios);
+/// One generated data set, valid for both engines' schemas (the PostgreSQL one checks its
+/// foreign keys and NOT NULLs): employees, jobs of every status and age around the threshold,
+/// file lists or none, result rows of every status, progress rows.
+fn generated_rows(seed: u64, jobs: usize) -> String {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let now = now();
+    let stamp = |t: chrono::DateTime<chrono::Utc>| format!("'{}'", t.format("%Y-%m-%d %H:%M:%S"));
+    let mut sql = String::new();
+    for e in 1..=10 {
+        sql.push_str(&format!(
+            "INSERT INTO employees (id, emp_id, name, dept) VALUES ({e}, 'E{e:03}', 'Name {e}', 'Sales');\n"
+        ));
+    }
+    let statuses = ["pending", "processing", "completed", "failed", "paused"];
+    let (mut result_id, mut progress_id) = (1, 1);
+    for j in 1..=jobs {
+        let created = now - chrono::Duration::minutes(rng.i64(0..60 * 24 * 12));
+        let status = statuses[rng.usize(0..statuses.len())];
+        let files = rng.usize(0..5);
+        let file_ids = match rng.u8(0..4) {
+            0 => "NULL".to_string(),
+            _ => format!(
+                "'[{}]'",
+                (0..files)
+                    .map(|f| format!("\"f{f}\""))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        };
+        let started = if rng.bool() {
+            stamp(created + chrono::Duration::minutes(rng.i64(0..120)))
+        } else {
+            "NULL".into()
+        };
+        sql.push_str(&format!(
+            "INSERT INTO analysis_jobs (id, job_id, emp_id, folder_path, file_ids, status, created_at, started_at) \
+             VALUES ({j}, 'job-{j:04}', 'E{:03}', '/data/{j}', {file_ids}, '{status}', {}, {started});\n",
+            rng.usize(1..=10),
+            stamp(created),
+        ));
+        for f in 0..rng.usize(0..=files) {
+            let r_status = ["completed", "failed", "processing"][rng.usize(0..3)];
+            let updated = created + chrono::Duration::minutes(rng.i64(0..60 * 24 * 3));
+            sql.push_str(&format!(
+                "INSERT INTO analysis_results (id, job_id, file_id, stt_text, status, updated_at, created_at) \
+                 VALUES ({result_id}, 'job-{j:04}', 'f{f}', 'text', '{r_status}', {}, {});\n",
+                stamp(updated),
+                stamp(created),
+            ));
+            result_id += 1;
+        }
+        if rng.u8(0..3) == 0 {
+            let at = created + chrono::Duration::minutes(rng.i64(0..60 * 24 * 4));
+            sql.push_str(&format!(
+                "INSERT INTO analysis_progress (id, job_id, file_id, step, progress_percent, status, timestamp) \
+                 VALUES ({progress_id}, 'job-{j:04}', 'f0', 'stt', 50, 'processing', {});\n",
+                stamp(at)
+            ));
+            progress_id += 1;
+        }
+    }
+    sql
+}
+
+/// An SQLite fixture and a PostgreSQL database holding the same generated rows.
+fn both(seed: u64) -> (TestEnv, PgDb) {
+    let rows = generated_rows(seed, 400);
+    let env = TestEnv::with("current", &["empty"]);
+    env.conn()
+        .execute_batch(&format!("BEGIN; {rows} COMMIT;"))
+        .expect("load sqlite");
     let pg = PgDb::with_app_schema();
-    pg.load_from_sqlite(&env.db);
+    let mut load = format!("BEGIN; {rows}");
+    for table in [
+        "employees",
+        "analysis_jobs",
+        "analysis_results",
+        "analysis_progress",
+    ] {
+        load.push_str(&format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}));"
+        ));
+    }
+    pg.sql(&format!("{load} COMMIT;"));
     (env, pg)
 }
 
 #[test]
 fn survey_equals_sqlite_on_one_data_set() {
-    let (env, pg) = both(&["guide"]);
-    let sqlite = jobsweep::engine::sqlite::Database::open_read_only(&env.db, Duration::from_secs(1))
-        .expect("sqlite");
+    let (env, pg) = both(7);
+    let sqlite =
+        jobsweep::engine::sqlite::Database::open_read_only(&env.db, Duration::from_secs(1))
+            .expect("sqlite");
     let sqlite_schema = sqlite.schema().expect("schema");
     let mut db = connect(&pg.url()).expect("connect");
     let schema = db.schema().expect("pg schema");
     assert_eq!(schema.variant, sqlite_schema.variant);
+    let all = criteria(AgeBasis::Activity, &[], &[]);
+    let survey = db
+        .survey(&schema, &all, DbTimezone::Utc)
+        .expect("pg survey");
+    // The data set reaches every branch: stale jobs of both plans, fresh ones, other statuses.
+    assert!(survey
+        .stale
+        .iter()
+        .any(|j| j.planned_status == Plan::Completed));
+    assert!(survey
+        .stale
+        .iter()
+        .any(|j| j.planned_status == Plan::Failed));
+    assert!(survey.stats.by_status.contains_key("paused") && survey.stats.older_than_7_days > 0);
     for c in [
         criteria(AgeBasis::Activity, &[], &[]),
         criteria(AgeBasis::Created, &[], &[]),
         criteria(AgeBasis::Activity, &["no-such-job"], &[]),
-        criteria(AgeBasis::Activity, &[], &["EMP001"]),
+        criteria(AgeBasis::Activity, &[], &["E003"]),
+        criteria(
+            AgeBasis::Created,
+            &["job-0007", "job-0100", "job-9999"],
+            &[],
+        ),
     ] {
         let want = jobsweep::jobs::survey(&sqlite, &sqlite_schema, &c, DbTimezone::Utc)
             .expect("sqlite survey");
         let got = db.survey(&schema, &c, DbTimezone::Utc).expect("pg survey");
-        assert!(want.stats.total > 0);
+        assert!(want.stats.total > 0 || !c.jobs.is_empty());
         assert_eq!(
             serde_json::to_value(&got).unwrap(),
             serde_json::to_value(&want).unwrap(),
@@ -93,16 +192,22 @@ fn a_missing_database_a_closed_port_and_a_missing_table_are_exit_3() {
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let err = connect(&format!("postgresql://u:{}@127.0.0.1:{port}/x", pg.password()))
-        .err()
-        .expect("closed port");
+    let err = connect(&format!(
+        "postgresql://u:{}@127.0.0.1:{port}/x",
+        pg.password()
+    ))
+    .err()
+    .expect("closed port");
     assert_eq!(classify(&err).0, Exit::Database);
     assert!(!format!("{err:#}").contains(&pg.password()));
 
     let mut db = connect(&pg.url()).expect("connect");
-    let err = db.schema().err().expect("no tables");
+    let err = db.schema().expect_err("no tables");
     assert_eq!(classify(&err).0, Exit::Database);
-    assert!(format!("{err:#}").contains("has no analysis_jobs table"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("has no analysis_jobs table"),
+        "{err:#}"
+    );
 }
 
 #[test]
@@ -111,7 +216,7 @@ fn the_advisory_lock_keeps_a_second_jobsweep_out() {
     let mut first = connect(&pg.url()).expect("first");
     let mut second = connect(&pg.url()).expect("second");
     first.advisory_lock(false).expect("first takes it");
-    let err = second.advisory_lock(false).err().expect("second refused");
+    let err = second.advisory_lock(false).expect_err("second refused");
     assert_eq!(classify(&err).0, Exit::Locked);
     drop(first);
     // The session lock goes with the connection.
@@ -129,7 +234,7 @@ fn the_advisory_lock_keeps_a_second_jobsweep_out() {
 
 #[test]
 fn snapshot_image_verifies_and_rebuilds_an_empty_database_and_the_live_one() {
-    let (_env, pg) = both(&["guide"]);
+    let (_env, pg) = both(11);
     let before = pg.dump();
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("image");
@@ -164,9 +269,10 @@ fn snapshot_image_verifies_and_rebuilds_an_empty_database_and_the_live_one() {
         "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace",
     );
     assert_eq!(fk.trim(), "4");
-    let next_id = empty.sql("INSERT INTO employees (emp_id, name) VALUES ('NEW1', 'n') RETURNING id");
-    let max_id = pg.sql("SELECT max(id) + 1 FROM employees");
-    assert_eq!(next_id.trim(), max_id.trim());
+    // The sequences continue where the source's did: the app's next insert does not collide.
+    let insert = "INSERT INTO employees (emp_id, name) VALUES ('NEW1', 'n') RETURNING id";
+    assert_eq!(empty.sql(insert), pg.sql(insert));
+    pg.sql("DELETE FROM employees WHERE emp_id = 'NEW1'");
 
     // Onto the live one after the app changed rows: back to the snapshot's rows.
     pg.sql("UPDATE analysis_jobs SET status = 'failed'; DELETE FROM analysis_progress;");

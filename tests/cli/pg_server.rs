@@ -66,7 +66,9 @@ fn start_or_find() -> Result<Server, String> {
 
 /// `postgresql://user:password@host:port/...` (the forms the harness needs, not all of libpq's).
 fn from_url(url: &str, bin: PathBuf) -> Result<Server, String> {
-    let bad = || format!("JOBSWEEP_TEST_PG_URL must look like postgresql://user:password@host:port/db, not {url:?}");
+    let bad = || {
+        format!("JOBSWEEP_TEST_PG_URL must look like postgresql://user:password@host:port/db, not {url:?}")
+    };
     let rest = url
         .strip_prefix("postgresql://")
         .or_else(|| url.strip_prefix("postgres://"))
@@ -334,58 +336,6 @@ impl PgDb {
             out.push_str(&self.sql(&format!("SELECT t::text FROM \"{table}\" t ORDER BY 1")));
         }
         out
-    }
-
-    /// Copies every row of the app's tables of an SQLite file into this database (which holds
-    /// the app's schema), so both engines hold one data set. Sequences follow the ids.
-    pub fn load_from_sqlite(&self, sqlite: &Path) {
-        let conn = rusqlite::Connection::open(sqlite).expect("open sqlite");
-        let mut sql = String::from("BEGIN;\n");
-        // Parents first: the foreign keys of the PostgreSQL schema are checked.
-        for table in [
-            "employees",
-            "analysis_jobs",
-            "file_uploads",
-            "analysis_progress",
-            "analysis_results",
-        ] {
-            let mut stmt = conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY id"))
-                .expect("select");
-            let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
-            let mut rows = stmt.query([]).expect("rows");
-            while let Some(row) = rows.next().expect("row") {
-                let values: Vec<String> = (0..columns.len())
-                    .map(|i| literal(row.get_ref(i).expect("cell")))
-                    .collect();
-                sql.push_str(&format!(
-                    "INSERT INTO {table} ({}) VALUES ({});\n",
-                    columns
-                        .iter()
-                        .map(|c| format!("\"{c}\""))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    values.join(", ")
-                ));
-            }
-            sql.push_str(&format!(
-                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-                 coalesce((SELECT max(id) FROM {table}), 0) + 1, false);\n"
-            ));
-        }
-        sql.push_str("COMMIT;\n");
-        self.sql(&sql);
-    }
-}
-
-fn literal(value: rusqlite::types::ValueRef) -> String {
-    use rusqlite::types::ValueRef;
-    match value {
-        ValueRef::Null => "NULL".into(),
-        ValueRef::Integer(i) => i.to_string(),
-        ValueRef::Real(f) => format!("{f:?}"),
-        ValueRef::Text(t) => format!("'{}'", String::from_utf8_lossy(t).replace('\'', "''")),
-        ValueRef::Blob(b) => format!("'\\x{}'", hex::encode(b)),
     }
 }
 

@@ -54,9 +54,7 @@ impl PgDatabase {
         }
         config.application_name("jobsweep");
         let tls = tls_connector(target)?;
-        let client = config
-            .connect(tls)
-            .map_err(|e| connect_error(target, &e))?;
+        let client = config.connect(tls).map_err(|e| connect_error(target, &e))?;
         let mut db = PgDatabase {
             client,
             target: target.clone(),
@@ -67,9 +65,7 @@ impl PgDatabase {
             "SET lock_timeout = {millis}; SET search_path = {}; SET TIME ZONE 'UTC'",
             quote_ident(schema)
         );
-        db.client
-            .batch_execute(&setup)
-            .map_err(|e| db.error(&e))?;
+        db.client.batch_execute(&setup).map_err(|e| db.error(&e))?;
         Ok(db)
     }
 
@@ -305,10 +301,15 @@ fn tls_connector(target: &Target) -> Result<postgres_native_tls::MakeTlsConnecto
 fn connect_error(target: &Target, err: &postgres::Error) -> anyhow::Error {
     let reason = reason(err);
     let hint = match err.code() {
-        Some(c) if *c == SqlState::INVALID_PASSWORD || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => Some(t!(
-            "사용자와 암호(URL, PGPASSWORD 또는 ~/.pgpass)를 확인하세요",
-            "check the user and password (in the URL, PGPASSWORD or ~/.pgpass)"
-        )),
+        Some(c)
+            if *c == SqlState::INVALID_PASSWORD
+                || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
+            Some(t!(
+                "사용자와 암호(URL, PGPASSWORD 또는 ~/.pgpass)를 확인하세요",
+                "check the user and password (in the URL, PGPASSWORD or ~/.pgpass)"
+            ))
+        }
         Some(c) if *c == SqlState::INVALID_CATALOG_NAME => Some(t!(
             "데이터베이스 이름을 확인하세요",
             "check the database name"

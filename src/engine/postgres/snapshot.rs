@@ -86,7 +86,10 @@ pub struct Sequence {
 }
 
 /// Reads the layout of every base table of the schema from the catalog, inside `tx`.
-fn read_layout(tx: &mut postgres::Transaction<'_>, schema: &str) -> Result<Layout, postgres::Error> {
+fn read_layout(
+    tx: &mut postgres::Transaction<'_>,
+    schema: &str,
+) -> Result<Layout, postgres::Error> {
     let server_version: String = tx.query_one("SHOW server_version", &[])?.get(0);
     let table_rows = tx.query(
         "SELECT c.oid, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -361,7 +364,10 @@ impl Image {
         if line != format!("TABLE {n}\n").as_bytes() {
             return Err(corrupt(
                 path,
-                format!("table {} does not start where expected", self.layout.tables[n].name),
+                format!(
+                    "table {} does not start where expected",
+                    self.layout.tables[n].name
+                ),
             ));
         }
         let mut rows = 0u64;
@@ -417,7 +423,12 @@ pub fn check(path: &Path, expected: &[(String, u64)]) -> Result<Option<String>> 
             // Each row has one field per column, tab-separated (tabs inside values are escaped).
             let fields = line.iter().filter(|&&b| b == b'\t').count() + 1;
             if Some(fields) != columns && bad_row.is_none() {
-                bad_row = Some(String::from_utf8_lossy(line).chars().take(60).collect::<String>());
+                bad_row = Some(
+                    String::from_utf8_lossy(line)
+                        .chars()
+                        .take(60)
+                        .collect::<String>(),
+                );
             }
             Ok(())
         });
@@ -425,7 +436,9 @@ pub fn check(path: &Path, expected: &[(String, u64)]) -> Result<Option<String>> 
             Ok(Some((n, rows))) => {
                 let name = image.layout.tables[n].name.clone();
                 if let Some(row) = bad_row {
-                    return Ok(Some(format!("table {name}: a row has the wrong number of fields: {row}")));
+                    return Ok(Some(format!(
+                        "table {name}: a row has the wrong number of fields: {row}"
+                    )));
                 }
                 counted.push((name, rows));
             }
@@ -555,10 +568,7 @@ fn load_rows(
 ) -> Result<Layout> {
     let mut image = Image::open(image_path)?;
     let layout = image.layout.clone();
-    loop {
-        let Some(table) = layout.tables.get(image.next_table) else {
-            break;
-        };
+    while let Some(table) = layout.tables.get(image.next_table) {
         let mut writer = tx
             .copy_in(
                 format!(
@@ -572,14 +582,20 @@ fn load_rows(
         let mut failed = None;
         image.next_table(image_path, &mut |line| {
             if failed.is_none() {
-                if let Err(e) = writer.write_all(line).and_then(|()| writer.write_all(b"\n")) {
+                if let Err(e) = writer
+                    .write_all(line)
+                    .and_then(|()| writer.write_all(b"\n"))
+                {
                     failed = Some(e);
                 }
             }
             Ok(())
         })?;
         if let Some(e) = failed {
-            return Err(fail(Exit::Database, format!("{}: COPY {}: {e}", db.display, table.name)));
+            return Err(fail(
+                Exit::Database,
+                format!("{}: COPY {}: {e}", db.display, table.name),
+            ));
         }
         writer.finish().map_err(|e| query_error(db, &e))?;
     }
@@ -604,7 +620,8 @@ pub fn import_live(db: &mut PgDatabase, image_path: &Path) -> Result<()> {
         .map_err(qerr)?;
         // DELETE, not TRUNCATE: TRUNCATE is not MVCC-safe for transactions that started before.
         for name in names.iter().rev() {
-            tx.batch_execute(&format!("DELETE FROM {name}")).map_err(qerr)?;
+            tx.batch_execute(&format!("DELETE FROM {name}"))
+                .map_err(qerr)?;
         }
     }
     load_rows(&mut tx, image_path, &target)?;

@@ -88,7 +88,10 @@ pub fn survey<C: GenericClient>(
             .iter()
             .map(|r| r.get(0))
             .collect();
-        jobs.iter().filter(|j| !found.contains(j)).cloned().collect()
+        jobs.iter()
+            .filter(|j| !found.contains(j))
+            .cloned()
+            .collect()
     };
 
     // 2. The jobs that can be stale: activity only makes a job younger, so those already past
@@ -119,7 +122,10 @@ pub fn survey<C: GenericClient>(
     {
         let job_id: Option<String> = row.get(1);
         if let Some(j) = &job_id {
-            by_job_id.entry(j.clone()).or_default().push(candidates.len());
+            by_job_id
+                .entry(j.clone())
+                .or_default()
+                .push(candidates.len());
         }
         candidates.push(Candidate {
             id: row.get(0),
@@ -129,7 +135,9 @@ pub fn survey<C: GenericClient>(
             status: row.get(4),
             created: stamp(row.get(5), tz),
             started: stamp(row.get(6), tz),
-            file_count: row.get::<_, Option<String>>(7).and_then(|t| array_length(&t)),
+            file_count: row
+                .get::<_, Option<String>>(7)
+                .and_then(|t| array_length(&t)),
             activity: Activity::default(),
         });
     }
@@ -164,14 +172,8 @@ pub fn survey<C: GenericClient>(
             activity.results = row.get(1);
             activity.completed = row.get(2);
             activity.failed = row.get(3);
-            activity.saw(
-                "analysis_results.updated_at",
-                stamp(row.get(4), tz),
-            );
-            activity.saw(
-                "analysis_results.created_at",
-                stamp(row.get(5), tz),
-            );
+            activity.saw("analysis_results.updated_at", stamp(row.get(4), tz));
+            activity.saw("analysis_results.created_at", stamp(row.get(5), tz));
             for &i in by_job_id.get(&job_id).into_iter().flatten() {
                 candidates[i].activity.merge(activity.clone());
             }

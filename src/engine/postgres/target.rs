@@ -366,11 +366,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        move |key| {
-            vars.iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-        }
+        move |key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
     }
 
     #[test]
@@ -392,7 +388,10 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert_eq!(t.display, "postgresql://app@db.example:6543/jobs?sslmode=require");
+        assert_eq!(
+            t.display,
+            "postgresql://app@db.example:6543/jobs?sslmode=require"
+        );
         assert_eq!(t.config.get_password(), Some(&b"hunter2"[..]));
         assert_eq!(t.ssl, SslMode::Require);
         assert_eq!((t.port, t.dbname.as_str()), (6543, "jobs"));
@@ -409,7 +408,10 @@ mod tests {
             ("PGSSLMODE", "verify-full"),
         ]);
         let t = parse("postgresql://", &env).unwrap();
-        assert_eq!(t.display, "postgresql://ops@pg.internal:5544/app?sslmode=verify-full");
+        assert_eq!(
+            t.display,
+            "postgresql://ops@pg.internal:5544/app?sslmode=verify-full"
+        );
         assert_eq!(t.config.get_password(), Some(&b"pw"[..]));
         // The URL wins over the environment.
         let t = parse("postgres://me@other/db2?sslmode=disable", &env).unwrap();
