@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use jobsweep::cli::AgeBasis;
-use jobsweep::engine::postgres::{snapshot, target, PgDatabase};
+use jobsweep::engine::postgres::{snapshot, target, write, PgDatabase};
 use jobsweep::error::{classify, Exit};
 use jobsweep::jobs::{Criteria, Plan};
 use jobsweep::time::DbTimezone;
@@ -278,5 +278,109 @@ fn snapshot_image_verifies_and_rebuilds_an_empty_database_and_the_live_one() {
     pg.sql("UPDATE analysis_jobs SET status = 'failed'; DELETE FROM analysis_progress;");
     assert_ne!(pg.dump(), before);
     snapshot::import_live(&mut db, &image).expect("import live");
+    assert_eq!(pg.dump(), before);
+}
+
+fn stale_changes(survey: &jobsweep::jobs::Survey) -> Vec<jobsweep::journal::Change> {
+    survey
+        .stale
+        .iter()
+        .map(|j| jobsweep::journal::Change {
+            table: "analysis_jobs".into(),
+            pk: j.id,
+            job_id: j.job_id.clone(),
+            column: "status".into(),
+            before: Some(j.status.clone()),
+            after: Some(j.planned_status.status().into()),
+            reason: jobsweep::core::reason::ReasonCode::NoFileCompleted.into(),
+        })
+        .collect()
+}
+
+#[test]
+fn the_write_transaction_changes_rows_and_records_its_outcome_together() {
+    let (_env, pg) = both(3);
+    let mut db = connect(&pg.url()).expect("connect");
+    let schema = db.schema().expect("schema");
+    let c = criteria(AgeBasis::Activity, &[], &[]);
+    assert_eq!(write::recorded_outcome(&mut db, "j1").unwrap(), None);
+    let mut tx = write::PgWrite::begin(&mut db).expect("begin");
+    let survey = tx.survey(&schema, &c, DbTimezone::Utc).expect("survey");
+    let changes = stale_changes(&survey);
+    assert!(!changes.is_empty());
+    let (changed, skipped) = tx.set(&changes).expect("set");
+    assert_eq!((changed.len(), skipped.len()), (changes.len(), 0));
+    tx.record_outcome("j1", "apply", now()).expect("record");
+    tx.commit().expect("commit");
+    assert!(matches!(
+        write::recorded_outcome(&mut db, "j1").unwrap(),
+        Some(Some(_))
+    ));
+    let again = db.survey(&schema, &c, DbTimezone::Utc).expect("survey");
+    assert!(again.stale.is_empty());
+
+    // Rolled back (dropped): neither the rows nor the record.
+    let before = pg.dump();
+    let mut tx = write::PgWrite::begin(&mut db).expect("begin");
+    tx.set(&[jobsweep::journal::Change {
+        before: changes[0].after.clone(),
+        after: Some("pending".into()),
+        ..changes[0].clone()
+    }])
+    .expect("set");
+    tx.record_outcome("j2", "revert", now()).expect("record");
+    drop(tx);
+    assert_eq!(pg.dump(), before);
+    assert_eq!(write::recorded_outcome(&mut db, "j2").unwrap(), None);
+}
+
+#[test]
+fn a_job_the_app_finishes_while_apply_waits_for_its_row_lock_is_left_alone() {
+    let (_env, pg) = both(5);
+    let mut db = connect(&pg.url()).expect("connect");
+    let schema = db.schema().expect("schema");
+    let c = criteria(AgeBasis::Activity, &[], &[]);
+    let first = db.survey(&schema, &c, DbTimezone::Utc).expect("survey");
+    let victim = first.stale[0].id;
+    let mut app = pg.spawn_sql(&format!(
+        "BEGIN; UPDATE analysis_jobs SET status = 'completed' WHERE id = {victim}; \
+         SELECT pg_sleep(1); COMMIT;"
+    ));
+    pg.wait_for_row_lock_holder();
+    let mut tx = write::PgWrite::begin(&mut db).expect("begin");
+    let survey = tx
+        .survey(&schema, &c, DbTimezone::Utc)
+        .expect("waits, then surveys");
+    assert!(app.wait().expect("app").success());
+    assert!(survey.stale.iter().all(|j| j.id != victim));
+    assert_eq!(survey.stale.len(), first.stale.len() - 1);
+}
+
+#[test]
+fn an_app_lock_held_past_the_busy_timeout_is_exit_3_and_nothing_changes() {
+    let (_env, pg) = both(9);
+    let t = target::parse(&pg.url(), &env_none).unwrap();
+    let mut db = PgDatabase::connect(&t, "public", Duration::from_millis(300)).expect("connect");
+    let schema = db.schema().expect("schema");
+    let c = criteria(AgeBasis::Activity, &[], &[]);
+    let victim = db
+        .survey(&schema, &c, DbTimezone::Utc)
+        .expect("survey")
+        .stale[0]
+        .id;
+    let before = pg.dump();
+    let mut app = pg.spawn_sql(&format!(
+        "BEGIN; SELECT id FROM analysis_jobs WHERE id = {victim} FOR UPDATE; SELECT pg_sleep(5); COMMIT;"
+    ));
+    pg.wait_for_row_lock_holder();
+    let mut tx = write::PgWrite::begin(&mut db).expect("begin");
+    let err = tx
+        .survey(&schema, &c, DbTimezone::Utc)
+        .expect_err("lock timeout");
+    assert_eq!(classify(&err).0, Exit::Database);
+    assert!(format!("{err:#}").contains("lock"), "{err:#}");
+    drop(tx);
+    let _ = app.kill();
+    let _ = app.wait();
     assert_eq!(pg.dump(), before);
 }

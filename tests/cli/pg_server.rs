@@ -318,6 +318,39 @@ impl PgDb {
         }
     }
 
+    /// Starts psql running `sql` in this database in the background (an app session).
+    pub fn spawn_sql(&self, sql: &str) -> std::process::Child {
+        let server = server();
+        Command::new(server.bin.join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .args(["-h", &server.host, "-p", &server.port.to_string()])
+            .args(["-U", &server.user, "-d", &self.name])
+            .env("PGPASSWORD", &server.password)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn psql")
+    }
+
+    /// Waits until some other session of this database holds a row lock or waits for one.
+    pub fn wait_for_row_lock_holder(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let n = self.sql(&format!(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE a.datname = '{}' AND l.locktype = 'transactionid' AND l.granted \
+                 AND l.pid <> pg_backend_pid()",
+                self.name
+            ));
+            if n.trim() != "0" {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no app transaction took a lock in 30 s");
+    }
+
     /// Runs SQL in this database; psql's error as `Err`.
     pub fn try_sql(&self, sql: &str) -> Result<String, String> {
         server().psql(&self.name, sql)

@@ -5,6 +5,7 @@
 pub mod snapshot;
 pub mod survey;
 pub mod target;
+pub mod write;
 
 use std::time::Duration;
 
