@@ -2,15 +2,16 @@
 //! and `log` (ko/en). Their report types live with each command; `--json` is their serde form.
 //! `apply` reuses `check`'s blocks so both speak alike.
 
-use crate::cmd::apply::{Applied, ApplyReport};
+use crate::cmd::apply::ApplyReport;
 use crate::cmd::diff::{DbDiffReport, DiffReport, JournalDiffReport, Standing};
 use crate::cmd::log::LogReport;
 use crate::cmd::revert::{Outcome, RevertReport};
+use crate::cmd::txn::Applied;
+use crate::core::time::display;
 use crate::journal::{shown_value, Kind, Resolved, State};
 use crate::output::{esc, heading, Render, Style};
 use crate::report::{reason_text, render_stale_jobs, render_stats, survey_warnings};
 use crate::t;
-use crate::time::display;
 
 /// Human output lists at most this many rows per section; `--json` has them all.
 const MAX_ROWS: usize = 200;

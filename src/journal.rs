@@ -23,11 +23,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::core::jobs::Criteria;
 use crate::core::reason::{ChangeReason, ReasonCode};
-use crate::engine::sqlite::{canonical_path, sqlite_error, value_text, Database};
+pub use crate::engine::FileId;
+use crate::engine::{Database, Identity, ServerId};
 use crate::error::{fail, Exit, Failure};
-use crate::jobs::Criteria;
-use crate::settings::Settings;
 use crate::store::{self, Store};
 use crate::t;
 
@@ -98,6 +98,10 @@ pub struct Journal {
     /// file when it is reached by another path. Absent on other systems.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_file: Option<FileId>,
+    /// A server database (PostgreSQL): its system identifier and name; `db_path` then holds
+    /// its URL without password, for people (design.md §8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_server: Option<ServerId>,
     /// What selected the jobs (apply only).
     pub criteria: Option<Criteria>,
     pub changes: Vec<Change>,
@@ -128,40 +132,11 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// A file's identity on its file system: `st_dev` and `st_ino`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileId {
-    pub dev: u64,
-    pub inode: u64,
-}
-
-/// The device and inode of the file at `path` (following symlinks); `None` when unknown.
-pub fn file_id(path: &Path) -> Option<FileId> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(path).ok().map(|m| FileId {
-            dev: m.dev(),
-            inode: m.ino(),
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
-}
-
 /// SHA-256 of the compact JSON of `changes`: serde writes struct fields in declaration order
 /// and escapes strings one way only, so the same changes always give the same bytes.
 pub fn changes_sha256(changes: &[Change]) -> String {
     let bytes = serde_json::to_vec(changes).unwrap_or_default();
     hex::encode(Sha256::digest(&bytes))
-}
-
-/// The database path as journals record it: canonical, so `./db` and `/data/db` agree.
-pub fn canonical_db_path(path: &Path) -> String {
-    canonical_path(path).display().to_string()
 }
 
 impl Journal {
@@ -173,10 +148,19 @@ impl Journal {
         reverts: Option<String>,
         snapshot_id: String,
         snapshot_image_sha256: String,
-        db_path: &Path,
+        db: &Identity,
         criteria: Option<Criteria>,
         changes: Vec<Change>,
     ) -> Journal {
+        let (db_path, db_path_hex, db_file, db_server) = match db {
+            Identity::File { path, file } => (
+                path.display().to_string(),
+                store::path_hex(path),
+                *file,
+                None,
+            ),
+            Identity::Server { id, shown } => (shown.clone(), None, None, Some(id.clone())),
+        };
         Journal {
             format: FORMAT.to_string(),
             id,
@@ -186,9 +170,10 @@ impl Journal {
             reverted_by: None,
             snapshot_id,
             snapshot_image_sha256,
-            db_path: canonical_db_path(db_path),
-            db_path_hex: store::path_hex(&canonical_path(db_path)),
-            db_file: file_id(db_path),
+            db_path,
+            db_path_hex,
+            db_file,
+            db_server,
             criteria,
             changes_sha256: changes_sha256(&changes),
             changes,
@@ -245,26 +230,29 @@ impl Journal {
         store::sync_dir(&store.journals_dir())
     }
 
-    /// Whether this journal is about the database at `db_path`: the same canonical path, or the
-    /// same file (device and inode) reached by another path.
-    pub fn is_for(&self, db_path: &Path) -> bool {
-        // A path that is not UTF-8 is compared by its exact bytes, not its lossy text.
-        let same_path = match &self.db_path_hex {
-            Some(hex) => store::path_hex(&canonical_path(db_path)).as_ref() == Some(hex),
-            None => self.db_path == canonical_db_path(db_path),
-        };
-        same_path
-            || self
-                .db_file
-                .is_some_and(|ours| file_id(db_path) == Some(ours))
+    /// Whether this journal is about the database `live`: for a file, the same canonical path,
+    /// or the same file (device and inode) reached by another path; for a server database, the
+    /// same system identifier and name.
+    pub fn is_for(&self, live: &Identity) -> bool {
+        match live {
+            Identity::File { path, file } => {
+                // A path that is not UTF-8 is compared by its exact bytes, not its lossy text.
+                let same_path = match &self.db_path_hex {
+                    Some(hex) => store::path_hex(path).as_ref() == Some(hex),
+                    None => self.db_server.is_none() && self.db_path == path.display().to_string(),
+                };
+                same_path || self.db_file.is_some_and(|ours| *file == Some(ours))
+            }
+            Identity::Server { id, .. } => self.db_server.as_ref() == Some(id),
+        }
     }
 
-    /// Refuses a journal written for another database file.
-    pub fn check_database(&self, db_path: &Path) -> Result<()> {
-        if self.is_for(db_path) {
+    /// Refuses a journal written for another database.
+    pub fn check_database(&self, live: &Identity) -> Result<()> {
+        if self.is_for(live) {
             return Ok(());
         }
-        let (id, theirs, ours) = (&self.id, &self.db_path, canonical_db_path(db_path));
+        let (id, theirs, ours) = (&self.id, &self.db_path, live.shown());
         Err(Failure::new(
             Exit::Usage,
             t!(
@@ -435,14 +423,14 @@ pub fn list(store: &Store) -> Result<Vec<Entry>> {
 /// at `db_path` (two databases in one folder share a store). An id or prefix is resolved among
 /// all journals, so naming another database's journal gets a clear refusal from
 /// `check_database` rather than "no journal matches".
-pub fn find_for(store: &Store, wanted: &str, db_path: &Path) -> Result<Journal> {
+pub fn find_for(store: &Store, wanted: &str, db: &Identity) -> Result<Journal> {
     let entries = list(store)?;
     if wanted == "latest" {
         // A damaged journal newer than every apply could be the apply meant (its database
         // cannot be trusted either): refuse to guess.
         for entry in &entries {
             match &entry.journal {
-                Ok(j) if j.kind == Kind::Apply && j.is_for(db_path) => return Ok(j.clone()),
+                Ok(j) if j.kind == Kind::Apply && j.is_for(db) => return Ok(j.clone()),
                 Ok(_) => continue,
                 Err(e) => {
                     return Err(Failure::new(Exit::Integrity, e.clone())
@@ -459,7 +447,7 @@ pub fn find_for(store: &Store, wanted: &str, db_path: &Path) -> Result<Journal> 
             t!(
                 "{} 에 대해 되돌릴 apply 저널이 없습니다",
                 "there is no apply journal of {} to revert",
-                db_path.display()
+                db.shown()
             ),
         ));
     }
@@ -492,7 +480,7 @@ fn damaged_hint() -> String {
 /// show the event and which applies it undid.
 pub fn record_restore(
     store: &Store,
-    db_path: &Path,
+    db: &Identity,
     restored: &crate::snapshot::Manifest,
     pre: &crate::snapshot::Manifest,
 ) -> Result<Journal> {
@@ -504,7 +492,7 @@ pub fn record_restore(
         None,
         pre.id.clone(),
         pre.image_sha256.clone(),
-        db_path,
+        db,
         None,
         Vec::new(),
     );
@@ -517,19 +505,19 @@ pub fn record_restore(
     Ok(journal)
 }
 
-/// The value of the journaled column in the row now; `None` when the row is gone.
-pub fn current_value(db: &Database, pk: i64) -> Result<Option<Option<String>>> {
-    let mut stmt = db
-        .conn
-        .prepare_cached("SELECT status FROM analysis_jobs WHERE id = ?1")
-        .map_err(|e| sqlite_error(&db.path, e))?;
-    let mut rows = stmt.query([pk]).map_err(|e| sqlite_error(&db.path, e))?;
-    match rows.next().map_err(|e| sqlite_error(&db.path, e))? {
-        None => Ok(None),
-        Some(row) => Ok(Some(value_text(
-            row.get_ref(0).map_err(|e| sqlite_error(&db.path, e))?,
-        ))),
+/// Records, inside the open transaction `tx`, that the transaction of `journal` commits (design.md
+/// §4.2): the record exists exactly when the changes do. Journals written the old way
+/// (`legacy-journal` test switch) record nothing.
+pub fn record_outcome(tx: &dyn crate::engine::WriteTx, journal: &Journal) -> Result<()> {
+    if !journal.outcome_recorded {
+        return Ok(());
     }
+    let kind = match journal.kind {
+        Kind::Apply => "apply",
+        Kind::Revert => "revert",
+        Kind::Restore => "restore",
+    };
+    tx.record_outcome(&journal.id, kind, store::clock_now())
 }
 
 /// What recovery decided about one planned journal.
@@ -539,75 +527,6 @@ pub struct Resolved {
     pub state: State,
     /// Resolved by comparing row values (a journal written before the outcome record): a guess.
     pub uncertain: bool,
-}
-
-/// Records, inside the open transaction, that the transaction of `journal` commits: creates
-/// `jobsweep_outcomes` on first use and inserts the journal's id (design.md §4.2). Both are
-/// part of the transaction, so the record exists exactly when the changes do.
-pub fn record_outcome(db: &Database, journal: &Journal) -> Result<()> {
-    if !journal.outcome_recorded {
-        return Ok(());
-    }
-    let sql_err = |e| sqlite_error(&db.path, e);
-    db.conn
-        .execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {OUTCOMES_TABLE} \
-             (journal_id TEXT PRIMARY KEY, kind TEXT, committed_at TEXT)"
-        ))
-        .map_err(sql_err)?;
-    let kind = match journal.kind {
-        Kind::Apply => "apply",
-        Kind::Revert => "revert",
-        Kind::Restore => "restore",
-    };
-    let at = store::clock_now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string();
-    db.conn
-        .execute(
-            &format!(
-                "INSERT INTO {OUTCOMES_TABLE} (journal_id, kind, committed_at) VALUES (?1, ?2, ?3)"
-            ),
-            rusqlite::params![journal.id, kind, at],
-        )
-        .map_err(sql_err)?;
-    Ok(())
-}
-
-/// The outcome record of journal `id`: `None` when its transaction never committed (or the
-/// table does not exist yet), else the `committed_at` it recorded (when readable).
-pub fn recorded_outcome(db: &Database, id: &str) -> Result<Option<Option<DateTime<Utc>>>> {
-    let sql_err = |e| sqlite_error(&db.path, e);
-    let exists: bool = db
-        .conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [OUTCOMES_TABLE],
-            |r| r.get::<_, i64>(0),
-        )
-        .map_err(sql_err)?
-        > 0;
-    if !exists {
-        return Ok(None);
-    }
-    let mut stmt = db
-        .conn
-        .prepare(&format!(
-            "SELECT committed_at FROM {OUTCOMES_TABLE} WHERE journal_id = ?1"
-        ))
-        .map_err(sql_err)?;
-    let mut rows = stmt.query([id]).map_err(sql_err)?;
-    match rows.next().map_err(sql_err)? {
-        None => Ok(None),
-        Some(row) => {
-            let at: Option<String> = row.get(0).ok();
-            Ok(Some(at.and_then(|t| {
-                DateTime::parse_from_rfc3339(&t)
-                    .ok()
-                    .map(|t| t.with_timezone(&Utc))
-            })))
-        }
-    }
 }
 
 /// Resolves the planned journals of this database, left by a crash (design.md §4). Called under the
@@ -621,30 +540,20 @@ pub fn recorded_outcome(db: &Database, id: &str) -> Result<Option<Option<DateTim
 /// A journal written before the record existed can only be resolved by its rows: committed when
 /// at least one row holds its new value and none still holds its old value, else abandoned. That
 /// is a guess, so the journal is marked `outcome_uncertain`.
-pub fn resolve_planned(
-    store: &Store,
-    db_path: &Path,
-    settings: &Settings,
-) -> Result<Vec<Resolved>> {
+pub fn resolve_planned(store: &Store, db: &dyn Database) -> Result<Vec<Resolved>> {
     let mut resolved = Vec::new();
-    let mut db: Option<Database> = None;
+    let live = db.identity();
     let entries = list(store)?;
     for entry in &entries {
         let Ok(journal) = &entry.journal else {
             continue;
         };
-        if journal.state != State::Planned || !journal.is_for(db_path) {
+        if journal.state != State::Planned || !journal.is_for(&live) {
             continue;
         }
-        if db.is_none() {
-            // Opening lets SQLite roll back the hot journal of a transaction cut by the crash,
-            // so what is read below is what the app will see.
-            db = Some(Database::open_read_only(db_path, settings.busy_timeout)?);
-        }
-        let Some(db) = db.as_ref() else { continue };
         let mut journal = journal.clone();
         if journal.outcome_recorded {
-            match recorded_outcome(db, &journal.id)? {
+            match db.recorded_outcome(&journal.id)? {
                 Some(at) => {
                     journal.state = State::Committed;
                     journal.committed_at = Some(at.unwrap_or_else(store::clock_now));
@@ -666,12 +575,35 @@ pub fn resolve_planned(
     Ok(resolved)
 }
 
+/// [`resolve_planned`] for a command that has no connection open (`snapshot prune`): the
+/// database is opened only when one of its journals is planned.
+pub fn resolve_planned_of(
+    store: &Store,
+    target: &crate::engine::Target,
+    busy_timeout: std::time::Duration,
+) -> Result<Vec<Resolved>> {
+    let live = crate::engine::identify(target, busy_timeout)?;
+    let planned = list(store)?.iter().any(|e| {
+        e.journal
+            .as_ref()
+            .is_ok_and(|j| j.state == State::Planned && j.is_for(&live))
+    });
+    if !planned {
+        link_reverts(store)?;
+        return Ok(Vec::new());
+    }
+    // Opening lets SQLite roll back the hot journal of a transaction cut by the crash, so what
+    // is read is what the app will see.
+    let db = crate::engine::open(target, crate::engine::Access::Read, busy_timeout)?;
+    resolve_planned(store, db.as_ref())
+}
+
 /// The old resolution, for journals without an outcome record: from the rows' values.
-fn guess_outcome(db: &Database, journal: &mut Journal) -> Result<()> {
+fn guess_outcome(db: &dyn Database, journal: &mut Journal) -> Result<()> {
     let (mut present, mut absent) = (Vec::new(), Vec::new());
     let mut old_value_seen = false;
     for change in &journal.changes {
-        match current_value(db, change.pk)? {
+        match db.current_value(change.pk)? {
             Some(now) if now == change.after => present.push(change.clone()),
             Some(now) => {
                 old_value_seen |= now == change.before;

@@ -8,12 +8,10 @@ pub mod change_report;
 pub mod cli;
 pub mod cmd;
 pub mod core;
-pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
 pub mod i18n;
-pub mod jobs;
 pub mod journal;
 pub mod output;
 pub mod progress;
@@ -21,7 +19,6 @@ pub mod report;
 pub mod settings;
 pub mod snapshot;
 pub mod store;
-pub mod time;
 
 use anyhow::Result;
 

@@ -8,17 +8,31 @@ use crate::settings::Settings;
 
 /// A bar counting bytes, `len` in total.
 pub fn bytes(settings: &Settings, len: u64, label: &str) -> ProgressBar {
+    bytes_if(settings.progress, len, label)
+}
+
+/// [`bytes`] for code that is only told whether to show bars (the engines).
+pub fn bytes_if(show: bool, len: u64, label: &str) -> ProgressBar {
     make(
-        settings,
+        show,
         len,
         label,
         "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
     )
 }
 
-/// A bar counting database pages (the total is set once SQLite knows it).
-pub fn pages(settings: &Settings, label: &str) -> ProgressBar {
-    make(settings, 0, label, "{msg} [{bar:30}] {percent}% {eta}")
+/// A bar counting database pages (the total is set once the engine knows it).
+pub fn pages_if(show: bool, label: &str) -> ProgressBar {
+    make(show, 0, label, "{msg} [{bar:30}] {percent}% {eta}")
+}
+
+/// What the engines are told about showing their work (design.md §7.1): bars and `-v` notes.
+pub fn engine(settings: &Settings, label: String) -> crate::engine::Progress {
+    crate::engine::Progress {
+        bars: settings.progress,
+        verbose: settings.verbose,
+        label,
+    }
 }
 
 /// The label of one step of taking a snapshot: which snapshot (its reason and id), which step of
@@ -30,8 +44,8 @@ pub fn snapshot_step(reason: &str, id: &str, step: u8, what: &str) -> String {
     )
 }
 
-fn make(settings: &Settings, len: u64, label: &str, template: &str) -> ProgressBar {
-    if !settings.progress {
+fn make(show: bool, len: u64, label: &str, template: &str) -> ProgressBar {
+    if !show {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());

@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::core::jobs::{Criteria, StaleJob, Stats, Survey, UnknownAge};
 use crate::core::reason::{plan_reason, ChangeReason, ReasonCode};
-use crate::engine::sqlite::Variant;
-use crate::jobs::{Criteria, StaleJob, Stats, Survey, UnknownAge};
+use crate::core::schema::Variant;
+use crate::core::time::{ago, display};
 use crate::output::{esc, heading, Render, Style};
 use crate::t;
-use crate::time::{ago, display};
 
 #[derive(Debug, Serialize)]
 pub struct CheckReport {

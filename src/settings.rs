@@ -1,16 +1,17 @@
 //! Turns the global options (plain data filled by `cli`) into the settings commands use;
 //! nothing here or below sees clap.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use crate::core::time::{self, DbTimezone};
+use crate::engine::Target;
 use crate::error::{fail, Exit, Failure};
 use crate::i18n::Lang;
 use crate::t;
-use crate::time::{self, DbTimezone};
 
 /// The global options as given (the command line's, or the completion's), before they are
 /// checked and resolved. `cli` fills it from clap's types; nothing here knows clap.
@@ -122,16 +123,18 @@ impl Settings {
         })
     }
 
-    /// The database: `--db`/`JOBSWEEP_DB`, else the first existing of `$DATA_DIR/database.db`,
-    /// `/app/data/database.db`, `./data/database.db`.
-    pub fn db_path(&self) -> Result<PathBuf> {
+    /// The database: `--db`/`JOBSWEEP_DB` (a path or a URL, design.md §8), else the first
+    /// existing of `$DATA_DIR/database.db`, `/app/data/database.db`, `./data/database.db`.
+    pub fn target(&self) -> Result<Target> {
         if let Some(db) = &self.db {
-            crate::engine::sqlite::refuse_non_regular(db)?;
-            return Ok(db.clone());
+            let target = Target::parse(db.as_os_str());
+            target.check()?;
+            return Ok(target);
         }
+        // helper P: the app's `DATABASE_URL` comes here, before the default paths (design.md §8).
         let candidates = discovery_candidates();
         if let Some(found) = candidates.iter().find(|p| p.is_file()) {
-            return Ok(found.clone());
+            return Ok(Target::Sqlite(found.clone()));
         }
         let tried = candidates
             .iter()
@@ -157,12 +160,7 @@ impl Settings {
         if let Some(store) = &self.store {
             return Ok(store.clone());
         }
-        let db = self.db_path()?;
-        let dir = db
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        Ok(dir.join(".jobsweep"))
+        Ok(self.target()?.default_store())
     }
 }
 

@@ -9,18 +9,17 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
-use rusqlite::backup::{Backup, StepResult};
-use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 
-use crate::engine::sqlite::{canonical_path, sqlite_error, Database};
+use crate::engine::{
+    self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
+};
 use crate::error::{fail, Exit, Failure};
 use crate::progress;
 use crate::settings::Settings;
@@ -29,13 +28,6 @@ use crate::t;
 
 /// zstd level: the CLI's default, the best speed/size trade-off for text-heavy databases.
 pub const ZSTD_LEVEL: i32 = 3;
-/// Outside writes restart a stepped backup; after this many the copy is done in one step.
-const MAX_RESTARTS: u32 = 5;
-/// Each backup step holds the source's read lock this long at most (rollback-journal mode), so
-/// a writer never waits much longer than this.
-const STEP_TARGET: Duration = Duration::from_millis(20);
-/// Gap between steps in rollback-journal mode, in which a waiting writer gets the file.
-const STEP_PAUSE: Duration = Duration::from_millis(2);
 /// Read/write buffer for streaming images; memory stays flat whatever the database size.
 const BUF: usize = 1 << 20;
 
@@ -83,6 +75,16 @@ pub struct Manifest {
     pub zstd_level: i32,
     pub sqlite_version: String,
     pub tool_version: String,
+    /// The engine of the image; absent on SQLite's manifests (design.md §8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineKind>,
+    /// A server database (PostgreSQL): its system identifier and name; `source_path` then holds
+    /// its URL without password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_server: Option<ServerId>,
+    /// Per table, its row count in the image (PostgreSQL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableRows>,
     /// SHA-256 of the compact JSON of the manifest without this field, set when it is written
     /// and checked whenever it is read (design.md §4). Manifests written before it existed have
     /// none: they are read as before and shown as unprotected.
@@ -105,9 +107,35 @@ pub struct Scan {
 }
 
 impl Manifest {
-    /// Whether this snapshot was taken of the database at `db_path` (compared canonically).
-    pub fn is_of(&self, db_path: &Path) -> bool {
-        canonical_path(&self.source_path) == canonical_path(db_path)
+    /// Whether this snapshot was taken of the database `live` (a file's path compared
+    /// canonically; a server database by system identifier and name).
+    pub fn is_of(&self, live: &Identity) -> bool {
+        match (&self.source_server, live) {
+            (None, Identity::File { path, .. }) => canonical_path(&self.source_path) == *path,
+            (Some(ours), Identity::Server { id, .. }) => ours == id,
+            _ => false,
+        }
+    }
+
+    /// How this manifest names its database, for people.
+    pub fn source_shown(&self) -> String {
+        self.source_path.display().to_string()
+    }
+
+    /// The engine of its image.
+    pub fn engine(&self) -> EngineKind {
+        self.engine.unwrap_or_default()
+    }
+
+    /// What the image's engine needs to know about it (checking, importing).
+    pub fn facts(&self) -> ImageFacts {
+        ImageFacts {
+            engine: self.engine(),
+            page_size: self.page_size,
+            page_count: self.page_count,
+            engine_version: self.sqlite_version.clone(),
+            tables: self.tables.clone(),
+        }
     }
 
     /// SHA-256 of the compact JSON of the manifest without `manifest_sha256` (struct fields in
@@ -141,97 +169,43 @@ pub struct Image {
     pub path: TempPath,
     pub id: String,
     pub created_at: DateTime<Utc>,
-    pub source_path: PathBuf,
-    pub page_size: u32,
-    pub page_count: u64,
+    pub source: Identity,
+    pub facts: ImageFacts,
 }
 
-/// Takes a snapshot of `db_path` into `store` and returns its manifest. The caller holds the
-/// store lock. Works on any SQLite file; on failure nothing is left in the store.
+/// Takes a snapshot of `db` into `store` and returns its manifest. The caller holds the store
+/// lock. On failure nothing is left in the store.
 pub fn create(
-    db_path: &Path,
+    db: &dyn Database,
     store: &Store,
     reason: Reason,
     note: Option<String>,
     settings: &Settings,
 ) -> Result<Manifest> {
-    let image = take_image(db_path, store, reason, settings)?;
+    let image = take_image(db, store, reason, settings)?;
     create_from_image(&image, store, reason, note, settings)
 }
 
-/// Step 1 of a snapshot: the consistent image of `db_path`, in a temp file in the store (same
-/// volume, never in memory), in the shortest lock window the journal mode allows.
+/// Step 1 of a snapshot: the consistent image of `db`, in a temp file in the store (same
+/// volume, never in memory), in the shortest lock window the engine allows.
 pub fn take_image(
-    db_path: &Path,
+    db: &dyn Database,
     store: &Store,
     reason: Reason,
     settings: &Settings,
 ) -> Result<Image> {
-    let source = Database::open_read_only(db_path, settings.busy_timeout)?;
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
     let path = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
     let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
-    let (page_size, page_count) = copy_image(&source, &path, settings, &label)?;
-    drop(source);
-    mark_rollback_mode(&path)?;
+    let facts = db.export_image(&path, &progress::engine(settings, label))?;
     Ok(Image {
         path,
         id,
         created_at,
-        source_path: canonical_path(db_path),
-        page_size,
-        page_count,
+        source: db.identity(),
+        facts,
     })
-}
-
-/// `JOBSWEEP_COPY_METHOD=backup`: the previous method (the stepped backup API in rollback mode,
-/// and `apply`'s separate `quick_check`), kept only for the side-by-side comparison in
-/// `bench/live.sh`; not a user setting.
-pub fn previous_copy_method() -> bool {
-    std::env::var("JOBSWEEP_COPY_METHOD").is_ok_and(|m| m == "backup")
-}
-
-/// Copies `source` into the existing (empty) file `image`, and returns its page size and count.
-/// Rollback-journal mode: a raw copy of the pages under the SHARED lock (`rawcopy`), released
-/// before anything else happens. WAL mode: the backup API inside one read transaction, which
-/// never blocks the app's writers (design.md §3).
-pub fn copy_image(
-    source: &Database,
-    image: &Path,
-    settings: &Settings,
-    label: &str,
-) -> Result<(u32, u64)> {
-    let wal = source.journal_mode()? == "wal";
-    if !wal && !previous_copy_method() {
-        // Never through a link planted at the temp name (design.md §4).
-        let out = store::no_follow()
-            .read(true)
-            .write(true)
-            .truncate(true)
-            .open(image)
-            .map_err(|e| store::write_error(image, e))?;
-        let copied = crate::engine::sqlite::rawcopy::copy(source, out, image, settings, label)?;
-        return Ok((copied.page_size, copied.page_count));
-    }
-    // SQLite must not follow a link planted at the temp name either (design.md §4).
-    let mut dest = Connection::open_with_flags(
-        image,
-        OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-    )
-    .map_err(|e| sqlite_error(image, e))?;
-    // The image is a scratch file: no journal, no syncs while copying.
-    dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
-        .map_err(|e| sqlite_error(image, e))?;
-    copy_online(source, &mut dest, wal, image, settings, label)?;
-    let page_size: u32 = dest
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .map_err(|e| sqlite_error(image, e))?;
-    let page_count: u64 = dest
-        .query_row("PRAGMA page_count", [], |r| r.get(0))
-        .map_err(|e| sqlite_error(image, e))?;
-    dest.close().map_err(|(_, e)| sqlite_error(image, e))?;
-    Ok((page_size, page_count))
 }
 
 /// Steps 2-4 of a snapshot: compresses, checks and names `image`. The image stays (the caller's
@@ -245,8 +219,8 @@ pub fn create_from_image(
 ) -> Result<Manifest> {
     let dir = store.snapshots_dir();
     let id = image.id.clone();
-    let (page_size, page_count) = (image.page_size, image.page_count);
-    let source_path = image.source_path.clone();
+    let facts = image.facts.clone();
+    let source = image.source.clone();
     let created_at = image.created_at;
     let image = &image.path;
 
@@ -254,7 +228,8 @@ pub fn create_from_image(
     let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
     let checker = {
         let image = image.to_path_buf();
-        std::thread::spawn(move || integrity_problem(&image))
+        let facts = facts.clone();
+        std::thread::spawn(move || engine::image_format(facts.engine).check(&image, &facts))
     };
     let label = progress::snapshot_step(reason.as_str(), &id, 2, &t!("압축", "compressing"));
     let compressed = compress(image, &zst_tmp, settings, &label);
@@ -270,7 +245,7 @@ pub fn create_from_image(
     if let Some(what) =
         checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?
     {
-        let shown = source_path.display();
+        let shown = source.shown();
         return Err(fail(
             Exit::Database,
             t!(
@@ -285,17 +260,29 @@ pub fn create_from_image(
         created_at,
         reason,
         note,
-        source_path_hex: store::path_hex(&source_path),
-        source_path,
-        page_size,
-        page_count,
+        source_path_hex: match &source {
+            Identity::File { path, .. } => store::path_hex(path),
+            Identity::Server { .. } => None,
+        },
+        source_path: match &source {
+            Identity::File { path, .. } => path.clone(),
+            Identity::Server { shown, .. } => PathBuf::from(shown),
+        },
+        page_size: facts.page_size,
+        page_count: facts.page_count,
         image_bytes: image_sum.bytes,
         image_sha256: image_sum.hex(),
         file_bytes: file_sum.bytes,
         file_sha256: file_sum.hex(),
         zstd_level: ZSTD_LEVEL,
-        sqlite_version: rusqlite::version().to_string(),
+        sqlite_version: facts.engine_version.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        engine: (facts.engine != EngineKind::Sqlite).then_some(facts.engine),
+        source_server: match &source {
+            Identity::Server { id, .. } => Some(id.clone()),
+            Identity::File { .. } => None,
+        },
+        tables: facts.tables.clone(),
         manifest_sha256: None,
     };
 
@@ -332,145 +319,6 @@ fn temp_in(dir: &Path, prefix: &str, suffix: &str) -> Result<TempPath> {
         .tempfile_in(dir)
         .map(|f| f.into_temp_path())
         .map_err(|e| store::write_error(dir, e))
-}
-
-/// Copies `source` into `dest` with the online backup API, in steps.
-///
-/// WAL mode: a read transaction is held on the source for the whole copy, so the image is one
-/// consistent state including what is only in the WAL, writers are never blocked, and their
-/// commits cannot restart the copy.
-/// Rollback-journal mode: a read lock blocks writers, so it is only held for one short step
-/// (about `STEP_TARGET`) and released between steps. Each outside commit restarts the copy;
-/// after `MAX_RESTARTS` the rest is done in one step, which finishes however busy the app is.
-pub(crate) fn copy_online(
-    source: &Database,
-    dest: &mut Connection,
-    wal: bool,
-    image: &Path,
-    settings: &Settings,
-    label: &str,
-) -> Result<()> {
-    let src = &source.conn;
-    let src_err = |e| sqlite_error(&source.path, e);
-    if wal {
-        src.execute_batch("BEGIN").map_err(src_err)?;
-        src.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-            .map_err(src_err)?;
-    }
-    let result = (|| {
-        let backup = Backup::new(src, dest).map_err(|e| sqlite_error(image, e))?;
-        let bar = progress::pages(settings, label);
-        // Known up front so the bar does not start at "100%" of nothing.
-        if let Ok(pages) = src.query_row("PRAGMA page_count", [], |r| r.get::<_, u64>(0)) {
-            bar.set_length(pages);
-        }
-        let mut step_pages: i32 = 256;
-        let mut restarts = 0u32;
-        let mut copied_before: i64 = 0;
-        let mut busy_since: Option<Instant> = None;
-        loop {
-            let one_shot = restarts >= MAX_RESTARTS;
-            let started = Instant::now();
-            let step = backup
-                .step(if one_shot { -1 } else { step_pages })
-                .map_err(|e| step_error(e, &source.path, image))?;
-            let took = started.elapsed();
-            match step {
-                StepResult::Done => break,
-                StepResult::More => busy_since = None,
-                // A writer holds the file; wait for it like SQLite would, up to the busy timeout.
-                _ => {
-                    let since = *busy_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() > settings.busy_timeout {
-                        return Err(sqlite_error(
-                            &source.path,
-                            rusqlite::Error::SqliteFailure(
-                                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-                                None,
-                            ),
-                        ));
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                }
-            }
-            let p = backup.progress();
-            let copied = i64::from(p.pagecount) - i64::from(p.remaining);
-            bar.set_length(p.pagecount as u64);
-            bar.set_position(copied.max(0) as u64);
-            // A restart copies from page 1 again: fewer pages done than before this step.
-            if copied_before > 0 && copied <= copied_before {
-                restarts += 1;
-            }
-            copied_before = copied;
-            if took < STEP_TARGET / 2 {
-                step_pages = (step_pages * 2).min(1 << 16);
-            } else if took > STEP_TARGET && step_pages > 16 {
-                step_pages /= 2;
-            }
-            if !wal {
-                std::thread::sleep(STEP_PAUSE);
-            }
-        }
-        bar.finish_and_clear();
-        if settings.verbose && restarts > 0 {
-            crate::output::notice(&t!(
-                "복사 중 앱의 쓰기로 {restarts}번 다시 시작했습니다",
-                "the copy restarted {restarts} times because the app wrote meanwhile"
-            ));
-        }
-        Ok(())
-    })();
-    if wal {
-        let _ = src.execute_batch("COMMIT");
-    }
-    result
-}
-
-/// A failed backup step. The step's message is the destination connection's, which SQLite does
-/// not set ("not an error"), so only the code is kept; write failures name the image file.
-fn step_error(err: rusqlite::Error, source: &Path, image: &Path) -> anyhow::Error {
-    use rusqlite::ErrorCode::*;
-    match err {
-        rusqlite::Error::SqliteFailure(e, _) => {
-            let plain = rusqlite::Error::SqliteFailure(e, None);
-            match e.code {
-                DiskFull | SystemIoFailure | ReadOnly | CannotOpen | PermissionDenied => {
-                    let shown = image.display();
-                    fail(
-                        Exit::Database,
-                        t!(
-                            "{shown} 에 쓸 수 없습니다: {plain}",
-                            "cannot write {shown}: {plain}"
-                        ),
-                    )
-                }
-                _ => sqlite_error(source, plain),
-            }
-        }
-        other => sqlite_error(source, other),
-    }
-}
-
-/// Header bytes 18-19 say "WAL" when the source was in WAL mode. The image is stored in
-/// rollback-journal form so it opens anywhere without `-wal`/`-shm` files; restore gives the
-/// live file back its own mode.
-fn mark_rollback_mode(image: &Path) -> Result<()> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = store::no_follow()
-        .read(true)
-        .write(true)
-        .open(image)
-        .map_err(|e| store::write_error(image, e))?;
-    let mut header = [0u8; 20];
-    file.read_exact(&mut header)
-        .map_err(|e| store::write_error(image, e))?;
-    if header[18] == 2 || header[19] == 2 {
-        file.seek(SeekFrom::Start(18))
-            .and_then(|_| file.write_all(&[1, 1]))
-            .map_err(|e| store::write_error(image, e))?;
-    }
-    Ok(())
 }
 
 /// A SHA-256 and a byte count.
@@ -590,38 +438,13 @@ fn compress_workers() -> u32 {
         .clamp(1, 4)
 }
 
-/// `PRAGMA integrity_check` on an image file: exit 4 naming the first problem.
-fn integrity_check(image: &Path) -> Result<()> {
-    match integrity_problem(image)? {
+/// The engine's check of an image file (SQLite: `integrity_check`): exit 4 naming the first
+/// problem.
+fn integrity_check(image: &Path, facts: &ImageFacts) -> Result<()> {
+    match engine::image_format(facts.engine).check(image, facts)? {
         Some(what) => Err(integrity_failure(image, &what)),
         None => Ok(()),
     }
-}
-
-/// The first problem `PRAGMA integrity_check` finds in an image file (one line), if any; a file
-/// SQLite cannot even read is a problem too, named by SQLite's error.
-fn integrity_problem(image: &Path) -> Result<Option<String>> {
-    let conn = Connection::open_with_flags(
-        image,
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-    )
-    .map_err(|e| sqlite_error(image, e))?;
-    let first = match conn.query_row("PRAGMA integrity_check(1)", [], |r| r.get::<_, String>(0)) {
-        Ok(first) if first == "ok" => return Ok(None),
-        Ok(first) => first,
-        Err(e) => e.to_string(),
-    };
-    // SQLite's report spans lines ("*** in database main ***" then the problem); errors stay
-    // one line.
-    Ok(Some(
-        first
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .replace("*** in database main *** ", ""),
-    ))
 }
 
 fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {
@@ -774,7 +597,7 @@ pub fn extract_to(
     file.sync_all().map_err(|e| store::write_error(&tmp, e))?;
     drop(file);
     bar.finish_and_clear();
-    integrity_check(&tmp).map_err(|e| {
+    integrity_check(&tmp, &m.facts()).map_err(|e| {
         e.context(t!(
             "스냅샷 {} ({})",
             "snapshot {} ({})",
@@ -1134,6 +957,9 @@ mod tests {
             zstd_level: 3,
             sqlite_version: String::new(),
             tool_version: String::new(),
+            engine: None,
+            source_server: None,
+            tables: Vec::new(),
             manifest_sha256: None,
             source_path_hex: None,
         }

@@ -25,11 +25,12 @@ use serde::Serialize;
 
 use crate::cli::ApplyArgs;
 use crate::cmd::check::criteria;
-use crate::core::reason::{plan_reason, ChangeReason, ReasonCode};
-use crate::engine::sqlite::{sqlite_error, Database};
+use crate::cmd::txn::{commit, committed_but_unmarked, mark_committed, Applied, Written};
+use crate::core::jobs::{self, Criteria, StaleJob, Survey};
+use crate::core::reason::{plan_reason, ReasonCode};
+use crate::engine::{self, Access, Database, Schema, Variant, WriteTx};
 use crate::error::{Exit, Failure};
 use crate::failpoint;
-use crate::jobs::{self, Criteria, StaleJob, Survey};
 use crate::journal::{self, Change, Journal, Kind, Resolved, Skipped};
 use crate::settings::Settings;
 use crate::snapshot::Manifest;
@@ -49,20 +50,10 @@ pub struct Timings {
     pub total_ms: f64,
 }
 
-/// One row `apply` changed (or would have, for a skipped one: see `skipped`).
-#[derive(Debug, Clone, Serialize)]
-pub struct Applied {
-    pub id: i64,
-    pub job_id: Option<String>,
-    pub before: Option<String>,
-    pub after: Option<String>,
-    pub reason: ChangeReason,
-}
-
 #[derive(Debug, Serialize)]
 pub struct ApplyReport {
     pub database: String,
-    pub schema: crate::engine::sqlite::Variant,
+    pub schema: Variant,
     pub criteria: Criteria,
     pub rolled_back_hot_journal: bool,
     pub stats: jobs::Stats,
@@ -90,11 +81,11 @@ fn ms(since: Instant) -> f64 {
 
 pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)> {
     let started = Instant::now();
-    let path = settings.db_path()?;
-    let db = Database::open_read_write(&path, settings.busy_timeout)?;
-    if snapshot::previous_copy_method() {
+    let target = settings.target()?;
+    let mut db = engine::open(&target, Access::Write, settings.busy_timeout)?;
+    if engine::previous_copy_method() {
         // Only for the side-by-side benchmark of the previous method (bench/live.sh).
-        db.quick_check()?;
+        db.check_integrity()?;
     }
     let schema = db.schema()?;
     let criteria = criteria(&args.select, settings);
@@ -104,12 +95,12 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     // write lock, after the snapshot.
     let mut timings = Timings::default();
     let t = Instant::now();
-    let first = jobs::survey(&db, &schema, &criteria, settings.tz)?;
+    let first = db.survey(&schema, &criteria, settings.tz)?;
     timings.survey_ms = ms(t);
     if let Err(refused) = check_max_changes(first.stale.len(), args.max_changes) {
         // `--json` prints the plan it refused (design.md §6).
         let plan = serde_json::json!({
-            "database": path.display().to_string(),
+            "database": target.shown(),
             "schema": first.variant,
             "criteria": criteria,
             "max_changes": args.max_changes,
@@ -126,7 +117,15 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     if first.stale.is_empty() && Store::existing(&store_dir).is_none() {
         timings.total_ms = ms(started);
         return Ok((
-            report(&path, criteria, first, &db, Vec::new(), timings, settings),
+            report(
+                &target.shown(),
+                criteria,
+                first,
+                &*db,
+                Vec::new(),
+                timings,
+                settings,
+            ),
             Exit::Success,
         ));
     }
@@ -134,17 +133,27 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     let new_store = Store::existing(&store_dir).is_none();
     let store = Store::open(&store_dir)?;
     let lock = store.lock(settings.wait)?;
-    let recovered = journal::resolve_planned(&store, &path, settings)?;
+    // Other jobsweeps with another store on the same database (a server's) are kept out.
+    db.lock_for_changes(settings.wait)?;
+    let recovered = journal::resolve_planned(&store, &*db)?;
     if first.stale.is_empty() {
         timings.total_ms = ms(started);
         return Ok((
-            report(&path, criteria, first, &db, recovered, timings, settings),
+            report(
+                &target.shown(),
+                criteria,
+                first,
+                &*db,
+                recovered,
+                timings,
+                settings,
+            ),
             Exit::Success,
         ));
     }
 
     let t = Instant::now();
-    let manifest = match snapshot::create(&path, &store, Reason::PreApply, None, settings) {
+    let manifest = match snapshot::create(&*db, &store, Reason::PreApply, None, settings) {
         Ok(m) => m,
         Err(e) => {
             // A damaged file is found here (exit 3): a store this run created goes again, so
@@ -162,13 +171,13 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
 
     let mut written = Written::default();
     let attempt = transaction(
-        &db,
+        &*db,
         &schema,
         &criteria,
         settings,
         args.max_changes,
         &first,
-        (&store, &manifest, &path),
+        (&store, &manifest),
         &mut timings,
         &mut written,
     );
@@ -191,7 +200,15 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
 
     let changed_ids: std::collections::HashSet<i64> =
         journal.changes.iter().map(|c| c.pk).collect();
-    let mut out = report(&path, criteria, survey, &db, recovered, timings, settings);
+    let mut out = report(
+        &target.shown(),
+        criteria,
+        survey,
+        &*db,
+        recovered,
+        timings,
+        settings,
+    );
     // The report lists the jobs this run acted on (a job that only became stale during the
     // run is left for the next one; it is still counted in `stats`).
     out.stale_jobs.retain(|j| changed_ids.contains(&j.id));
@@ -215,36 +232,6 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     Ok((out, Exit::Success))
 }
 
-/// Marks a journal committed after `COMMIT` (saves it). Test-only: the `fail-journal-mark` fail
-/// point makes it fail as a full or read-only store would.
-pub fn mark_committed(journal: &mut Journal, store: &Store) -> Result<()> {
-    if failpoint::active("fail-journal-mark") {
-        return Err(anyhow::anyhow!(t!(
-            "기록 실패 주입 (fail-journal-mark)",
-            "injected write failure (fail-journal-mark)"
-        )));
-    }
-    journal.save(store)
-}
-
-/// The error of a transaction that committed but whose journal could not be marked: exit 3
-/// (the store needs attention), with a message that says the change is in the database and a
-/// hint that says how it will be resolved (design.md §5).
-pub fn committed_but_unmarked(
-    message: String,
-    id: &str,
-    details: Option<serde_json::Value>,
-) -> anyhow::Error {
-    let mut failure = Failure::new(Exit::Database, message).hint(t!(
-        "저장소의 공간과 권한을 확인하세요. 다음 jobsweep 실행(apply, snapshot, restore)이 데이터베이스의 결과 기록(jobsweep_outcomes)을 보고 저널 {id} 을(를) committed 로 정리합니다. 되돌리기: jobsweep restore --journal {id}",
-        "free space or fix permissions in the store; the next jobsweep run (apply, snapshot, restore) marks journal {id} committed from the database's outcome record (jobsweep_outcomes); to undo: jobsweep restore --journal {id}"
-    ));
-    if let Some(details) = details {
-        failure = failure.details(details);
-    }
-    failure.into()
-}
-
 /// Removes a store that holds nothing but its empty directories and lock file (best effort).
 fn remove_empty_store(store: &Store) {
     let removed = std::fs::remove_dir(store.snapshots_dir())
@@ -255,53 +242,25 @@ fn remove_empty_store(store: &Store) {
     }
 }
 
-/// What a run wrote to the store before its transaction committed, so that a failure can take
-/// it back out.
-#[derive(Default)]
-pub struct Written {
-    /// The id of the planned journal (set just before it is written).
-    pub journal: Option<String>,
-    /// Set when COMMIT failed in a way that leaves its outcome to crash recovery: then the
-    /// planned journal and its snapshot stay for the next run to resolve.
-    pub uncertain: bool,
-}
-
-impl Written {
-    /// The transaction did not commit: removes the journal and the snapshot of this run, so the
-    /// store is as it was. Best effort: the original error is what the operator must see, and a
-    /// journal that cannot be removed keeps its snapshot (recovery marks it abandoned).
-    pub fn discard(&self, store: &Store, snapshot_id: &str) {
-        if self.uncertain {
-            return;
-        }
-        if let Some(id) = &self.journal {
-            if Journal::remove(store, id).is_err() {
-                return;
-            }
-        }
-        let _ = snapshot::delete(store, snapshot_id);
-    }
-}
-
 /// The transaction of `apply`: `BEGIN IMMEDIATE`, the survey again under the write lock, the
 /// planned journal (fsynced) of exactly the changes still due, the updates, `COMMIT`.
 #[allow(clippy::too_many_arguments)]
 fn transaction(
-    db: &Database,
-    schema: &crate::engine::sqlite::Schema,
+    db: &dyn Database,
+    schema: &Schema,
     criteria: &Criteria,
     settings: &Settings,
     max_changes: usize,
     first: &Survey,
-    (store, manifest, path): (&Store, &Manifest, &std::path::Path),
+    (store, manifest): (&Store, &Manifest),
     timings: &mut Timings,
     written: &mut Written,
 ) -> Result<(Journal, Survey)> {
     let t = Instant::now();
-    let tx = WriteTx::begin(db)?;
+    let tx = db.begin_write()?;
     // Nobody else can commit from here on: what this survey sees is what the updates meet.
-    let survey = jobs::survey(db, schema, criteria, settings.tz)?;
-    let (changes, skipped) = replan(db, first, &survey)?;
+    let survey = tx.survey(schema, criteria, settings.tz)?;
+    let (changes, skipped) = replan(tx.as_ref(), first, &survey)?;
     check_max_changes(changes.len(), max_changes)?;
 
     let tj = Instant::now();
@@ -313,7 +272,7 @@ fn transaction(
         None,
         manifest.id.clone(),
         manifest.image_sha256.clone(),
-        path,
+        &db.identity(),
         Some(criteria.clone()),
         changes,
     );
@@ -326,9 +285,9 @@ fn transaction(
 
     let (changed, lost) = tx.set(&journal.changes)?;
     // The outcome record commits with the changes, or not at all (design.md §4.2).
-    journal::record_outcome(db, &journal)?;
+    journal::record_outcome(tx.as_ref(), &journal)?;
     failpoint::hit("in-transaction");
-    tx.commit(&mut written.uncertain)?;
+    commit(tx, written)?;
     timings.transaction_ms = ms(t);
     if !lost.is_empty() {
         // Cannot happen while the write lock is held; if it does, the journal must still say
@@ -343,7 +302,7 @@ fn transaction(
 /// Compares the first survey's plan with the survey under the write lock. A job is changed only
 /// when it is still stale with the status it was seen with (its new status is decided again from
 /// the fresh counts); the others are skipped, with the reason.
-fn replan(db: &Database, first: &Survey, now: &Survey) -> Result<(Vec<Change>, Vec<Skipped>)> {
+fn replan(tx: &dyn WriteTx, first: &Survey, now: &Survey) -> Result<(Vec<Change>, Vec<Skipped>)> {
     let fresh: std::collections::HashMap<i64, &StaleJob> =
         now.stale.iter().map(|j| (j.id, j)).collect();
     let (mut changes, mut skipped) = (Vec::new(), Vec::new());
@@ -352,7 +311,7 @@ fn replan(db: &Database, first: &Survey, now: &Survey) -> Result<(Vec<Change>, V
             changes.push(change_of(job));
             continue;
         }
-        let reason = match journal::current_value(db, seen.id)? {
+        let reason = match tx.current_value(seen.id)? {
             None => ReasonCode::DeletedSinceCheck,
             Some(v) if v.as_deref() != Some(seen.status.as_str()) => {
                 ReasonCode::StatusChangedSinceCheck { now: v }
@@ -413,105 +372,20 @@ fn applied_of(change: &Change) -> Applied {
     }
 }
 
-/// A `BEGIN IMMEDIATE` transaction on the app's database. Dropped without `commit` (an error
-/// on the way), it rolls back.
-pub struct WriteTx<'a> {
-    db: &'a Database,
-    open: bool,
-}
-
-impl<'a> WriteTx<'a> {
-    /// Takes the write lock now (waiting up to the busy timeout for the app), so no statement
-    /// after it can fail half-way for a lock.
-    pub fn begin(db: &'a Database) -> Result<WriteTx<'a>> {
-        let sql_err = |e| sqlite_error(&db.path, e);
-        // A cache large enough for every touched page keeps SQLite from spilling dirty pages to
-        // the file mid-transaction (which would take the exclusive lock early and block the
-        // app's readers too); rows in key order touch each page once.
-        db.conn
-            .execute_batch("PRAGMA cache_size = -131072")
-            .map_err(sql_err)?;
-        db.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
-        Ok(WriteTx { db, open: true })
-    }
-
-    /// Each row gets `after` only if it still holds `before`. Returns the changes made and the
-    /// rows passed over (changed by someone else).
-    pub fn set(&self, changes: &[Change]) -> Result<(Vec<Change>, Vec<Skipped>)> {
-        let db = self.db;
-        let sql_err = |e| sqlite_error(&db.path, e);
-        let mut ordered: Vec<&Change> = changes.iter().collect();
-        ordered.sort_by_key(|c| c.pk);
-        let (mut changed, mut skipped) = (Vec::new(), Vec::new());
-        let mut update = db
-            .conn
-            .prepare("UPDATE analysis_jobs SET status = ?1 WHERE id = ?2 AND status IS ?3")
-            .map_err(sql_err)?;
-        for change in ordered {
-            let n = update
-                .execute(rusqlite::params![change.after, change.pk, change.before])
-                .map_err(sql_err)?;
-            if n == 1 {
-                changed.push(change.clone());
-            } else {
-                let now = journal::current_value(db, change.pk)?;
-                skipped.push(Skipped {
-                    pk: change.pk,
-                    job_id: change.job_id.clone(),
-                    reason: match now {
-                        Some(now) => ReasonCode::StatusChangedMeanwhile { now }.into(),
-                        None => ReasonCode::DeletedMeanwhile.into(),
-                    },
-                });
-            }
-        }
-        Ok((changed, skipped))
-    }
-
-    /// `COMMIT`. When it fails for a lock (an app reader past the busy timeout) the transaction
-    /// is still open and is rolled back here: nothing was written. Any other failure of COMMIT
-    /// sets `uncertain`: its outcome is left to crash recovery.
-    pub fn commit(mut self, uncertain: &mut bool) -> Result<()> {
-        match self.db.conn.execute_batch("COMMIT") {
-            Ok(()) => {
-                self.open = false;
-                Ok(())
-            }
-            Err(e) => {
-                let locked = matches!(
-                    &e,
-                    rusqlite::Error::SqliteFailure(f, _)
-                        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-                );
-                *uncertain = !locked;
-                Err(sqlite_error(&self.db.path, e))
-            }
-        }
-    }
-}
-
-impl Drop for WriteTx<'_> {
-    fn drop(&mut self) {
-        if self.open && !self.db.conn.is_autocommit() {
-            let _ = self.db.conn.execute_batch("ROLLBACK");
-        }
-    }
-}
-
 fn report(
-    path: &std::path::Path,
+    database: &str,
     criteria: Criteria,
     survey: Survey,
-    db: &Database,
+    db: &dyn Database,
     recovered: Vec<Resolved>,
     timings: Timings,
     settings: &Settings,
 ) -> ApplyReport {
     ApplyReport {
-        database: path.display().to_string(),
+        database: database.to_string(),
         schema: survey.variant,
         criteria,
-        rolled_back_hot_journal: db.rolled_back_hot_journal,
+        rolled_back_hot_journal: db.rolled_back_hot_journal(),
         stats: survey.stats,
         stale_jobs: survey.stale,
         age_unknown: survey.age_unknown,

@@ -3,9 +3,9 @@
 use anyhow::Result;
 
 use crate::cli::{CheckArgs, SelectArgs};
-use crate::engine::sqlite::Database;
+use crate::core::jobs::Criteria;
+use crate::engine::{self, Access};
 use crate::error::Exit;
-use crate::jobs::{self, Criteria};
 use crate::journal::{self, State};
 use crate::report::CheckReport;
 use crate::settings::Settings;
@@ -40,17 +40,17 @@ fn unresolved_journals(settings: &Settings) -> Vec<String> {
 }
 
 pub fn run(settings: &Settings, args: &CheckArgs) -> Result<(CheckReport, Exit)> {
-    let path = settings.db_path()?;
-    let db = Database::open_read_only(&path, settings.busy_timeout)?;
+    let target = settings.target()?;
+    let db = engine::open(&target, Access::Read, settings.busy_timeout)?;
     let schema = db.schema()?;
     let criteria = criteria(&args.select, settings);
-    let survey = jobs::survey(&db, &schema, &criteria, settings.tz)?;
+    let survey = db.survey(&schema, &criteria, settings.tz)?;
     let found = !survey.stale.is_empty();
     let mut report = CheckReport::new(
-        path.display().to_string(),
+        target.shown(),
         criteria,
         survey,
-        db.rolled_back_hot_journal,
+        db.rolled_back_hot_journal(),
         args.stats,
     );
     report.unresolved_journals = unresolved_journals(settings);

@@ -1,20 +1,18 @@
 //! `diff`: what changed between a snapshot and the live database, or two snapshots (the
-//! comparison itself is `crate::diff`), or, with `--journal`, where each journaled change stands
+//! comparison itself is the engine's, over images), or, with `--journal`, where each journaled change stands
 //! now. Read-only: it takes no lock and resolves nothing (a planned journal is shown as such).
-
-use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::DiffArgs;
-use crate::diff::{self, DbDiff};
-use crate::engine::sqlite::Database;
+use crate::core::diff::DbDiff;
+use crate::engine::{self, Access, Database, Identity, LiveImage};
 use crate::error::{fail, Exit};
 use crate::journal::{self, Kind, State};
 use crate::settings::Settings;
 use crate::snapshot;
-use crate::store::{self, Store, EXTRACT_PREFIX};
+use crate::store::Store;
 use crate::t;
 
 /// One side of a comparison.
@@ -86,7 +84,7 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
         let differs = report.applied != report.rows.len();
         return Ok((DiffReport::Journal(report), exit(args, differs)));
     }
-    let live = settings.db_path()?;
+    let target = settings.target()?;
     let from_name = args.from.as_deref().unwrap_or("latest");
     let to_name = args.to.as_deref().unwrap_or("live");
     let store = if from_name != "live" || to_name != "live" {
@@ -94,23 +92,24 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
     } else {
         None
     };
+    let identity = engine::identify(&target, settings.busy_timeout)?;
     // Which snapshot each side is, before any slow work, so a wrong id fails at once.
     let find = |name: &str| -> Result<Option<snapshot::Manifest>> {
         match (name, store.as_ref()) {
             ("live", _) | (_, None) => Ok(None),
-            ("latest", Some(store)) => latest_of(store, &live).map(Some),
+            ("latest", Some(store)) => latest_of(store, &identity).map(Some),
             (wanted, Some(store)) => snapshot::find(store, wanted).map(Some),
         }
     };
     let (from_manifest, to_manifest) = (find(from_name)?, find(to_name)?);
-    // Checks the file (and lets SQLite recover a hot journal) before anything reads it.
+    // Checks the database (and lets SQLite recover a hot journal) before anything reads it.
     let live_db = if from_manifest.is_none() || to_manifest.is_none() {
-        Some(Database::open_read_only(&live, settings.busy_timeout)?)
+        Some(engine::open(&target, Access::Read, settings.busy_timeout)?)
     } else {
         None
     };
     // Decompressing and verifying a snapshot is the slow part: both sides at once, while the
-    // live file (when a side is live) is copied on this thread.
+    // live database (when a side is live) is copied on this thread.
     let extract = |m: &Option<snapshot::Manifest>| -> Result<Option<tempfile::TempPath>> {
         match (m, store.as_ref()) {
             (Some(m), Some(store)) => snapshot::extract(store, m, settings).map(Some),
@@ -121,7 +120,7 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
         let from = scope.spawn(|| extract(&from_manifest));
         let to = scope.spawn(|| extract(&to_manifest));
         let live_image = match &live_db {
-            Some(db) => live_copy(db, settings),
+            Some(db) => live_image(db.as_ref(), settings).map(Some),
             None => Ok(None),
         };
         let failed = || {
@@ -136,32 +135,35 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
     });
     let (from_image, to_image, live_image) = (from_image?, to_image?, live_image?);
     drop(live_db);
-    // The copy when one was made (rollback-journal mode), else the live file itself (WAL).
-    let live_read = live_image
-        .as_ref()
-        .map_or_else(|| live.clone(), |image| image.to_path_buf());
     let side = |m: &Option<snapshot::Manifest>, image: &Option<tempfile::TempPath>| match (m, image)
     {
-        (Some(m), Some(image)) => (
+        (Some(m), Some(image)) => Some((
             Side {
                 kind: "snapshot",
                 id: Some(m.id.clone()),
-                path: m.source_path.display().to_string(),
+                path: m.source_shown(),
             },
             image.to_path_buf(),
-        ),
-        _ => (
-            Side {
-                kind: "live",
-                id: None,
-                path: live.display().to_string(),
-            },
-            live_read.clone(),
-        ),
+        )),
+        _ => live_image.as_ref().map(|live| {
+            (
+                Side {
+                    kind: "live",
+                    id: None,
+                    path: target.shown(),
+                },
+                live.path().to_path_buf(),
+            )
+        }),
     };
-    let (from, from_path) = side(&from_manifest, &from_image);
-    let (to, to_path) = side(&to_manifest, &to_image);
-    let diff = diff::diff_files(&from_path, &to_path)?;
+    let missing = || anyhow::anyhow!("diff: a side has no image");
+    let (from, from_path) = side(&from_manifest, &from_image).ok_or_else(missing)?;
+    let (to, to_path) = side(&to_manifest, &to_image).ok_or_else(missing)?;
+    let kind = from_manifest
+        .as_ref()
+        .or(to_manifest.as_ref())
+        .map_or(target.kind(), |m| m.engine());
+    let diff = engine::image_format(kind).diff(&from_path, &to_path)?;
     drop((from_image, to_image, live_image));
     let differs = diff.differs();
     Ok((
@@ -198,8 +200,8 @@ fn existing_store(settings: &Settings) -> Result<Store> {
 }
 
 /// The newest snapshot taken of this database: several databases in one folder share a store,
-/// so `latest` only considers manifests whose `source_path` is this file (compared canonically).
-fn latest_of(store: &Store, live: &Path) -> Result<snapshot::Manifest> {
+/// so `latest` only considers manifests of this database (a file's path compared canonically).
+fn latest_of(store: &Store, live: &Identity) -> Result<snapshot::Manifest> {
     // `list` is newest first.
     snapshot::list(store)?
         .into_iter()
@@ -210,24 +212,17 @@ fn latest_of(store: &Store, live: &Path) -> Result<snapshot::Manifest> {
                 t!(
                     "{} 에 {} 의 스냅숏이 없습니다",
                     "no snapshot of {} in {}",
-                    live.display(),
+                    live.shown(),
                     store.dir().display()
                 ),
             )
         })
 }
 
-/// A consistent copy of the live database to compare against, or `None` to read the file
-/// directly. In rollback-journal mode a read transaction blocks the app's commits for as long as
-/// it lasts, so the comparison never reads the live file: it is copied first with the stepped
-/// online backup snapshots use (the read lock is held for one short step at a time). In WAL
-/// mode a read transaction does not block writers, so the file is read directly.
-/// The copy goes in the store when it exists (same volume), else in the system temp dir: `diff`
-/// never creates the store.
-fn live_copy(db: &Database, settings: &Settings) -> Result<Option<tempfile::TempPath>> {
-    if db.journal_mode()? == "wal" {
-        return Ok(None);
-    }
+/// The live contents to compare (the engine decides: a consistent copy, or the file itself when
+/// reading it never blocks the app). A copy goes in the store when it exists (same volume),
+/// else in the system temp dir: `diff` never creates the store.
+fn live_image(db: &dyn Database, settings: &Settings) -> Result<LiveImage> {
     let dir = settings
         .store_dir()
         .ok()
@@ -237,34 +232,28 @@ fn live_copy(db: &Database, settings: &Settings) -> Result<Option<tempfile::Temp
         .transpose()?
         .filter(|dir| dir.is_dir())
         .unwrap_or_else(std::env::temp_dir);
-    let image = tempfile::Builder::new()
-        .prefix(&format!("{EXTRACT_PREFIX}live-"))
-        .suffix(".db")
-        .tempfile_in(&dir)
-        .map(|f| f.into_temp_path())
-        .map_err(|e| store::write_error(&dir, e))?;
     let label = crate::t!(
         "현재 DB {} 복사 (비교용)",
         "live database {}: copying (to compare)",
-        db.path.display()
+        db.shown()
     );
-    snapshot::copy_image(db, &image, settings, &label)?;
-    Ok(Some(image))
+    db.comparable_image(&dir, &crate::progress::engine(settings, label))
 }
 
 fn journal_diff(settings: &Settings, wanted: &str) -> Result<JournalDiffReport> {
     let store = existing_store(settings)?;
-    let path = settings.db_path()?;
-    let journal = journal::find_for(&store, wanted, &path)?;
-    journal.check_database(&path)?;
-    let db = Database::open_read_only(&path, settings.busy_timeout)?;
-    let rows = standings(&db, &journal.changes)?;
+    let target = settings.target()?;
+    let live = engine::identify(&target, settings.busy_timeout)?;
+    let journal = journal::find_for(&store, wanted, &live)?;
+    journal.check_database(&live)?;
+    let db = engine::open(&target, Access::Read, settings.busy_timeout)?;
+    let rows = standings(db.as_ref(), &journal.changes)?;
     let count = |s: Standing| rows.iter().filter(|r| r.standing == s).count();
     Ok(JournalDiffReport {
         journal_id: journal.id.clone(),
         kind: journal.kind,
         state: journal.state,
-        database: path.display().to_string(),
+        database: target.shown(),
         applied: count(Standing::Applied),
         reverted: count(Standing::Reverted),
         changed_since: count(Standing::ChangedSince) + count(Standing::Deleted),
@@ -272,10 +261,10 @@ fn journal_diff(settings: &Settings, wanted: &str) -> Result<JournalDiffReport> 
     })
 }
 
-fn standings(db: &Database, changes: &[journal::Change]) -> Result<Vec<JournalRow>> {
+fn standings(db: &dyn Database, changes: &[journal::Change]) -> Result<Vec<JournalRow>> {
     let mut rows = Vec::with_capacity(changes.len());
     for c in changes {
-        let now = journal::current_value(db, c.pk)?;
+        let now = db.current_value(c.pk)?;
         let standing = match &now {
             None => Standing::Deleted,
             Some(v) if *v == c.after => Standing::Applied,

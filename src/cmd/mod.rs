@@ -8,3 +8,4 @@ pub mod log;
 pub mod restore;
 pub mod revert;
 pub mod snapshot;
+pub mod txn;

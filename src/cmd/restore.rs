@@ -10,17 +10,15 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use rusqlite::backup::{Backup, StepResult};
-use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
-use crate::engine::sqlite::{canonical_path, sqlite_error, Database};
+use crate::engine::{self, Access, Identity};
 use crate::error::{fail, Exit, Failure};
 use crate::output::{Render, Style};
+use crate::progress;
 use crate::settings::Settings;
 use crate::snapshot::{self, Manifest, Reason};
 use crate::store::{self, Store, TEMP_PREFIX};
@@ -118,7 +116,12 @@ fn restore_to_file(
     }
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
-    let m = find_snapshot(&store, wanted, settings.db_path().ok().as_deref())?;
+    // `latest` prefers this database's snapshots; only a file can be named without opening it.
+    let live = settings
+        .target()
+        .ok()
+        .and_then(|t| t.file().map(Identity::of_file));
+    let m = find_snapshot(&store, wanted, live.as_ref())?;
     refuse_protected_target(settings, to, Some(&m.source_path))?;
     remove_dead_temps(dir);
     // Verified and integrity-checked, beside the target so the final rename is atomic. Its name
@@ -184,8 +187,11 @@ fn remove_dead_temps(dir: &Path) {
 /// file is gone, the live database's.
 fn give_source_mode(image: &Path, source: &Path, settings: &Settings) -> Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let meta = fs::metadata(source).or_else(|e| match settings.db_path() {
-        Ok(live) => fs::metadata(live),
+    let meta = fs::metadata(source).or_else(|e| match settings.target() {
+        Ok(live) => match live.file() {
+            Some(live) => fs::metadata(live),
+            None => Err(e),
+        },
         Err(_) => Err(e),
     });
     let Ok(meta) = meta else {
@@ -202,8 +208,8 @@ fn give_source_mode(image: &Path, source: &Path, settings: &Settings) -> Result<
 
 /// The snapshot `wanted` names; `latest` means the newest snapshot of this database when the
 /// store is shared by several (a newer unreadable one is still reported, never skipped).
-fn find_snapshot(store: &Store, wanted: &str, db_path: Option<&Path>) -> Result<Manifest> {
-    if let (true, Some(db)) = (wanted == "latest", db_path) {
+fn find_snapshot(store: &Store, wanted: &str, db: Option<&Identity>) -> Result<Manifest> {
+    if let (true, Some(db)) = (wanted == "latest", db) {
         let scan = snapshot::scan(store)?;
         if let Some(m) = scan.manifests.iter().find(|m| m.is_of(db)) {
             let newer_problem = scan
@@ -228,8 +234,9 @@ fn refuse_protected_target(settings: &Settings, to: &Path, source: Option<&Path>
     let shown = to.display();
     let target_id = fs::metadata(to).ok().map(|m| file_id(&m));
     let databases = settings
-        .db_path()
+        .target()
         .ok()
+        .and_then(|t| t.file().map(Path::to_path_buf))
         .into_iter()
         .chain(source.map(Path::to_path_buf));
     for db in databases {
@@ -302,43 +309,34 @@ fn restore_live(
     force: bool,
     dry_run: bool,
 ) -> Result<RestoreReport> {
-    let db_path = settings.db_path()?;
-    // Opened first: a file that cannot be written is exit 3 before anything else happens.
-    let live = Database::open_read_write(&db_path, settings.busy_timeout)?;
+    let target = settings.target()?;
+    // Opened first: a database that cannot be written is exit 3 before anything else happens.
+    let mut live = engine::open(&target, Access::Write, settings.busy_timeout)?;
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
+    live.lock_for_changes(settings.wait)?;
     if !dry_run {
-        crate::journal::resolve_planned(&store, &db_path, settings)?;
+        crate::journal::resolve_planned(&store, &*live)?;
     }
-    let m = find_snapshot(&store, wanted, Some(&db_path))?;
-    check_same_database(&m, &db_path, force)?;
-    let mode = live.journal_mode()?;
-    let live_page_size: u32 = live
-        .conn
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .map_err(|e| sqlite_error(&db_path, e))?;
+    let identity = live.identity();
+    let m = find_snapshot(&store, wanted, Some(&identity))?;
+    check_same_database(&m, &identity, force)?;
+    let mode = live.restore_mode()?;
 
     // 1. The snapshot's image, decompressed and checked before anything takes a lock. In the
     // store, so a killed run's image is removed by the next command that takes the lock (beside
     // the database nothing would ever remove it).
     let image = snapshot::extract_to(&store, &m, &store.snapshots_dir(), TEMP_PREFIX, settings)?;
-    let page_copy = mode != "wal" && !snapshot::previous_copy_method();
-    if (mode == "wal" || page_copy) && m.page_size != live_page_size {
-        // The backup API refuses to change a WAL database's page size (SQLITE_READONLY), and
-        // the page copy writes pages of the live file's size: give the image that page size
-        // first. It is our scratch copy, already verified.
-        set_page_size(&image, live_page_size)?;
-    }
     // 2. The live contents now (a short read lock) and what the restore would discard of them.
-    let current = snapshot::take_image(&db_path, &store, Reason::PreRestore, settings)?;
-    let discarded = discarded_rows(&image, &current.path)?;
+    let current = snapshot::take_image(&*live, &store, Reason::PreRestore, settings)?;
+    let discarded = discarded_rows(&m, &image, &current.path)?;
     let mut report = RestoreReport {
         snapshot_id: m.id.clone(),
-        target: db_path.display().to_string(),
+        target: target.shown(),
         live: true,
         pre_restore_snapshot_id: None,
         image_bytes: m.image_bytes,
-        journal_mode: Some(mode.clone()),
+        journal_mode: mode,
         dry_run,
         discarded,
     };
@@ -366,20 +364,16 @@ fn restore_live(
             "복원으로 버려지는 행 {lost}개는 스냅샷 {} 에 보관했습니다. 이제 {} 에 복사합니다 (앱의 쓰기는 끝날 때까지 기다립니다) ...",
             "the {lost} rows this restore discards are kept in snapshot {}; now copying into {} (the app's writers wait until it is done) ...",
             pre.id,
-            db_path.display()
+            target.shown()
         ));
     }
 
-    // 4. The copy: the only step that holds the app's writers. Rollback-journal mode: only the
-    // pages that differ, under SQLite's exclusive lock and behind a journal in SQLite's format
-    // (`rawcopy::write_into`); WAL mode: the backup API in one step, one WAL transaction.
-    crate::failpoint::hit("pause-restore-before-copy");
-    let mut live = live;
-    let copied = if page_copy {
-        crate::engine::sqlite::rawcopy::write_into(&live, &image, settings)
-    } else {
-        copy_into_live(&image, &mut live, settings)
-    };
+    // 4. The copy: the only step that holds the app's writers, one transaction.
+    let copied = live.import_image(
+        &image,
+        &m.facts(),
+        &progress::engine(settings, String::new()),
+    );
     if let Err(e) = copied {
         // Nothing was changed (the copy is one transaction): the pre-restore snapshot of this
         // try would only fill the store (design.md §5).
@@ -387,22 +381,8 @@ fn restore_live(
         return Err(e);
     }
     drop(image);
-    let mode_after = live.journal_mode()?;
-    if mode_after != mode {
-        // The image's header may carry another journal mode; the live file keeps its own.
-        live.conn
-            .query_row(&format!("PRAGMA journal_mode = {mode}"), [], |_| Ok(()))
-            .map_err(|e| sqlite_error(&db_path, e))?;
-    }
-    if mode == "wal" {
-        // Fold the restored pages into the main file; the app's readers may hold it back, which
-        // is harmless (the next checkpoint finishes the job).
-        let _ = live
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    }
     // The event for `log` (design.md §4.3).
-    crate::journal::record_restore(&store, &db_path, &m, &pre).map_err(|e| {
+    crate::journal::record_restore(&store, &identity, &m, &pre).map_err(|e| {
         fail(
             Exit::Database,
             t!(
@@ -417,8 +397,12 @@ fn restore_live(
 
 /// Per table, what the live image has that the snapshot's image does not (rows only in the live
 /// database, rows with other values); tables without such rows are left out.
-fn discarded_rows(snapshot_image: &Path, live_image: &Path) -> Result<Vec<Discarded>> {
-    let diff = crate::diff::diff_files(snapshot_image, live_image)?;
+fn discarded_rows(
+    m: &Manifest,
+    snapshot_image: &Path,
+    live_image: &Path,
+) -> Result<Vec<Discarded>> {
+    let diff = engine::image_format(m.engine()).diff(snapshot_image, live_image)?;
     Ok(diff
         .tables
         .into_iter()
@@ -431,44 +415,19 @@ fn discarded_rows(snapshot_image: &Path, live_image: &Path) -> Result<Vec<Discar
         .collect())
 }
 
-/// Rewrites the image file with another page size (`VACUUM`; the image is in rollback mode).
-fn set_page_size(image: &Path, page_size: u32) -> Result<()> {
-    let conn = Connection::open(image).map_err(|e| sqlite_error(image, e))?;
-    conn.execute_batch(&format!(
-        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = {page_size}; VACUUM;"
-    ))
-    .map_err(|e| sqlite_error(image, e))?;
-    let now: u32 = conn
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .map_err(|e| sqlite_error(image, e))?;
-    conn.close().map_err(|(_, e)| sqlite_error(image, e))?;
-    if now != page_size {
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{} 의 페이지 크기를 {page_size} 로 바꾸지 못했습니다",
-                "cannot give {} the page size {page_size}",
-                image.display()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Refuses a snapshot of another database file unless `--force`.
-fn check_same_database(m: &Manifest, db_path: &Path, force: bool) -> Result<()> {
-    if force || m.is_of(db_path) {
+fn check_same_database(m: &Manifest, live: &Identity, force: bool) -> Result<()> {
+    if force || m.is_of(live) {
         return Ok(());
     }
-    let live = canonical_path(db_path);
     Err(Failure::new(
         Exit::Usage,
         t!(
             "스냅샷 {} 은(는) 다른 데이터베이스 {} 의 것입니다 (지금 대상: {})",
             "snapshot {} is of another database, {} (this one is {})",
             m.id,
-            m.source_path.display(),
-            live.display()
+            m.source_shown(),
+            live.shown()
         ),
     )
     .hint(t!(
@@ -476,66 +435,6 @@ fn check_same_database(m: &Manifest, db_path: &Path, force: bool) -> Result<()> 
         "pass --force to restore it here anyway, or --to PATH to write a separate file"
     ))
     .into())
-}
-
-/// Copies the image into the live database with the backup API, in one step: SQLite writes it
-/// as one transaction through the live file's own journal (or WAL), so the app's connections
-/// see either the old or the new contents, never a mix, and a failure rolls back.
-fn copy_into_live(image: &Path, live: &mut Database, settings: &Settings) -> Result<()> {
-    let src = Connection::open_with_flags(
-        image,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| sqlite_error(image, e))?;
-    let path = live.path.clone();
-    let backup = Backup::new(&src, &mut live.conn).map_err(|e| sqlite_error(&path, e))?;
-    let started = Instant::now();
-    loop {
-        match backup.step(-1).map_err(|e| copy_error(&path, e))? {
-            StepResult::Done => return Ok(()),
-            StepResult::More => {}
-            _ => {
-                // The app holds the file: wait like SQLite would, up to the busy timeout.
-                if started.elapsed() > settings.busy_timeout {
-                    return Err(sqlite_error(
-                        &path,
-                        rusqlite::Error::SqliteFailure(
-                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-                            None,
-                        ),
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-}
-
-/// A failed copy step. SQLite sets no message on the destination for a backup step ("not an
-/// error"): the cause is named from the code, and a full disk or I/O error as a write failure.
-fn copy_error(live: &Path, err: rusqlite::Error) -> anyhow::Error {
-    use rusqlite::ErrorCode::*;
-    let rusqlite::Error::SqliteFailure(e, _) = err else {
-        return sqlite_error(live, err);
-    };
-    let shown = live.display();
-    match e.code {
-        DiskFull => fail(
-            Exit::Database,
-            t!(
-                "{shown} 에 쓸 수 없습니다: 디스크가 가득 찼습니다 (데이터베이스는 그대로입니다)",
-                "cannot write {shown}: the disk is full (the database is unchanged)"
-            ),
-        ),
-        SystemIoFailure => fail(
-            Exit::Database,
-            t!(
-                "{shown} 에 쓸 수 없습니다: 입출력 오류 ({e})",
-                "cannot write {shown}: I/O error ({e})"
-            ),
-        ),
-        _ => sqlite_error(live, rusqlite::Error::SqliteFailure(e, None)),
-    }
 }
 
 impl Render for RestoreReport {

@@ -19,9 +19,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
-use crate::cmd::apply::{Applied, WriteTx, Written};
+use crate::cmd::txn::{self, Applied, Written};
 use crate::core::reason::ReasonCode;
-use crate::engine::sqlite::Database;
+use crate::engine::{self, Access, Database};
 use crate::error::{fail, Exit};
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, State};
@@ -84,9 +84,9 @@ pub struct RevertReport {
 
 pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exit)> {
     let wanted = args.journal.as_deref().unwrap_or("latest");
-    let path = settings.db_path()?;
-    let db = Database::open_read_write(&path, settings.busy_timeout)?;
-    db.quick_check()?;
+    let target_db = settings.target()?;
+    let mut db = engine::open(&target_db, Access::Write, settings.busy_timeout)?;
+    db.check_integrity()?;
     db.schema()?;
     let dir = settings.store_dir()?;
     let Some(store) = Store::existing(&dir) else {
@@ -101,9 +101,11 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     };
     let store = Store::open(store.dir())?;
     let _lock = store.lock(settings.wait)?;
-    let recovered = journal::resolve_planned(&store, &path, settings)?;
-    let mut target = journal::find_for(&store, wanted, &path)?;
-    target.check_database(&path)?;
+    db.lock_for_changes(settings.wait)?;
+    let recovered = journal::resolve_planned(&store, &*db)?;
+    let live = db.identity();
+    let mut target = journal::find_for(&store, wanted, &live)?;
+    target.check_database(&live)?;
     if target.kind == Kind::Restore {
         let (id, pre) = (&target.id, &target.snapshot_id);
         return Err(fail(
@@ -116,7 +118,7 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     }
 
     let mut report = RevertReport {
-        database: path.display().to_string(),
+        database: target_db.shown(),
         journal_id: target.id.clone(),
         journal_kind: target.kind,
         journal_state: target.state,
@@ -134,19 +136,19 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     }
 
     // A first look, without the write lock: only to know whether a snapshot is needed.
-    let first = plan(&db, &target, args.force)?;
+    let first = plan(|pk| db.current_value(pk), &target, args.force)?;
     if first.changes.is_empty() {
         return Ok(nothing_to_set_back(report, first));
     }
 
-    let manifest = snapshot::create(&path, &store, Reason::PreRestore, None, settings)?;
+    let manifest = snapshot::create(&*db, &store, Reason::PreRestore, None, settings)?;
     failpoint::hit("pause-before-transaction");
     let mut written = Written::default();
     let attempt = transaction(
-        &db,
+        &*db,
         &target,
         args.force,
-        (&store, &manifest.id, &manifest.image_sha256, &path),
+        (&store, &manifest.id, &manifest.image_sha256),
         &mut written,
     );
     let (mut revert, planned) = match attempt {
@@ -154,7 +156,7 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
         Ok(None) => {
             // Everything left changed between the two looks: nothing was written.
             written.discard(&store, &manifest.id);
-            let again = plan(&db, &target, args.force)?;
+            let again = plan(|pk| db.current_value(pk), &target, args.force)?;
             return Ok(nothing_to_set_back(report, again));
         }
         Err(e) => {
@@ -167,13 +169,13 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     // the outcome record (and links `reverted_by`), which the error says (design.md §4.2).
     revert.state = State::Committed;
     revert.committed_at = Some(store::clock_now());
-    let marked = crate::cmd::apply::mark_committed(&mut revert, &store).and_then(|()| {
+    let marked = txn::mark_committed(&mut revert, &store).and_then(|()| {
         target.reverted_by = Some(revert.id.clone());
         target.save(&store)
     });
     if let Err(e) = marked {
         let (id, n) = (&revert.id, revert.changes.len());
-        return Err(crate::cmd::apply::committed_but_unmarked(
+        return Err(txn::committed_but_unmarked(
             t!(
                 "되돌리기는 커밋되었습니다 (행 {n}개가 데이터베이스에서 되돌려짐). 그러나 저널 {id} 을(를) committed 로 표시하지 못했습니다: {e:#}",
                 "the revert COMMITTED ({n} row(s) set back in the database), but journal {id} could not be marked committed: {e:#}"
@@ -193,7 +195,7 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
                 id: s.pk,
                 job_id: s.job_id.clone(),
                 expected: change.before.clone(),
-                found: journal::current_value(&db, s.pk)?.flatten(),
+                found: db.current_value(s.pk)?.flatten(),
                 deleted: false,
                 forced: false,
             });
@@ -225,14 +227,19 @@ struct Plan {
     conflicts: Vec<Conflict>,
 }
 
-fn plan(db: &Database, target: &Journal, force: bool) -> Result<Plan> {
+/// `now` reads a row's journaled value as it is now (outside or inside the transaction).
+fn plan(
+    now: impl Fn(i64) -> Result<Option<Option<String>>>,
+    target: &Journal,
+    force: bool,
+) -> Result<Plan> {
     let mut out = Plan {
         changes: Vec::new(),
         passed: Vec::new(),
         conflicts: Vec::new(),
     };
     for change in &target.changes {
-        let now = journal::current_value(db, change.pk)?;
+        let now = now(change.pk)?;
         let reverse = |from: Option<String>, forced: bool| Change {
             table: change.table.clone(),
             pk: change.pk,
@@ -305,14 +312,16 @@ fn nothing_to_set_back(mut report: RevertReport, plan: Plan) -> (RevertReport, E
 /// (fsynced), the updates, `COMMIT`. `None` (rolled back, nothing written) when nothing is left
 /// to set back.
 fn transaction(
-    db: &Database,
+    db: &dyn Database,
     target: &Journal,
     force: bool,
-    (store, snapshot_id, snapshot_sha256, path): (&Store, &str, &str, &std::path::Path),
+    (store, snapshot_id, snapshot_sha256): (&Store, &str, &str),
     written: &mut Written,
 ) -> Result<Option<(Journal, Plan)>> {
-    let tx = WriteTx::begin(db)?;
-    let mut planned = plan(db, target, force)?;
+    let tx = db.begin_write()?;
+    let pks: Vec<i64> = target.changes.iter().map(|c| c.pk).collect();
+    tx.lock_rows(&pks)?;
+    let mut planned = plan(|pk| tx.current_value(pk), target, force)?;
     if planned.changes.is_empty() {
         return Ok(None);
     }
@@ -324,7 +333,7 @@ fn transaction(
         Some(target.id.clone()),
         snapshot_id.to_string(),
         snapshot_sha256.to_string(),
-        path,
+        &db.identity(),
         None,
         std::mem::take(&mut planned.changes),
     );
@@ -332,9 +341,9 @@ fn transaction(
     revert.save(store)?;
     failpoint::hit("after-planned");
     let (changed, skipped) = tx.set(&revert.changes)?;
-    journal::record_outcome(db, &revert)?;
+    journal::record_outcome(tx.as_ref(), &revert)?;
     failpoint::hit("in-transaction");
-    tx.commit(&mut written.uncertain)?;
+    txn::commit(tx, written)?;
     if !skipped.is_empty() {
         revert.commit(changed, skipped);
     }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cli::{SnapshotAction, SnapshotArgs};
+use crate::engine::{self, Access};
 use crate::error::{fail, Exit};
 use crate::output::{esc, Render, Style};
 use crate::settings::Settings;
@@ -18,7 +19,7 @@ use crate::t;
 #[serde(untagged)]
 pub enum SnapshotReport {
     /// `snapshot`: the new manifest.
-    Created(Manifest),
+    Created(Box<Manifest>),
     List(ListReport),
     Verify(VerifyReport),
     Prune(PruneReport),
@@ -88,15 +89,15 @@ pub fn run(settings: &Settings, args: &SnapshotArgs) -> Result<(SnapshotReport, 
 }
 
 fn create(settings: &Settings, note: Option<String>) -> Result<SnapshotReport> {
-    let db = settings.db_path()?;
-    // A missing or non-SQLite database is reported before the store is created.
-    crate::engine::sqlite::Database::open_read_only(&db, settings.busy_timeout)?;
+    let target = settings.target()?;
+    // A missing or unreadable database is reported before the store is created.
+    let db = engine::open(&target, Access::Read, settings.busy_timeout)?;
     let store = Store::open(&settings.store_dir()?)?;
     let _lock = store.lock(settings.wait)?;
-    crate::journal::resolve_planned(&store, &db, settings)?;
+    crate::journal::resolve_planned(&store, db.as_ref())?;
     crate::failpoint::hit("pause-snapshot-locked");
-    let manifest = snapshot::create(&db, &store, Reason::Manual, note, settings)?;
-    Ok(SnapshotReport::Created(manifest))
+    let manifest = snapshot::create(db.as_ref(), &store, Reason::Manual, note, settings)?;
+    Ok(SnapshotReport::Created(Box::new(manifest)))
 }
 
 /// Read-only commands never create the store.
@@ -246,8 +247,8 @@ fn prune(
     };
     let _lock = store.lock(settings.wait)?;
     // Resolved first, so a journal that turns out abandoned no longer protects its snapshot.
-    if let Ok(db) = settings.db_path() {
-        crate::journal::resolve_planned(&store, &db, settings)?;
+    if let Ok(target) = settings.target() {
+        crate::journal::resolve_planned_of(&store, &target, settings.busy_timeout)?;
     }
     let manifests = snapshot::list(&store)?;
     let mut report = empty();

@@ -1,5 +1,8 @@
-//! The engine-neutral core: data and rules, no SQL and no translated text (design.md §7).
-//! The rest of the core (jobs, plan, journal, retention, diff model, time) still lives in the
-//! crate's top-level modules and moves here step by step.
+//! The engine-neutral core: data and rules, no SQL and no translated text (design.md §7): the
+//! job model and its classification, the schema variants, the diff model, time.
 
+pub mod diff;
+pub mod jobs;
 pub mod reason;
+pub mod schema;
+pub mod time;

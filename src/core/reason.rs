@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::{Plan, StaleJob};
+use crate::core::jobs::{Plan, StaleJob};
 
 /// The reason of a change or of a skipped row. Journals written before reasons were codes hold
 /// a sentence; it is read back as `Text` and written back unchanged, so their checksums hold.

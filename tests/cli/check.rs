@@ -542,3 +542,59 @@ fn a_large_legacy_file_gives_the_same_report_in_both_journal_modes() {
     assert_eq!(p1["files"]["completed"], 1);
     assert_eq!(p1["planned_status"], "completed");
 }
+
+#[test]
+fn sqlalchemy_sqlite_urls_name_the_same_file_as_its_path() {
+    let env = TestEnv::with("current", &["guide"]);
+    let plain = stdout_json(&run(&env, &["--json", "check"]));
+    let absolute = format!("sqlite:///{}", env.db.display());
+    let by_url = bare_cmd()
+        .args([
+            "--db", &absolute, "--lang", "en", "--now", NOW, "--json", "check",
+        ])
+        .output()
+        .unwrap();
+    assert!(by_url.status.success(), "{}", stderr(&by_url));
+    assert_eq!(stdout_json(&by_url), plain);
+    // `sqlite:///relative` is taken from the current directory, like a relative path.
+    let relative = bare_cmd()
+        .current_dir(env.dir.path())
+        .args([
+            "--db",
+            "sqlite:///database.db",
+            "--lang",
+            "en",
+            "--now",
+            NOW,
+        ])
+        .args(["--json", "check"])
+        .output()
+        .unwrap();
+    assert!(relative.status.success(), "{}", stderr(&relative));
+    let mut doc = stdout_json(&relative);
+    assert_eq!(doc["database"], "database.db");
+    doc["database"] = plain["database"].clone();
+    assert_eq!(doc, plain);
+}
+
+#[test]
+fn a_journal_written_through_a_url_belongs_to_the_file_its_path_names() {
+    let env = TestEnv::with("current", &["guide"]);
+    let before = dump(&env.db);
+    let url = format!("sqlite:///{}", env.db.display());
+    let applied = bare_cmd()
+        .args([
+            "--db", &url, "--lang", "en", "--now", NOW, "--json", "apply",
+        ])
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert_ne!(dump(&env.db), before);
+    // Reverted through the plain path: the journal names the same database.
+    let out = run(&env, &["restore", "--journal", "latest"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        status_of(&env, "job_abc123def").as_deref(),
+        Some("processing")
+    );
+}

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use jobsweep::cli::AgeBasis;
+use jobsweep::core::jobs::{Criteria, Plan};
+use jobsweep::core::time::DbTimezone;
 use jobsweep::engine::postgres::{snapshot, target, write, PgDatabase};
 use jobsweep::error::{classify, Exit};
-use jobsweep::jobs::{Criteria, Plan};
-use jobsweep::time::DbTimezone;
 
 use crate::common::{TestEnv, NOW};
 use crate::pg_server::PgDb;
@@ -22,7 +22,7 @@ fn connect(url: &str) -> anyhow::Result<PgDatabase> {
 }
 
 fn now() -> chrono::DateTime<chrono::Utc> {
-    jobsweep::time::parse_now(NOW, DbTimezone::Utc).expect("now")
+    jobsweep::core::time::parse_now(NOW, DbTimezone::Utc).expect("now")
 }
 
 fn criteria(by: AgeBasis, jobs: &[&str], emps: &[&str]) -> Criteria {
@@ -157,7 +157,7 @@ fn survey_equals_sqlite_on_one_data_set() {
             &[],
         ),
     ] {
-        let want = jobsweep::jobs::survey(&sqlite, &sqlite_schema, &c, DbTimezone::Utc)
+        let want = jobsweep::core::jobs::survey(&sqlite, &sqlite_schema, &c, DbTimezone::Utc)
             .expect("sqlite survey");
         let got = db.survey(&schema, &c, DbTimezone::Utc).expect("pg survey");
         assert!(want.stats.total > 0 || !c.jobs.is_empty());
@@ -281,7 +281,7 @@ fn snapshot_image_verifies_and_rebuilds_an_empty_database_and_the_live_one() {
     assert_eq!(pg.dump(), before);
 }
 
-fn stale_changes(survey: &jobsweep::jobs::Survey) -> Vec<jobsweep::journal::Change> {
+fn stale_changes(survey: &jobsweep::core::jobs::Survey) -> Vec<jobsweep::journal::Change> {
     survey
         .stale
         .iter()

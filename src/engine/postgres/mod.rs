@@ -2,6 +2,7 @@
 //! one-line errors with exit 3, the database's identity, the schema variant from the catalog,
 //! the survey's reads (`survey`), the advisory lock, and the logical snapshot (`snapshot`).
 
+pub mod seam;
 pub mod snapshot;
 pub mod survey;
 pub mod target;
@@ -15,7 +16,7 @@ use postgres::{Client, IsolationLevel, Transaction};
 
 pub use target::{is_postgres_url, SslMode, Target};
 
-use crate::engine::sqlite::{Schema, Variant};
+use crate::core::schema::{Schema, Variant};
 use crate::error::{fail, Exit, Failure};
 use crate::t;
 
@@ -105,9 +106,9 @@ impl PgDatabase {
     pub fn survey(
         &mut self,
         schema: &Schema,
-        criteria: &crate::jobs::Criteria,
-        tz: crate::time::DbTimezone,
-    ) -> Result<crate::jobs::Survey> {
+        criteria: &crate::core::jobs::Criteria,
+        tz: crate::core::time::DbTimezone,
+    ) -> Result<crate::core::jobs::Survey> {
         let target = self.target.clone();
         let mut tx = self.read_transaction()?;
         let found = survey::survey(&mut tx, &target, schema, criteria, tz, survey::Rows::Read)?;

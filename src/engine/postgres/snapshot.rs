@@ -666,3 +666,198 @@ pub fn existing_tables(db: &mut PgDatabase) -> Result<Vec<String>> {
         .map_err(|e| query_error(&target, &e))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
+
+/// One field of a COPY text row: `None` for `\N`, else the value with its escapes undone.
+fn decode_field(field: &[u8]) -> Option<String> {
+    if field == b"\\N" {
+        return None;
+    }
+    let mut out = Vec::with_capacity(field.len());
+    let mut bytes = field.iter();
+    while let Some(&b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'r') => out.push(b'\r'),
+            Some(b'b') => out.push(8),
+            Some(b'f') => out.push(12),
+            Some(b'v') => out.push(11),
+            Some(&other) => out.push(other),
+            None => {}
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn fields(line: &[u8]) -> Vec<Option<String>> {
+    line.split(|&b| b == b'\t').map(decode_field).collect()
+}
+
+/// The rows of table `name` of the image at `path`, keyed by primary key (the whole row when
+/// the table has none). `None` when the image has no such table.
+#[allow(clippy::type_complexity)]
+fn table_rows(
+    path: &Path,
+    name: &str,
+) -> Result<
+    Option<(
+        Table,
+        std::collections::BTreeMap<Vec<Option<String>>, Vec<Option<String>>>,
+    )>,
+> {
+    let mut image = Image::open(path)?;
+    let Some(index) = image.layout.tables.iter().position(|t| t.name == name) else {
+        return Ok(None);
+    };
+    let table = image.layout.tables[index].clone();
+    let key: Vec<usize> = table
+        .primary_key
+        .iter()
+        .filter_map(|k| table.columns.iter().position(|c| &c.name == k))
+        .collect();
+    let mut rows = std::collections::BTreeMap::new();
+    // Tables before it are read past (the image is one stream).
+    while image.next_table <= index {
+        let collect = image.next_table == index;
+        image.next_table(path, &mut |line| {
+            if collect {
+                let row = fields(line);
+                let k = if key.is_empty() {
+                    row.clone()
+                } else {
+                    key.iter().map(|&i| row.get(i).cloned().flatten()).collect()
+                };
+                rows.insert(k, row);
+            }
+            Ok(())
+        })?;
+    }
+    Ok(Some((table, rows)))
+}
+
+/// Row diff by primary key of two PostgreSQL images (design.md §8.5), as the SQLite diff
+/// reports it: per table counts, and each changed `analysis_jobs` row with its columns.
+/// jobsweep's own outcome table is left out.
+pub fn diff(from: &Path, to: &Path) -> Result<crate::core::diff::DbDiff> {
+    use crate::core::diff::{ColumnChange, DbDiff, JobRowDiff, TableDiff};
+    let mut names: Vec<String> = Image::open(from)?
+        .layout
+        .tables
+        .into_iter()
+        .chain(Image::open(to)?.layout.tables)
+        .map(|t| t.name)
+        .filter(|n| n != super::write::OUTCOMES_TABLE)
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut out = DbDiff {
+        tables: Vec::new(),
+        identical_tables: 0,
+        jobs: Vec::new(),
+    };
+    let text = |v: &Option<String>| match v {
+        Some(s) => serde_json::Value::String(s.clone()),
+        None => serde_json::Value::Null,
+    };
+    for name in names {
+        let a = table_rows(from, &name)?;
+        let b = table_rows(to, &name)?;
+        let (table, a, b, note) = match (a, b) {
+            (Some((ta, a)), Some((tb, b))) => {
+                let note = (ta
+                    .columns
+                    .iter()
+                    .map(|c| &c.name)
+                    .ne(tb.columns.iter().map(|c| &c.name)))
+                .then(|| "columns differ".to_string());
+                (ta, a, b, note)
+            }
+            (Some((t, a)), None) => (t, a, Default::default(), Some("only in FROM".to_string())),
+            (None, Some((t, b))) => (t, Default::default(), b, Some("only in TO".to_string())),
+            (None, None) => continue,
+        };
+        let key = if table.primary_key.is_empty() {
+            "*".to_string()
+        } else {
+            table.primary_key.join(", ")
+        };
+        let mut d = TableDiff {
+            table: name.clone(),
+            key,
+            added: 0,
+            removed: 0,
+            changed: 0,
+            note,
+        };
+        let jobs = name == "analysis_jobs";
+        let job_id_at = table.columns.iter().position(|c| c.name == "job_id");
+        let id_of = |k: &[Option<String>]| match k {
+            [Some(one)] => one
+                .parse::<i64>()
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| serde_json::Value::String(one.clone())),
+            other => serde_json::Value::Array(other.iter().map(text).collect()),
+        };
+        for (k, row) in &a {
+            match b.get(k) {
+                None => {
+                    d.removed += 1;
+                    if jobs {
+                        out.jobs.push(JobRowDiff {
+                            kind: "removed",
+                            id: id_of(k),
+                            job_id: job_id_at.and_then(|i| row.get(i).cloned().flatten()),
+                            columns: Vec::new(),
+                        });
+                    }
+                }
+                Some(new) if new != row => {
+                    d.changed += 1;
+                    if jobs {
+                        let columns = table
+                            .columns
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| row.get(*i) != new.get(*i))
+                            .map(|(i, c)| ColumnChange {
+                                column: c.name.clone(),
+                                before: row.get(i).map(text).unwrap_or_default(),
+                                after: new.get(i).map(text).unwrap_or_default(),
+                            })
+                            .collect();
+                        out.jobs.push(JobRowDiff {
+                            kind: "changed",
+                            id: id_of(k),
+                            job_id: job_id_at.and_then(|i| new.get(i).cloned().flatten()),
+                            columns,
+                        });
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        for (k, row) in &b {
+            if !a.contains_key(k) {
+                d.added += 1;
+                if jobs {
+                    out.jobs.push(JobRowDiff {
+                        kind: "added",
+                        id: id_of(k),
+                        job_id: job_id_at.and_then(|i| row.get(i).cloned().flatten()),
+                        columns: Vec::new(),
+                    });
+                }
+            }
+        }
+        if d.differs() {
+            out.tables.push(d);
+        } else {
+            out.identical_tables += 1;
+        }
+    }
+    Ok(out)
+}

@@ -84,8 +84,9 @@ fn scheme_rest(text: &str) -> Option<&str> {
     known.then_some(rest)
 }
 
+/// A `--db` URL that cannot be read is a database problem (exit 3), as a missing file is.
 fn usage(message: String) -> anyhow::Error {
-    fail(Exit::Usage, message)
+    fail(Exit::Database, message)
 }
 
 /// Reads a `postgresql://` URL and fills in what it leaves out from `env` (libpq's variables)
@@ -426,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_sslmode_and_bad_urls_are_usage_errors() {
+    fn bad_sslmode_and_bad_urls_are_database_errors() {
         let env = env_of(&[]);
         for url in [
             "postgresql://h/db?sslmode=maybe",
@@ -434,7 +435,7 @@ mod tests {
             "mysql://h/db",
         ] {
             let err = parse(url, &env).unwrap_err();
-            assert_eq!(crate::error::classify(&err).0, Exit::Usage, "{url}");
+            assert_eq!(crate::error::classify(&err).0, Exit::Database, "{url}");
         }
     }
 

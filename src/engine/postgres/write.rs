@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 
 use super::survey::{self, Rows};
 use super::{query_error, PgDatabase};
+use crate::core::jobs::{Criteria, Survey};
 use crate::core::reason::ReasonCode;
-use crate::engine::sqlite::Schema;
-use crate::jobs::{Criteria, Survey};
+use crate::core::schema::Schema;
+use crate::core::time::DbTimezone;
 use crate::journal::{Change, Skipped};
-use crate::time::DbTimezone;
 
 /// jobsweep's own table in the app's database (design.md §4.2), as on SQLite.
 pub const OUTCOMES_TABLE: &str = "jobsweep_outcomes";

@@ -16,9 +16,9 @@ use anyhow::Result;
 use rusqlite::ffi;
 
 use crate::engine::sqlite::{sqlite_error, Database};
+use crate::engine::Progress;
 use crate::error::{fail, Exit};
 use crate::failpoint;
-use crate::settings::Settings;
 use crate::store;
 use crate::t;
 
@@ -39,18 +39,12 @@ pub struct Copied {
 /// and only chunks that differ are written. The lock is held for about two reads of the file
 /// from the page cache, and the result is exactly the committed state the lock protects.
 /// `out` is not synced (a scratch file).
-pub fn copy(
-    source: &Database,
-    out: File,
-    image: &Path,
-    settings: &Settings,
-    label: &str,
-) -> Result<Copied> {
+pub fn copy(source: &Database, out: File, image: &Path, progress: &Progress) -> Result<Copied> {
     let conn = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
     let file = main_file(source)?;
     let mut out = out;
-    draft(source, file, &mut out, image, settings, label)?;
+    draft(source, file, &mut out, image, progress)?;
     failpoint::hit("pause-snapshot-after-draft");
     // The first read of a deferred transaction takes the SHARED lock (waiting up to the busy
     // timeout for a writer) and keeps it until COMMIT.
@@ -74,7 +68,7 @@ pub fn copy(
     })();
     // Ends the read transaction: the app's writers may go on.
     let _ = conn.execute_batch("COMMIT");
-    if settings.verbose && result.is_ok() {
+    if progress.verbose && result.is_ok() {
         let ms = started.elapsed().as_millis();
         crate::output::notice(&t!(
             "앱의 쓰기를 {ms} ms 동안 막았습니다 (읽기 잠금)",
@@ -134,8 +128,7 @@ fn draft(
     file: *mut ffi::sqlite3_file,
     out: &mut File,
     image: &Path,
-    settings: &Settings,
-    label: &str,
+    progress: &Progress,
 ) -> Result<()> {
     let mut size: i64 = 0;
     // SAFETY: as in `read_at`; xFileSize writes one integer.
@@ -149,7 +142,7 @@ fn draft(
         return Err(io_failure(source, rc));
     }
     let size = size.max(0) as u64;
-    let bar = crate::progress::bytes(settings, size, label);
+    let bar = crate::progress::bytes_if(progress.bars, size, &progress.label);
     let mut buf = vec![0u8; CHUNK];
     let mut offset = 0u64;
     while offset < size {
@@ -238,7 +231,7 @@ fn be32(bytes: &[u8], at: usize) -> u32 {
 /// rolls back, as after any crashed writer. Page 1 gets a new change counter and schema cookie,
 /// so every connection of the app drops its cache. The lock is held for a read of both files
 /// from the page cache plus the writes of the changed pages.
-pub fn write_into(live: &Database, image: &Path, settings: &Settings) -> Result<()> {
+pub fn write_into(live: &Database, image: &Path, progress: &Progress) -> Result<()> {
     let conn = &live.conn;
     let src_err = |e| sqlite_error(&live.path, e);
     conn.execute_batch("BEGIN EXCLUSIVE").map_err(src_err)?;
@@ -261,7 +254,7 @@ pub fn write_into(live: &Database, image: &Path, settings: &Settings) -> Result<
             }
         }
     }
-    if settings.verbose && result.is_ok() {
+    if progress.verbose && result.is_ok() {
         let ms = started.elapsed().as_millis();
         crate::output::notice(&t!(
             "앱의 읽기와 쓰기를 {ms} ms 동안 막았습니다 (쓰기 잠금)",

@@ -4,7 +4,6 @@
 //! or Unix seconds. Anything else is "unreadable", which makes a job's age unknown.
 
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use rusqlite::types::ValueRef;
 
 /// How naive timestamps are read (`--db-timezone`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,20 +166,14 @@ pub enum Stamp {
 }
 
 impl Stamp {
-    pub fn read(value: ValueRef<'_>, tz: DbTimezone) -> Stamp {
-        match value {
-            ValueRef::Null => Stamp::Missing,
-            ValueRef::Integer(i) => {
-                from_unix(i as f64).map_or(Stamp::Unreadable(i.to_string()), Stamp::At)
-            }
-            ValueRef::Real(r) => from_unix(r).map_or(Stamp::Unreadable(r.to_string()), Stamp::At),
-            ValueRef::Text(bytes) => {
-                let text = String::from_utf8_lossy(bytes);
-                parse_text(&text, tz)
-                    .map_or_else(|| Stamp::Unreadable(text.into_owned()), Stamp::At)
-            }
-            ValueRef::Blob(_) => Stamp::Unreadable("<blob>".into()),
-        }
+    /// A number of Unix seconds (integer or real column values).
+    pub fn from_unix(seconds: f64, shown: String) -> Stamp {
+        from_unix(seconds).map_or(Stamp::Unreadable(shown), Stamp::At)
+    }
+
+    /// A text value, read as the app writes it (or RFC 3339) in `tz`.
+    pub fn from_text(text: &str, tz: DbTimezone) -> Stamp {
+        parse_text(text, tz).map_or_else(|| Stamp::Unreadable(text.to_string()), Stamp::At)
     }
 
     pub fn at(&self) -> Option<DateTime<Utc>> {
@@ -274,11 +267,11 @@ mod tests {
             Some(utc("2026-02-20T14:30:15.25Z"))
         );
         assert_eq!(
-            Stamp::read(ValueRef::Integer(1_771_597_815), tz),
+            Stamp::from_unix(1_771_597_815.0, String::new()),
             Stamp::At(want)
         );
         assert_eq!(
-            Stamp::read(ValueRef::Real(1_771_597_815.5), tz),
+            Stamp::from_unix(1_771_597_815.5, String::new()),
             Stamp::At(utc("2026-02-20T14:30:15.5Z"))
         );
     }
@@ -308,11 +301,11 @@ mod tests {
         ] {
             assert_eq!(parse_text(text, tz), None, "{text}");
         }
+        assert!(matches!(Stamp::from_text("soon", tz), Stamp::Unreadable(_)));
         assert!(matches!(
-            Stamp::read(ValueRef::Text(b"soon"), tz),
+            Stamp::from_unix(f64::NAN, "NaN".into()),
             Stamp::Unreadable(_)
         ));
-        assert_eq!(Stamp::read(ValueRef::Null, tz), Stamp::Missing);
     }
 
     #[test]

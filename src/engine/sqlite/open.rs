@@ -1,0 +1,486 @@
+//! Opening the app's database file, recognising its schema variant, and turning SQLite's
+//! failures into one-line errors with the spec's exit codes.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use crate::core::schema::{Schema, Variant};
+use crate::error::{fail, Exit, Failure};
+use crate::t;
+
+/// An open database file.
+pub struct Database {
+    pub conn: Connection,
+    pub path: PathBuf,
+    /// SQLite rolled back a hot journal left by a crashed writer when this file was opened.
+    pub rolled_back_hot_journal: bool,
+    /// How long to wait for the app's locks (`--busy-timeout`), for the waits SQLite's own busy
+    /// handler does not cover (backup steps).
+    pub busy_timeout: Duration,
+}
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Descriptors of database files opened outside SQLite, kept open until the process exits.
+static HEADER_FILES: std::sync::Mutex<Vec<fs::File>> = std::sync::Mutex::new(Vec::new());
+
+/// Reads the start of a database file into `buf` (as much as it holds); returns the bytes read.
+///
+/// The descriptor is never closed: POSIX advisory locks belong to the process, and closing *any*
+/// descriptor of a file drops every lock this process holds on it. A connection of this process
+/// may hold SQLite's locks on the file (in WAL mode, a SHARED lock for as long as it is open);
+/// losing it lets the app's last connection check-point and delete the WAL under that
+/// connection, whose writes then go into a deleted file. The few descriptors kept cost nothing.
+fn read_header(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut file = fs::File::open(path)?;
+    let mut n = 0;
+    let result = loop {
+        if n == buf.len() {
+            break Ok(n);
+        }
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break Ok(n),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    match HEADER_FILES.lock() {
+        Ok(mut kept) => kept.push(file),
+        Err(poisoned) => poisoned.into_inner().push(file),
+    }
+    result
+}
+
+/// The hint for a database path that does not exist. It was given (`--db`, `JOBSWEEP_DB`:
+/// discovery only returns files that exist), so the hint is about the path, not about `--db`.
+fn missing_hint(path: &Path) -> String {
+    match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => t!(
+            "경로를 확인하세요: 상대 경로는 현재 디렉터리 {} 기준입니다 (--db 또는 JOBSWEEP_DB)",
+            "check the path: a relative path (--db or JOBSWEEP_DB) is taken from the current directory, {}",
+            cwd.display()
+        ),
+        _ => t!(
+            "경로를 확인하세요 (--db 또는 JOBSWEEP_DB): 볼륨이 마운트되어 있습니까?",
+            "check the path given with --db or JOBSWEEP_DB: is its volume mounted?"
+        ),
+    }
+}
+
+/// Checks the path before SQLite sees it, so a wrong path gets a precise message instead of
+/// SQLite's "unable to open database file".
+fn check_path(path: &Path) -> Result<()> {
+    let shown = path.display();
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::new(
+                Exit::Database,
+                t!(
+                    "데이터베이스 파일이 없습니다: {shown}",
+                    "database not found: {shown}"
+                ),
+            )
+            .hint(missing_hint(path))
+            .into());
+        }
+        Err(e) => {
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "{shown} 을(를) 읽을 수 없습니다: {e}",
+                    "cannot read {shown}: {e}"
+                ),
+            ))
+        }
+    };
+    not_a_regular_file(path, &meta)?;
+    let mut header = [0u8; 16];
+    let read = read_header(path, &mut header).map_err(|e| {
+        fail(
+            Exit::Database,
+            t!(
+                "{shown} 을(를) 읽을 수 없습니다: {e}",
+                "cannot read {shown}: {e}"
+            ),
+        )
+    })?;
+    if read == 0 {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) 빈 파일입니다 (SQLite 데이터베이스가 아님)",
+                "{shown} is an empty file, not an SQLite database"
+            ),
+        ));
+    }
+    if read < header.len() || &header != SQLITE_MAGIC {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) SQLite 데이터베이스가 아닙니다",
+                "{shown} is not an SQLite database"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses at once a database path that exists but is not a regular file (a directory, a FIFO,
+/// a socket, a device): opening a FIFO would block forever. A missing path passes (the command
+/// says "not found" when it opens it).
+pub fn refuse_non_regular(path: &Path) -> Result<()> {
+    match fs::metadata(path) {
+        Ok(meta) => not_a_regular_file(path, &meta),
+        Err(_) => Ok(()),
+    }
+}
+
+fn not_a_regular_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    let shown = path.display();
+    if meta.is_dir() {
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) 디렉터리입니다. 데이터베이스 파일을 지정하세요",
+                "{shown} is a directory, not a database file"
+            ),
+        ));
+    }
+    if !meta.is_file() {
+        #[cfg(unix)]
+        let kind = {
+            use std::os::unix::fs::FileTypeExt;
+            let t = meta.file_type();
+            if t.is_fifo() {
+                t!("FIFO(이름 있는 파이프)", "a FIFO")
+            } else if t.is_socket() {
+                t!("소켓", "a socket")
+            } else if t.is_block_device() || t.is_char_device() {
+                t!("장치 파일", "a device")
+            } else {
+                t!("특수 파일", "a special file")
+            }
+        };
+        #[cfg(not(unix))]
+        let kind = t!("특수 파일", "a special file");
+        return Err(fail(
+            Exit::Database,
+            t!(
+                "{shown} 은(는) {kind}이며 일반 파일이 아닙니다. 데이터베이스 파일을 지정하세요",
+                "{shown} is {kind}, not a regular database file"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Database {
+    /// Opens for reading only. If SQLite finds a hot journal left by a crashed writer it cannot
+    /// roll it back read-only, so the file is opened read-write once to let SQLite do the
+    /// recovery the app's next connection would do, and that is reported.
+    pub fn open_read_only(path: &Path, busy_timeout: Duration) -> Result<Database> {
+        check_path(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = open_with(path, flags, busy_timeout)?;
+        match touch(&conn) {
+            Ok(()) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK =>
+            {
+                drop(conn);
+                let rw = open_with(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    busy_timeout,
+                )?;
+                touch(&rw).map_err(|e| match e.sqlite_error_code() {
+                    // SQLite opened it read-only after all: this user may not write here.
+                    Some(
+                        ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied,
+                    ) => hot_journal_failure(path),
+                    _ => sqlite_error(path, e),
+                })?;
+                drop(rw);
+                let conn = open_with(path, flags, busy_timeout)?;
+                touch(&conn).map_err(|e| sqlite_error(path, e))?;
+                return Ok(Database {
+                    conn,
+                    path: path.to_path_buf(),
+                    rolled_back_hot_journal: true,
+                    busy_timeout,
+                });
+            }
+            Err(e) => return Err(truncation_failure(path).unwrap_or_else(|| sqlite_error(path, e))),
+        }
+        Database::checked(conn, path, busy_timeout)
+    }
+
+    /// Opens for writing; a file the OS only lets us read is refused with exit 3.
+    pub fn open_read_write(path: &Path, busy_timeout: Duration) -> Result<Database> {
+        check_path(path)?;
+        let conn = open_with(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            busy_timeout,
+        )?;
+        touch(&conn)
+            .map_err(|e| truncation_failure(path).unwrap_or_else(|| sqlite_error(path, e)))?;
+        let shown = path.display();
+        if conn
+            .is_readonly(rusqlite::DatabaseName::Main)
+            .unwrap_or(true)
+            || !dir_writable(path)
+        {
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "{shown} 에 쓸 수 없습니다 (읽기 전용)",
+                    "{shown} is read-only: cannot write to it or beside it"
+                ),
+            ));
+        }
+        Database::checked(conn, path, busy_timeout)
+    }
+
+    /// `PRAGMA journal_mode` of the file (`delete`, `wal`, ...).
+    pub fn journal_mode(&self) -> Result<String> {
+        self.conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .map(|m| m.to_ascii_lowercase())
+            .map_err(|e| sqlite_error(&self.path, e))
+    }
+
+    /// `conn` as the database at `path`, refused when the file is truncated.
+    fn checked(
+        conn: rusqlite::Connection,
+        path: &Path,
+        busy_timeout: Duration,
+    ) -> Result<Database> {
+        let db = Database {
+            conn,
+            path: path.to_path_buf(),
+            rolled_back_hot_journal: false,
+            busy_timeout,
+        };
+        db.check_not_truncated()?;
+        Ok(db)
+    }
+
+    /// A rollback-journal file shorter than its page count is truncated; SQLite would only
+    /// notice when a query reaches the missing pages, possibly after reporting partial data.
+    /// (In WAL mode the file may legitimately be shorter than the newest page count.)
+    fn check_not_truncated(&self) -> Result<()> {
+        if self.journal_mode()? == "wal" {
+            return Ok(());
+        }
+        truncation_failure(&self.path).map_or(Ok(()), Err)
+    }
+
+    /// Finds the schema variant from `PRAGMA table_info`; names what is missing when neither fits.
+    pub fn schema(&self) -> Result<Schema> {
+        let jobs = self.columns("analysis_jobs")?;
+        let results = self.columns("analysis_results")?;
+        let progress = self.columns("analysis_progress")?;
+        let shown = self.path.display();
+        if jobs.is_empty() {
+            return Err(Failure::new(
+                Exit::Database,
+                t!(
+                    "{shown} 에 analysis_jobs 테이블이 없습니다",
+                    "{shown} has no analysis_jobs table"
+                ),
+            )
+            .hint(t!(
+                "웹 앱의 database.db 가 맞는지 확인하세요",
+                "is this the web app's database.db?"
+            ))
+            .into());
+        }
+        let has = |cols: &[String], name: &str| cols.iter().any(|c| c.eq_ignore_ascii_case(name));
+        for column in ["id", "job_id", "status", "created_at"] {
+            if !has(&jobs, column) {
+                return Err(fail(
+                    Exit::Database,
+                    t!(
+                        "analysis_jobs 테이블에 {column} 열이 없습니다",
+                        "table analysis_jobs has no column {column}"
+                    ),
+                ));
+            }
+        }
+        if results.is_empty() {
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "{shown} 에 analysis_results 테이블이 없습니다",
+                    "{shown} has no analysis_results table"
+                ),
+            ));
+        }
+        if !has(&results, "job_id") {
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "analysis_results 테이블에 job_id 열이 없습니다",
+                    "table analysis_results has no column job_id"
+                ),
+            ));
+        }
+        let variant = if has(&results, "status") {
+            Variant::Current
+        } else if has(&results, "stt_text") {
+            Variant::Legacy
+        } else {
+            return Err(fail(Exit::Database, t!(
+                "analysis_results 테이블에 status 열(현재 스키마)도 stt_text 열(이전 스키마)도 없습니다",
+                "table analysis_results has neither a status column (current schema) nor stt_text (legacy schema)"
+            )));
+        };
+        Ok(Schema {
+            variant,
+            job_columns: jobs,
+            result_columns: results,
+            progress_columns: progress,
+        })
+    }
+
+    fn columns(&self, table: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .map_err(|e| sqlite_error(&self.path, e))?;
+        let names = stmt
+            .query_map([table], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| sqlite_error(&self.path, e))?;
+        Ok(names)
+    }
+
+    /// `PRAGMA quick_check`: exit 3 naming the first problem when the file is damaged.
+    pub fn quick_check(&self) -> Result<()> {
+        let first: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+            .map_err(|e| sqlite_error(&self.path, e))?;
+        if first != "ok" {
+            // SQLite's report spans lines; the error must stay one line.
+            let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
+            let shown = self.path.display();
+            return Err(fail(
+                Exit::Database,
+                t!(
+                    "{shown} 이(가) 손상되었습니다: {first}",
+                    "{shown} is corrupt: {first}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A hot journal this user cannot roll back (no write access to the file or its directory):
+/// says so, with what to do, instead of a bare "read-only".
+fn hot_journal_failure(path: &Path) -> anyhow::Error {
+    let shown = path.display();
+    Failure::new(
+        Exit::Database,
+        t!(
+            "{shown} 에 중단된 쓰기가 남긴 핫 저널(-journal)이 있어 롤백해야 읽을 수 있는데, 이 사용자는 쓸 수 없습니다 (읽기 전용)",
+            "{shown} has a hot journal left by a crashed writer, which must be rolled back before the file can be read, and this user cannot write to it (read-only)"
+        ),
+    )
+    .hint(t!(
+        "롤백에는 쓰기 권한이 필요합니다: 앱의 사용자로(또는 데이터베이스 파일과 디렉터리에 쓰기 권한을 가진 사용자로) 한 번 실행하세요. 앱의 다음 연결도 같은 롤백을 합니다",
+        "rolling it back needs write access: run once as the app's user (or with write permission on the database file and its directory); the app's next connection does the same roll-back"
+    ))
+    .into()
+}
+
+/// When SQLite reports damage, says "truncated" if the header promises more pages than the file
+/// holds (the header's page count is valid when its change counter matches, bytes 24 and 92).
+fn truncation_failure(path: &Path) -> Option<anyhow::Error> {
+    let mut header = [0u8; 100];
+    if read_header(path, &mut header).ok()? < header.len() {
+        return None;
+    }
+    let be32 = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    if be32(24) != be32(92) {
+        return None;
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(be32(28));
+    let len = fs::metadata(path).ok()?.len();
+    (len < pages * page_size).then(|| {
+        let shown = path.display();
+        fail(Exit::Database, t!(
+            "{shown} 이(가) 잘렸습니다: 파일은 {len} 바이트인데 헤더는 {pages}×{page_size} 바이트라고 합니다",
+            "{shown} is truncated: the file has {len} bytes but its header says {pages} pages of {page_size} bytes"
+        ))
+    })
+}
+
+fn open_with(path: &Path, flags: OpenFlags, busy_timeout: Duration) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
+    conn.busy_timeout(busy_timeout)
+        .map_err(|e| sqlite_error(path, e))?;
+    Ok(conn)
+}
+
+/// The first read: SQLite only looks at the file (and any hot journal) when a statement runs.
+fn touch(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+}
+
+fn dir_writable(path: &Path) -> bool {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::tempfile_in(dir).is_ok()
+}
+
+/// Turns a SQLite error about `path` into a one-line failure with exit 3.
+pub fn sqlite_error(path: &Path, err: rusqlite::Error) -> anyhow::Error {
+    let shown = path.display();
+    let code = match &err {
+        rusqlite::Error::SqliteFailure(e, _) => Some(e.code),
+        _ => None,
+    };
+    let failure = match code {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            Failure::new(Exit::Database, t!("{shown} 이(가) 잠겨 있습니다: 다른 프로그램이 대기 시간보다 오래 잠금을 쥐고 있습니다", "{shown} is locked: another program held its lock past the busy timeout"))
+                .hint(t!("잠시 후 다시 실행하거나 --busy-timeout 을 늘리세요", "retry later or raise --busy-timeout"))
+        }
+        Some(ErrorCode::NotADatabase) => Failure::new(Exit::Database, t!("{shown} 은(는) SQLite 데이터베이스가 아닙니다", "{shown} is not an SQLite database")),
+        Some(ErrorCode::DatabaseCorrupt) => Failure::new(Exit::Database, t!("{shown} 이(가) 손상되었습니다: {err}", "{shown} is corrupt: {err}")),
+        Some(ErrorCode::ReadOnly) => Failure::new(Exit::Database, t!("{shown} 에 쓸 수 없습니다 (읽기 전용)", "{shown} is read-only")),
+        Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => Failure::new(Exit::Database, t!("{shown} 을(를) 열 수 없습니다: {err}", "cannot open {shown}: {err}")),
+        _ => Failure::new(Exit::Database, t!("{shown}: SQLite 오류: {err}", "{shown}: SQLite error: {err}")),
+    };
+    anyhow::Error::new(failure)
+}
+
+/// A column value as text for reports and journals; NULL is `None`. A blob is shown as
+/// `<blob>`: it never equals a text status, just as in SQLite's own comparisons.
+pub fn value_text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(r) => Some(r.to_string()),
+        ValueRef::Blob(_) => Some("<blob>".to_string()),
+    }
+}
