@@ -14,6 +14,7 @@ mod log;
 mod messages;
 mod outcome;
 mod pg;
+mod pg_cli;
 mod pg_server;
 mod prune;
 mod readme;

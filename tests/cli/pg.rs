@@ -100,7 +100,7 @@ fn generated_rows(seed: u64, jobs: usize) -> String {
 }
 
 /// An SQLite fixture and a PostgreSQL database holding the same generated rows.
-fn both(seed: u64) -> (TestEnv, PgDb) {
+pub fn both(seed: u64) -> (TestEnv, PgDb) {
     let rows = generated_rows(seed, 400);
     let env = TestEnv::with("current", &["empty"]);
     env.conn()
@@ -125,9 +125,13 @@ fn both(seed: u64) -> (TestEnv, PgDb) {
 #[test]
 fn survey_equals_sqlite_on_one_data_set() {
     let (env, pg) = both(7);
-    let sqlite =
-        jobsweep::engine::sqlite::Database::open_read_only(&env.db, Duration::from_secs(1))
-            .expect("sqlite");
+    // Through the seam, as the commands see it.
+    let sqlite = jobsweep::engine::open(
+        &jobsweep::engine::Target::Sqlite(env.db.clone()),
+        jobsweep::engine::Access::Read,
+        Duration::from_secs(1),
+    )
+    .expect("sqlite");
     let sqlite_schema = sqlite.schema().expect("schema");
     let mut db = connect(&pg.url()).expect("connect");
     let schema = db.schema().expect("pg schema");
@@ -157,7 +161,8 @@ fn survey_equals_sqlite_on_one_data_set() {
             &[],
         ),
     ] {
-        let want = jobsweep::core::jobs::survey(&sqlite, &sqlite_schema, &c, DbTimezone::Utc)
+        let want = sqlite
+            .survey(&sqlite_schema, &c, DbTimezone::Utc)
             .expect("sqlite survey");
         let got = db.survey(&schema, &c, DbTimezone::Utc).expect("pg survey");
         assert!(want.stats.total > 0 || !c.jobs.is_empty());

@@ -1,0 +1,284 @@
+//! The commands on PostgreSQL (design.md §8), through the real binary against the test server
+//! of `pg_server`: the same reports as SQLite, the round trips, the lock, the bad inputs.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use crate::common::{bare_cmd, NOW};
+use crate::pg::both;
+use crate::pg_server::PgDb;
+
+/// The binary on `url` with its store in `store`, English, the fixtures' "now".
+fn jobsweep(url: &str, store: &Path) -> Command {
+    let mut cmd = bare_cmd();
+    cmd.env_remove("DATABASE_URL")
+        .args(["--db", url, "--store"])
+        .arg(store)
+        .args(["--lang", "en", "--now", NOW]);
+    cmd
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn without(mut v: Value, keys: &[&str]) -> Value {
+    if let Some(map) = v.as_object_mut() {
+        for k in keys {
+            map.remove(*k);
+        }
+    }
+    v
+}
+
+#[test]
+fn check_reports_exactly_what_it_reports_on_sqlite() {
+    let (env, pg) = both(21);
+    let store = env.path("pgstore");
+    for args in [
+        vec!["--json", "check"],
+        vec!["--json", "check", "--by", "created", "--hours", "30"],
+        vec!["--json", "check", "--emp", "E002", "--job", "job-0003"],
+    ] {
+        let sqlite = env.cmd().args(&args).output().unwrap();
+        let postgres = jobsweep(&pg.url(), &store).args(&args).output().unwrap();
+        assert_eq!(postgres.status.code(), sqlite.status.code());
+        assert_eq!(
+            without(json(&postgres), &["database"]),
+            without(json(&sqlite), &["database"]),
+            "{args:?}"
+        );
+    }
+    // The human report too, but for the database line.
+    let text = |out: std::process::Output| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.contains("database") && !l.contains("Database"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        text(jobsweep(&pg.url(), &store).arg("check").output().unwrap()),
+        text(env.cmd().arg("check").output().unwrap())
+    );
+    // check writes nothing, not even the store.
+    assert!(!store.exists());
+}
+
+#[test]
+fn apply_then_restore_journal_round_trip_and_the_report_hides_the_password() {
+    let (env, pg) = both(22);
+    let store = env.path("pgstore");
+    let before = pg.dump();
+    let out = jobsweep(&pg.url(), &store)
+        .args(["--json", "apply"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert!(
+        !report["changed"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    assert_ne!(pg.dump(), before);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains(&pg.password()));
+    for file in crate::common::files_under(&store) {
+        let text = std::fs::read(store.join(&file)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(&pg.password()),
+            "{file} holds the password"
+        );
+    }
+    let out = jobsweep(&pg.url(), &store)
+        .args(["restore", "--journal", "latest"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pg.dump(), before);
+    let out = jobsweep(&pg.url(), &store).arg("log").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_second_jobsweep_with_another_store_exits_6_and_changes_nothing() {
+    let (env, pg) = both(23);
+    let before = pg.dump();
+    // Another jobsweep, elsewhere, holds the advisory lock.
+    let mut other = pg.spawn_sql(&format!(
+        "SELECT pg_advisory_lock({}); SELECT pg_sleep(30);",
+        jobsweep::engine::postgres::ADVISORY_KEY
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pg
+        .sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        .trim()
+        == "0"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lock was never taken"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = jobsweep(&pg.url(), &env.path("store-b"))
+        .arg("apply")
+        .output()
+        .unwrap();
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pg.dump(), before);
+}
+
+#[test]
+fn snapshot_verify_without_the_server_then_restore_and_diff() {
+    let (env, pg) = both(24);
+    let store = env.path("pgstore");
+    let before = pg.dump();
+    let out = jobsweep(&pg.url(), &store)
+        .arg("snapshot")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: Vec<String> = crate::common::files_under(&store)
+        .into_iter()
+        .filter(|f| f.ends_with(".json") && f.starts_with("snapshots"))
+        .collect();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(store.join(&manifest[0])).unwrap()).unwrap();
+    assert!(!manifest.to_string().contains(&pg.password()));
+    // Verify needs no server: point it at a database that does not exist.
+    let out = jobsweep(&pg.url_of("gone_db"), &store)
+        .args(["snapshot", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    pg.sql(
+        "UPDATE analysis_jobs SET status = 'failed' WHERE id <= 5; DELETE FROM analysis_progress;",
+    );
+    let out = jobsweep(&pg.url(), &store)
+        .args(["--json", "diff"])
+        .output()
+        .unwrap();
+    let diff = json(&out);
+    assert!(diff.to_string().contains("analysis_progress"), "{diff}");
+    assert!(diff.to_string().contains("job-0001"), "{diff}");
+
+    let out = jobsweep(&pg.url(), &store)
+        .args(["restore", "--snapshot", "latest", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pg.dump(), before);
+}
+
+#[test]
+fn bad_urls_wrong_passwords_missing_databases_and_tables_are_one_line_exit_3() {
+    let pg = PgDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let wrong = pg.url().replace(&pg.password(), "Wr0ng-Secret");
+    let cases = [
+        (wrong.clone(), "password authentication failed"),
+        (pg.url_of("no_such_db"), "does not exist"),
+        (pg.url(), "has no analysis_jobs table"),
+        (
+            format!("postgresql://u:{}@127.0.0.1:notaport/db", pg.password()),
+            "PostgreSQL URL",
+        ),
+        (format!("{}?sslmode=sometimes", pg.url()), "sslmode"),
+    ];
+    for (url, says) in cases {
+        // A snapshot needs no app tables (as on SQLite): the missing table is not its problem.
+        let commands: &[&str] = if says.contains("analysis_jobs") {
+            &["check", "apply"]
+        } else {
+            &["check", "apply", "snapshot"]
+        };
+        for &command in commands {
+            let out = jobsweep(&url, &store).arg(command).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{url} {command}: {stderr}");
+            assert!(stderr.contains(says), "{command}: {stderr}");
+            assert!(stderr.lines().count() <= 2, "{stderr}");
+            assert!(!stderr.contains(&pg.password()) && !stderr.contains("Wr0ng-Secret"));
+        }
+    }
+    assert!(
+        !store.exists()
+            || crate::common::files_under(&store)
+                .iter()
+                .all(|f| f == "lock")
+    );
+}
+
+#[test]
+fn kill_9_inside_the_transaction_changes_nothing_and_the_next_run_resolves_it() {
+    let (env, pg) = both(25);
+    let store = env.path("pgstore");
+    let before = pg.dump();
+    let out = jobsweep(&pg.url(), &store)
+        .env("JOBSWEEP_FAILPOINT", "in-transaction")
+        .arg("apply")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(pg.dump(), before, "all or nothing");
+    let out = jobsweep(&pg.url(), &store)
+        .args(["--json", "apply"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["recovered"][0]["state"], "abandoned", "{report}");
+    assert_ne!(pg.dump(), before);
+}
