@@ -247,6 +247,26 @@ pub fn identify(target: &Target, busy_timeout: Duration) -> Result<Identity> {
     }
 }
 
+/// `restore --to` a server database: creates the image's tables, keys, indexes, constraints
+/// and sequences in `target` and fills them. A database already holding tables of the image is
+/// refused (exit 2) unless `force`, which replaces them. (A file target is written by
+/// `restore` itself.)
+pub fn import_new(
+    target: &Target,
+    image: &Path,
+    facts: &ImageFacts,
+    force: bool,
+    busy_timeout: Duration,
+) -> Result<()> {
+    match target {
+        Target::Postgres(url) => postgres::seam::import_new(url, image, facts, force, busy_timeout),
+        Target::Sqlite(path) => Err(crate::error::fail(
+            crate::error::Exit::Usage,
+            format!("{}: not a server database", path.display()),
+        )),
+    }
+}
+
 /// The engine that reads images of `kind` (a manifest's `engine`).
 pub fn image_format(kind: EngineKind) -> &'static dyn ImageFormat {
     match kind {

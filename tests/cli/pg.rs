@@ -268,7 +268,7 @@ fn snapshot_image_verifies_and_rebuilds_an_empty_database_and_the_live_one() {
     // Into an empty database: tables, keys, indexes, sequences created; same rows.
     let empty = PgDb::new();
     let mut fresh = connect(&empty.url()).expect("connect empty");
-    snapshot::import_new(&mut fresh, &image).expect("import new");
+    snapshot::import_new(&mut fresh, &image, &[]).expect("import new");
     assert_eq!(empty.dump(), before);
     let fk = empty.sql(
         "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace",

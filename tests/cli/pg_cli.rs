@@ -282,3 +282,80 @@ fn kill_9_inside_the_transaction_changes_nothing_and_the_next_run_resolves_it() 
     assert_eq!(report["recovered"][0]["state"], "abandoned", "{report}");
     assert_ne!(pg.dump(), before);
 }
+
+#[test]
+fn restore_to_another_database_creates_it_refuses_a_full_one_and_replaces_with_force() {
+    let (env, pg) = both(26);
+    let store = env.path("pgstore");
+    let out = jobsweep(&pg.url(), &store)
+        .arg("snapshot")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = PgDb::new();
+    let restore = |force: bool| {
+        let mut cmd = jobsweep(&pg.url(), &store);
+        cmd.args(["restore", "--snapshot", "latest", "--to", &other.url()]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    let out = restore(false);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(other.dump(), pg.dump());
+    // Holding the tables now: refused, nothing changed.
+    other.sql("UPDATE analysis_jobs SET status = 'x' WHERE id = 1");
+    let changed = other.dump();
+    let out = restore(false);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&pg.password()));
+    assert_eq!(other.dump(), changed);
+    let out = restore(true);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(other.dump(), pg.dump());
+}
+
+#[test]
+fn the_apps_database_url_is_found_without_db() {
+    let (env, pg) = both(27);
+    let out = bare_cmd()
+        .env(
+            "DATABASE_URL",
+            pg.url().replace("postgresql://", "postgresql+psycopg2://"),
+        )
+        .arg("--store")
+        .arg(env.path("pgstore"))
+        .args(["--lang", "en", "--now", NOW, "--json", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert!(report["stats"]["total"].as_u64().unwrap() > 0, "{report}");
+    assert!(!report.to_string().contains(&pg.password()));
+}

@@ -89,6 +89,50 @@ pub fn default_store(url: &str) -> std::path::PathBuf {
     base.join("jobsweep").join(name.trim_start_matches('_'))
 }
 
+/// `restore --to URL` (see `engine::import_new`).
+pub fn import_new(
+    url: &str,
+    image: &Path,
+    facts: &ImageFacts,
+    force: bool,
+    busy_timeout: Duration,
+) -> Result<()> {
+    if facts.engine != EngineKind::Postgresql {
+        return Err(fail(
+            Exit::Usage,
+            t!(
+                "SQLite 스냅샷은 PostgreSQL 데이터베이스로 복원할 수 없습니다 (--to 파일 경로를 쓰세요)",
+                "an SQLite snapshot cannot be restored into a PostgreSQL database (use --to PATH)"
+            ),
+        ));
+    }
+    let env = |key: &str| std::env::var(key).ok();
+    let target = target::parse(url, &env)?;
+    let mut db = PgDatabase::connect(&target, &app_schema(), busy_timeout)?;
+    let wanted: Vec<String> = facts.tables.iter().map(|t| t.table.clone()).collect();
+    let clashing: Vec<String> = snapshot::existing_tables(&mut db)?
+        .into_iter()
+        .filter(|t| wanted.contains(t))
+        .collect();
+    if !clashing.is_empty() && !force {
+        return Err(crate::error::Failure::new(
+            Exit::Usage,
+            t!(
+                "{} 에 이미 테이블이 있습니다: {}",
+                "{} already holds tables: {}",
+                target.display,
+                clashing.join(", ")
+            ),
+        )
+        .hint(t!(
+            "바꾸려면 --force 를 붙이세요",
+            "pass --force to replace them"
+        ))
+        .into());
+    }
+    snapshot::import_new(&mut db, image, &clashing)
+}
+
 impl PgEngine {
     fn db(&self) -> RefMut<'_, PgDatabase> {
         self.db.borrow_mut()

@@ -632,12 +632,27 @@ pub fn import_live(db: &mut PgDatabase, image_path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Creates the image's tables in the (empty) schema of `db` and fills them, in one transaction.
-pub fn import_new(db: &mut PgDatabase, image_path: &Path) -> Result<()> {
+/// Creates the image's tables in the schema of `db` and fills them, in one transaction;
+/// `replace` names existing tables dropped first (`--force`).
+pub fn import_new(db: &mut PgDatabase, image_path: &Path, replace: &[String]) -> Result<()> {
     let target = db.target.clone();
     let qerr = |e: postgres::Error| query_error(&target, &e);
     let layout = Image::open(image_path)?.layout;
     let mut tx = db.client.transaction().map_err(qerr)?;
+    for table in replace {
+        tx.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {} CASCADE",
+            quote_ident(table)
+        ))
+        .map_err(qerr)?;
+    }
+    // Sequences the dropped tables did not own would clash with `CREATE SEQUENCE`.
+    for s in layout.sequences.iter().filter(|s| !s.identity) {
+        if !replace.is_empty() {
+            tx.batch_execute(&format!("DROP SEQUENCE IF EXISTS {}", quote_ident(&s.name)))
+                .map_err(qerr)?;
+        }
+    }
     for statement in create_statements(&layout) {
         tx.batch_execute(&statement).map_err(qerr)?;
     }
