@@ -119,6 +119,12 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target>
             _ => kept.push(pair),
         }
     }
+    // The client library gives a host without a port 5432 at once, so `PGPORT` (which libpq
+    // uses for a host given without one) goes into the URL before it is parsed.
+    let authority = match env("PGPORT") {
+        Some(port) if !kept.iter().any(|p| p.starts_with("port=")) => with_port(authority, &port),
+        _ => authority.to_string(),
+    };
     let mut url = format!("postgresql://{authority}");
     if !kept.is_empty() {
         url.push('?');
@@ -197,6 +203,33 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target>
         dbname,
         user,
     })
+}
+
+/// `user@h1,h2/db` with `:port` added to each host that has none (`[v6]` hosts too).
+fn with_port(authority: &str, port: &str) -> String {
+    let (before_path, path) = match authority.find('/') {
+        Some(i) => authority.split_at(i),
+        None => (authority, ""),
+    };
+    let (user, hosts) = match before_path.rfind('@') {
+        Some(i) => (&before_path[..=i], &before_path[i + 1..]),
+        None => ("", before_path),
+    };
+    if hosts.is_empty() {
+        return authority.to_string();
+    }
+    let hosts: Vec<String> = hosts
+        .split(',')
+        .map(|h| {
+            let bare = h.rsplit_once(']').map_or(h, |(_, after)| after);
+            if bare.contains(':') {
+                h.to_string()
+            } else {
+                format!("{h}:{port}")
+            }
+        })
+        .collect();
+    format!("{user}{}{path}", hosts.join(","))
 }
 
 /// libpq's default on Debian: the server's socket directory when it exists, else localhost.
