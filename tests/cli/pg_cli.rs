@@ -428,3 +428,85 @@ fn kill_9_after_commit_leaves_a_planned_journal_the_next_run_resolves_as_committ
     );
     assert_eq!(pg.dump(), before);
 }
+
+/// The legacy schema (design.md §2) as it would be on PostgreSQL: the SQLite fixture's DDL with
+/// PostgreSQL's types.
+fn legacy_schema_pg() -> String {
+    include_str!("../../fixtures/schema-legacy.sql")
+        .replace("INTEGER PRIMARY KEY AUTOINCREMENT", "SERIAL PRIMARY KEY")
+        .replace("DATETIME", "TIMESTAMP")
+        .replace("\"pending\"", "'pending'")
+        .replace("REAL", "FLOAT8")
+}
+
+/// Legacy rows valid for both engines: a result completed when its `stt_text` is set, one
+/// progress row per job.
+fn legacy_rows(seed: u64) -> String {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let now = chrono::NaiveDateTime::parse_from_str(NOW, "%Y-%m-%d %H:%M:%S").unwrap();
+    let stamp = |t: chrono::NaiveDateTime| format!("'{}'", t.format("%Y-%m-%d %H:%M:%S"));
+    let mut sql = String::new();
+    for e in 1..=5 {
+        sql.push_str(&format!(
+            "INSERT INTO employees (id, emp_id, name) VALUES ({e}, 'E{e:03}', 'n');\n"
+        ));
+    }
+    let mut result_id = 1;
+    for j in 1..=200 {
+        let created = now - chrono::Duration::minutes(rng.i64(0..60 * 24 * 10));
+        let status = ["pending", "processing", "completed", "failed"][rng.usize(0..4)];
+        sql.push_str(&format!(
+            "INSERT INTO analysis_jobs (id, job_id, emp_id, folder_path, status, created_at) \
+             VALUES ({j}, 'L{j:04}', 'E{:03}', '/d/{j}', '{status}', {});\n",
+            rng.usize(1..=5),
+            stamp(created)
+        ));
+        for f in 0..rng.usize(0..4) {
+            let text = if rng.bool() { "'t'" } else { "NULL" };
+            sql.push_str(&format!(
+                "INSERT INTO analysis_results (id, job_id, file_id, stt_text, created_at) \
+                 VALUES ({result_id}, 'L{j:04}', 'f{f}', {text}, {});\n",
+                stamp(created + chrono::Duration::minutes(rng.i64(0..60 * 48)))
+            ));
+            result_id += 1;
+        }
+        if rng.bool() {
+            sql.push_str(&format!(
+                "INSERT INTO analysis_progress (id, job_id, total_files, processed_files, status, created_at) \
+                 VALUES ({j}, 'L{j:04}', 3, 1, 'processing', {});\n",
+                stamp(created + chrono::Duration::minutes(rng.i64(0..60 * 72)))
+            ));
+        }
+    }
+    sql
+}
+
+#[test]
+fn the_legacy_schema_is_recognised_and_reported_as_on_sqlite() {
+    let env = crate::common::TestEnv::with("legacy", &["empty"]);
+    let rows = legacy_rows(31);
+    env.conn()
+        .execute_batch(&format!("BEGIN; {rows} COMMIT;"))
+        .expect("load sqlite");
+    let pg = PgDb::new();
+    pg.sql(&legacy_schema_pg());
+    pg.sql(&format!("BEGIN; {rows} COMMIT;"));
+    let store = env.path("pgstore");
+    let sqlite = env.cmd().args(["--json", "check"]).output().unwrap();
+    let postgres = jobsweep(&pg.url(), &store)
+        .args(["--json", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        postgres.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&postgres.stderr)
+    );
+    let (sqlite, postgres) = (json(&sqlite), json(&postgres));
+    assert_eq!(postgres["schema"], "legacy", "{postgres}");
+    assert_eq!(
+        without(postgres, &["database"]),
+        without(sqlite, &["database"])
+    );
+}
