@@ -510,3 +510,40 @@ fn the_legacy_schema_is_recognised_and_reported_as_on_sqlite() {
         without(sqlite, &["database"])
     );
 }
+
+#[test]
+fn the_store_defaults_to_the_state_directory_named_after_the_server_and_database() {
+    let (env, pg) = both(32);
+    let state = env.path("state");
+    let out = bare_cmd()
+        .env_remove("DATABASE_URL")
+        .env("XDG_STATE_HOME", &state)
+        .args(["--db", &pg.url(), "--lang", "en", "snapshot"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = pg
+        .url()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let store = state
+        .join("jobsweep")
+        .join(format!("127.0.0.1-{port}-{}", pg.name));
+    assert!(
+        crate::common::files_under(&store)
+            .iter()
+            .any(|f| f.starts_with("snapshots/") && f.ends_with(".json")),
+        "{:?}",
+        crate::common::files_under(&state)
+    );
+}
