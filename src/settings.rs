@@ -131,7 +131,15 @@ impl Settings {
             target.check()?;
             return Ok(target);
         }
-        // helper P: the app's `DATABASE_URL` comes here, before the default paths (design.md §8).
+        // The app's own `DATABASE_URL` (SQLAlchemy's form), before the default paths
+        // (design.md §8); a URL of another kind (mysql://) is not ours and is passed over.
+        if let Some(url) = std::env::var_os("DATABASE_URL").filter(|u| !u.is_empty()) {
+            let target = Target::parse(&url);
+            if target.file().is_none() || url.to_string_lossy().starts_with("sqlite:///") {
+                target.check()?;
+                return Ok(target);
+            }
+        }
         let candidates = discovery_candidates();
         if let Some(found) = candidates.iter().find(|p| p.is_file()) {
             return Ok(Target::Sqlite(found.clone()));

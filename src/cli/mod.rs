@@ -30,17 +30,19 @@ Exit status:
   3  database problem (missing, not SQLite, corrupt, schema, read-only, locked)
   4  snapshot or journal integrity failure
   5  revert conflicts
-  6  another jobsweep holds the store lock
+  6  another jobsweep holds the store lock (or the PostgreSQL advisory lock)
   7  apply refused by --max-changes";
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// The database file [default: $DATA_DIR/database.db, /app/data/database.db,
-    /// ./data/database.db, the first that exists]
+    /// The database: an SQLite file (or sqlite:///path), or a postgresql:// URL [default:
+    /// $DATABASE_URL, then $DATA_DIR/database.db, /app/data/database.db, ./data/database.db, the
+    /// first that exists]
     #[arg(long, global = true, env = "JOBSWEEP_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
-    /// Where snapshots and journals live [default: .jobsweep/ beside the database]
+    /// Where snapshots and journals live [default: .jobsweep/ beside the database file;
+    /// $XDG_STATE_HOME/jobsweep/<host>-<port>-<dbname>/ for PostgreSQL]
     #[arg(long, global = true, env = "JOBSWEEP_STORE", value_name = "DIR")]
     pub store: Option<PathBuf>,
 
@@ -289,10 +291,12 @@ pub struct RestoreArgs {
     /// Put a snapshot back: id, unique prefix or `latest`
     #[arg(long, value_name = "ID", add = ArgValueCompleter::new(complete::snapshot_ids))]
     pub snapshot: Option<String>,
-    /// With --snapshot: write the image to a new file instead of the live database
+    /// With --snapshot: write the image to a new file (or into another PostgreSQL database, a
+    /// postgresql:// URL) instead of the live database
     #[arg(long, value_name = "PATH", requires = "snapshot")]
     pub to: Option<PathBuf>,
-    /// Revert conflicting rows too (--journal), or overwrite an existing --to file
+    /// Revert conflicting rows too (--journal), or overwrite an existing --to file (or the
+    /// tables of a --to database)
     #[arg(long)]
     pub force: bool,
     /// With --snapshot into the live database: count what the restore would discard, change nothing

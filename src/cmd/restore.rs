@@ -15,7 +15,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
-use crate::engine::{self, Access, Identity};
+use crate::engine::{self, Access, Identity, Target};
 use crate::error::{fail, Exit, Failure};
 use crate::progress;
 use crate::settings::Settings;
@@ -54,6 +54,9 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RestoreReport, Ex
     // `restore --journal` goes to `cmd::revert` (see `lib::run`); clap allows only one of the two.
     let wanted = args.snapshot.as_deref().unwrap_or("latest");
     let report = match &args.to {
+        Some(to) if Target::parse(to.as_os_str()).file().is_none() => {
+            restore_to_database(settings, wanted, &Target::parse(to.as_os_str()), args.force)?
+        }
         Some(to) => restore_to_file(settings, wanted, to, args.force)?,
         None => restore_live(settings, wanted, args.force, args.dry_run)?,
     };
@@ -147,6 +150,31 @@ fn restore_to_file(
     Ok(RestoreReport {
         snapshot_id: m.id,
         target: to.display().to_string(),
+        live: false,
+        pre_restore_snapshot_id: None,
+        image_bytes: m.image_bytes,
+        journal_mode: None,
+        dry_run: false,
+        discarded: Vec::new(),
+    })
+}
+
+/// `restore --to URL`: the snapshot into another server database (design.md §8): created in
+/// an empty one; one holding the same tables is refused (exit 2) unless `--force`.
+fn restore_to_database(
+    settings: &Settings,
+    wanted: &str,
+    to: &Target,
+    force: bool,
+) -> Result<RestoreReport> {
+    let store = existing_store(settings)?;
+    let _lock = store.lock(settings.wait)?;
+    let m = find_snapshot(&store, wanted, None)?;
+    let image = snapshot::extract_to(&store, &m, &store.snapshots_dir(), TEMP_PREFIX, settings)?;
+    engine::import_new(to, &image, &m.facts(), force, settings.busy_timeout)?;
+    Ok(RestoreReport {
+        snapshot_id: m.id,
+        target: to.shown(),
         live: false,
         pre_restore_snapshot_id: None,
         image_bytes: m.image_bytes,

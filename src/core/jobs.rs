@@ -42,7 +42,7 @@ impl Criteria {
         job_ok && emp_ok
     }
 
-    fn threshold(&self) -> Duration {
+    pub fn threshold(&self) -> Duration {
         Duration::milliseconds((self.hours * 3_600_000.0).round() as i64)
     }
 }

@@ -21,6 +21,7 @@
 //! carry. Errors are one-line `Failure`s with the spec's exit codes, made by the engine (it
 //! knows what "locked" or "not a database" means for it).
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -109,7 +110,7 @@ impl Target {
     pub fn shown(&self) -> String {
         match self {
             Target::Sqlite(path) => path.display().to_string(),
-            Target::Postgres(url) => url.clone(),
+            Target::Postgres(url) => postgres::seam::shown(url),
         }
     }
 
@@ -122,8 +123,7 @@ impl Target {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .join(".jobsweep"),
-            // helper P: `$XDG_STATE_HOME/jobsweep/<host>-<port>-<dbname>/`.
-            Target::Postgres(_) => PathBuf::from(".jobsweep"),
+            Target::Postgres(url) => postgres::seam::default_store(url),
         }
     }
 }
@@ -239,10 +239,7 @@ pub fn previous_copy_method() -> bool {
 pub fn open(target: &Target, access: Access, busy_timeout: Duration) -> Result<Box<dyn Database>> {
     match target {
         Target::Sqlite(path) => Ok(Box::new(sqlite::open(path, access, busy_timeout)?)),
-        Target::Postgres(_) => Err(crate::error::fail(
-            crate::error::Exit::Database,
-            "PostgreSQL is not supported by this build yet".to_string(),
-        )),
+        Target::Postgres(url) => Ok(Box::new(postgres::seam::open(url, busy_timeout)?)),
     }
 }
 
@@ -255,12 +252,31 @@ pub fn identify(target: &Target, busy_timeout: Duration) -> Result<Identity> {
     }
 }
 
+/// `restore --to` a server database: creates the image's tables, keys, indexes, constraints
+/// and sequences in `target` and fills them. A database already holding tables of the image is
+/// refused (exit 2) unless `force`, which replaces them. (A file target is written by
+/// `restore` itself.)
+pub fn import_new(
+    target: &Target,
+    image: &Path,
+    facts: &ImageFacts,
+    force: bool,
+    busy_timeout: Duration,
+) -> Result<()> {
+    match target {
+        Target::Postgres(url) => postgres::seam::import_new(url, image, facts, force, busy_timeout),
+        Target::Sqlite(path) => Err(crate::error::fail(
+            crate::error::Exit::Usage,
+            format!("{}: not a server database", path.display()),
+        )),
+    }
+}
+
 /// The engine that reads images of `kind` (a manifest's `engine`).
 pub fn image_format(kind: EngineKind) -> &'static dyn ImageFormat {
     match kind {
         EngineKind::Sqlite => &sqlite::SqliteImages,
-        // helper P: `&postgres::PgImages`.
-        EngineKind::Postgresql => &sqlite::SqliteImages,
+        EngineKind::Postgresql => &postgres::seam::PgImages,
     }
 }
 

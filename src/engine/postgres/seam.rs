@@ -1,0 +1,289 @@
+//! The PostgreSQL implementation of the engine seam (design.md §7.1, §8): `Database` and
+//! `WriteTx` over one connection (the seam's methods take `&self`, the client needs `&mut`:
+//! a `RefCell`, never borrowed across calls), `ImageFormat` over logical images.
+
+use std::cell::{RefCell, RefMut};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use super::write::{self, CommitFailure, PgWrite};
+use super::{snapshot, target, PgDatabase};
+use crate::core::diff::DbDiff;
+use crate::core::jobs::{Criteria, Survey};
+use crate::core::schema::Schema;
+use crate::core::time::DbTimezone;
+use crate::engine::{
+    self, CommitError, EngineKind, Identity, ImageFacts, ImageFormat, LiveImage, Progress,
+    ServerId, TableRows,
+};
+use crate::error::{fail, Exit};
+use crate::journal::{Change, Skipped};
+use crate::t;
+
+/// The schema holding the app's tables: `JOBSWEEP_PG_SCHEMA`, else `public`.
+fn app_schema() -> String {
+    std::env::var("JOBSWEEP_PG_SCHEMA")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "public".into())
+}
+
+/// An open PostgreSQL database behind the seam.
+pub struct PgEngine {
+    db: RefCell<PgDatabase>,
+    identity: Identity,
+}
+
+/// Connects to the database `url` names (libpq's URL and environment).
+pub fn open(url: &str, busy_timeout: Duration) -> Result<PgEngine> {
+    let env = |key: &str| std::env::var(key).ok();
+    let target = target::parse(url, &env)?;
+    let mut db = PgDatabase::connect(&target, &app_schema(), busy_timeout)?;
+    let id = db.identity()?;
+    let identity = Identity::Server {
+        id: ServerId {
+            system_identifier: id.system_identifier,
+            database: id.database,
+        },
+        shown: target.display.clone(),
+    };
+    Ok(PgEngine {
+        db: RefCell::new(db),
+        identity,
+    })
+}
+
+/// The URL without its password, for a `--db` value that may not even parse.
+pub fn shown(url: &str) -> String {
+    let env = |key: &str| std::env::var(key).ok();
+    match target::parse(url, &env) {
+        Ok(target) => target.display,
+        Err(_) => t!(
+            "(읽을 수 없는 PostgreSQL URL)",
+            "(unreadable PostgreSQL URL)"
+        ),
+    }
+}
+
+/// `$XDG_STATE_HOME/jobsweep/<host>-<port>-<dbname>/` (`~/.local/state/...` when unset): a
+/// server has no file to keep the store beside (design.md §8).
+pub fn default_store(url: &str) -> std::path::PathBuf {
+    let env = |key: &str| std::env::var(key).ok();
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))
+        .unwrap_or_else(|| std::path::PathBuf::from(".local/state"));
+    let name = match target::parse(url, &env) {
+        Ok(t) => format!("{}-{}-{}", t.host, t.port, t.dbname),
+        Err(_) => "postgresql".into(),
+    };
+    // A socket directory is a path: keep the name one component.
+    let name: String = name
+        .chars()
+        .map(|c| if c == '/' { '_' } else { c })
+        .collect();
+    base.join("jobsweep").join(name.trim_start_matches('_'))
+}
+
+/// `restore --to URL` (see `engine::import_new`).
+pub fn import_new(
+    url: &str,
+    image: &Path,
+    facts: &ImageFacts,
+    force: bool,
+    busy_timeout: Duration,
+) -> Result<()> {
+    if facts.engine != EngineKind::Postgresql {
+        return Err(fail(
+            Exit::Usage,
+            t!(
+                "SQLite 스냅샷은 PostgreSQL 데이터베이스로 복원할 수 없습니다 (--to 파일 경로를 쓰세요)",
+                "an SQLite snapshot cannot be restored into a PostgreSQL database (use --to PATH)"
+            ),
+        ));
+    }
+    let env = |key: &str| std::env::var(key).ok();
+    let target = target::parse(url, &env)?;
+    let mut db = PgDatabase::connect(&target, &app_schema(), busy_timeout)?;
+    let wanted: Vec<String> = facts.tables.iter().map(|t| t.table.clone()).collect();
+    let clashing: Vec<String> = snapshot::existing_tables(&mut db)?
+        .into_iter()
+        .filter(|t| wanted.contains(t))
+        .collect();
+    if !clashing.is_empty() && !force {
+        return Err(crate::error::Failure::new(
+            Exit::Usage,
+            t!(
+                "{} 에 이미 테이블이 있습니다: {}",
+                "{} already holds tables: {}",
+                target.display,
+                clashing.join(", ")
+            ),
+        )
+        .hint(t!(
+            "바꾸려면 --force 를 붙이세요",
+            "pass --force to replace them"
+        ))
+        .into());
+    }
+    snapshot::import_new(&mut db, image, &clashing)
+}
+
+impl PgEngine {
+    fn db(&self) -> RefMut<'_, PgDatabase> {
+        self.db.borrow_mut()
+    }
+}
+
+impl engine::Database for PgEngine {
+    fn shown(&self) -> String {
+        self.db.borrow().target.display.clone()
+    }
+
+    fn identity(&self) -> Identity {
+        self.identity.clone()
+    }
+
+    fn rolled_back_hot_journal(&self) -> bool {
+        false
+    }
+
+    fn schema(&self) -> Result<Schema> {
+        self.db().schema()
+    }
+
+    fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey> {
+        self.db().survey(schema, criteria, tz)
+    }
+
+    fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {
+        write::current_value(&mut self.db(), pk)
+    }
+
+    fn recorded_outcome(&self, id: &str) -> Result<Option<Option<DateTime<Utc>>>> {
+        write::recorded_outcome(&mut self.db(), id)
+    }
+
+    fn check_integrity(&self) -> Result<()> {
+        // The server guards its own pages; there is no file to check.
+        Ok(())
+    }
+
+    fn lock_for_changes(&mut self, wait: bool) -> Result<()> {
+        self.db.get_mut().advisory_lock(wait)
+    }
+
+    fn begin_write(&self) -> Result<Box<dyn engine::WriteTx + '_>> {
+        Ok(Box::new(PgWriteTx {
+            tx: RefCell::new(PgWrite::begin(self.db())?),
+        }))
+    }
+
+    fn export_image(&self, dest: &Path, _progress: &Progress) -> Result<ImageFacts> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(dest)
+            .map_err(|e| fail(Exit::Database, format!("{}: {e}", dest.display())))?;
+        let layout = snapshot::export(&mut self.db(), &mut file)?;
+        file.sync_all()
+            .map_err(|e| fail(Exit::Database, format!("{}: {e}", dest.display())))?;
+        Ok(ImageFacts {
+            engine: EngineKind::Postgresql,
+            engine_version: layout.server_version.clone(),
+            tables: layout
+                .tables
+                .iter()
+                .map(|t| TableRows {
+                    table: t.name.clone(),
+                    rows: t.rows,
+                })
+                .collect(),
+            ..ImageFacts::default()
+        })
+    }
+
+    fn import_image(
+        &mut self,
+        image: &Path,
+        _facts: &ImageFacts,
+        _progress: &Progress,
+    ) -> Result<()> {
+        snapshot::import_live(self.db.get_mut(), image)
+    }
+
+    fn restore_mode(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn comparable_image(&self, scratch: &Path, progress: &Progress) -> Result<LiveImage> {
+        let temp = tempfile::Builder::new()
+            .prefix(".live-")
+            .tempfile_in(scratch)
+            .map_err(|e| fail(Exit::Database, format!("{}: {e}", scratch.display())))?
+            .into_temp_path();
+        self.export_image(&temp, progress)?;
+        Ok(LiveImage::Copy(temp))
+    }
+}
+
+/// `apply`'s and revert's transaction.
+struct PgWriteTx<'a> {
+    tx: RefCell<PgWrite<RefMut<'a, PgDatabase>>>,
+}
+
+impl engine::WriteTx for PgWriteTx<'_> {
+    fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey> {
+        self.tx.borrow_mut().survey(schema, criteria, tz)
+    }
+
+    fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {
+        self.tx.borrow_mut().current_value(pk)
+    }
+
+    fn lock_rows(&self, pks: &[i64]) -> Result<()> {
+        self.tx.borrow_mut().lock_rows(pks)
+    }
+
+    fn set(&self, changes: &[Change]) -> Result<(Vec<Change>, Vec<Skipped>)> {
+        self.tx.borrow_mut().set(changes)
+    }
+
+    fn record_outcome(&self, journal_id: &str, kind: &str, at: DateTime<Utc>) -> Result<()> {
+        self.tx.borrow_mut().record_outcome(journal_id, kind, at)
+    }
+
+    fn commit(self: Box<Self>) -> std::result::Result<(), CommitError> {
+        match self.tx.into_inner().commit() {
+            Ok(()) => Ok(()),
+            Err(CommitFailure::RolledBack(e)) => Err(CommitError::RolledBack(e)),
+            Err(CommitFailure::Uncertain(e)) => Err(CommitError::Uncertain(e)),
+        }
+    }
+}
+
+/// PostgreSQL's images: logical dumps (`snapshot`'s format).
+pub struct PgImages;
+
+impl ImageFormat for PgImages {
+    fn data_suffix(&self) -> &'static str {
+        ".pgdump.zst"
+    }
+
+    fn check(&self, image: &Path, facts: &ImageFacts) -> Result<Option<String>> {
+        let expected: Vec<(String, u64)> = facts
+            .tables
+            .iter()
+            .map(|t| (t.table.clone(), t.rows))
+            .collect();
+        snapshot::check(image, &expected)
+    }
+
+    fn diff(&self, from: &Path, to: &Path) -> Result<DbDiff> {
+        snapshot::diff(from, to)
+    }
+}

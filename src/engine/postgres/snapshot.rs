@@ -1,0 +1,878 @@
+//! The logical snapshot of the app's schema on PostgreSQL (design.md §8.4): every base table
+//! read in one `REPEATABLE READ READ ONLY` transaction (one MVCC snapshot: the app keeps
+//! writing and is never blocked) and streamed with `COPY ... TO STDOUT`.
+//!
+//! The image (what the store compresses and checksums) is one file:
+//!
+//! ```text
+//! JOBSWEEP-PG-IMAGE/1\n
+//! <one line of JSON: the Layout — tables, columns, keys, indexes, constraints, sequences>\n
+//! TABLE <n>\n            per table, in the layout's order (parents before children)
+//! <COPY text rows, one line each>
+//! \.\n
+//! ```
+//!
+//! COPY's text format escapes newlines inside values, so a row is one line and the image can be
+//! checked (rows decoded and counted per table) without a server. The layout is what rebuilds
+//! the tables on an empty database (`restore --to`); it is read from the catalog in the same
+//! transaction as the rows.
+
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::{query_error, quote_ident, PgDatabase};
+use crate::error::{fail, Exit};
+use crate::t;
+
+pub const MAGIC: &str = "JOBSWEEP-PG-IMAGE/1";
+
+/// What the image holds besides rows: enough to create the tables again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Layout {
+    /// The schema the tables were read from.
+    pub schema: String,
+    pub server_version: String,
+    /// In dependency order: a table comes after the tables its foreign keys point to.
+    pub tables: Vec<Table>,
+    pub sequences: Vec<Sequence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+    /// Primary key, unique and check constraints: `(name, definition)`, added after the rows.
+    pub constraints: Vec<(String, String)>,
+    /// Foreign keys, added last (all tables filled).
+    pub foreign_keys: Vec<(String, String)>,
+    /// `CREATE INDEX` statements of the indexes that no constraint owns.
+    pub indexes: Vec<String>,
+    /// The primary key's columns (for the diff by primary key); empty when there is none.
+    pub primary_key: Vec<String>,
+    /// Rows in the image.
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// `format_type`: `character varying(50)`, `timestamp without time zone`, ...
+    pub data_type: String,
+    pub not_null: bool,
+    pub default: Option<String>,
+    /// `a` (always) or `d` (by default) for identity columns.
+    pub identity: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sequence {
+    pub name: String,
+    pub data_type: String,
+    pub increment: i64,
+    pub min: i64,
+    pub max: i64,
+    pub start: i64,
+    pub cycle: bool,
+    /// `(table, column)` that owns it (serial and identity columns).
+    pub owned_by: Option<(String, String)>,
+    /// Identity sequences are created by their column, not by `CREATE SEQUENCE`.
+    pub identity: bool,
+    /// `last_value` and `is_called`: where `nextval` continues.
+    pub last_value: i64,
+    pub is_called: bool,
+}
+
+/// Reads the layout of every base table of the schema from the catalog, inside `tx`.
+fn read_layout(
+    tx: &mut postgres::Transaction<'_>,
+    schema: &str,
+) -> Result<Layout, postgres::Error> {
+    let server_version: String = tx.query_one("SHOW server_version", &[])?.get(0);
+    let table_rows = tx.query(
+        "SELECT c.oid, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname",
+        &[&schema],
+    )?;
+    let mut tables = Vec::new();
+    let mut depends: Vec<Vec<String>> = Vec::new();
+    for row in &table_rows {
+        let oid: postgres::types::Oid = row.get(0);
+        let name: String = row.get(1);
+        let columns = tx
+            .query(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+                 pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity::text, '') \
+                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                &[&oid],
+            )?
+            .iter()
+            .map(|c| Column {
+                name: c.get(0),
+                data_type: c.get(1),
+                not_null: c.get(2),
+                default: c.get(3),
+                identity: c.get(4),
+            })
+            .collect();
+        let mut constraints = Vec::new();
+        let mut foreign_keys = Vec::new();
+        let mut parents = Vec::new();
+        for c in tx.query(
+            "SELECT conname::text, contype::text, pg_get_constraintdef(oid), \
+             (SELECT relname::text FROM pg_class WHERE oid = confrelid) \
+             FROM pg_constraint WHERE conrelid = $1 AND contype IN ('p', 'u', 'c', 'f', 'x') ORDER BY conname",
+            &[&oid],
+        )? {
+            let pair = (c.get::<_, String>(0), c.get::<_, String>(2));
+            if c.get::<_, String>(1) == "f" {
+                if let Some(parent) = c.get::<_, Option<String>>(3) {
+                    parents.push(parent);
+                }
+                foreign_keys.push(pair);
+            } else {
+                constraints.push(pair);
+            }
+        }
+        let indexes = tx
+            .query(
+                "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i \
+                 WHERE i.indrelid = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid) \
+                 ORDER BY i.indexrelid::regclass::text",
+                &[&oid],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let primary_key = tx
+            .query(
+                "SELECT a.attname::text FROM pg_index i \
+                 JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                 WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.n",
+                &[&oid],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        depends.push(parents);
+        tables.push(Table {
+            name,
+            columns,
+            constraints,
+            foreign_keys,
+            indexes,
+            primary_key,
+            rows: 0,
+        });
+    }
+    let tables = parents_first(tables, depends);
+    let mut sequences = Vec::new();
+    for s in tx.query(
+        "SELECT c.relname::text, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, \
+         s.seqstart, s.seqcycle, t.relname::text, a.attname::text, coalesce(d.deptype = 'i', false) \
+         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+              AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') \
+         LEFT JOIN pg_class t ON t.oid = d.refobjid \
+         LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+         WHERE n.nspname = $1 ORDER BY c.relname",
+        &[&schema],
+    )? {
+        let name: String = s.get(0);
+        // `pg_sequence_last_value` is NULL before the first nextval.
+        let last = tx.query_one(
+            &format!(
+                "SELECT last_value, is_called FROM {}.{}",
+                quote_ident(schema),
+                quote_ident(&name)
+            ),
+            &[],
+        )?;
+        let owner: Option<String> = s.get(7);
+        let column: Option<String> = s.get(8);
+        sequences.push(Sequence {
+            name,
+            data_type: s.get(1),
+            increment: s.get(2),
+            min: s.get(3),
+            max: s.get(4),
+            start: s.get(5),
+            cycle: s.get(6),
+            owned_by: owner.zip(column),
+            identity: s.get(9),
+            last_value: last.get(0),
+            is_called: last.get(1),
+        });
+    }
+    Ok(Layout {
+        schema: schema.to_string(),
+        server_version,
+        tables,
+        sequences,
+    })
+}
+
+/// Orders tables so that each comes after the tables its foreign keys reference (a cycle or a
+/// reference outside the schema keeps name order for what is left).
+fn parents_first(tables: Vec<Table>, depends: Vec<Vec<String>>) -> Vec<Table> {
+    let mut pending: Vec<(Table, Vec<String>)> = tables.into_iter().zip(depends).collect();
+    let names: Vec<String> = pending.iter().map(|(t, _)| t.name.clone()).collect();
+    let mut placed: Vec<Table> = Vec::new();
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|(t, parents)| {
+            parents.iter().all(|p| {
+                p == &t.name || !names.contains(p) || placed.iter().any(|done| &done.name == p)
+            })
+        });
+        let (table, _) = pending.remove(ready.unwrap_or(0));
+        placed.push(table);
+    }
+    placed
+}
+
+/// Writes the image of the schema's tables to `out`: the layout line, then each table's rows.
+/// Returns the layout with each table's row count.
+pub fn export(db: &mut PgDatabase, out: &mut dyn Write) -> Result<Layout> {
+    let target = db.target.clone();
+    let schema = db.schema.clone();
+    let qerr = |e: postgres::Error| query_error(&target, &e);
+    let mut tx = db.read_transaction()?;
+    let mut layout = read_layout(&mut tx, &schema).map_err(qerr)?;
+    let mut out = BufWriter::with_capacity(1 << 20, out);
+    // The layout's row counts are only known at the end; the header line carries the layout
+    // without them, and the manifest (ImageFacts) records the counts.
+    let io = |e: std::io::Error| fail(Exit::Database, format!("writing the snapshot image: {e}"));
+    writeln!(out, "{MAGIC}").map_err(io)?;
+    serde_json::to_writer(&mut out, &layout)?;
+    out.write_all(b"\n").map_err(io)?;
+    for (n, table) in layout.tables.iter_mut().enumerate() {
+        writeln!(out, "TABLE {n}").map_err(io)?;
+        let columns = column_list(table);
+        let mut reader = tx
+            .copy_out(
+                format!(
+                    "COPY {}.{} ({columns}) TO STDOUT",
+                    quote_ident(&schema),
+                    quote_ident(&table.name)
+                )
+                .as_str(),
+            )
+            .map_err(qerr)?;
+        table.rows = copy_counting_lines(&mut reader, &mut out).map_err(|e| {
+            fail(
+                Exit::Database,
+                format!("{}: COPY {}: {e}", target.display, table.name),
+            )
+        })?;
+        out.write_all(b"\\.\n").map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    drop(out);
+    tx.commit().map_err(qerr)?;
+    Ok(layout)
+}
+
+fn column_list(table: &Table) -> String {
+    table
+        .columns
+        .iter()
+        .map(|c| quote_ident(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Copies `reader` to `out`, counting newlines (one per row in COPY's text format).
+fn copy_counting_lines(reader: &mut dyn Read, out: &mut dyn Write) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(lines),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        out.write_all(&buf[..n])?;
+    }
+}
+
+/// An image opened for reading: its layout, then its tables in order.
+pub struct Image {
+    pub layout: Layout,
+    reader: BufReader<std::fs::File>,
+    next_table: usize,
+}
+
+fn corrupt(path: &Path, what: String) -> anyhow::Error {
+    fail(
+        Exit::Integrity,
+        t!(
+            "{}: PostgreSQL 스냅샷 이미지가 손상되었습니다: {what}",
+            "{}: the PostgreSQL snapshot image is damaged: {what}",
+            path.display()
+        ),
+    )
+}
+
+impl Image {
+    pub fn open(path: &Path) -> Result<Image> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| fail(Exit::Integrity, format!("{}: {e}", path.display())))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .map_err(|e| corrupt(path, e.to_string()))?;
+        if line.trim_end() != MAGIC {
+            return Err(corrupt(path, format!("no {MAGIC} header")));
+        }
+        line.clear();
+        reader
+            .read_line(&mut line)
+            .map_err(|e| corrupt(path, e.to_string()))?;
+        let layout: Layout =
+            serde_json::from_str(&line).map_err(|e| corrupt(path, format!("layout: {e}")))?;
+        Ok(Image {
+            layout,
+            reader,
+            next_table: 0,
+        })
+    }
+
+    /// Calls `row` with each row line (without its newline) of the next table; returns the
+    /// table's index and row count, or `None` after the last table.
+    pub fn next_table(
+        &mut self,
+        path: &Path,
+        row: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Option<(usize, u64)>> {
+        if self.next_table >= self.layout.tables.len() {
+            return Ok(None);
+        }
+        let n = self.next_table;
+        let mut line = Vec::new();
+        self.reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| corrupt(path, e.to_string()))?;
+        if line != format!("TABLE {n}\n").as_bytes() {
+            return Err(corrupt(
+                path,
+                format!(
+                    "table {} does not start where expected",
+                    self.layout.tables[n].name
+                ),
+            ));
+        }
+        let mut rows = 0u64;
+        loop {
+            line.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| corrupt(path, e.to_string()))?;
+            if read == 0 || line.last() != Some(&b'\n') {
+                return Err(corrupt(
+                    path,
+                    format!("table {} ends early", self.layout.tables[n].name),
+                ));
+            }
+            if line == b"\\.\n" {
+                break;
+            }
+            rows += 1;
+            row(&line[..line.len() - 1])?;
+        }
+        self.next_table += 1;
+        Ok(Some((n, rows)))
+    }
+
+    /// Nothing may follow the last table.
+    pub fn finish(mut self, path: &Path) -> Result<()> {
+        let mut rest = [0u8; 1];
+        match self.reader.read(&mut rest) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(corrupt(path, "data after the last table".into())),
+            Err(e) => Err(corrupt(path, e.to_string())),
+        }
+    }
+}
+
+/// `snapshot verify` without a server: the image decodes and every table holds `expected` rows
+/// (from the manifest). `None` when sound, else what is wrong.
+pub fn check(path: &Path, expected: &[(String, u64)]) -> Result<Option<String>> {
+    let mut image = match Image::open(path) {
+        Ok(image) => image,
+        Err(e) => return Ok(Some(format!("{e:#}"))),
+    };
+    let mut counted = Vec::new();
+    loop {
+        let columns = image
+            .layout
+            .tables
+            .get(image.next_table)
+            .map(|t| t.columns.len());
+        let mut bad_row = None;
+        let step = image.next_table(path, &mut |line| {
+            // Each row has one field per column, tab-separated (tabs inside values are escaped).
+            let fields = line.iter().filter(|&&b| b == b'\t').count() + 1;
+            if Some(fields) != columns && bad_row.is_none() {
+                bad_row = Some(
+                    String::from_utf8_lossy(line)
+                        .chars()
+                        .take(60)
+                        .collect::<String>(),
+                );
+            }
+            Ok(())
+        });
+        match step {
+            Ok(Some((n, rows))) => {
+                let name = image.layout.tables[n].name.clone();
+                if let Some(row) = bad_row {
+                    return Ok(Some(format!(
+                        "table {name}: a row has the wrong number of fields: {row}"
+                    )));
+                }
+                counted.push((name, rows));
+            }
+            Ok(None) => break,
+            Err(e) => return Ok(Some(format!("{e:#}"))),
+        }
+    }
+    if let Err(e) = image.finish(path) {
+        return Ok(Some(format!("{e:#}")));
+    }
+    if counted != expected {
+        return Ok(Some(format!(
+            "row counts {} do not match the manifest's {}",
+            counts_text(&counted),
+            counts_text(expected)
+        )));
+    }
+    Ok(None)
+}
+
+fn counts_text(counts: &[(String, u64)]) -> String {
+    counts
+        .iter()
+        .map(|(t, n)| format!("{t}={n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Statements that create the image's sequences and tables (before the rows are loaded).
+fn create_statements(layout: &Layout) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in layout.sequences.iter().filter(|s| !s.identity) {
+        out.push(format!(
+            "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} {}",
+            quote_ident(&s.name),
+            s.data_type,
+            s.increment,
+            s.min,
+            s.max,
+            s.start,
+            if s.cycle { "CYCLE" } else { "NO CYCLE" }
+        ));
+    }
+    for t in &layout.tables {
+        let columns: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| {
+                let mut def = format!("{} {}", quote_ident(&c.name), c.data_type);
+                match (c.identity.as_deref(), &c.default) {
+                    (Some("a"), _) => def.push_str(" GENERATED ALWAYS AS IDENTITY"),
+                    (Some("d"), _) => def.push_str(" GENERATED BY DEFAULT AS IDENTITY"),
+                    (_, Some(default)) => def.push_str(&format!(" DEFAULT {default}")),
+                    _ => {}
+                }
+                if c.not_null {
+                    def.push_str(" NOT NULL");
+                }
+                def
+            })
+            .collect();
+        out.push(format!(
+            "CREATE TABLE {} ({})",
+            quote_ident(&t.name),
+            columns.join(", ")
+        ));
+    }
+    for s in layout.sequences.iter().filter(|s| !s.identity) {
+        if let Some((table, column)) = &s.owned_by {
+            out.push(format!(
+                "ALTER SEQUENCE {} OWNED BY {}.{}",
+                quote_ident(&s.name),
+                quote_ident(table),
+                quote_ident(column)
+            ));
+        }
+    }
+    out
+}
+
+/// Statements run after the rows: keys, constraints, indexes, then foreign keys.
+fn finish_statements(layout: &Layout) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in &layout.tables {
+        for (name, def) in &t.constraints {
+            out.push(format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {def}",
+                quote_ident(&t.name),
+                quote_ident(name)
+            ));
+        }
+        out.extend(t.indexes.iter().cloned());
+    }
+    for t in &layout.tables {
+        for (name, def) in &t.foreign_keys {
+            out.push(format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {def}",
+                quote_ident(&t.name),
+                quote_ident(name)
+            ));
+        }
+    }
+    out
+}
+
+/// `setval` for every sequence, so the app's next insert continues after the restored ids.
+fn sequence_statements(layout: &Layout) -> Vec<String> {
+    layout
+        .sequences
+        .iter()
+        .map(|s| {
+            format!(
+                "SELECT setval('{}', {}, {})",
+                quote_ident(&s.name).replace('\'', "''"),
+                s.last_value,
+                s.is_called
+            )
+        })
+        .collect()
+}
+
+/// Loads every table's rows from `image` into the tables of `tx` (search path = the schema).
+fn load_rows(
+    tx: &mut postgres::Transaction<'_>,
+    image_path: &Path,
+    db: &super::Target,
+) -> Result<Layout> {
+    let mut image = Image::open(image_path)?;
+    let layout = image.layout.clone();
+    while let Some(table) = layout.tables.get(image.next_table) {
+        let mut writer = tx
+            .copy_in(
+                format!(
+                    "COPY {} ({}) FROM STDIN",
+                    quote_ident(&table.name),
+                    column_list(table)
+                )
+                .as_str(),
+            )
+            .map_err(|e| query_error(db, &e))?;
+        let mut failed = None;
+        image.next_table(image_path, &mut |line| {
+            if failed.is_none() {
+                if let Err(e) = writer
+                    .write_all(line)
+                    .and_then(|()| writer.write_all(b"\n"))
+                {
+                    failed = Some(e);
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(e) = failed {
+            return Err(fail(
+                Exit::Database,
+                format!("{}: COPY {}: {e}", db.display, table.name),
+            ));
+        }
+        writer.finish().map_err(|e| query_error(db, &e))?;
+    }
+    image.finish(image_path)?;
+    Ok(layout)
+}
+
+/// Replaces the rows of the live schema's tables with the image's, in one transaction: the
+/// tables are locked (waiting at most `lock_timeout`), emptied children first, filled parents
+/// first, and the sequences set. Readers see the old state or the new one, never a mix.
+pub fn import_live(db: &mut PgDatabase, image_path: &Path) -> Result<()> {
+    let target = db.target.clone();
+    let qerr = |e: postgres::Error| query_error(&target, &e);
+    let layout = Image::open(image_path)?.layout;
+    let mut tx = db.client.transaction().map_err(qerr)?;
+    let names: Vec<String> = layout.tables.iter().map(|t| quote_ident(&t.name)).collect();
+    if !names.is_empty() {
+        tx.batch_execute(&format!(
+            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            names.join(", ")
+        ))
+        .map_err(qerr)?;
+        // DELETE, not TRUNCATE: TRUNCATE is not MVCC-safe for transactions that started before.
+        for name in names.iter().rev() {
+            tx.batch_execute(&format!("DELETE FROM {name}"))
+                .map_err(qerr)?;
+        }
+    }
+    load_rows(&mut tx, image_path, &target)?;
+    for statement in sequence_statements(&layout) {
+        tx.batch_execute(&statement).map_err(qerr)?;
+    }
+    tx.commit().map_err(qerr)?;
+    Ok(())
+}
+
+/// Creates the image's tables in the schema of `db` and fills them, in one transaction;
+/// `replace` names existing tables dropped first (`--force`).
+pub fn import_new(db: &mut PgDatabase, image_path: &Path, replace: &[String]) -> Result<()> {
+    let target = db.target.clone();
+    let qerr = |e: postgres::Error| query_error(&target, &e);
+    let layout = Image::open(image_path)?.layout;
+    let mut tx = db.client.transaction().map_err(qerr)?;
+    for table in replace {
+        tx.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {} CASCADE",
+            quote_ident(table)
+        ))
+        .map_err(qerr)?;
+    }
+    // Sequences the dropped tables did not own would clash with `CREATE SEQUENCE`.
+    for s in layout.sequences.iter().filter(|s| !s.identity) {
+        if !replace.is_empty() {
+            tx.batch_execute(&format!("DROP SEQUENCE IF EXISTS {}", quote_ident(&s.name)))
+                .map_err(qerr)?;
+        }
+    }
+    for statement in create_statements(&layout) {
+        tx.batch_execute(&statement).map_err(qerr)?;
+    }
+    load_rows(&mut tx, image_path, &target)?;
+    for statement in finish_statements(&layout)
+        .into_iter()
+        .chain(sequence_statements(&layout))
+    {
+        tx.batch_execute(&statement).map_err(qerr)?;
+    }
+    tx.commit().map_err(qerr)?;
+    Ok(())
+}
+
+/// The base tables of `db`'s schema (to refuse a `restore --to` into a database holding them).
+pub fn existing_tables(db: &mut PgDatabase) -> Result<Vec<String>> {
+    let target = db.target.clone();
+    let schema = db.schema.clone();
+    let rows = db
+        .client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY 1",
+            &[&schema],
+        )
+        .map_err(|e| query_error(&target, &e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// One field of a COPY text row: `None` for `\N`, else the value with its escapes undone.
+fn decode_field(field: &[u8]) -> Option<String> {
+    if field == b"\\N" {
+        return None;
+    }
+    let mut out = Vec::with_capacity(field.len());
+    let mut bytes = field.iter();
+    while let Some(&b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'r') => out.push(b'\r'),
+            Some(b'b') => out.push(8),
+            Some(b'f') => out.push(12),
+            Some(b'v') => out.push(11),
+            Some(&other) => out.push(other),
+            None => {}
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn fields(line: &[u8]) -> Vec<Option<String>> {
+    line.split(|&b| b == b'\t').map(decode_field).collect()
+}
+
+/// The rows of table `name` of the image at `path`, keyed by primary key (the whole row when
+/// the table has none). `None` when the image has no such table.
+#[allow(clippy::type_complexity)]
+fn table_rows(
+    path: &Path,
+    name: &str,
+) -> Result<
+    Option<(
+        Table,
+        std::collections::BTreeMap<Vec<Option<String>>, Vec<Option<String>>>,
+    )>,
+> {
+    let mut image = Image::open(path)?;
+    let Some(index) = image.layout.tables.iter().position(|t| t.name == name) else {
+        return Ok(None);
+    };
+    let table = image.layout.tables[index].clone();
+    let key: Vec<usize> = table
+        .primary_key
+        .iter()
+        .filter_map(|k| table.columns.iter().position(|c| &c.name == k))
+        .collect();
+    let mut rows = std::collections::BTreeMap::new();
+    // Tables before it are read past (the image is one stream).
+    while image.next_table <= index {
+        let collect = image.next_table == index;
+        image.next_table(path, &mut |line| {
+            if collect {
+                let row = fields(line);
+                let k = if key.is_empty() {
+                    row.clone()
+                } else {
+                    key.iter().map(|&i| row.get(i).cloned().flatten()).collect()
+                };
+                rows.insert(k, row);
+            }
+            Ok(())
+        })?;
+    }
+    Ok(Some((table, rows)))
+}
+
+/// Row diff by primary key of two PostgreSQL images (design.md §8.5), as the SQLite diff
+/// reports it: per table counts, and each changed `analysis_jobs` row with its columns.
+/// jobsweep's own outcome table is left out.
+pub fn diff(from: &Path, to: &Path) -> Result<crate::core::diff::DbDiff> {
+    use crate::core::diff::{ColumnChange, DbDiff, JobRowDiff, TableDiff};
+    let mut names: Vec<String> = Image::open(from)?
+        .layout
+        .tables
+        .into_iter()
+        .chain(Image::open(to)?.layout.tables)
+        .map(|t| t.name)
+        .filter(|n| n != super::write::OUTCOMES_TABLE)
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut out = DbDiff {
+        tables: Vec::new(),
+        identical_tables: 0,
+        jobs: Vec::new(),
+    };
+    let text = |v: &Option<String>| match v {
+        Some(s) => serde_json::Value::String(s.clone()),
+        None => serde_json::Value::Null,
+    };
+    for name in names {
+        let a = table_rows(from, &name)?;
+        let b = table_rows(to, &name)?;
+        let (table, a, b, note) = match (a, b) {
+            (Some((ta, a)), Some((tb, b))) => {
+                let note = (ta
+                    .columns
+                    .iter()
+                    .map(|c| &c.name)
+                    .ne(tb.columns.iter().map(|c| &c.name)))
+                .then(|| "columns differ".to_string());
+                (ta, a, b, note)
+            }
+            (Some((t, a)), None) => (t, a, Default::default(), Some("only in FROM".to_string())),
+            (None, Some((t, b))) => (t, Default::default(), b, Some("only in TO".to_string())),
+            (None, None) => continue,
+        };
+        let key = if table.primary_key.is_empty() {
+            "*".to_string()
+        } else {
+            table.primary_key.join(", ")
+        };
+        let mut d = TableDiff {
+            table: name.clone(),
+            key,
+            added: 0,
+            removed: 0,
+            changed: 0,
+            note,
+        };
+        let jobs = name == "analysis_jobs";
+        let job_id_at = table.columns.iter().position(|c| c.name == "job_id");
+        let id_of = |k: &[Option<String>]| match k {
+            [Some(one)] => one
+                .parse::<i64>()
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| serde_json::Value::String(one.clone())),
+            other => serde_json::Value::Array(other.iter().map(text).collect()),
+        };
+        for (k, row) in &a {
+            match b.get(k) {
+                None => {
+                    d.removed += 1;
+                    if jobs {
+                        out.jobs.push(JobRowDiff {
+                            kind: "removed",
+                            id: id_of(k),
+                            job_id: job_id_at.and_then(|i| row.get(i).cloned().flatten()),
+                            columns: Vec::new(),
+                        });
+                    }
+                }
+                Some(new) if new != row => {
+                    d.changed += 1;
+                    if jobs {
+                        let columns = table
+                            .columns
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| row.get(*i) != new.get(*i))
+                            .map(|(i, c)| ColumnChange {
+                                column: c.name.clone(),
+                                before: row.get(i).map(text).unwrap_or_default(),
+                                after: new.get(i).map(text).unwrap_or_default(),
+                            })
+                            .collect();
+                        out.jobs.push(JobRowDiff {
+                            kind: "changed",
+                            id: id_of(k),
+                            job_id: job_id_at.and_then(|i| new.get(i).cloned().flatten()),
+                            columns,
+                        });
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        for (k, row) in &b {
+            if !a.contains_key(k) {
+                d.added += 1;
+                if jobs {
+                    out.jobs.push(JobRowDiff {
+                        kind: "added",
+                        id: id_of(k),
+                        job_id: job_id_at.and_then(|i| row.get(i).cloned().flatten()),
+                        columns: Vec::new(),
+                    });
+                }
+            }
+        }
+        if d.differs() {
+            out.tables.push(d);
+        } else {
+            out.identical_tables += 1;
+        }
+    }
+    Ok(out)
+}
