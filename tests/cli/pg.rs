@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use jobsweep::cli::AgeBasis;
-use jobsweep::core::jobs::{Criteria, Plan};
+use jobsweep::core::jobs::{AgeBasis, Criteria, Plan};
 use jobsweep::core::time::DbTimezone;
 use jobsweep::engine::postgres::{snapshot, target, write, PgDatabase};
 use jobsweep::error::{classify, Exit};
