@@ -59,6 +59,9 @@ struct Document<'a, R> {
     command: &'a str,
     #[serde(flatten)]
     report: &'a R,
+    /// What the run copied to the replica (design.md §9), when a replica is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica: Option<crate::store::replica::Summary>,
 }
 
 /// How a report is printed: `--json` wins; `-q` alone prints no report (errors still reach
@@ -73,7 +76,11 @@ pub enum Print {
 /// Prints the report as JSON or text; a closed stdout (e.g. `| head`) is not an error.
 pub fn emit<R: Render + Serialize>(command: &str, report: &R, print: Print) -> anyhow::Result<()> {
     let text = if let Print::Json = print {
-        json_text(&Document { command, report })?
+        json_text(&Document {
+            command,
+            report,
+            replica: crate::store::replica::summary(),
+        })?
     } else if let Print::Text(style) = print {
         let mut out = String::new();
         report.render(&mut out, style);

@@ -66,7 +66,8 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RestoreReport, Ex
 /// The store must already hold snapshots; restore never creates it.
 fn existing_store(settings: &Settings) -> Result<Store> {
     let dir = settings.store_dir()?;
-    if Store::existing(&dir).is_none() {
+    // With a replica, a new host's empty store is filled from it (design.md §9).
+    if Store::existing(&dir).is_none() && crate::store::replica::active().is_none() {
         return Err(fail(
             Exit::Usage,
             t!(
@@ -118,7 +119,7 @@ fn restore_to_file(
     }
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
-    let m = find_snapshot(&store, wanted, settings.db_path().ok().as_deref())?;
+    let m = find_snapshot(&store, wanted, settings.db_path().ok().as_deref(), settings)?;
     refuse_protected_target(settings, to, Some(&m.source_path))?;
     remove_dead_temps(dir);
     // Verified and integrity-checked, beside the target so the final rename is atomic. Its name
@@ -202,7 +203,17 @@ fn give_source_mode(image: &Path, source: &Path, settings: &Settings) -> Result<
 
 /// The snapshot `wanted` names; `latest` means the newest snapshot of this database when the
 /// store is shared by several (a newer unreadable one is still reported, never skipped).
-fn find_snapshot(store: &Store, wanted: &str, db_path: Option<&Path>) -> Result<Manifest> {
+fn find_snapshot(
+    store: &Store,
+    wanted: &str,
+    db_path: Option<&Path>,
+    settings: &Settings,
+) -> Result<Manifest> {
+    let local = find_local_snapshot(store, wanted, db_path);
+    super::replica::or_from_replica(store, wanted, local, settings)
+}
+
+fn find_local_snapshot(store: &Store, wanted: &str, db_path: Option<&Path>) -> Result<Manifest> {
     if let (true, Some(db)) = (wanted == "latest", db_path) {
         let scan = snapshot::scan(store)?;
         if let Some(m) = scan.manifests.iter().find(|m| m.is_of(db)) {
@@ -310,7 +321,7 @@ fn restore_live(
     if !dry_run {
         crate::journal::resolve_planned(&store, &db_path, settings)?;
     }
-    let m = find_snapshot(&store, wanted, Some(&db_path))?;
+    let m = find_snapshot(&store, wanted, Some(&db_path), settings)?;
     check_same_database(&m, &db_path, force)?;
     let mode = live.journal_mode()?;
     let live_page_size: u32 = live

@@ -22,6 +22,10 @@ pub enum SnapshotReport {
     List(ListReport),
     Verify(VerifyReport),
     Prune(PruneReport),
+    Push(super::replica::PushReport),
+    Pull(super::replica::PullReport),
+    /// `snapshot list --remote`.
+    Remote(super::replica::RemoteListReport),
 }
 
 #[derive(Debug, Serialize)]
@@ -54,6 +58,9 @@ pub struct PruneReport {
     pub kept: Vec<KeptItem>,
     pub freed_bytes: u64,
     pub warnings: Vec<String>,
+    /// The same rules applied to the replica (design.md §9), when one is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<super::replica::RemotePrune>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,8 +74,22 @@ pub struct KeptItem {
 pub fn run(settings: &Settings, args: &SnapshotArgs) -> Result<(SnapshotReport, Result<()>)> {
     match &args.action {
         None => create(settings, args.note.clone()).map(|r| (r, Ok(()))),
-        Some(SnapshotAction::List) => list(settings),
-        Some(SnapshotAction::Verify { id, all }) => verify(settings, id.as_deref(), *all),
+        Some(SnapshotAction::List { remote: false }) => list(settings),
+        Some(SnapshotAction::List { remote: true }) => super::replica::list(settings),
+        Some(SnapshotAction::Verify {
+            id,
+            all,
+            remote: false,
+        }) => verify(settings, id.as_deref(), *all),
+        Some(SnapshotAction::Verify {
+            id,
+            all,
+            remote: true,
+        }) => super::replica::verify(settings, id.as_deref(), *all),
+        Some(SnapshotAction::Push { id, all }) => {
+            super::replica::push(settings, id.as_deref(), *all).map(|r| (r, Ok(())))
+        }
+        Some(SnapshotAction::Pull { id }) => super::replica::pull(settings, id).map(|r| (r, Ok(()))),
         Some(SnapshotAction::Prune {
             keep_last,
             keep_within,
@@ -240,6 +261,7 @@ fn prune(
         kept: vec![],
         freed_bytes: 0,
         warnings: vec![],
+        replica: None,
     };
     let Some(store) = existing_store(settings)? else {
         return Ok(SnapshotReport::Prune(empty()));
@@ -280,6 +302,12 @@ fn prune(
             });
         }
     }
+    report.replica = super::replica::prune(
+        |stand_ins| {
+            snapshot::prune_plan(stand_ins, keep_last, keep_within, now, &protection, force)
+        },
+        dry_run,
+    )?;
     Ok(SnapshotReport::Prune(report))
 }
 
@@ -402,6 +430,9 @@ impl Render for SnapshotReport {
                     }
                 }
             }
+            SnapshotReport::Push(r) => super::replica::render_push(r, out, style),
+            SnapshotReport::Pull(r) => super::replica::render_pull(r, out, style),
+            SnapshotReport::Remote(r) => super::replica::render_list(r, out, style),
             SnapshotReport::Prune(r) => {
                 for w in &r.warnings {
                     out.push_str(&style.warn(&format!("{w}\n")));
@@ -436,6 +467,20 @@ impl Render for SnapshotReport {
                         "{n} deleted, {freed} freed\n"
                     )
                 });
+                if let Some(remote) = &r.replica {
+                    let n = remote.deleted.len();
+                    let freed = human_bytes(remote.freed_bytes);
+                    let replica = esc(&remote.replica);
+                    out.push_str(&t!(
+                        "복제본 {replica}: {n}개 {}, {freed}\n",
+                        "replica {replica}: {n} {}, {freed}\n",
+                        if r.dry_run {
+                            t!("지울 예정", "would be deleted")
+                        } else {
+                            t!("지움", "deleted")
+                        }
+                    ));
+                }
             }
         }
     }

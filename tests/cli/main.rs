@@ -15,6 +15,7 @@ mod messages;
 mod outcome;
 mod prune;
 mod readme;
+mod replica;
 mod restore_snapshot;
 mod revert;
 mod snapshot;
