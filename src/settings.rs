@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{fail, Exit, Failure};
 use crate::i18n::Lang;
-use crate::t;
 use crate::store::{Replica, ReplicaConfig};
+use crate::t;
 use crate::time::{self, DbTimezone};
 
 /// The global options as given (the command line's, or the completion's), before they are

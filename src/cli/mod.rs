@@ -97,8 +97,12 @@ pub struct GlobalArgs {
 
     /// age public key (age1...) the replica is encrypted to; repeatable, or several separated
     /// by commas or spaces
-    #[arg(long = "replica-recipient", global = true, env = "JOBSWEEP_REPLICA_RECIPIENTS",
-          value_name = "KEY")]
+    #[arg(
+        long = "replica-recipient",
+        global = true,
+        env = "JOBSWEEP_REPLICA_RECIPIENTS",
+        value_name = "KEY"
+    )]
     pub replica_recipients: Vec<String>,
 
     /// A file of age public keys, one a line (age's recipients-file format)

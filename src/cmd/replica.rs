@@ -386,7 +386,11 @@ fn stand_in(id: &str) -> Manifest {
 
 pub fn render_push(r: &PushReport, out: &mut String, style: Style) {
     for id in &r.uploaded {
-        out.push_str(&format!("{:<10} {}\n", t!("올림", "uploaded"), style.bold(id)));
+        out.push_str(&format!(
+            "{:<10} {}\n",
+            t!("올림", "uploaded"),
+            style.bold(id)
+        ));
     }
     for id in &r.present {
         out.push_str(&format!("{:<10} {id}\n", t!("이미 있음", "present")));
@@ -444,7 +448,11 @@ pub fn render_list(r: &RemoteListReport, out: &mut String, style: Style) {
         };
         rows.push(vec![
             esc(&s.id).into_owned(),
-            if s.local { t!("있음", "yes") } else { "-".into() },
+            if s.local {
+                t!("있음", "yes")
+            } else {
+                "-".into()
+            },
             remote,
             if s.remote_bytes > 0 {
                 human_bytes(s.remote_bytes)

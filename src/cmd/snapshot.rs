@@ -89,7 +89,9 @@ pub fn run(settings: &Settings, args: &SnapshotArgs) -> Result<(SnapshotReport, 
         Some(SnapshotAction::Push { id, all }) => {
             super::replica::push(settings, id.as_deref(), *all).map(|r| (r, Ok(())))
         }
-        Some(SnapshotAction::Pull { id }) => super::replica::pull(settings, id).map(|r| (r, Ok(()))),
+        Some(SnapshotAction::Pull { id }) => {
+            super::replica::pull(settings, id).map(|r| (r, Ok(())))
+        }
         Some(SnapshotAction::Prune {
             keep_last,
             keep_within,

@@ -128,13 +128,19 @@ impl Backend for LocalDir {
         let mut file = super::no_follow().read(true).open(&path).map_err(|e| {
             fail(
                 Exit::Database,
-                t!("{shown} 을(를) 읽을 수 없습니다: {e}", "cannot read {shown}: {e}"),
+                t!(
+                    "{shown} 을(를) 읽을 수 없습니다: {e}",
+                    "cannot read {shown}: {e}"
+                ),
             )
         })?;
         io::copy(&mut file, to).map_err(|e| {
             fail(
                 Exit::Database,
-                t!("{shown} 을(를) 읽을 수 없습니다: {e}", "cannot read {shown}: {e}"),
+                t!(
+                    "{shown} 을(를) 읽을 수 없습니다: {e}",
+                    "cannot read {shown}: {e}"
+                ),
             )
         })
     }
@@ -198,6 +204,9 @@ fn read_dir_error(path: &Path, e: io::Error) -> anyhow::Error {
     let shown = path.display();
     fail(
         Exit::Database,
-        t!("{shown} 을(를) 읽을 수 없습니다: {e}", "cannot read {shown}: {e}"),
+        t!(
+            "{shown} 을(를) 읽을 수 없습니다: {e}",
+            "cannot read {shown}: {e}"
+        ),
     )
 }

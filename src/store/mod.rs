@@ -20,8 +20,6 @@ use crate::t;
 pub mod backend;
 mod objects;
 pub mod replica;
-#[cfg(test)]
-mod tests;
 
 pub use backend::{Backend, Handle, Kind, LocalDir};
 

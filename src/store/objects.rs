@@ -88,7 +88,8 @@ pub fn open(url: &str, aws: &[(&str, &str)]) -> Result<ObjectBackend> {
                 .to_file_path()
                 .map_err(|()| bad(t!("로컬 경로가 아닙니다", "it is not a local path")))?;
             std::fs::create_dir_all(&dir).map_err(|e| replica_error(url, e))?;
-            let local = LocalFileSystem::new_with_prefix(&dir).map_err(|e| replica_error(url, e))?;
+            let local =
+                LocalFileSystem::new_with_prefix(&dir).map_err(|e| replica_error(url, e))?;
             (Arc::new(local), String::new())
         }
         other => {
@@ -201,11 +202,7 @@ impl Backend for ObjectBackend {
     fn load(&self, h: &Handle, to: &mut dyn Write) -> Result<u64> {
         let path = self.path(h);
         self.runtime.block_on(async {
-            let got = self
-                .store
-                .get(&path)
-                .await
-                .map_err(|e| self.error(h, e))?;
+            let got = self.store.get(&path).await.map_err(|e| self.error(h, e))?;
             let mut stream = got.into_stream();
             let mut total = 0u64;
             while let Some(chunk) = stream.next().await {
@@ -235,7 +232,8 @@ impl Backend for ObjectBackend {
             }
             Ok::<_, object_store::Error>(out)
         });
-        let metas = metas.map_err(|e| replica_error(&format!("{}/{}", self.location, kind.dir()), e))?;
+        let metas =
+            metas.map_err(|e| replica_error(&format!("{}/{}", self.location, kind.dir()), e))?;
         let mut found: Vec<ObjectInfo> = metas
             .into_iter()
             .filter_map(|meta| {

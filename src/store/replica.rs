@@ -153,14 +153,14 @@ impl Replica {
         let file = super::no_follow().read(true).open(path).map_err(|e| {
             fail(
                 Exit::Database,
-                t!("{shown} 을(를) 읽을 수 없습니다: {e}", "cannot read {shown}: {e}"),
+                t!(
+                    "{shown} 을(를) 읽을 수 없습니다: {e}",
+                    "cannot read {shown}: {e}"
+                ),
             )
         })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let bar = self.bar(
-            len,
-            t!("복제본으로 {}", "uploading {}", h.key()),
-        );
+        let bar = self.bar(len, t!("복제본으로 {}", "uploading {}", h.key()));
         let mut file = bar.wrap_read(file);
         if !self.encrypted() {
             let saved = self.backend.save(&h, &mut file);
@@ -336,8 +336,11 @@ impl Replica {
             &format!("{id}.db.zst"),
             &store.data_path(id),
         )?;
-        let manifest =
-            self.download(Kind::Snapshots, &format!("{id}.json"), &store.manifest_path(id))?;
+        let manifest = self.download(
+            Kind::Snapshots,
+            &format!("{id}.json"),
+            &store.manifest_path(id),
+        )?;
         Ok(data + manifest)
     }
 
@@ -601,7 +604,10 @@ pub fn failure() -> Option<anyhow::Error> {
 /// its transaction committed).
 pub fn after_journal_removed(id: &str) {
     if let Some(session) = SESSION.get() {
-        let result = session.replica.remove(Kind::Journals, &format!("{id}.json")).map(|()| 0);
+        let result = session
+            .replica
+            .remove(Kind::Journals, &format!("{id}.json"))
+            .map(|()| 0);
         session.record(format!("journals/{id} (deleted)"), result);
     }
 }

@@ -30,7 +30,11 @@ struct S3Server {
 
 fn s3s_fs_binary() -> PathBuf {
     let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("s3s-fs")).collect())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("s3s-fs"))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(home) = std::env::var_os("CARGO_HOME") {
         candidates.push(PathBuf::from(home).join("bin/s3s-fs"));
@@ -38,12 +42,15 @@ fn s3s_fs_binary() -> PathBuf {
     if let Some(home) = std::env::var_os("HOME") {
         candidates.push(PathBuf::from(home).join(".cargo/bin/s3s-fs"));
     }
-    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!(
-            "the replica tests need the s3s-fs server: cargo install s3s-fs --version '~0.14' \
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the replica tests need the s3s-fs server: cargo install s3s-fs --version '~0.14' \
              --locked --features binary (.ci/run does this)"
-        )
-    })
+            )
+        })
 }
 
 fn free_port() -> u16 {
@@ -122,7 +129,11 @@ fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
         .unwrap_or_else(|e| {
             panic!("the replica tests need age-keygen (Debian package `age`): {e}")
         });
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = fs::read_to_string(&path).unwrap();
     let public = text
         .lines()
@@ -232,7 +243,10 @@ fn backend_suite(backend: &dyn Backend) {
 
     // Larger than one multipart part, so the upload really has several parts.
     let big: Vec<u8> = (0..(9 << 20)).map(|i: u32| (i % 251) as u8).collect();
-    assert_eq!(backend.save(&data, &mut &big[..]).unwrap(), big.len() as u64);
+    assert_eq!(
+        backend.save(&data, &mut &big[..]).unwrap(),
+        big.len() as u64
+    );
     backend.save(&other, &mut &b"{}"[..]).unwrap();
     assert_eq!(backend.stat(&data).unwrap(), Some(big.len() as u64));
 
@@ -293,7 +307,12 @@ fn backend_suite_s3() {
 fn plaintext_signs(bytes: &[u8]) -> Vec<&'static str> {
     let mut found = Vec::new();
     let text = String::from_utf8_lossy(bytes);
-    for needle in ["image_sha256", "source_path", "journal_sha256", "SQLite format 3"] {
+    for needle in [
+        "image_sha256",
+        "source_path",
+        "journal_sha256",
+        "SQLite format 3",
+    ] {
         if text.contains(needle) {
             found.push(needle);
         }
@@ -326,7 +345,11 @@ fn encrypted_objects_hold_no_plaintext_and_a_plaintext_replica_does() {
     for name in r.object_names() {
         let bytes = fs::read(r.objects.join(&name)).unwrap();
         assert!(bytes.starts_with(b"age-encryption.org/v1\n"), "{name}");
-        assert!(plaintext_signs(&bytes).is_empty(), "{name}: {:?}", plaintext_signs(&bytes));
+        assert!(
+            plaintext_signs(&bytes).is_empty(),
+            "{name}: {:?}",
+            plaintext_signs(&bytes)
+        );
     }
 
     // The same checks find the plaintext when it is there (the test can fail).
@@ -335,7 +358,13 @@ fn encrypted_objects_hold_no_plaintext_and_a_plaintext_replica_does() {
     let out = env
         .std_cmd()
         .envs(aws())
-        .args(["--json", "--replica", &url, "--replica-plaintext", "snapshot"])
+        .args([
+            "--json",
+            "--replica",
+            &url,
+            "--replica-plaintext",
+            "snapshot",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -366,7 +395,13 @@ fn a_replica_without_recipients_is_refused_before_anything_is_written() {
     let out = env
         .std_cmd()
         .envs(aws())
-        .args(["--replica", &url, "--replica-recipient", "age1notakey", "snapshot"])
+        .args([
+            "--replica",
+            &url,
+            "--replica-recipient",
+            "age1notakey",
+            "snapshot",
+        ])
         .output()
         .unwrap();
     assert_error_containing(&out, 2, "age1notakey");
@@ -384,7 +419,10 @@ fn pull_on_a_new_host_is_byte_equal_and_verified() {
     fs::remove_dir_all(r.env.store()).unwrap();
     let listed = r.ok(&["snapshot", "list", "--remote"]);
     let row = &listed["snapshots"][0];
-    assert_eq!((row["local"].clone(), row["remote"].clone()), (false.into(), true.into()));
+    assert_eq!(
+        (row["local"].clone(), row["remote"].clone()),
+        (false.into(), true.into())
+    );
     let pulled = r.ok(&["snapshot", "pull", "latest"]);
     assert_eq!(pulled["id"], id.as_str());
     assert_eq!(pulled["verified"], true);
@@ -404,7 +442,11 @@ fn restore_comes_from_the_replica_when_the_local_store_is_gone() {
 
         let out = r.run(&["restore", "--snapshot", &id]);
         assert!(out.status.success(), "{}", stderr(&out));
-        assert!(stderr(&out).contains("from the replica"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("from the replica"),
+            "{}",
+            stderr(&out)
+        );
         assert_eq!(dump(&r.env.db), before, "{}", r.url);
     }
 }
@@ -414,7 +456,9 @@ fn apply_with(r: &Replicated) {
     assert!(out.status.success(), "apply: {}", stderr(&out));
     // The journal went off the host too, encrypted.
     assert!(
-        r.object_names().iter().any(|n| n.starts_with("journals/") && n.ends_with(".json.age")),
+        r.object_names()
+            .iter()
+            .any(|n| n.starts_with("journals/") && n.ends_with(".json.age")),
         "{:?}",
         r.object_names()
     );
@@ -500,7 +544,10 @@ fn spawn_paused_replica(r: &Replicated, args: &[&str], point: &str) -> Child {
         .unwrap();
     let start = Instant::now();
     while !dir.join("reached").exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "{args:?} never paused");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{args:?} never paused"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = fs::remove_file(dir.join("reached"));
@@ -540,7 +587,11 @@ fn a_killed_upload_never_looks_complete_and_push_completes_it() {
     r.ok(&["snapshot", "verify", &id]);
     let pushed = r.ok(&["snapshot", "push", "--all"]);
     assert!(
-        pushed["uploaded"].as_array().unwrap().iter().any(|u| u == id.as_str()),
+        pushed["uploaded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == id.as_str()),
         "{pushed}"
     );
     r.ok(&["snapshot", "verify", "--remote", &id]);
@@ -556,7 +607,11 @@ fn prune_applies_the_same_rules_on_both_sides() {
     fs::remove_file(manifest_path(&r.env, &lost)).unwrap();
 
     let report = r.ok(&["snapshot", "prune", "--keep-last", "1"]);
-    assert_eq!(report["replica"]["deleted"].as_array().unwrap().len(), 3, "{report}");
+    assert_eq!(
+        report["replica"]["deleted"].as_array().unwrap().len(),
+        3,
+        "{report}"
+    );
     let listed = r.ok(&["snapshot", "list", "--remote"]);
     let rows = listed["snapshots"].as_array().unwrap();
     let remote: Vec<&str> = rows
