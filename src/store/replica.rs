@@ -242,6 +242,8 @@ impl Replica {
             });
             match (loaded, decrypted) {
                 (Ok(_), Ok(n)) => Ok(n),
+                // The loader stopped because decryption gave up and closed the pipe.
+                (Err(e), Err(decrypting)) if is_broken_pipe(&e) => Err(decrypting),
                 // A transfer that broke off is the replica's failure, not damage.
                 (Err(e), _) => Err(e),
                 (Ok(_), Err(e)) => Err(e),
@@ -440,6 +442,12 @@ fn decrypt(
             e => damaged(e.to_string()),
         })?;
     copy_plain(&mut plain, to).map_err(|e| damaged(e.to_string()))
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
 fn copy_plain(from: &mut dyn Read, to: &mut dyn io::Write) -> io::Result<u64> {
