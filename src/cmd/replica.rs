@@ -3,6 +3,8 @@
 //! side of `snapshot prune`, and `restore --snapshot` falling back to the replica. Automatic
 //! copies after each local write happen in the store (`store::replica::after_*`).
 
+use std::collections::HashSet;
+
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -319,6 +321,30 @@ pub fn or_from_replica(
         replica.location()
     ));
     snapshot::find(store, &id)
+}
+
+/// The journal and complete snapshot ids the replica holds, for `log` (design.md §9); `None`
+/// without a replica, or when it cannot be listed (a notice says why: `log` still works).
+pub fn replicated_ids() -> Option<(HashSet<String>, HashSet<String>)> {
+    let replica = store::replica::active()?;
+    let listed = replica.journals().and_then(|journals| {
+        let snapshots = replica.snapshots()?;
+        Ok((
+            journals.into_iter().collect(),
+            snapshots
+                .into_iter()
+                .filter(|s| s.complete)
+                .map(|s| s.id)
+                .collect(),
+        ))
+    });
+    match listed {
+        Ok(ids) => Some(ids),
+        Err(e) => {
+            crate::output::notice(&format!("{e:#}"));
+            None
+        }
+    }
 }
 
 /// Prunes the replica by the rules the local prune used (the same protection of snapshots an

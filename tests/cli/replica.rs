@@ -524,10 +524,29 @@ fn an_unreachable_replica_exits_8_with_the_local_snapshot_intact() {
     let id = id_of(&doc);
     assert_eq!(doc["replica"]["copied"][0]["ok"], false, "{doc}");
     r.ok(&["snapshot", "verify", &id]);
-    // Once the replica is back, push completes it.
+    assert!(!log_replicated(&r, &id));
+    // Once the replica is back, push completes it, and `log` says so.
     let pushed = r.ok(&["snapshot", "push", "--all"]);
     assert_eq!(pushed["uploaded"][0], id.as_str());
     r.ok(&["snapshot", "verify", "--remote", &id]);
+    assert!(log_replicated(&r, &id));
+    let out = r.run(&["log"]);
+    assert!(stdout(&out).contains("[replicated]"), "{}", stdout(&out));
+}
+
+/// `log`'s `replicated` for the entry `id`.
+fn log_replicated(r: &Replicated, id: &str) -> bool {
+    let log = r.ok(&["log"]);
+    let entry = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {log}"))
+        .clone();
+    entry["replicated"]
+        .as_bool()
+        .unwrap_or_else(|| panic!("{entry}"))
 }
 
 /// Starts `args` with a replica, paused at `point`; returns the child once it stands there.
