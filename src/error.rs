@@ -14,6 +14,8 @@ pub enum Exit {
     Conflict = 5,
     Locked = 6,
     TooManyChanges = 7,
+    /// The local work succeeded, its off-host copy (the replica) did not (design.md §9).
+    Replica = 8,
 }
 
 impl Exit {
@@ -99,11 +101,12 @@ mod tests {
             Exit::Conflict,
             Exit::Locked,
             Exit::TooManyChanges,
+            Exit::Replica,
         ]
         .iter()
         .map(|e| e.code())
         .collect();
-        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7, 8]);
     }
 
     #[test]

@@ -200,7 +200,7 @@ impl Journal {
     }
 
     pub fn path_in(store: &Store, id: &str) -> PathBuf {
-        store.journals_dir().join(format!("{id}.json"))
+        store.journal_path(id)
     }
 
     /// SHA-256 of the compact JSON of the journal without `journal_sha256` (struct fields in
@@ -215,7 +215,9 @@ impl Journal {
     /// Writes the journal atomically (fsynced), with its whole-document checksum.
     pub fn save(&mut self, store: &Store) -> Result<()> {
         self.journal_sha256 = Some(self.document_sha256());
-        store::write_json_atomic(&Journal::path_in(store, &self.id), self)
+        store::write_json_atomic(&Journal::path_in(store, &self.id), self)?;
+        store::replica::after_journal(store, &self.id);
+        Ok(())
     }
 
     /// Deletes the journal file (a run that failed before its transaction committed leaves no
@@ -227,6 +229,7 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(store::write_error(&path, e)),
         }
+        store::replica::after_journal_removed(id);
         store::sync_dir(&store.journals_dir())
     }
 

@@ -44,7 +44,28 @@ pub fn run(cli: Cli) -> Result<Exit> {
             error::details(err),
         );
     }
-    result
+    // The local work stands; a failed off-host copy makes the run exit 8 (design.md §9). With
+    // `--json` the document already carries the failure in its `replica` member.
+    match (result, store::replica::failure()) {
+        (Ok(_), Some(err)) => Err(err),
+        (Ok(exit), None) => {
+            if let (false, Some(summary)) = (json, store::replica::summary()) {
+                output::notice(&t!(
+                    "복제본 {}: {}개 복사됨{}",
+                    "replica {}: {} object(s) copied{}",
+                    summary.url,
+                    summary.copied.len(),
+                    if summary.encrypted {
+                        String::new()
+                    } else {
+                        t!(" (평문)", " (plaintext)")
+                    }
+                ));
+            }
+            Ok(exit)
+        }
+        (result, _) => result,
+    }
 }
 
 /// The name a command's `--json` document carries: `check`, `snapshot list`, ...
@@ -62,6 +83,9 @@ pub fn command_name(command: Option<&Command>) -> &'static str {
 fn run_command(cli: Cli) -> Result<Exit> {
     let settings = Settings::resolve(&cli.global.options())?;
     render::set_quiet(settings.quiet);
+    if let Some(replica) = settings.replica()? {
+        store::replica::install(replica.with_progress(settings.progress));
+    }
     let print = if settings.json {
         Print::Json
     } else if settings.quiet {
@@ -145,8 +169,10 @@ fn with_report<R: serde::Serialize>(err: anyhow::Error, report: &R) -> anyhow::E
 fn snapshot_command(args: &cli::SnapshotArgs) -> &'static str {
     match args.action {
         None => "snapshot",
-        Some(cli::SnapshotAction::List) => "snapshot list",
+        Some(cli::SnapshotAction::List { .. }) => "snapshot list",
         Some(cli::SnapshotAction::Verify { .. }) => "snapshot verify",
+        Some(cli::SnapshotAction::Push { .. }) => "snapshot push",
+        Some(cli::SnapshotAction::Pull { .. }) => "snapshot pull",
         Some(cli::SnapshotAction::Prune { .. }) => "snapshot prune",
     }
 }

@@ -11,6 +11,7 @@ use crate::core::time::{self, DbTimezone};
 use crate::engine::Target;
 use crate::error::{fail, Exit, Failure};
 use crate::i18n::Lang;
+use crate::store::{Replica, ReplicaConfig};
 use crate::t;
 
 /// The global options as given (the command line's, or the completion's), before they are
@@ -29,6 +30,8 @@ pub struct Options {
     pub now: Option<String>,
     pub db_timezone: String,
     pub wait: bool,
+    /// `--replica` and its options (design.md §9), when a replica is set.
+    pub replica: Option<ReplicaConfig>,
 }
 
 impl Default for Options {
@@ -45,6 +48,7 @@ impl Default for Options {
             now: None,
             db_timezone: "utc".into(),
             wait: false,
+            replica: None,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct Settings {
     pub wait: bool,
     /// Show progress bars (stderr is a terminal, not quiet, not JSON).
     pub progress: bool,
+    /// The replica's options; opened (and checked) by `replica()` when a command needs it.
+    pub replica: Option<ReplicaConfig>,
 }
 
 impl Settings {
@@ -120,7 +126,17 @@ impl Settings {
             tz,
             wait: args.wait,
             progress: !args.quiet && !args.json && std::io::stderr().is_terminal(),
+            replica: match &args.replica {
+                // Refused (exit 2) before any command does its local work.
+                Some(config) => config.check().map(|()| Some(config.clone()))?,
+                None => None,
+            },
         })
+    }
+
+    /// The replica (`--replica`), opened, or `None` when none is set (design.md §9).
+    pub fn replica(&self) -> Result<Option<Replica>> {
+        self.replica.as_ref().map(Replica::open).transpose()
     }
 
     /// The database: `--db`/`JOBSWEEP_DB` (a path or a URL, design.md §8), else the first

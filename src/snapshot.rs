@@ -155,11 +155,11 @@ impl Manifest {
 }
 
 pub fn manifest_path(store: &Store, id: &str) -> PathBuf {
-    store.snapshots_dir().join(format!("{id}.json"))
+    store.manifest_path(id)
 }
 
 pub fn data_path(store: &Store, id: &str) -> PathBuf {
-    store.snapshots_dir().join(format!("{id}.db.zst"))
+    store.data_path(id)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +309,8 @@ pub fn create_from_image(
         let _ = fs::remove_file(&final_data);
         return Err(e);
     }
+    // Off the host once verified here (design.md §9); a failed copy ends the run with exit 8.
+    store::replica::after_snapshot(store, &id);
     Ok(manifest)
 }
 

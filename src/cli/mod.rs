@@ -9,6 +9,7 @@ use clap_complete::engine::ArgValueCompleter;
 pub mod complete;
 
 use crate::settings::{Color, Options};
+use crate::store::ReplicaConfig;
 
 /// Finds analysis jobs left pending/processing by crashes, reports them, and cleans them with a
 /// verified snapshot and a journal that can undo every change.
@@ -31,7 +32,8 @@ Exit status:
   4  snapshot or journal integrity failure
   5  revert conflicts
   6  another jobsweep holds the store lock (or the PostgreSQL advisory lock)
-  7  apply refused by --max-changes";
+  7  apply refused by --max-changes
+  8  the local work succeeded but its off-host copy (--replica) failed";
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
@@ -89,6 +91,34 @@ pub struct GlobalArgs {
     /// Wait for another jobsweep to release the store lock instead of exiting with 6
     #[arg(long, global = true)]
     pub wait: bool,
+
+    /// Copy snapshots and journals off the host: s3://BUCKET/PREFIX (AWS_* variables, the
+    /// instance role; AWS_ENDPOINT_URL for S3-compatible servers) or file:///PATH
+    #[arg(long, global = true, env = "JOBSWEEP_REPLICA", value_name = "URL")]
+    pub replica: Option<String>,
+
+    /// age public key (age1...) the replica is encrypted to; repeatable, or several separated
+    /// by commas or spaces
+    #[arg(
+        long = "replica-recipient",
+        global = true,
+        env = "JOBSWEEP_REPLICA_RECIPIENTS",
+        value_name = "KEY"
+    )]
+    pub replica_recipients: Vec<String>,
+
+    /// A file of age public keys, one a line (age's recipients-file format)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub replica_recipients_file: Option<PathBuf>,
+
+    /// Send plaintext copies to the replica (without recipients a replica is refused)
+    #[arg(long, global = true)]
+    pub replica_plaintext: bool,
+
+    /// age identity (private key file) to read an encrypted replica back: pull, verify
+    /// --remote, restore from the replica
+    #[arg(long, global = true, env = "JOBSWEEP_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,6 +155,13 @@ impl GlobalArgs {
             now: self.now.clone(),
             db_timezone: self.db_timezone.clone(),
             wait: self.wait,
+            replica: self.replica.as_ref().map(|url| ReplicaConfig {
+                url: url.clone(),
+                recipients: self.replica_recipients.clone(),
+                recipients_file: self.replica_recipients_file.clone(),
+                identity: self.identity.clone(),
+                plaintext: self.replica_plaintext,
+            }),
         }
     }
 }
@@ -231,7 +268,11 @@ pub struct SnapshotArgs {
 #[derive(Debug, Subcommand)]
 pub enum SnapshotAction {
     /// List snapshots, newest first
-    List,
+    List {
+        /// List the replica too: which snapshots are only local, only remote, or both
+        #[arg(long)]
+        remote: bool,
+    },
     /// Recompute checksums and run integrity_check (default: the newest snapshot)
     Verify {
         /// Snapshot id, unique prefix or `latest`
@@ -241,6 +282,25 @@ pub enum SnapshotAction {
         /// Verify every snapshot
         #[arg(long)]
         all: bool,
+        /// Download the replica's copy and verify it (checksums, decode, integrity check)
+        #[arg(long)]
+        remote: bool,
+    },
+    /// Upload to the replica what it lacks (default: the newest snapshot)
+    Push {
+        /// Snapshot id, unique prefix or `latest`
+        #[arg(value_name = "ID", conflicts_with = "all",
+              add = ArgValueCompleter::new(complete::snapshot_ids))]
+        id: Option<String>,
+        /// Every snapshot and journal of the store
+        #[arg(long)]
+        all: bool,
+    },
+    /// Download a snapshot from the replica into the store and verify it
+    Pull {
+        /// Snapshot id on the replica, unique prefix or `latest`
+        #[arg(value_name = "ID")]
+        id: String,
     },
     /// Delete old snapshots; a snapshot is kept when any rule keeps it
     Prune {

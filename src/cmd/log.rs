@@ -58,6 +58,9 @@ pub struct LogEntry {
     /// Set when the file cannot be read or fails its checks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub damaged: Option<String>,
+    /// With a replica (design.md §9): whether it holds this journal or (complete) snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicated: Option<bool>,
 }
 
 impl LogEntry {
@@ -81,6 +84,7 @@ impl LogEntry {
             note: None,
             database: None,
             damaged: None,
+            replicated: None,
         }
     }
 }
@@ -160,6 +164,16 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
         .entries
         .sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     report.unresolved = report.entries.iter().filter(|e| e.unresolved).count();
+    if let Some((journals, snapshots)) = super::replica::replicated_ids() {
+        for e in &mut report.entries {
+            let held = if e.kind == "snapshot" {
+                &snapshots
+            } else {
+                &journals
+            };
+            e.replicated = Some(held.contains(&e.id));
+        }
+    }
     Ok((report, Exit::Success))
 }
 

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod check;
 pub mod diff;
 pub mod log;
+pub mod replica;
 pub mod restore;
 pub mod revert;
 pub mod snapshot;

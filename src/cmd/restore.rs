@@ -66,7 +66,8 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RestoreReport, Ex
 /// The store must already hold snapshots; restore never creates it.
 fn existing_store(settings: &Settings) -> Result<Store> {
     let dir = settings.store_dir()?;
-    if Store::existing(&dir).is_none() {
+    // With a replica, a new host's empty store is filled from it (design.md §9).
+    if Store::existing(&dir).is_none() && crate::store::replica::active().is_none() {
         return Err(fail(
             Exit::Usage,
             t!(
@@ -123,7 +124,7 @@ fn restore_to_file(
         .target()
         .ok()
         .and_then(|t| t.file().map(Identity::of_file));
-    let m = find_snapshot(&store, wanted, live.as_ref())?;
+    let m = find_snapshot(&store, wanted, live.as_ref(), settings)?;
     refuse_protected_target(settings, to, Some(&m.source_path))?;
     remove_dead_temps(dir);
     // Verified and integrity-checked, beside the target so the final rename is atomic. Its name
@@ -169,7 +170,7 @@ fn restore_to_database(
 ) -> Result<RestoreReport> {
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
-    let m = find_snapshot(&store, wanted, None)?;
+    let m = find_snapshot(&store, wanted, None, settings)?;
     let image = snapshot::extract_to(&store, &m, &store.snapshots_dir(), TEMP_PREFIX, settings)?;
     engine::import_new(to, &image, &m.facts(), force, settings.busy_timeout)?;
     Ok(RestoreReport {
@@ -235,7 +236,17 @@ fn give_source_mode(image: &Path, source: &Path, settings: &Settings) -> Result<
 
 /// The snapshot `wanted` names; `latest` means the newest snapshot of this database when the
 /// store is shared by several (a newer unreadable one is still reported, never skipped).
-fn find_snapshot(store: &Store, wanted: &str, db: Option<&Identity>) -> Result<Manifest> {
+fn find_snapshot(
+    store: &Store,
+    wanted: &str,
+    db: Option<&Identity>,
+    settings: &Settings,
+) -> Result<Manifest> {
+    let local = find_local_snapshot(store, wanted, db);
+    super::replica::or_from_replica(store, wanted, local, settings)
+}
+
+fn find_local_snapshot(store: &Store, wanted: &str, db: Option<&Identity>) -> Result<Manifest> {
     if let (true, Some(db)) = (wanted == "latest", db) {
         let scan = snapshot::scan(store)?;
         if let Some(m) = scan.manifests.iter().find(|m| m.is_of(db)) {
@@ -346,7 +357,7 @@ fn restore_live(
         crate::journal::resolve_planned(&store, &*live)?;
     }
     let identity = live.identity();
-    let m = find_snapshot(&store, wanted, Some(&identity))?;
+    let m = find_snapshot(&store, wanted, Some(&identity), settings)?;
     check_same_database(&m, &identity, force)?;
     let mode = live.restore_mode()?;
 

@@ -21,6 +21,10 @@ pub enum SnapshotReport {
     List(ListReport),
     Verify(VerifyReport),
     Prune(PruneReport),
+    Push(super::replica::PushReport),
+    Pull(super::replica::PullReport),
+    /// `snapshot list --remote`.
+    Remote(super::replica::RemoteListReport),
 }
 
 #[derive(Debug, Serialize)]
@@ -53,6 +57,9 @@ pub struct PruneReport {
     pub kept: Vec<KeptItem>,
     pub freed_bytes: u64,
     pub warnings: Vec<String>,
+    /// The same rules applied to the replica (design.md §9), when one is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<super::replica::RemotePrune>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,8 +73,24 @@ pub struct KeptItem {
 pub fn run(settings: &Settings, args: &SnapshotArgs) -> Result<(SnapshotReport, Result<()>)> {
     match &args.action {
         None => create(settings, args.note.clone()).map(|r| (r, Ok(()))),
-        Some(SnapshotAction::List) => list(settings),
-        Some(SnapshotAction::Verify { id, all }) => verify(settings, id.as_deref(), *all),
+        Some(SnapshotAction::List { remote: false }) => list(settings),
+        Some(SnapshotAction::List { remote: true }) => super::replica::list(settings),
+        Some(SnapshotAction::Verify {
+            id,
+            all,
+            remote: false,
+        }) => verify(settings, id.as_deref(), *all),
+        Some(SnapshotAction::Verify {
+            id,
+            all,
+            remote: true,
+        }) => super::replica::verify(settings, id.as_deref(), *all),
+        Some(SnapshotAction::Push { id, all }) => {
+            super::replica::push(settings, id.as_deref(), *all).map(|r| (r, Ok(())))
+        }
+        Some(SnapshotAction::Pull { id }) => {
+            super::replica::pull(settings, id).map(|r| (r, Ok(())))
+        }
         Some(SnapshotAction::Prune {
             keep_last,
             keep_within,
@@ -239,6 +262,7 @@ fn prune(
         kept: vec![],
         freed_bytes: 0,
         warnings: vec![],
+        replica: None,
     };
     let Some(store) = existing_store(settings)? else {
         return Ok(SnapshotReport::Prune(empty()));
@@ -279,5 +303,11 @@ fn prune(
             });
         }
     }
+    report.replica = super::replica::prune(
+        |stand_ins| {
+            snapshot::prune_plan(stand_ins, keep_last, keep_within, now, &protection, force)
+        },
+        dry_run,
+    )?;
     Ok(SnapshotReport::Prune(report))
 }

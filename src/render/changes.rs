@@ -536,7 +536,17 @@ impl Render for LogReport {
                 }
                 d
             };
-            let line = format!("{when}  {:<8}  {}  {}\n", e.kind, esc(&e.id), esc(&detail));
+            let replicated = match e.replicated {
+                Some(true) => t!(" [복제됨]", " [replicated]"),
+                Some(false) => t!(" [복제 안 됨]", " [not replicated]"),
+                None => String::new(),
+            };
+            let line = format!(
+                "{when}  {:<8}  {}  {}{replicated}\n",
+                e.kind,
+                esc(&e.id),
+                esc(&detail)
+            );
             if e.unresolved {
                 out.push_str(&style.warn(&line));
             } else {

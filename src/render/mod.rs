@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 
 pub mod changes;
+pub mod replica;
 pub mod check;
 pub mod restore;
 pub mod snapshot;
@@ -64,6 +65,9 @@ struct Document<'a, R> {
     command: &'a str,
     #[serde(flatten)]
     report: &'a R,
+    /// What the run copied to the replica (design.md §9), when a replica is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica: Option<crate::store::replica::Summary>,
 }
 
 /// How a report is printed: `--json` wins; `-q` alone prints no report (errors still reach
@@ -78,7 +82,11 @@ pub enum Print {
 /// Prints the report as JSON or text; a closed stdout (e.g. `| head`) is not an error.
 pub fn emit<R: Render + Serialize>(command: &str, report: &R, print: Print) -> anyhow::Result<()> {
     let text = if let Print::Json = print {
-        json_text(&Document { command, report })?
+        json_text(&Document {
+            command,
+            report,
+            replica: crate::store::replica::summary(),
+        })?
     } else if let Print::Text(style) = print {
         let mut out = String::new();
         report.render(&mut out, style);

@@ -123,6 +123,9 @@ impl Render for SnapshotReport {
                     }
                 }
             }
+            SnapshotReport::Push(r) => crate::render::replica::render_push(r, out, style),
+            SnapshotReport::Pull(r) => crate::render::replica::render_pull(r, out, style),
+            SnapshotReport::Remote(r) => crate::render::replica::render_list(r, out, style),
             SnapshotReport::Prune(r) => {
                 for w in &r.warnings {
                     out.push_str(&style.warn(&format!("{w}\n")));
@@ -157,6 +160,20 @@ impl Render for SnapshotReport {
                         "{n} deleted, {freed} freed\n"
                     )
                 });
+                if let Some(remote) = &r.replica {
+                    let n = remote.deleted.len();
+                    let freed = human_bytes(remote.freed_bytes);
+                    let replica = esc(&remote.replica);
+                    out.push_str(&t!(
+                        "복제본 {replica}: {n}개 {}, {freed}\n",
+                        "replica {replica}: {n} {}, {freed}\n",
+                        if r.dry_run {
+                            t!("지울 예정", "would be deleted")
+                        } else {
+                            t!("지움", "deleted")
+                        }
+                    ));
+                }
             }
         }
     }

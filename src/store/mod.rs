@@ -17,6 +17,19 @@ use serde::Serialize;
 use crate::error::{fail, Exit, Failure};
 use crate::t;
 
+pub mod backend;
+mod objects;
+pub mod replica;
+
+pub use backend::{Backend, Handle, Kind, LocalDir};
+
+/// The backend for a replica URL (`s3://bucket/prefix`, `file:///path`; design.md §9). `aws`
+/// holds `AWS_*` settings that take precedence over the environment's (the tests' server).
+pub fn open_backend(url: &str, aws: &[(&str, &str)]) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(objects::open(url, aws)?))
+}
+pub use replica::{RemoteSnapshot, Replica, ReplicaConfig};
+
 /// Prefix of every temp file a store writer creates (removed after a crash by the next writer).
 pub const TEMP_PREFIX: &str = ".tmp-";
 /// Prefix of decompressed images made for readers (`diff`, `verify`); they are not under the
@@ -112,6 +125,26 @@ impl Store {
 
     pub fn journals_dir(&self) -> PathBuf {
         self.dir.join("journals")
+    }
+
+    /// `snapshots/<id>.json`, the manifest that makes a data file a snapshot.
+    pub fn manifest_path(&self, id: &str) -> PathBuf {
+        self.snapshots_dir().join(format!("{id}.json"))
+    }
+
+    /// `snapshots/<id>.db.zst`.
+    pub fn data_path(&self, id: &str) -> PathBuf {
+        self.snapshots_dir().join(format!("{id}.db.zst"))
+    }
+
+    /// `journals/<id>.json`.
+    pub fn journal_path(&self, id: &str) -> PathBuf {
+        self.journals_dir().join(format!("{id}.json"))
+    }
+
+    /// The store directory as a `Backend` (design.md §9).
+    pub fn backend(&self) -> LocalDir {
+        LocalDir::new(&self.dir)
     }
 
     pub fn lock_path(&self) -> PathBuf {

@@ -79,6 +79,15 @@ pub fn bare_std_cmd() -> std::process::Command {
         "COMPLETE",
         "JOBSWEEP_FAILPOINT",
         "JOBSWEEP_TEST_CLOCK",
+        "JOBSWEEP_REPLICA",
+        "JOBSWEEP_REPLICA_RECIPIENTS",
+        "JOBSWEEP_IDENTITY",
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_PROFILE",
     ] {
         cmd.env_remove(var);
     }

@@ -565,6 +565,11 @@ fn operator_sections(path: &[String], subcommands: &[String]) -> Roff {
         ),
         ("6", "Another jobsweep holds the store lock."),
         ("7", "apply refused by --max-changes."),
+        (
+            "8",
+            "The local work succeeded but its off-host copy (--replica) failed; snapshot \
+             push --all uploads what the replica lacks.",
+        ),
     ] {
         roff.control("TP", []);
         roff.text([bold(code)]);
@@ -601,6 +606,28 @@ fn operator_sections(path: &[String], subcommands: &[String]) -> Roff {
         (
             "NO_COLOR",
             "When set and not empty, no colour is used unless --color always is given.",
+        ),
+        (
+            "JOBSWEEP_REPLICA",
+            "The replica URL, as --replica: s3://BUCKET/PREFIX or file:///PATH.",
+        ),
+        (
+            "JOBSWEEP_REPLICA_RECIPIENTS",
+            "age public keys the replica is encrypted to (commas or spaces between them), as \
+             --replica-recipient.",
+        ),
+        (
+            "JOBSWEEP_IDENTITY",
+            "The age identity file that reads an encrypted replica back, as --identity.",
+        ),
+        (
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION",
+            "S3 credentials and region for an s3:// replica; without them, the EC2 instance \
+             role is used.",
+        ),
+        (
+            "AWS_ENDPOINT_URL",
+            "An S3-compatible server instead of AWS (path-style requests).",
         ),
         (
             "COMPLETE",
@@ -730,6 +757,23 @@ fn examples(command: &str) -> Vec<(&'static str, &'static str)> {
         "jobsweep snapshot verify" => vec![
             ("Verify the newest snapshot:", "jobsweep snapshot verify"),
             ("Verify every snapshot:", "jobsweep snapshot verify --all"),
+        ],
+        "jobsweep snapshot push" => vec![
+            (
+                "Upload what the replica lacks:",
+                "jobsweep --replica s3://my-bucket/jobsweep snapshot push --all",
+            ),
+            ("Upload the newest snapshot:", "jobsweep snapshot push"),
+        ],
+        "jobsweep snapshot pull" => vec![
+            (
+                "On a new host, fetch and verify the newest copy:",
+                "jobsweep --identity key.txt snapshot pull latest",
+            ),
+            (
+                "Compare both sides first:",
+                "jobsweep snapshot list --remote",
+            ),
         ],
         "jobsweep snapshot prune" => vec![
             (

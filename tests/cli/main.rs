@@ -18,6 +18,7 @@ mod pg_cli;
 mod pg_server;
 mod prune;
 mod readme;
+mod replica;
 mod restore_snapshot;
 mod revert;
 mod snapshot;
