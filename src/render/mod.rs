@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 
 pub mod changes;
-pub mod replica;
 pub mod check;
+pub mod replica;
 pub mod restore;
 pub mod snapshot;
 

@@ -123,10 +123,6 @@ fn read_at(file: *mut ffi::sqlite3_file, buf: &mut [u8], offset: u64) -> i32 {
     }
 }
 
-/// Bytes written between two kicks of the draft's writeback: keeps the dirty pages of a large
-/// copy bounded, so the app's own fsyncs never queue behind a gigabyte of ours.
-const WRITEBACK_STEP: u64 = 64 << 20;
-
 /// One seeded hash per chunk of a file, taken without any lock, so that the locked pass reads
 /// only the live file and skips a chunk whose hash matches. The seed is random: the app's data
 /// cannot be shaped to collide with what it replaces.
@@ -177,7 +173,6 @@ fn draft(
     let bar = crate::progress::bytes_if(progress.bars, size, &progress.label);
     let mut buf = vec![0u8; CHUNK];
     let mut offset = 0u64;
-    let mut kicked = 0u64;
     while offset < size {
         let n = (size - offset).min(CHUNK as u64) as usize;
         let rc = read_at(file, &mut buf[..n], offset);
@@ -189,29 +184,10 @@ fn draft(
             .map_err(|e| store::write_error(image, e))?;
         drafted.chunks.push(drafted.hash(&buf[..n]));
         offset += n as u64;
-        if offset - kicked >= WRITEBACK_STEP {
-            start_writeback(out, kicked, offset - kicked);
-            kicked = offset;
-        }
         bar.set_position(offset);
     }
     bar.finish_and_clear();
     Ok(drafted)
-}
-
-/// Starts writing back `len` bytes of `out` at `offset` without waiting for them. Only a hint:
-/// where the call is not supported, the kernel writes them back later.
-fn start_writeback(out: &File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a plain syscall on an open descriptor; it reads no memory of ours.
-    unsafe {
-        libc::sync_file_range(
-            out.as_raw_fd(),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
-    }
 }
 
 /// The locked second pass: makes `out` equal to the first `total` bytes of the file, writing
