@@ -22,6 +22,8 @@
 //! knows what "locked" or "not a database" means for it).
 
 pub mod postgres;
+// Our own engine module, under a short name (not the `postgres` client crate).
+use self::postgres as pg;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -110,7 +112,7 @@ impl Target {
     pub fn shown(&self) -> String {
         match self {
             Target::Sqlite(path) => path.display().to_string(),
-            Target::Postgres(url) => postgres::seam::shown(url),
+            Target::Postgres(url) => pg::seam::shown(url),
         }
     }
 
@@ -123,7 +125,7 @@ impl Target {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .join(".jobsweep"),
-            Target::Postgres(url) => postgres::seam::default_store(url),
+            Target::Postgres(url) => pg::seam::default_store(url),
         }
     }
 }
@@ -239,7 +241,7 @@ pub fn previous_copy_method() -> bool {
 pub fn open(target: &Target, access: Access, busy_timeout: Duration) -> Result<Box<dyn Database>> {
     match target {
         Target::Sqlite(path) => Ok(Box::new(sqlite::open(path, access, busy_timeout)?)),
-        Target::Postgres(url) => Ok(Box::new(postgres::seam::open(url, busy_timeout)?)),
+        Target::Postgres(url) => Ok(Box::new(pg::seam::open(url, busy_timeout)?)),
     }
 }
 
@@ -264,7 +266,7 @@ pub fn import_new(
     busy_timeout: Duration,
 ) -> Result<()> {
     match target {
-        Target::Postgres(url) => postgres::seam::import_new(url, image, facts, force, busy_timeout),
+        Target::Postgres(url) => pg::seam::import_new(url, image, facts, force, busy_timeout),
         Target::Sqlite(path) => Err(crate::error::fail(
             crate::error::Exit::Usage,
             format!("{}: not a server database", path.display()),
@@ -276,7 +278,7 @@ pub fn import_new(
 pub fn image_format(kind: EngineKind) -> &'static dyn ImageFormat {
     match kind {
         EngineKind::Sqlite => &sqlite::SqliteImages,
-        EngineKind::Postgresql => &postgres::seam::PgImages,
+        EngineKind::Postgresql => &pg::seam::PgImages,
     }
 }
 
