@@ -6,9 +6,10 @@
 # <= 10% to the upload time.
 #
 # Usage: bench/replica.sh [DATA_DIR] [SIZE_MIB]
-#   DATA_DIR defaults to ./bench-data (gitignored), SIZE_MIB to 1024. The database comes from
-#   bench/snapshot.sh (run it first, with the same arguments); this script takes one snapshot
-#   of it and uploads that snapshot three times: plaintext, encrypted, and with aws s3 cp.
+#   DATA_DIR defaults to ./bench-data (gitignored), SIZE_MIB to 1024. The database is
+#   bench/snapshot.sh's when it is there, else made with bench/gen_db.py; this script takes one
+#   snapshot of it and uploads that snapshot three times: plaintext, encrypted, and with
+#   aws s3 cp.
 # Needs: s3s-fs (cargo install s3s-fs --version '~0.14' --locked --features binary),
 # age-keygen (Debian package age), aws (awscli, for the side-by-side figure; skipped with a
 # note when missing), /usr/bin/time.
@@ -24,9 +25,15 @@ BIN=$ROOT/target/release/jobsweep
 for tool in s3s-fs age-keygen /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is needed" >&2; exit 2; }
 done
-[ -s "$DB" ] || { echo "bench: no $DB; run bench/snapshot.sh $DATA $SIZE_MIB first" >&2; exit 2; }
-
 (cd "$ROOT" && cargo build --release -q)
+if [ ! -s "$DB" ]; then
+    # bench/snapshot.sh makes the same kind of database (and times snapshots too); without it,
+    # gen_db.py: about 10 KiB of transcript rows per job, so SIZE_MIB * 100 jobs.
+    echo "generating a database of about $SIZE_MIB MiB at $DB ..."
+    mkdir -p "$DATA"
+    python3 "$ROOT/bench/gen_db.py" current "$DB" $((SIZE_MIB * 100))
+fi
+echo "database: $(( $(stat -c %s "$DB") / 1048576 )) MiB"
 rm -rf "$WORK"
 mkdir -p "$WORK/s3/bench" "$WORK/store"
 

@@ -758,7 +758,7 @@ pub fn find(store: &Store, wanted: &str) -> Result<Manifest> {
 // Pruning
 
 /// What the journals protect from `prune` (design.md §3.1).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Protection {
     /// Snapshot id -> why it is kept.
     pub ids: std::collections::HashMap<String, Vec<Keep>>,
@@ -767,6 +767,23 @@ pub struct Protection {
     pub before: Option<(DateTime<Utc>, Keep)>,
     /// What the operator should know (damaged journals), one line each.
     pub warnings: Vec<String>,
+}
+
+impl Protection {
+    /// A journal that cannot be read (damaged, or a replica's copy that cannot be decrypted)
+    /// may refer to any snapshot taken before it: every snapshot up to its time (the id's, one
+    /// second of slack for the id's truncation), or all when unknown, is kept, with a warning.
+    pub fn keep_before(&mut self, journal_id: &str, why: &str) {
+        let upto = store::time_of_id(journal_id)
+            .map(|t| t + chrono::Duration::seconds(1))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let later = self.before.map(|(t, _)| t.max(upto)).unwrap_or(upto);
+        self.before = Some((later, Keep::DamagedJournal));
+        self.warnings.push(t!(
+            "저널 {journal_id}: {why} — 이 저널이 가리킬 수 있는 스냅샷(그보다 먼저 만든 것)을 모두 남깁니다",
+            "journal {journal_id}: {why} — every snapshot it could refer to (made before it) is kept"
+        ));
+    }
 }
 
 /// Which snapshots the journals protect (design.md §3.1): of each database, the newest
@@ -800,22 +817,12 @@ pub fn protection(
     };
     // Newest first, so the first un-reverted apply seen of a database is its newest.
     let mut newest_seen: HashSet<String> = HashSet::new();
+    let mut damaged = Vec::new();
     for entry in &entries {
         let j = match &entry.journal {
             Ok(j) => j,
             Err(e) => {
-                // Its snapshot was taken before it: keep every snapshot up to its time (the
-                // id's, one second of slack for the id's truncation), or all when unknown.
-                let upto = store::time_of_id(&entry.id)
-                    .map(|t| t + chrono::Duration::seconds(1))
-                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
-                let later = out.before.map(|(t, _)| t.max(upto)).unwrap_or(upto);
-                out.before = Some((later, Keep::DamagedJournal));
-                out.warnings.push(t!(
-                    "저널 {}: {e} — 이 저널이 가리킬 수 있는 스냅샷(그보다 먼저 만든 것)을 모두 남깁니다",
-                    "journal {}: {e} — every snapshot it could refer to (made before it) is kept",
-                    entry.id
-                ));
+                damaged.push((&entry.id, e));
                 continue;
             }
         };
@@ -834,6 +841,9 @@ pub fn protection(
         if now - j.created_at <= protect_applies {
             add(&j.snapshot_id, Keep::RecentApply);
         }
+    }
+    for (id, e) in damaged {
+        out.keep_before(id, e);
     }
     out
 }
@@ -913,6 +923,33 @@ pub fn prune_plan(
             (i, why)
         })
         .collect()
+}
+
+/// The journals that go with the snapshots `deleted` (design.md §3.1): a readable journal whose
+/// snapshot is pruned goes too, unless its outcome is unknown (`planned`, `outcome_uncertain`;
+/// their snapshots are never pruned anyway). Damaged journals always stay.
+pub fn journals_going(entries: &[crate::journal::Entry], deleted: &[String]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| {
+            e.journal.as_ref().is_ok_and(|j| {
+                deleted.contains(&j.snapshot_id)
+                    && j.state != crate::journal::State::Planned
+                    && !j.outcome_uncertain
+            })
+        })
+        .map(|e| e.id.clone())
+        .collect()
+}
+
+/// Deletes one journal from the local store only (prune decides for the replica on its own).
+pub fn delete_journal(store: &Store, id: &str) -> Result<()> {
+    let path = store.journal_path(id);
+    match fs::remove_file(&path) {
+        Ok(()) => store::sync_dir(&store.journals_dir()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(store::write_error(&path, e)),
+    }
 }
 
 /// Deletes one snapshot: the manifest first (so it stops being a snapshot at once), then the

@@ -293,18 +293,19 @@ pub fn verify(
 }
 
 /// `restore --snapshot`: the local snapshot, or, when it is missing or its manifest damaged and
-/// a replica is set, the replica's copy pulled into the store and verified (design.md §9).
+/// a replica is set, the replica's copy, fetched and verified (design.md §9). The second value
+/// names the replica when the snapshot came from it.
 pub fn or_from_replica(
     store: &Store,
     wanted: &str,
     local: Result<Manifest>,
     settings: &Settings,
-) -> Result<Manifest> {
+) -> Result<(Manifest, Option<String>)> {
     let Some(replica) = store::replica::active() else {
-        return local;
+        return local.map(|m| (m, None));
     };
     let err = match local {
-        Ok(m) => return Ok(m),
+        Ok(m) => return Ok((m, None)),
         Err(err) => err,
     };
     let Ok(id) = replica
@@ -313,13 +314,80 @@ pub fn or_from_replica(
     else {
         return Err(err);
     };
-    pull_verified(replica, store, &id, settings)?;
+    let m = fetch(replica, store, &id, settings, &err)?;
+    Ok((m, Some(replica.location())))
+}
+
+/// `restore --snapshot`'s verified image of `m`. When the local data file turns out missing or
+/// damaged (its manifest good) and the replica holds the snapshot, the replica's copy is
+/// fetched, verified, put in place of the local one, and the image made from it; the second
+/// value then names the replica (design.md §9).
+pub fn extract_or_fetch(
+    store: &Store,
+    m: &Manifest,
+    dir: &std::path::Path,
+    prefix: &str,
+    settings: &Settings,
+) -> Result<(tempfile::TempPath, Option<String>)> {
+    let local = snapshot::extract_to(store, m, dir, prefix, settings);
+    let Some(replica) = store::replica::active() else {
+        return local.map(|image| (image, None));
+    };
+    let err = match local {
+        Ok(image) => return Ok((image, None)),
+        Err(err) => err,
+    };
+    let damaged =
+        crate::error::classify(&err).0 == Exit::Integrity || !store.data_path(&m.id).exists();
+    let on_replica = replica
+        .snapshots()
+        .is_ok_and(|remote| remote.iter().any(|r| r.id == m.id && r.complete));
+    if !damaged || !on_replica {
+        return Err(err);
+    }
+    let fetched = fetch(replica, store, &m.id, settings, &err)?;
+    let image = snapshot::extract_to(store, &fetched, dir, prefix, settings)?;
+    Ok((image, Some(replica.location())))
+}
+
+/// Downloads snapshot `id` into a scratch directory inside the store, verifies it there like a
+/// local one (checksums, decode, integrity check), and only then puts it in place of the local
+/// files, data first and manifest last: a damaged or tampered download changes nothing (exit 4).
+fn fetch(
+    replica: &Replica,
+    store: &Store,
+    id: &str,
+    settings: &Settings,
+    local_err: &anyhow::Error,
+) -> Result<Manifest> {
+    let scratch = tempfile::Builder::new()
+        .prefix(store::TEMP_PREFIX)
+        .tempdir_in(store.dir())
+        .map_err(|e| store::write_error(store.dir(), e))?;
+    let temp = Store::open(scratch.path())?;
+    replica.pull_snapshot(&temp, id)?;
+    let m = snapshot::find(&temp, id)
+        .and_then(|m| snapshot::verify(&temp, &m, settings).map(|()| m))
+        .map_err(|e| {
+            e.context(t!(
+                "복제본 {}의 스냅샷 {id}",
+                "snapshot {id} from the replica {}",
+                replica.location()
+            ))
+        })?;
+    for (from, to) in [
+        (temp.data_path(id), store.data_path(id)),
+        (temp.manifest_path(id), store.manifest_path(id)),
+    ] {
+        std::fs::rename(&from, &to).map_err(|e| store::write_error(&to, e))?;
+    }
+    store::sync_dir(&store.snapshots_dir())?;
     crate::output::notice(&t!(
-        "스냅샷 {id} 을(를) 복제본 {} 에서 가져왔습니다 (로컬 사본: {err:#})",
-        "snapshot {id} came from the replica {} (local copy: {err:#})",
+        "스냅샷 {id} 을(를) 복제본 {} 에서 가져와 검증했습니다 (로컬 사본: {local_err:#})",
+        "snapshot {id} came from the replica {}, verified (local copy: {local_err:#})",
         replica.location()
     ));
-    snapshot::find(store, &id)
+    Ok(m)
 }
 
 /// The journal and complete snapshot ids the replica holds, for `log` (design.md §9); `None`
@@ -346,41 +414,163 @@ pub fn replicated_ids() -> Option<(HashSet<String>, HashSet<String>)> {
     }
 }
 
-/// Prunes the replica by the rules the local prune used (the same protection of snapshots an
-/// un-reverted apply needs), from the object names alone: no identity needed.
+/// The replica's side of a prune, surveyed before anything is deleted (design.md §9): its
+/// snapshots and journals, and what every journal protects, the replica's own journals
+/// included (a new host's store may hold none of them). The same protection then serves both
+/// sides.
+pub struct RemoteSurvey {
+    replica: &'static Replica,
+    /// Newest first.
+    snapshots: Vec<RemoteSnapshot>,
+    journals: Vec<String>,
+    /// The local journals and the replica-only ones side by side.
+    merged: Store,
+    _scratch: tempfile::TempDir,
+    pub protection: snapshot::Protection,
+}
+
+/// `None` without a replica. An error (exit 8 when unreachable) leaves the local prune to go
+/// on by the local journals alone.
+pub fn survey(
+    store: &Store,
+    now: DateTime<Utc>,
+    protect_applies: chrono::Duration,
+) -> Option<Result<RemoteSurvey>> {
+    let replica = store::replica::active()?;
+    Some(survey_of(replica, store, now, protect_applies))
+}
+
+fn survey_of(
+    replica: &'static Replica,
+    store: &Store,
+    now: DateTime<Utc>,
+    protect_applies: chrono::Duration,
+) -> Result<RemoteSurvey> {
+    let mut snapshots = replica.snapshots()?;
+    snapshots.sort_by(|a, b| b.id.cmp(&a.id));
+    let journals = replica.journals()?;
+    let scratch = tempfile::tempdir().map_err(|e| store::write_error(&std::env::temp_dir(), e))?;
+    let merged = Store::open(scratch.path())?;
+    let local = crate::journal::list(store)?;
+    for entry in &local {
+        let to = merged.journal_path(&entry.id);
+        std::fs::copy(&entry.path, &to).map_err(|e| store::write_error(&to, e))?;
+    }
+    let mut unreadable = Vec::new();
+    for id in journals
+        .iter()
+        .filter(|id| !local.iter().any(|e| &e.id == *id))
+    {
+        if let Err(e) = replica.pull_journal(&merged, id) {
+            // Unreachable: nothing on the replica can be pruned.
+            if crate::error::classify(&e).0 == Exit::Replica {
+                return Err(e);
+            }
+            // Undecryptable (no identity on this host) or damaged: it protects like a damaged
+            // journal, every snapshot made before it.
+            unreadable.push((id.clone(), format!("{e:#}")));
+        }
+    }
+    let mut protection = snapshot::protection(&merged, now, protect_applies);
+    for (id, why) in unreadable {
+        protection.keep_before(
+            &id,
+            &t!(
+                "복제본의 사본을 읽을 수 없습니다: {why}",
+                "its copy on the replica cannot be read: {why}"
+            ),
+        );
+    }
+    Ok(RemoteSurvey {
+        replica,
+        snapshots,
+        journals,
+        merged,
+        _scratch: scratch,
+        protection,
+    })
+}
+
+/// Prunes the replica by the rules the local prune used, from the object names (no identity
+/// needed for snapshots), and deletes the journals that go with the snapshots deleted there.
+/// The local prune is done whatever happens here: a failure comes back second, after the
+/// report (exit 8 when the replica cannot be reached).
 pub fn prune(
+    survey: Option<Result<RemoteSurvey>>,
     keep: impl Fn(&[Manifest]) -> Vec<(usize, Vec<snapshot::Keep>)>,
+    local_ids: &[String],
     dry_run: bool,
-) -> Result<Option<RemotePrune>> {
-    let Some(replica) = store::replica::active() else {
-        return Ok(None);
+) -> (Option<RemotePrune>, Result<()>) {
+    let (Some(survey), Some(replica)) = (survey, store::replica::active()) else {
+        return (None, Ok(()));
     };
-    let mut remote = replica.snapshots()?;
-    remote.sort_by(|a, b| b.id.cmp(&a.id));
-    let stand_ins: Vec<Manifest> = remote.iter().map(|r| stand_in(&r.id)).collect();
     let mut report = RemotePrune {
         replica: replica.location(),
         deleted: vec![],
+        deleted_journals: vec![],
         freed_bytes: 0,
+        error: None,
     };
-    for (i, reasons) in keep(&stand_ins) {
-        if reasons.is_empty() {
-            if !dry_run {
-                replica.delete_snapshot(&remote[i].id)?;
-            }
-            report.deleted.push(remote[i].id.clone());
-            report.freed_bytes += remote[i].bytes;
+    let done = survey.and_then(|s| prune_on(&s, keep, local_ids, dry_run, &mut report));
+    let after = done.map_err(|e| {
+        report.error = Some(format!("{e:#}"));
+        e.context(t!(
+            "로컬 정리는 끝났지만 복제본은 정리하지 못했습니다",
+            "the local prune is done, the replica's is not"
+        ))
+    });
+    (Some(report), after)
+}
+
+fn prune_on(
+    survey: &RemoteSurvey,
+    keep: impl Fn(&[Manifest]) -> Vec<(usize, Vec<snapshot::Keep>)>,
+    local_ids: &[String],
+    dry_run: bool,
+    report: &mut RemotePrune,
+) -> Result<()> {
+    let replica = survey.replica;
+    // Only complete copies count for the rules; an upload that broke off goes once the local
+    // snapshot that `push` would complete it from is gone.
+    let (complete, broken): (Vec<&RemoteSnapshot>, Vec<&RemoteSnapshot>) =
+        survey.snapshots.iter().partition(|r| r.complete);
+    let stand_ins: Vec<Manifest> = complete.iter().map(|r| stand_in(&r.id)).collect();
+    let going = keep(&stand_ins)
+        .into_iter()
+        .filter(|(_, reasons)| reasons.is_empty())
+        .map(|(i, _)| complete[i])
+        .chain(broken.into_iter().filter(|r| !local_ids.contains(&r.id)));
+    for r in going {
+        if !dry_run {
+            replica.delete_snapshot(&r.id)?;
         }
+        report.deleted.push(r.id.clone());
+        report.freed_bytes += r.bytes;
     }
-    Ok(Some(report))
+    let entries = crate::journal::list(&survey.merged)?;
+    for id in snapshot::journals_going(&entries, &report.deleted) {
+        if !survey.journals.contains(&id) {
+            continue;
+        }
+        if !dry_run {
+            replica.remove(store::Kind::Journals, &format!("{id}.json"))?;
+        }
+        report.deleted_journals.push(id);
+    }
+    Ok(())
 }
 
 /// What prune did on the replica.
 #[derive(Debug, Serialize)]
 pub struct RemotePrune {
     pub replica: String,
+    /// Snapshot ids deleted (or, with `--dry-run`, that would be).
     pub deleted: Vec<String>,
+    /// Journal ids deleted with their snapshots.
+    pub deleted_journals: Vec<String>,
     pub freed_bytes: u64,
+    /// Why the replica was not (fully) pruned; the local prune stands (exit 8 when unreachable).
+    pub error: Option<String>,
 }
 
 /// The prune rules read a snapshot's id and creation time only; on the replica both come from

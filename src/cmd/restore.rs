@@ -38,6 +38,9 @@ pub struct RestoreReport {
     /// Into the live database: per table, what the restore discards (or would, `--dry-run`) of
     /// the live contents, as of the pre-restore image.
     pub discarded: Vec<Discarded>,
+    /// The replica the snapshot was fetched from, when the local copy was missing or damaged
+    /// (design.md §9); null when the local copy served.
+    pub from_replica: Option<String>,
 }
 
 /// What a restore into the live database discards of one table.
@@ -124,13 +127,13 @@ fn restore_to_file(
         .target()
         .ok()
         .and_then(|t| t.file().map(Identity::of_file));
-    let m = find_snapshot(&store, wanted, live.as_ref(), settings)?;
+    let (m, fetched) = find_snapshot(&store, wanted, live.as_ref(), settings)?;
     refuse_protected_target(settings, to, Some(&m.source_path))?;
     remove_dead_temps(dir);
     // Verified and integrity-checked, beside the target so the final rename is atomic. Its name
     // carries this process's id: a killed run's file is removed by the next run (above).
     let prefix = format!("{RESTORE_TEMP_PREFIX}{}-", std::process::id());
-    let image = snapshot::extract_to(&store, &m, dir, &prefix, settings)?;
+    let (image, from_replica) = extract(&store, &m, dir, &prefix, settings, fetched)?;
     give_source_mode(&image, &m.source_path, settings)?;
     crate::failpoint::hit("restore-to-before-rename");
     if force {
@@ -157,6 +160,7 @@ fn restore_to_file(
         journal_mode: None,
         dry_run: false,
         discarded: Vec::new(),
+        from_replica,
     })
 }
 
@@ -170,8 +174,15 @@ fn restore_to_database(
 ) -> Result<RestoreReport> {
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
-    let m = find_snapshot(&store, wanted, None, settings)?;
-    let image = snapshot::extract_to(&store, &m, &store.snapshots_dir(), TEMP_PREFIX, settings)?;
+    let (m, fetched) = find_snapshot(&store, wanted, None, settings)?;
+    let (image, from_replica) = extract(
+        &store,
+        &m,
+        &store.snapshots_dir(),
+        TEMP_PREFIX,
+        settings,
+        fetched,
+    )?;
     engine::import_new(to, &image, &m.facts(), force, settings.busy_timeout)?;
     Ok(RestoreReport {
         snapshot_id: m.id,
@@ -182,6 +193,7 @@ fn restore_to_database(
         journal_mode: None,
         dry_run: false,
         discarded: Vec::new(),
+        from_replica,
     })
 }
 
@@ -241,9 +253,24 @@ fn find_snapshot(
     wanted: &str,
     db: Option<&Identity>,
     settings: &Settings,
-) -> Result<Manifest> {
+) -> Result<(Manifest, Option<String>)> {
     let local = find_local_snapshot(store, wanted, db);
     super::replica::or_from_replica(store, wanted, local, settings)
+}
+
+/// The snapshot's verified image; a missing or damaged local data file is fetched from the
+/// replica when one is set (design.md §9). The second value names the replica when either the
+/// manifest (`fetched`) or the data came from it.
+fn extract(
+    store: &Store,
+    m: &Manifest,
+    dir: &Path,
+    prefix: &str,
+    settings: &Settings,
+    fetched: Option<String>,
+) -> Result<(tempfile::TempPath, Option<String>)> {
+    let (image, from) = super::replica::extract_or_fetch(store, m, dir, prefix, settings)?;
+    Ok((image, fetched.or(from)))
 }
 
 fn find_local_snapshot(store: &Store, wanted: &str, db: Option<&Identity>) -> Result<Manifest> {
@@ -357,14 +384,21 @@ fn restore_live(
         crate::journal::resolve_planned(&store, &*live)?;
     }
     let identity = live.identity();
-    let m = find_snapshot(&store, wanted, Some(&identity), settings)?;
+    let (m, fetched) = find_snapshot(&store, wanted, Some(&identity), settings)?;
     check_same_database(&m, &identity, force)?;
     let mode = live.restore_mode()?;
 
     // 1. The snapshot's image, decompressed and checked before anything takes a lock. In the
     // store, so a killed run's image is removed by the next command that takes the lock (beside
     // the database nothing would ever remove it).
-    let image = snapshot::extract_to(&store, &m, &store.snapshots_dir(), TEMP_PREFIX, settings)?;
+    let (image, from_replica) = extract(
+        &store,
+        &m,
+        &store.snapshots_dir(),
+        TEMP_PREFIX,
+        settings,
+        fetched,
+    )?;
     // 2. The live contents now (a short read lock) and what the restore would discard of them.
     let current = snapshot::take_image(&*live, &store, Reason::PreRestore, settings)?;
     let discarded = discarded_rows(&m, &image, &current.path)?;
@@ -377,6 +411,7 @@ fn restore_live(
         journal_mode: mode,
         dry_run,
         discarded,
+        from_replica,
     };
     if dry_run {
         return Ok(report);

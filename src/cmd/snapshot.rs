@@ -54,6 +54,8 @@ pub struct VerifyItem {
 pub struct PruneReport {
     pub dry_run: bool,
     pub deleted: Vec<String>,
+    /// Journals deleted with their snapshots (design.md §3.1).
+    pub deleted_journals: Vec<String>,
     pub kept: Vec<KeptItem>,
     pub freed_bytes: u64,
     pub warnings: Vec<String>,
@@ -104,8 +106,7 @@ pub fn run(settings: &Settings, args: &SnapshotArgs) -> Result<(SnapshotReport, 
             *protect_applies,
             *dry_run,
             *force,
-        )
-        .map(|r| (r, Ok(()))),
+        ),
     }
 }
 
@@ -241,7 +242,7 @@ fn prune(
     protect_applies: chrono::Duration,
     dry_run: bool,
     force: bool,
-) -> Result<SnapshotReport> {
+) -> Result<(SnapshotReport, Result<()>)> {
     if keep_last.is_none() && keep_within.is_none() {
         return Err(crate::error::Failure::new(
             Exit::Usage,
@@ -259,13 +260,14 @@ fn prune(
     let empty = || PruneReport {
         dry_run,
         deleted: vec![],
+        deleted_journals: vec![],
         kept: vec![],
         freed_bytes: 0,
         warnings: vec![],
         replica: None,
     };
     let Some(store) = existing_store(settings)? else {
-        return Ok(SnapshotReport::Prune(empty()));
+        return Ok((SnapshotReport::Prune(empty()), Ok(())));
     };
     let _lock = store.lock(settings.wait)?;
     // Resolved first, so a journal that turns out abandoned no longer protects its snapshot.
@@ -276,7 +278,12 @@ fn prune(
     let mut report = empty();
     // Ages are measured with the real clock: created_at is real time, --now is for reports.
     let now = crate::store::clock_now();
-    let protection = snapshot::protection(&store, now, protect_applies);
+    // With a replica, its journals protect too, on both sides (design.md §9).
+    let survey = super::replica::survey(&store, now, protect_applies);
+    let protection = match &survey {
+        Some(Ok(survey)) => survey.protection.clone(),
+        _ => snapshot::protection(&store, now, protect_applies),
+    };
     report.warnings.extend(protection.warnings.iter().cloned());
     let plan = snapshot::prune_plan(&manifests, keep_last, keep_within, now, &protection, force);
     if plan
@@ -303,11 +310,26 @@ fn prune(
             });
         }
     }
-    report.replica = super::replica::prune(
+    let journals = crate::journal::list(&store).unwrap_or_default();
+    for id in snapshot::journals_going(&journals, &report.deleted) {
+        if !dry_run {
+            snapshot::delete_journal(&store, &id)?;
+        }
+        report.deleted_journals.push(id);
+    }
+    let local_ids: Vec<String> = manifests
+        .iter()
+        .map(|m| m.id.clone())
+        .filter(|id| !report.deleted.contains(id))
+        .collect();
+    let (replica, after) = super::replica::prune(
+        survey,
         |stand_ins| {
             snapshot::prune_plan(stand_ins, keep_last, keep_within, now, &protection, force)
         },
+        &local_ids,
         dry_run,
-    )?;
-    Ok(SnapshotReport::Prune(report))
+    );
+    report.replica = replica;
+    Ok((SnapshotReport::Prune(report), after))
 }

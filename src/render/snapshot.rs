@@ -138,6 +138,14 @@ impl Render for SnapshotReport {
                     };
                     out.push_str(&format!("{verb:<14} {id}\n"));
                 }
+                for id in &r.deleted_journals {
+                    let verb = if r.dry_run {
+                        t!("지울 예정", "would delete")
+                    } else {
+                        t!("지움", "deleted")
+                    };
+                    out.push_str(&format!("{verb:<14} {} {id}\n", t!("저널", "journal")));
+                }
                 for k in &r.kept {
                     let why = k
                         .reasons
@@ -162,11 +170,12 @@ impl Render for SnapshotReport {
                 });
                 if let Some(remote) = &r.replica {
                     let n = remote.deleted.len();
+                    let journals = remote.deleted_journals.len();
                     let freed = human_bytes(remote.freed_bytes);
                     let replica = esc(&remote.replica);
                     out.push_str(&t!(
-                        "복제본 {replica}: {n}개 {}, {freed}\n",
-                        "replica {replica}: {n} {}, {freed}\n",
+                        "복제본 {replica}: 스냅샷 {n}개, 저널 {journals}개 {}, {freed}\n",
+                        "replica {replica}: {n} snapshot(s) and {journals} journal(s) {}, {freed}\n",
                         if r.dry_run {
                             t!("지울 예정", "would be deleted")
                         } else {

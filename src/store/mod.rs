@@ -315,7 +315,12 @@ impl Store {
                     false
                 };
                 if stale {
-                    let _ = fs::remove_file(entry.path());
+                    // A restore's scratch directory (design.md §9) is a directory; `file_type`
+                    // does not follow links, so a planted link is removed, never followed.
+                    let _ = match entry.file_type() {
+                        Ok(t) if t.is_dir() => fs::remove_dir_all(entry.path()),
+                        _ => fs::remove_file(entry.path()),
+                    };
                 }
             }
         }

@@ -41,10 +41,18 @@ fn shape(doc: &Value) -> BTreeSet<String> {
     out
 }
 
+/// A documented run: its arguments, exit code, whether it runs with a replica, and the JSON.
+struct Documented {
+    args: String,
+    code: i32,
+    replica: bool,
+    doc: Value,
+}
+
 /// The `<!-- run: ARGS -->` markers of docs/json.md (`<!-- run, exit N: ARGS -->` for a
-/// command documented failing with exit N) with the exit code and the JSON block that follows
-/// each.
-fn documented() -> Vec<(String, i32, Value)> {
+/// command documented failing with exit N, `<!-- run, replica: ARGS -->` for one run with a
+/// replica) with the JSON block that follows each.
+fn documented() -> Vec<Documented> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md"))
         .expect("docs/json.md");
     let mut out = Vec::new();
@@ -52,10 +60,19 @@ fn documented() -> Vec<(String, i32, Value)> {
     while let Some(at) = rest.find("<!-- run") {
         rest = &rest[at + "<!-- run".len()..];
         let colon = rest.find(": ").expect("marker colon");
-        let code = match rest[..colon].strip_prefix(", exit ") {
-            Some(n) => n.trim().parse().expect("exit code"),
-            None => 0,
-        };
+        let mut code = 0;
+        let mut replica = false;
+        for part in rest[..colon]
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match part.strip_prefix("exit ") {
+                Some(n) => code = n.trim().parse().expect("exit code"),
+                None if part == "replica" => replica = true,
+                None => panic!("docs/json.md: unknown marker option `{part}`"),
+            }
+        }
         rest = &rest[colon + 2..];
         let end = rest.find(" -->").expect("marker end");
         let args = rest[..end].to_string();
@@ -63,7 +80,12 @@ fn documented() -> Vec<(String, i32, Value)> {
         let stop = start + rest[start..].find("\n```").expect("block end");
         let doc: Value = serde_json::from_str(&rest[start..stop])
             .unwrap_or_else(|e| panic!("docs/json.md, `{args}`: {e}"));
-        out.push((args, code, doc));
+        out.push(Documented {
+            args,
+            code,
+            replica,
+            doc,
+        });
         rest = &rest[stop..];
     }
     out
@@ -73,22 +95,37 @@ fn documented() -> Vec<(String, i32, Value)> {
 fn every_documented_json_shape_is_what_a_real_run_prints() {
     let docs = documented();
     let env = TestEnv::with("current", &["guide"]);
+    // A `file://` replica in plaintext: the documents' shapes are those of an encrypted S3
+    // replica (tests/cli/replica.rs checks those against a real server).
+    let replica = format!("file://{}", env.path("replica").display());
     let mut commands = BTreeSet::new();
-    for (args, code, doc) in &docs {
-        let out = bare_cmd()
-            .current_dir(env.dir.path())
-            .args([
-                "--db",
-                "database.db",
-                "--now",
-                "2026-02-25T00:45:15Z",
-                "--json",
-            ])
-            .args(args.split_whitespace())
-            .output()
-            .unwrap();
+    let mut replica_runs = Vec::new();
+    for Documented {
+        args,
+        code,
+        replica: with_replica,
+        doc,
+    } in &docs
+    {
+        let mut cmd = bare_cmd();
+        cmd.current_dir(env.dir.path()).args([
+            "--db",
+            "database.db",
+            "--now",
+            "2026-02-25T00:45:15Z",
+            "--json",
+        ]);
+        if *with_replica {
+            cmd.args(["--replica", &replica, "--replica-plaintext"]);
+        }
+        let out = cmd.args(args.split_whitespace()).output().unwrap();
         assert_eq!(out.status.code(), Some(*code), "`{args}`: {}", stderr(&out));
         let real = stdout_json(&out);
+        // JOBSWEEP_PRINT_DOCS=1 prints every real document, to refresh the examples.
+        if std::env::var_os("JOBSWEEP_PRINT_DOCS").is_some() {
+            let pretty = serde_json::to_string_pretty(&real).unwrap_or_default();
+            eprintln!("<<< {args}\n{pretty}\n>>>");
+        }
         let (want, got) = (shape(doc), shape(&real));
         assert!(
             want == got,
@@ -96,6 +133,9 @@ fn every_documented_json_shape_is_what_a_real_run_prints() {
             want.difference(&got).collect::<Vec<_>>(),
             got.difference(&want).collect::<Vec<_>>()
         );
+        if *with_replica {
+            replica_runs.push(args.clone());
+        }
         let words: Vec<&str> = args.split_whitespace().take(2).collect();
         commands.insert(match words.as_slice() {
             ["snapshot", sub] if !sub.starts_with('-') => format!("snapshot {sub}"),
@@ -113,8 +153,26 @@ fn every_documented_json_shape_is_what_a_real_run_prints() {
         "diff",
         "restore",
         "log",
+        "snapshot push",
+        "snapshot pull",
     ] {
         assert!(commands.contains(command), "docs/json.md lacks `{command}`");
+    }
+    // Every replica document (design.md §9) is shown from a real run with a replica.
+    for run in [
+        "snapshot --note",
+        "snapshot push",
+        "snapshot pull",
+        "snapshot list --remote",
+        "snapshot verify --remote",
+        "snapshot prune",
+        "log",
+        "apply",
+    ] {
+        assert!(
+            replica_runs.iter().any(|r| r.starts_with(run)),
+            "docs/json.md lacks `{run}` with a replica"
+        );
     }
 }
 

@@ -63,11 +63,14 @@ fn a_simulated_year_of_weekly_cron_runs_keeps_the_store_bounded() {
     let left = snapshot_ids(&env);
     assert_eq!(left.len(), 8, "{left:?}");
     assert!(most <= 8, "the store grew to {most} snapshots");
-    assert_eq!(
-        journals(&env).len(),
-        52,
-        "journals are kept (they are small)"
-    );
+    // Journals go with their snapshots (design.md §3.1): bounded too, and none outlives its
+    // snapshot.
+    let kept_journals = journals(&env);
+    assert_eq!(kept_journals.len(), left.len(), "{kept_journals:?}");
+    for path in &kept_journals {
+        let snapshot = read_json(path)["snapshot_id"].as_str().unwrap().to_string();
+        assert!(left.contains(&snapshot), "{path:?} outlived {snapshot}");
+    }
 
     // Months later with no apply since: the newest un-reverted apply's snapshot still stays,
     // whatever the other rules say; --force lets it go.

@@ -665,3 +665,261 @@ fn a_file_replica_round_trips() {
     r.ok(&["snapshot", "pull", &id]);
     assert_eq!(fs::read(zst_path(&r.env, &id)).unwrap(), data);
 }
+
+/// The id of the only journal in the store, and its snapshot's id.
+fn only_journal(r: &Replicated) -> (String, String) {
+    let paths = journals(&r.env);
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    let id = paths[0].file_stem().unwrap().to_string_lossy().into_owned();
+    let snapshot = journal(&r.env, &id)["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (id, snapshot)
+}
+
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn prune_takes_journals_with_their_snapshots_on_both_sides() {
+    let r = Replicated::s3();
+    apply_with(&r);
+    let (journal_id, pre_apply) = only_journal(&r);
+    let remote_journal = format!("journals/{journal_id}.json.age");
+    r.ok(&["snapshot"]);
+    r.ok(&["snapshot"]);
+
+    // The newest apply's snapshot is protected on both sides, and its journal stays.
+    let report = r.ok(&["snapshot", "prune", "--keep-last", "1"]);
+    assert!(!ids(&report["deleted"]).contains(&pre_apply), "{report}");
+    assert!(!ids(&report["replica"]["deleted"]).contains(&pre_apply));
+    assert_eq!(ids(&report["deleted"]).len(), 1, "{report}");
+    assert_eq!(ids(&report["replica"]["deleted"]).len(), 1, "{report}");
+    assert!(ids(&report["deleted_journals"]).is_empty(), "{report}");
+    assert!(ids(&report["replica"]["deleted_journals"]).is_empty());
+    assert!(journal_path(&r.env, &journal_id).exists());
+    assert!(r.object_names().contains(&remote_journal));
+
+    // --dry-run says what would go and deletes nothing.
+    let before = r.object_names();
+    let report = r.ok(&[
+        "snapshot",
+        "prune",
+        "--keep-last",
+        "1",
+        "--force",
+        "--dry-run",
+    ]);
+    assert_eq!(ids(&report["deleted_journals"]), vec![journal_id.clone()]);
+    assert_eq!(
+        ids(&report["replica"]["deleted_journals"]),
+        vec![journal_id.clone()]
+    );
+    assert_eq!(r.object_names(), before);
+    assert!(journal_path(&r.env, &journal_id).exists());
+
+    // With --force its snapshot goes, and the journal with it, on both sides.
+    let report = r.ok(&["snapshot", "prune", "--keep-last", "1", "--force"]);
+    assert_eq!(ids(&report["deleted"]), vec![pre_apply.clone()], "{report}");
+    assert_eq!(ids(&report["replica"]["deleted"]), vec![pre_apply.clone()]);
+    assert_eq!(ids(&report["deleted_journals"]), vec![journal_id.clone()]);
+    assert_eq!(
+        ids(&report["replica"]["deleted_journals"]),
+        vec![journal_id.clone()]
+    );
+    assert!(!journal_path(&r.env, &journal_id).exists());
+    assert!(!manifest_path(&r.env, &pre_apply).exists());
+    let names = r.object_names();
+    assert!(
+        !names.iter().any(|n| n.starts_with("journals/")),
+        "{names:?}"
+    );
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn the_replicas_own_journals_protect_snapshots_on_both_sides() {
+    let r = Replicated::s3();
+    apply_with(&r);
+    let (journal_id, pre_apply) = only_journal(&r);
+    r.ok(&["snapshot"]);
+    r.ok(&["snapshot"]);
+    // This store lost the journal; the replica still has it, and it still protects.
+    fs::remove_file(journal_path(&r.env, &journal_id)).unwrap();
+    let report = r.ok(&["snapshot", "prune", "--keep-last", "1"]);
+    let kept = report["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == pre_apply.as_str())
+        .unwrap_or_else(|| panic!("{pre_apply} not kept: {report}"));
+    assert_eq!(kept["reasons"][0], "newest-apply", "{report}");
+    assert!(!ids(&report["replica"]["deleted"]).contains(&pre_apply));
+    assert!(r
+        .object_names()
+        .contains(&format!("snapshots/{pre_apply}.db.zst.age")));
+
+    // Without the identity the replica's journal cannot be read: like a damaged journal it
+    // keeps every snapshot made before it, and prune says so.
+    let out = r
+        .cmd()
+        .env_remove("JOBSWEEP_IDENTITY")
+        .args(["--json", "snapshot", "prune", "--keep-last", "1", "--force"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = stdout_json(&out);
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains(&journal_id),
+        "{report}"
+    );
+    assert!(!ids(&report["deleted"]).contains(&pre_apply), "{report}");
+    assert!(!ids(&report["replica"]["deleted"]).contains(&pre_apply));
+    assert!(manifest_path(&r.env, &pre_apply).exists());
+}
+
+#[test]
+fn an_unreachable_replica_during_prune_exits_8_after_the_local_prune() {
+    let r = Replicated::s3();
+    let ids_made: Vec<String> = (0..3).map(|_| id_of(&r.ok(&["snapshot"]))).collect();
+    let before = r.object_names();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let out = r
+        .cmd()
+        .env("AWS_ENDPOINT_URL", &dead)
+        .args(["--json", "snapshot", "prune", "--keep-last", "1"])
+        .output()
+        .unwrap();
+    assert_error_containing(&out, 8, "local prune is done");
+    let report = stdout_json(&out);
+    assert_eq!(ids(&report["deleted"]).len(), 2, "{report}");
+    assert!(report["replica"]["error"].is_string(), "{report}");
+    assert!(ids(&report["replica"]["deleted"]).is_empty());
+    // The local prune happened; the replica kept everything.
+    assert!(!manifest_path(&r.env, &ids_made[0]).exists());
+    assert!(!manifest_path(&r.env, &ids_made[1]).exists());
+    r.ok(&["snapshot", "verify", &ids_made[2]]);
+    assert_eq!(r.object_names(), before);
+    // Reachable again: the same prune catches the replica up.
+    let report = r.ok(&["snapshot", "prune", "--keep-last", "1"]);
+    assert_eq!(ids(&report["replica"]["deleted"]).len(), 2, "{report}");
+    assert_eq!(r.object_names().len(), 2);
+}
+
+fn flip_middle_byte(path: &Path) {
+    let mut bytes = fs::read(path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(path, &bytes).unwrap();
+}
+
+#[test]
+fn restore_fetches_a_damaged_or_missing_data_file_from_the_replica() {
+    let r = Replicated::s3();
+    let before = dump(&r.env.db);
+    let id = id_of(&r.ok(&["snapshot"]));
+    let good = fs::read(zst_path(&r.env, &id)).unwrap();
+    apply_with(&r);
+
+    // A damaged local data file, its manifest good: the replica's copy is fetched, verified and
+    // put in its place, and the report says where it came from.
+    flip_middle_byte(&zst_path(&r.env, &id));
+    let target = r.env.path("restored.db");
+    let to = target.to_string_lossy().into_owned();
+    let report = r.ok(&["restore", "--snapshot", &id, "--to", &to]);
+    assert_eq!(report["from_replica"], r.url.as_str(), "{report}");
+    assert_eq!(fs::read(zst_path(&r.env, &id)).unwrap(), good);
+    assert_eq!(dump(&target), before);
+
+    // A missing one, restored into the live database.
+    fs::remove_file(zst_path(&r.env, &id)).unwrap();
+    let out = r.run(&["restore", "--snapshot", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("came from the replica"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(dump(&r.env.db), before);
+    assert_eq!(fs::read(zst_path(&r.env, &id)).unwrap(), good);
+    // A good local copy is used as it is.
+    let report = r.ok(&["restore", "--snapshot", &id, "--to", &to, "--force"]);
+    assert!(report["from_replica"].is_null(), "{report}");
+    assert_no_temp_files(&r.env);
+}
+
+#[test]
+fn a_tampered_remote_copy_of_a_damaged_snapshot_changes_nothing() {
+    let r = Replicated::s3();
+    let id = id_of(&r.ok(&["snapshot"]));
+    apply_with(&r);
+    flip_middle_byte(&zst_path(&r.env, &id));
+    flip_middle_byte(&r.objects.join(format!("snapshots/{id}.db.zst.age")));
+    let damaged = fs::read(zst_path(&r.env, &id)).unwrap();
+    let db = dump(&r.env.db);
+    let store = files_under(&r.env.store());
+
+    let out = r.run(&["restore", "--snapshot", &id]);
+    assert_error_containing(&out, 4, "from the replica");
+    assert_eq!(dump(&r.env.db), db);
+    assert_eq!(files_under(&r.env.store()), store);
+    assert_eq!(fs::read(zst_path(&r.env, &id)).unwrap(), damaged);
+    assert_no_temp_files(&r.env);
+}
+
+#[test]
+fn the_weekly_cron_script_alerts_on_exit_8_with_the_local_work_done() {
+    let r = Replicated::s3();
+    let log = r.env.path("jobsweep.jsonl");
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/jobsweep-weekly");
+    let out = r
+        .cmd()
+        .get_envs()
+        .fold(Std::new("sh"), |mut cmd, (k, v)| {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+            cmd
+        })
+        .arg(script)
+        .env("JOBSWEEP_BIN", assert_cmd::cargo::cargo_bin("jobsweep"))
+        .env("JOBSWEEP_DB", &r.env.db)
+        .env("JOBSWEEP_LOG", &log)
+        .env("AWS_ENDPOINT_URL", &dead)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("OFF-HOST COPY FAILED (exit 8)"),
+        "{}",
+        stderr(&out)
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(line["apply"]["exit"], 8, "{line}");
+    assert_eq!(line["push"]["exit"], 8, "{line}");
+    // The database work and the local snapshot are done and good.
+    let id = line["apply"]["report"]["snapshot_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    r.ok(&["snapshot", "verify", &id]);
+    assert!(!line["apply"]["report"]["changed"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // The next run with the replica back pushes what was missing and exits 0.
+    let pushed = r.ok(&["snapshot", "push", "--all"]);
+    assert!(ids(&pushed["uploaded"]).contains(&id), "{pushed}");
+}
