@@ -168,7 +168,13 @@ impl Render for SnapshotReport {
                         "{n} deleted, {freed} freed\n"
                     )
                 });
-                if let Some(remote) = &r.replica {
+                if let Some(remote) = r.replica.as_ref().filter(|r| r.error.is_some()) {
+                    out.push_str(&t!(
+                        "복제본 {}: 정리하지 못함 (아래 오류)\n",
+                        "replica {}: not pruned (error below)\n",
+                        esc(&remote.replica)
+                    ));
+                } else if let Some(remote) = &r.replica {
                     let n = remote.deleted.len();
                     let journals = remote.deleted_journals.len();
                     let freed = human_bytes(remote.freed_bytes);

@@ -770,7 +770,7 @@ fn the_replicas_own_journals_protect_snapshots_on_both_sides() {
     let out = r
         .cmd()
         .env_remove("JOBSWEEP_IDENTITY")
-        .args(["--json", "snapshot", "prune", "--keep-last", "1", "--force"])
+        .args(["--json", "snapshot", "prune", "--keep-last", "1"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
