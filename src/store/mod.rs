@@ -18,10 +18,12 @@ use crate::error::{fail, Exit, Failure};
 use crate::t;
 
 pub mod backend;
+mod error;
 mod objects;
 pub mod replica;
 
 pub use backend::{Backend, Handle, Kind, LocalDir};
+pub use error::StoreError;
 
 /// The backend for a replica URL (`s3://bucket/prefix`, `file:///path`; design.md §9). `aws`
 /// holds `AWS_*` settings that take precedence over the environment's (the tests' server).
@@ -111,6 +113,13 @@ impl Store {
     /// The store if it exists; never creates anything (for read-only commands).
     pub fn existing(dir: &Path) -> Option<Store> {
         dir.is_dir().then(|| Store {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The store, which must exist: commands that only read it never create it.
+    pub fn required(dir: &Path) -> Result<Store, StoreError> {
+        Store::existing(dir).ok_or_else(|| StoreError::Missing {
             dir: dir.to_path_buf(),
         })
     }
@@ -593,14 +602,11 @@ pub fn parent_dir(path: &Path) -> &Path {
 
 /// A failed write as a one-line error naming the path (exit 3: the environment's problem).
 pub fn write_error(path: &Path, err: std::io::Error) -> anyhow::Error {
-    let shown = path.display();
-    fail(
-        Exit::Database,
-        t!(
-            "{shown} 에 쓸 수 없습니다: {err}",
-            "cannot write {shown}: {err}"
-        ),
-    )
+    StoreError::Write {
+        path: path.to_path_buf(),
+        err,
+    }
+    .into()
 }
 
 /// Picks one id among `items` (id, created_at): `latest` is the newest by created_at, else an
@@ -707,11 +713,11 @@ mod tests {
             "20260102T000000Z-cccc0003"
         );
         let err = resolve_id(&items(), "20260101", "snapshot").unwrap_err();
-        assert_eq!(crate::error::classify(&err).0, Exit::Usage);
+        assert_eq!(crate::error::classify(&err).exit, Exit::Usage);
         assert!(err.to_string().contains("aaaa0001"), "{err}");
         assert!(err.to_string().contains("bbbb0002"), "{err}");
         let err = resolve_id(&items(), "2027", "snapshot").unwrap_err();
-        assert_eq!(crate::error::classify(&err).0, Exit::Usage);
+        assert_eq!(crate::error::classify(&err).exit, Exit::Usage);
         assert!(resolve_id(&[], "latest", "snapshot").is_err());
     }
 
@@ -731,7 +737,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let held = store.lock(false).unwrap();
         let err = store.lock(false).unwrap_err();
-        assert_eq!(crate::error::classify(&err).0, Exit::Locked);
+        assert_eq!(crate::error::classify(&err).exit, Exit::Locked);
         assert!(
             err.to_string()
                 .contains(&format!("pid {}", std::process::id())),
