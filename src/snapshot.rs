@@ -21,8 +21,7 @@ use tempfile::TempPath;
 use crate::engine::{
     self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
 };
-use crate::progress;
-use crate::settings::Settings;
+use crate::progress::{self, Sink};
 use crate::store::{self, Store, EXTRACT_PREFIX, TEMP_PREFIX};
 use crate::t;
 
@@ -231,10 +230,11 @@ pub fn create(
     store: &Store,
     reason: Reason,
     note: Option<String>,
-    settings: &Settings,
+    sink: impl Into<Sink>,
 ) -> Result<Manifest> {
-    let image = take_image(db, store, reason, settings)?;
-    create_from_image(&image, store, reason, note, settings)
+    let sink = sink.into();
+    let image = take_image(db, store, reason, sink)?;
+    create_from_image(&image, store, reason, note, sink)
 }
 
 /// Step 1 of a snapshot: the consistent image of `db`, in a temp file in the store (same
@@ -243,13 +243,13 @@ pub fn take_image(
     db: &dyn Database,
     store: &Store,
     reason: Reason,
-    settings: &Settings,
+    sink: impl Into<Sink>,
 ) -> Result<Image> {
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
     let path = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
     let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
-    let facts = db.export_image(&path, &progress::engine(settings, label))?;
+    let facts = db.export_image(&path, &sink.into().engine(label))?;
     Ok(Image {
         path,
         id,
@@ -266,7 +266,7 @@ pub fn create_from_image(
     store: &Store,
     reason: Reason,
     note: Option<String>,
-    settings: &Settings,
+    sink: impl Into<Sink>,
 ) -> Result<Manifest> {
     let dir = store.snapshots_dir();
     let id = image.id.clone();
@@ -283,7 +283,8 @@ pub fn create_from_image(
         std::thread::spawn(move || engine::image_format(facts.engine).check(&image, &facts))
     };
     let label = progress::snapshot_step(reason.as_str(), &id, 2, &t!("압축", "compressing"));
-    let compressed = compress(image, &zst_tmp, settings, &label);
+    let sink = sink.into();
+    let compressed = compress(image, &zst_tmp, sink, &label);
     let checked = checker
         .join()
         .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
@@ -332,8 +333,7 @@ pub fn create_from_image(
     };
 
     // 3. Verify what is on disk: the compressed file decompresses to the same image.
-    let bar = progress::bytes(
-        settings,
+    let bar = sink.bytes(
         manifest.image_bytes,
         &progress::snapshot_step(reason.as_str(), &id, 3, &t!("검증", "verifying")),
     );
@@ -423,7 +423,7 @@ fn finish(hasher: Sha256, bytes: u64) -> Sum {
 
 /// Streams `image` through zstd into `out`, hashing the image as it is read and the compressed
 /// bytes as they are written; fsyncs `out`. Returns (image sum, file sum).
-fn compress(image: &Path, out: &Path, settings: &Settings, label: &str) -> Result<(Sum, Sum)> {
+fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, Sum)> {
     let len = fs::metadata(image)
         .map_err(|e| store::write_error(image, e))?
         .len();
@@ -452,7 +452,7 @@ fn compress(image: &Path, out: &Path, settings: &Settings, label: &str) -> Resul
             .set_parameter(zstd::zstd_safe::CParameter::JobSize(4 << 20))
             .map_err(zerr)?;
     }
-    let bar = progress::bytes(settings, len, label);
+    let bar = sink.bytes(len, label);
     let mut hasher = Sha256::new();
     let mut read_bytes = 0u64;
     let mut buf = vec![0u8; BUF];
@@ -605,7 +605,7 @@ pub fn extract_to(
     m: &Manifest,
     dir: &Path,
     prefix: &str,
-    settings: &Settings,
+    sink: impl Into<Sink>,
 ) -> Result<TempPath> {
     store.check()?;
     let zst = data_path(store, &m.id);
@@ -615,8 +615,7 @@ pub fn extract_to(
         .truncate(true)
         .open(&tmp)
         .map_err(|e| store::write_error(&tmp, e))?;
-    let bar = progress::bytes(
-        settings,
+    let bar = sink.into().bytes(
         m.image_bytes,
         &t!(
             "스냅샷 {} 확인 (체크섬, 압축 해제)",
@@ -644,13 +643,13 @@ pub fn extract_to(
 }
 
 /// The verified, decompressed image in a temp file inside the store (for `diff`).
-pub fn extract(store: &Store, m: &Manifest, settings: &Settings) -> Result<TempPath> {
-    extract_to(store, m, &store.snapshots_dir(), EXTRACT_PREFIX, settings)
+pub fn extract(store: &Store, m: &Manifest, sink: impl Into<Sink>) -> Result<TempPath> {
+    extract_to(store, m, &store.snapshots_dir(), EXTRACT_PREFIX, sink)
 }
 
 /// Recomputes both checksums and runs `integrity_check`; exit 4 naming the file and what differs.
-pub fn verify(store: &Store, m: &Manifest, settings: &Settings) -> Result<()> {
-    extract(store, m, settings).map(drop)
+pub fn verify(store: &Store, m: &Manifest, sink: impl Into<Sink>) -> Result<()> {
+    extract(store, m, sink).map(drop)
 }
 
 // ---------------------------------------------------------------------------------------------
