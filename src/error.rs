@@ -216,7 +216,10 @@ mod tests {
                 .context("restoring journal")
                 .unwrap_err();
         let f = classify(&err);
-        assert_eq!((f.exit, f.hint.as_deref()), (Exit::Conflict, Some("use --force")));
+        assert_eq!(
+            (f.exit, f.hint.as_deref()),
+            (Exit::Conflict, Some("use --force"))
+        );
         assert_eq!(f.message, "restoring journal: two rows changed");
     }
 
@@ -234,8 +237,11 @@ mod tests {
             path: dir.clone(),
             err: io(),
         });
-        let wrapped = anyhow::Error::new(StoreError::Read { path: dir, err: io() })
-            .context("listing journals");
+        let wrapped = anyhow::Error::new(StoreError::Read {
+            path: dir,
+            err: io(),
+        })
+        .context("listing journals");
         assert_eq!(classify(&store).exit, Exit::Database);
         assert_eq!(classify(&wrapped).exit, Exit::Database);
     }

@@ -314,12 +314,11 @@ pub fn load(path: &Path) -> Result<Journal, JournalError> {
         path: path.to_path_buf(),
         err: e.to_string(),
     })?;
-    let journal: Journal =
-        serde_json::from_slice(&bytes).map_err(|e| JournalError::Malformed {
-            path: path.to_path_buf(),
-            truncated: e.is_eof(),
-            err: e.to_string(),
-        })?;
+    let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| JournalError::Malformed {
+        path: path.to_path_buf(),
+        truncated: e.is_eof(),
+        err: e.to_string(),
+    })?;
     validate(&journal, path).map_err(|damage| JournalError::Damaged {
         path: path.to_path_buf(),
         damage,

@@ -96,13 +96,25 @@ pub struct Manifest {
 #[error("{}", crate::render::errors::snapshot(self))]
 pub enum SnapshotError {
     /// The new image of the source fails the engine's check: the source is damaged.
-    SourceCorrupt { db: String, what: String },
+    SourceCorrupt {
+        db: String,
+        what: String,
+    },
     /// The thread checking the new image died.
     CheckThreadFailed,
     /// An extracted image fails the engine's check.
-    ImageFailsCheck { image: PathBuf, what: String },
-    DataMissing { id: String, path: PathBuf },
-    DataUnreadable { path: PathBuf, err: String },
+    ImageFailsCheck {
+        image: PathBuf,
+        what: String,
+    },
+    DataMissing {
+        id: String,
+        path: PathBuf,
+    },
+    DataUnreadable {
+        path: PathBuf,
+        err: String,
+    },
     FileSize {
         path: PathBuf,
         manifest: u64,
@@ -113,7 +125,10 @@ pub enum SnapshotError {
         manifest: String,
         actual: String,
     },
-    Undecompressable { path: PathBuf, err: String },
+    Undecompressable {
+        path: PathBuf,
+        err: String,
+    },
     ImageSize {
         path: PathBuf,
         manifest: u64,
@@ -124,14 +139,28 @@ pub enum SnapshotError {
         manifest: String,
         actual: String,
     },
-    ManifestUnreadable { path: PathBuf, err: String },
-    ManifestDamaged { path: PathBuf, damage: ManifestDamage },
+    ManifestUnreadable {
+        path: PathBuf,
+        err: String,
+    },
+    ManifestDamaged {
+        path: PathBuf,
+        damage: ManifestDamage,
+    },
     /// The manifest file `name` holds another snapshot's id.
-    ManifestIdDiffers { name: String, id: String },
+    ManifestIdDiffers {
+        name: String,
+        id: String,
+    },
     /// A data file without its manifest.
-    ManifestMissing { id: String },
+    ManifestMissing {
+        id: String,
+    },
     /// The snapshot named is one of the scan's problems (`problem`, as listed).
-    Unlisted { id: String, problem: String },
+    Unlisted {
+        id: String,
+        problem: String,
+    },
 }
 
 /// Which check a manifest fails.

@@ -25,11 +25,11 @@ use serde::Serialize;
 
 use crate::cli::ApplyArgs;
 use crate::cmd::check::criteria;
+use crate::cmd::error::{CommandError, Committed};
 use crate::cmd::txn::{commit, committed_but_unmarked, mark_committed, Applied, Written};
 use crate::core::jobs::{self, Criteria, StaleJob, Survey};
 use crate::core::reason::{plan_reason, ReasonCode};
 use crate::engine::{self, Access, Database, Schema, Variant, WriteTx};
-use crate::cmd::error::{CommandError, Committed};
 use crate::error::Exit;
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, Skipped};

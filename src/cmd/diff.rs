@@ -6,9 +6,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::DiffArgs;
+use crate::cmd::error::CommandError;
 use crate::core::diff::DbDiff;
 use crate::engine::{self, Access, Database, Identity, LiveImage};
-use crate::cmd::error::CommandError;
 use crate::error::Exit;
 use crate::journal::{self, Kind, State};
 use crate::settings::Settings;

@@ -43,7 +43,11 @@ pub enum CommandError {
     /// `snapshot list` found damaged snapshots (after printing the list).
     DamagedSnapshots { ids: Vec<String> },
     /// `snapshot verify` found failures.
-    FailedVerification { total: usize, failed: Vec<String> },
+    FailedVerification {
+        total: usize,
+        failed: Vec<String>,
+        replica: bool,
+    },
     /// The transaction committed, its journal could not be marked; `cause` is why.
     CommittedUnmarked {
         what: Committed,

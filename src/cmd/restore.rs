@@ -15,8 +15,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
-use crate::engine::{self, Access, Identity, Target};
 use crate::cmd::error::CommandError;
+use crate::engine::{self, Access, Identity, Target};
 use crate::error::Exit;
 use crate::progress;
 use crate::settings::Settings;
@@ -38,6 +38,22 @@ pub struct RestoreReport {
     /// Into the live database: per table, what the restore discards (or would, `--dry-run`) of
     /// the live contents, as of the pre-restore image.
     pub discarded: Vec<Discarded>,
+}
+
+impl RestoreReport {
+    /// A snapshot copied somewhere other than the live database (`--to`).
+    fn copied(m: Manifest, target: String) -> RestoreReport {
+        RestoreReport {
+            snapshot_id: m.id,
+            target,
+            live: false,
+            pre_restore_snapshot_id: None,
+            image_bytes: m.image_bytes,
+            journal_mode: None,
+            dry_run: false,
+            discarded: Vec::new(),
+        }
+    }
 }
 
 /// What a restore into the live database discards of one table.
@@ -128,16 +144,7 @@ fn restore_to_file(
         .persist(to)
         .map_err(|e| store::write_error(to, e.error))?;
     store::sync_dir(dir)?;
-    Ok(RestoreReport {
-        snapshot_id: m.id,
-        target: to.display().to_string(),
-        live: false,
-        pre_restore_snapshot_id: None,
-        image_bytes: m.image_bytes,
-        journal_mode: None,
-        dry_run: false,
-        discarded: Vec::new(),
-    })
+    Ok(RestoreReport::copied(m, to.display().to_string()))
 }
 
 /// `restore --to URL`: the snapshot into another server database (design.md §8): created in
@@ -153,16 +160,7 @@ fn restore_to_database(
     let m = find_snapshot(&store, wanted, None, settings)?;
     let image = snapshot::extract_to(&store, &m, &store.snapshots_dir(), TEMP_PREFIX, settings)?;
     engine::import_new(to, &image, &m.facts(), force, settings.busy_timeout)?;
-    Ok(RestoreReport {
-        snapshot_id: m.id,
-        target: to.shown(),
-        live: false,
-        pre_restore_snapshot_id: None,
-        image_bytes: m.image_bytes,
-        journal_mode: None,
-        dry_run: false,
-        discarded: Vec::new(),
-    })
+    Ok(RestoreReport::copied(m, to.shown()))
 }
 
 /// Prefix of the image `restore --to` writes beside the target, then the pid of the writer.

@@ -19,10 +19,10 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
+use crate::cmd::error::{CommandError, Committed};
 use crate::cmd::txn::{self, Applied, Written};
 use crate::core::reason::ReasonCode;
 use crate::engine::{self, Access, Database};
-use crate::cmd::error::{CommandError, Committed};
 use crate::error::Exit;
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, State};

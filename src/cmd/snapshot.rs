@@ -5,8 +5,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::{SnapshotAction, SnapshotArgs};
-use crate::engine::{self, Access};
 use crate::cmd::error::CommandError;
+use crate::engine::{self, Access};
 use crate::settings::Settings;
 use crate::snapshot::{self, Keep, Manifest, Problem, Reason};
 use crate::store::Store;
@@ -146,6 +146,25 @@ fn list(settings: &Settings) -> Result<(SnapshotReport, Result<()>)> {
     ))
 }
 
+/// The outcome of `snapshot verify` (of the local store, or of the `replica`) once its report is
+/// printed: exit 4 naming the snapshots that failed.
+pub fn verified(items: &[VerifyItem], replica: bool) -> Result<()> {
+    let failed: Vec<String> = items
+        .iter()
+        .filter(|i| !i.ok)
+        .map(|i| i.id.clone())
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(CommandError::FailedVerification {
+        total: items.len(),
+        failed,
+        replica,
+    }
+    .into())
+}
+
 fn no_snapshots() -> anyhow::Error {
     CommandError::NoSnapshots.into()
 }
@@ -192,20 +211,7 @@ fn verify(
         });
     }
     items.sort_by(|a, b| b.id.cmp(&a.id));
-    let failed: Vec<&str> = items
-        .iter()
-        .filter(|i| !i.ok)
-        .map(|i| i.id.as_str())
-        .collect();
-    let after = if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(CommandError::FailedVerification {
-            total: items.len(),
-            failed: failed.iter().map(|id| id.to_string()).collect(),
-        }
-        .into())
-    };
+    let after = verified(&items, false);
     Ok((
         SnapshotReport::Verify(VerifyReport { snapshots: items }),
         after,
@@ -250,7 +256,9 @@ fn prune(
         .iter()
         .any(|(_, why)| why.contains(&Keep::FutureCreatedAt))
     {
-        report.warnings.push(crate::render::labels::future_snapshots());
+        report
+            .warnings
+            .push(crate::render::labels::future_snapshots());
     }
     for (i, reasons) in plan {
         let m = &manifests[i];

@@ -6,9 +6,9 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::cmd::error::{CommandError, Committed};
 use crate::core::reason::ChangeReason;
 use crate::engine::{CommitError, WriteTx};
-use crate::cmd::error::{CommandError, Committed};
 use crate::failpoint;
 use crate::journal::Journal;
 use crate::snapshot;

@@ -66,7 +66,22 @@ pub fn command(e: &CommandError) -> String {
             ids.len(),
             ids.join(", ")
         ),
-        FailedVerification { total, failed } => t!(
+        FailedVerification {
+            total,
+            failed,
+            replica: true,
+        } => t!(
+            "복제본의 스냅샷 {}개 중 {}개가 검증에 실패했습니다: {}",
+            "{1} of {0} replica snapshots failed verification: {2}",
+            total,
+            failed.len(),
+            failed.join(", ")
+        ),
+        FailedVerification {
+            total,
+            failed,
+            replica: false,
+        } => t!(
             "스냅샷 {}개 중 {}개가 검증에 실패했습니다: {}",
             "{1} of {0} snapshots failed verification: {2}",
             total,

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-
 /// The two directories of the store whose files are copied off the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {

@@ -66,9 +66,7 @@ fn check_path(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // It was given (`--db`, `JOBSWEEP_DB`: discovery only returns files that exist), so
             // the hint is about the path: a relative one is taken from the current directory.
-            let cwd = std::env::current_dir()
-                .ok()
-                .filter(|_| path.is_relative());
+            let cwd = std::env::current_dir().ok().filter(|_| path.is_relative());
             return Err(EngineError::NotFound { db, cwd }.into());
         }
         Err(e) => {

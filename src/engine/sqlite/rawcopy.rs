@@ -16,8 +16,8 @@ use anyhow::Result;
 use rusqlite::ffi;
 
 use crate::engine::sqlite::{sqlite_error, Database};
-use crate::engine::Progress;
 use crate::engine::EngineError;
+use crate::engine::Progress;
 use crate::failpoint;
 use crate::store;
 use crate::t;
