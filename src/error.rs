@@ -3,8 +3,9 @@
 //! Each layer returns its own typed error carrying data, never a sentence: `CommandError`
 //! (src/cmd), `JournalError`, `SnapshotError`, `StoreError` (src/store) and `EngineError` (the
 //! engine seam, into which each engine maps its driver's errors). Their text is the renderer's
-//! (`render::errors`). `classify` maps the first typed error of a chain to its exit status and
-//! hint; anything else is an environment problem and exits with 3, like a database problem.
+//! (`render::errors`). `failure` maps the first typed error of a chain to its exit status and
+//! hint (`classify` is its short form); anything else is an environment problem and exits
+//! with 3, like a database problem.
 
 use std::fmt;
 
@@ -37,7 +38,7 @@ impl Exit {
 
 /// A classified error: its exit status, its one line (and maybe a hint), and what was known
 /// for the `--json` error document (an object whose fields join `command` and `error`;
-/// design.md §6). `classify` makes one; code that must attach details or that has not yet got
+/// design.md §6). `failure` makes one; code that must attach details or that has not yet got
 /// its own typed error builds one directly.
 #[derive(Debug)]
 pub struct Failure {
@@ -82,10 +83,16 @@ pub fn fail(exit: Exit, message: impl Into<String>) -> anyhow::Error {
     Failure::new(exit, message).into()
 }
 
+/// The exit status and hint of an error (see `failure`).
+pub fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
+    let f = failure(err);
+    (f.exit, f.hint)
+}
+
 /// The one classification (design.md §5): the exit status and hint of the outermost typed
 /// error of the chain (else 3), the whole chain as the message, and the details of the
 /// innermost `Failure` that has them.
-pub fn classify(err: &anyhow::Error) -> Failure {
+pub fn failure(err: &anyhow::Error) -> Failure {
     let (exit, hint) = err
         .chain()
         .find_map(exit_and_hint)
@@ -103,11 +110,11 @@ pub fn classify(err: &anyhow::Error) -> Failure {
 
 /// `err` classified, carrying `details` (what was known) for the `--json` error document.
 pub fn with_details(err: anyhow::Error, details: Option<serde_json::Value>) -> anyhow::Error {
-    let mut failure = classify(&err);
+    let mut classified = failure(&err);
     if details.is_some() {
-        failure.details = details;
+        classified.details = details;
     }
-    failure.into()
+    classified.into()
 }
 
 /// Which exit status each typed error gets; the hints are the renderer's.
@@ -215,7 +222,7 @@ mod tests {
             Err::<(), _>(Failure::new(Exit::Conflict, "two rows changed").hint("use --force"))
                 .context("restoring journal")
                 .unwrap_err();
-        let f = classify(&err);
+        let f = failure(&err);
         assert_eq!(
             (f.exit, f.hint.as_deref()),
             (Exit::Conflict, Some("use --force"))
@@ -226,7 +233,7 @@ mod tests {
     #[test]
     fn plain_errors_are_database_problems() {
         let err = anyhow::anyhow!("disk on fire");
-        assert_eq!(classify(&err).exit, Exit::Database);
+        assert_eq!(classify(&err).0, Exit::Database);
     }
 
     #[test]
@@ -242,17 +249,21 @@ mod tests {
             err: io(),
         })
         .context("listing journals");
-        assert_eq!(classify(&store).exit, Exit::Database);
-        assert_eq!(classify(&wrapped).exit, Exit::Database);
+        assert_eq!(classify(&store).0, Exit::Database);
+        assert_eq!(
+            failure(&store).message,
+            failure(&wrapped).message.replace("listing journals: ", "")
+        );
+        assert_eq!(classify(&wrapped).0, Exit::Database);
     }
 
     #[test]
     fn typed_errors_keep_their_classes() {
         let usage = anyhow::Error::new(CommandError::NoSnapshots);
-        assert_eq!(classify(&usage).exit, Exit::Usage);
+        assert_eq!(classify(&usage).0, Exit::Usage);
         let many = anyhow::Error::new(CommandError::TooManyChanges { n: 9, max: 3 });
-        let f = classify(&many);
-        assert_eq!(f.exit, Exit::TooManyChanges);
-        assert!(f.hint.is_some_and(|h| h.contains("--max-changes 9")));
+        let (exit, hint) = classify(&many);
+        assert_eq!(exit, Exit::TooManyChanges);
+        assert!(hint.is_some_and(|h| h.contains("--max-changes 9")));
     }
 }

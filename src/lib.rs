@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let name = command_name(cli.command.as_ref());
     let result = run_command(cli);
     if let (true, Err(err)) = (json, &result) {
-        let failure = error::classify(err);
+        let failure = error::failure(err);
         render::emit_error(
             name,
             &failure.message,

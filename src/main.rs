@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     match jobsweep::run(cli) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) => {
-            let failure = jobsweep::error::classify(&err);
+            let failure = jobsweep::error::failure(&err);
             // One line each, whatever paths or stored text the message quotes.
             eprintln!("error: {}", jobsweep::render::esc(&failure.message));
             if let Some(hint) = &failure.hint {

@@ -713,11 +713,11 @@ mod tests {
             "20260102T000000Z-cccc0003"
         );
         let err = resolve_id(&items(), "20260101", "snapshot").unwrap_err();
-        assert_eq!(crate::error::classify(&err).exit, Exit::Usage);
+        assert_eq!(crate::error::classify(&err).0, Exit::Usage);
         assert!(err.to_string().contains("aaaa0001"), "{err}");
         assert!(err.to_string().contains("bbbb0002"), "{err}");
         let err = resolve_id(&items(), "2027", "snapshot").unwrap_err();
-        assert_eq!(crate::error::classify(&err).exit, Exit::Usage);
+        assert_eq!(crate::error::classify(&err).0, Exit::Usage);
         assert!(resolve_id(&[], "latest", "snapshot").is_err());
     }
 
@@ -737,7 +737,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let held = store.lock(false).unwrap();
         let err = store.lock(false).unwrap_err();
-        assert_eq!(crate::error::classify(&err).exit, Exit::Locked);
+        assert_eq!(crate::error::classify(&err).0, Exit::Locked);
         assert!(
             err.to_string()
                 .contains(&format!("pid {}", std::process::id())),
