@@ -21,6 +21,7 @@ mod readme;
 mod replica;
 mod restore_snapshot;
 mod revert;
+mod s3_server;
 mod snapshot;
 mod truncation;
 mod usage;
