@@ -1,7 +1,19 @@
-//! Exit codes (design.md §5) and the error type that carries one. Any error without a `Failure` in its
-//! chain is an environment problem and exits with 3, like a database problem.
+//! Exit codes (design.md §5) and the one place a failure is classified.
+//!
+//! Each layer returns its own typed error carrying data, never a sentence: `CommandError`
+//! (src/cmd), `JournalError`, `SnapshotError`, `StoreError` (src/store) and `EngineError` (the
+//! engine seam, into which each engine maps its driver's errors). Their text is the renderer's
+//! (`render::errors`). `failure` maps the first typed error of a chain to its exit status and
+//! hint (`classify` is its short form); anything else is an environment problem and exits
+//! with 3, like a database problem.
 
 use std::fmt;
+
+use crate::cmd::error::CommandError;
+use crate::engine::EngineError;
+use crate::journal::JournalError;
+use crate::snapshot::SnapshotError;
+use crate::store::StoreError;
 
 /// The process exit status, one per failure class of the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,14 +36,15 @@ impl Exit {
     }
 }
 
-/// An error the operator should see as one line (and maybe a hint), with its exit status.
+/// A classified error: its exit status, its one line (and maybe a hint), and what was known
+/// for the `--json` error document (an object whose fields join `command` and `error`;
+/// design.md §6). `failure` makes one; code that must attach details or that has not yet got
+/// its own typed error builds one directly.
 #[derive(Debug)]
 pub struct Failure {
     pub exit: Exit,
     pub message: String,
     pub hint: Option<String>,
-    /// What was known when it failed, for the `--json` error document (an object whose fields
-    /// join `command` and `error`; design.md §6).
     pub details: Option<serde_json::Value>,
 }
 
@@ -70,25 +83,119 @@ pub fn fail(exit: Exit, message: impl Into<String>) -> anyhow::Error {
     Failure::new(exit, message).into()
 }
 
-/// The details (`Failure::details`) of the innermost `Failure` that has them.
-pub fn details(err: &anyhow::Error) -> Option<&serde_json::Value> {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<Failure>())
-        .find_map(|f| f.details.as_ref())
+/// The exit status and hint of an error (see `failure`).
+pub fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
+    let f = failure(err);
+    (f.exit, f.hint)
 }
 
-/// The exit status and hint of an error: those of the innermost `Failure`, else 3.
-pub fn classify(err: &anyhow::Error) -> (Exit, Option<&str>) {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Failure>())
-        .map(|f| (f.exit, f.hint.as_deref()))
-        .unwrap_or((Exit::Database, None))
+/// The one classification (design.md §5): the exit status and hint of the outermost typed
+/// error of the chain (else 3), the whole chain as the message, and the details of the
+/// innermost `Failure` that has them.
+pub fn failure(err: &anyhow::Error) -> Failure {
+    let (exit, hint) = err
+        .chain()
+        .find_map(exit_and_hint)
+        .unwrap_or((Exit::Database, None));
+    Failure {
+        exit,
+        message: format!("{err:#}"),
+        hint,
+        details: err
+            .chain()
+            .filter_map(|e| e.downcast_ref::<Failure>())
+            .find_map(|f| f.details.clone()),
+    }
+}
+
+/// `err` classified, carrying `details` (what was known) for the `--json` error document.
+pub fn with_details(err: anyhow::Error, details: Option<serde_json::Value>) -> anyhow::Error {
+    let mut classified = failure(&err);
+    if details.is_some() {
+        classified.details = details;
+    }
+    classified.into()
+}
+
+/// Which exit status each typed error gets; the hints are the renderer's.
+fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<String>)> {
+    use crate::render::errors as text;
+    if let Some(f) = e.downcast_ref::<Failure>() {
+        return Some((f.exit, f.hint.clone()));
+    }
+    if let Some(e) = e.downcast_ref::<CommandError>() {
+        use CommandError::*;
+        let exit = match e {
+            TooManyChanges { .. } => Exit::TooManyChanges,
+            DamagedSnapshots { .. } | FailedVerification { .. } => Exit::Integrity,
+            CommittedUnmarked { .. }
+            | RestoreUnrecorded { .. }
+            | ExtractionFailed
+            | Injected { .. } => Exit::Database,
+            NoSnapshots
+            | NoSnapshotOf { .. }
+            | NoTargetDir { .. }
+            | TargetIsDir { .. }
+            | TargetExists { .. }
+            | TargetIsLive { .. }
+            | TargetInStore { .. }
+            | SnapshotOfAnother { .. }
+            | RevertOfRestore { .. }
+            | PruneKeepsNothing => Exit::Usage,
+        };
+        return Some((exit, text::command_hint(e)));
+    }
+    if let Some(e) = e.downcast_ref::<JournalError>() {
+        let exit = match e {
+            JournalError::OtherDatabase { .. } | JournalError::NoneToRevert { .. } => Exit::Usage,
+            JournalError::Unreadable { .. }
+            | JournalError::Malformed { .. }
+            | JournalError::Damaged { .. }
+            | JournalError::LatestIsDamaged(_) => Exit::Integrity,
+        };
+        return Some((exit, text::journal_hint(e)));
+    }
+    if let Some(e) = e.downcast_ref::<SnapshotError>() {
+        let exit = match e {
+            SnapshotError::SourceCorrupt { .. } | SnapshotError::CheckThreadFailed => {
+                Exit::Database
+            }
+            SnapshotError::ImageFailsCheck { .. }
+            | SnapshotError::DataMissing { .. }
+            | SnapshotError::DataUnreadable { .. }
+            | SnapshotError::FileSize { .. }
+            | SnapshotError::FileChecksum { .. }
+            | SnapshotError::Undecompressable { .. }
+            | SnapshotError::ImageSize { .. }
+            | SnapshotError::ImageChecksum { .. }
+            | SnapshotError::ManifestUnreadable { .. }
+            | SnapshotError::ManifestDamaged { .. }
+            | SnapshotError::ManifestIdDiffers { .. }
+            | SnapshotError::ManifestMissing { .. }
+            | SnapshotError::Unlisted { .. } => Exit::Integrity,
+        };
+        return Some((exit, None));
+    }
+    if let Some(e) = e.downcast_ref::<StoreError>() {
+        let exit = match e {
+            StoreError::Missing { .. } => Exit::Usage,
+            StoreError::Read { .. } | StoreError::Write { .. } | StoreError::Delete { .. } => {
+                Exit::Database
+            }
+        };
+        return Some((exit, None));
+    }
+    if let Some(e) = e.downcast_ref::<EngineError>() {
+        return Some((Exit::Database, text::engine_hint(e)));
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use anyhow::Context;
+    use std::path::PathBuf;
 
     #[test]
     fn codes_match_the_spec() {
@@ -115,13 +222,48 @@ mod tests {
             Err::<(), _>(Failure::new(Exit::Conflict, "two rows changed").hint("use --force"))
                 .context("restoring journal")
                 .unwrap_err();
-        assert_eq!(classify(&err), (Exit::Conflict, Some("use --force")));
-        assert_eq!(format!("{err:#}"), "restoring journal: two rows changed");
+        let f = failure(&err);
+        assert_eq!(
+            (f.exit, f.hint.as_deref()),
+            (Exit::Conflict, Some("use --force"))
+        );
+        assert_eq!(f.message, "restoring journal: two rows changed");
     }
 
     #[test]
     fn plain_errors_are_database_problems() {
         let err = anyhow::anyhow!("disk on fire");
-        assert_eq!(classify(&err), (Exit::Database, None));
+        assert_eq!(classify(&err).0, Exit::Database);
+    }
+
+    #[test]
+    fn an_unreadable_directory_is_the_same_failure_in_every_layer() {
+        let io = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let dir = PathBuf::from("/s/journals");
+        let store = anyhow::Error::new(StoreError::Read {
+            path: dir.clone(),
+            err: io(),
+        });
+        let wrapped = anyhow::Error::new(StoreError::Read {
+            path: dir,
+            err: io(),
+        })
+        .context("listing journals");
+        assert_eq!(classify(&store).0, Exit::Database);
+        assert_eq!(
+            failure(&store).message,
+            failure(&wrapped).message.replace("listing journals: ", "")
+        );
+        assert_eq!(classify(&wrapped).0, Exit::Database);
+    }
+
+    #[test]
+    fn typed_errors_keep_their_classes() {
+        let usage = anyhow::Error::new(CommandError::NoSnapshots);
+        assert_eq!(classify(&usage).0, Exit::Usage);
+        let many = anyhow::Error::new(CommandError::TooManyChanges { n: 9, max: 3 });
+        let (exit, hint) = classify(&many);
+        assert_eq!(exit, Exit::TooManyChanges);
+        assert!(hint.is_some_and(|h| h.contains("--max-changes 9")));
     }
 }

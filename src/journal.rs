@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -27,9 +27,7 @@ use crate::core::jobs::Criteria;
 use crate::core::reason::{ChangeReason, ReasonCode};
 pub use crate::engine::FileId;
 use crate::engine::{Database, Identity, ServerId};
-use crate::error::{fail, Exit, Failure};
 use crate::store::{self, Store};
-use crate::t;
 
 pub const FORMAT: &str = "jobsweep-journal/1";
 /// The only table and column a journal may name: `apply` changes nothing else.
@@ -38,6 +36,44 @@ pub const COLUMN: &str = "status";
 /// jobsweep's own table in the app's database: one row per committed apply or revert
 /// transaction, inserted by that transaction (design.md §4.2).
 pub const OUTCOMES_TABLE: &str = "jobsweep_outcomes";
+
+/// Why a journal cannot be used (data; the sentences are `render::errors`'). Cloneable so a
+/// listing can keep each damaged journal's error.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", crate::render::errors::journal(self))]
+pub enum JournalError {
+    /// The journal was written for another database (`theirs`), not `ours`.
+    OtherDatabase {
+        id: String,
+        theirs: String,
+        ours: String,
+    },
+    /// The file cannot be read; `err` is the OS's error.
+    Unreadable { path: PathBuf, err: String },
+    /// The file is not a journal document (cut short when `truncated`).
+    Malformed {
+        path: PathBuf,
+        truncated: bool,
+        err: String,
+    },
+    /// The document fails one of its checks.
+    Damaged { path: PathBuf, damage: Damage },
+    /// `latest` would have to pick past this damaged journal: refuse to guess.
+    LatestIsDamaged(Box<JournalError>),
+    /// No apply journal of the database `db` to revert.
+    NoneToRevert { db: String },
+}
+
+/// Which check a journal fails (design.md §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Damage {
+    UnknownFormat(String),
+    IdIsNotFileName(String),
+    ChangesEdited,
+    JournalEdited,
+    RestoreWithChanges,
+    ForeignChange { table: String, column: String },
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -255,18 +291,11 @@ impl Journal {
         if self.is_for(live) {
             return Ok(());
         }
-        let (id, theirs, ours) = (&self.id, &self.db_path, live.shown());
-        Err(Failure::new(
-            Exit::Usage,
-            t!(
-                "저널 {id} 은(는) 다른 데이터베이스({theirs})의 것입니다. 현재 데이터베이스: {ours}",
-                "journal {id} belongs to another database ({theirs}), not {ours}"
-            ),
-        )
-        .hint(t!(
-            "그 데이터베이스를 --db 로 지정하세요",
-            "pass that database with --db"
-        ))
+        Err(JournalError::OtherDatabase {
+            id: self.id.clone(),
+            theirs: self.db_path.clone(),
+            ours: live.shown(),
+        }
         .into())
     }
 
@@ -280,99 +309,49 @@ impl Journal {
 }
 
 /// Reads and validates one journal file; any damage is exit 4.
-pub fn load(path: &Path) -> Result<Journal> {
-    let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
-        fail(
-            Exit::Integrity,
-            t!(
-                "저널 {shown} 을(를) 읽을 수 없습니다: {e}",
-                "cannot read journal {shown}: {e}"
-            ),
-        )
+pub fn load(path: &Path) -> Result<Journal, JournalError> {
+    let bytes = std::fs::read(path).map_err(|e| JournalError::Unreadable {
+        path: path.to_path_buf(),
+        err: e.to_string(),
     })?;
-    let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
-        let what = if e.is_eof() {
-            t!("잘렸습니다", "is truncated")
-        } else {
-            t!("형식이 잘못되었습니다", "is malformed")
-        };
-        Failure::new(
-            Exit::Integrity,
-            t!(
-                "저널 {shown} 이(가) {what}: {e}",
-                "journal {shown} {what}: {e}"
-            ),
-        )
-        .hint(t!(
-            "이 저널로는 되돌릴 수 없습니다. 스냅숏으로 복원하세요 (restore --snapshot)",
-            "this journal cannot be trusted; restore its snapshot instead (restore --snapshot)"
-        ))
+    let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| JournalError::Malformed {
+        path: path.to_path_buf(),
+        truncated: e.is_eof(),
+        err: e.to_string(),
     })?;
-    validate(&journal, path)?;
+    validate(&journal, path).map_err(|damage| JournalError::Damaged {
+        path: path.to_path_buf(),
+        damage,
+    })?;
     Ok(journal)
 }
 
-fn validate(journal: &Journal, path: &Path) -> Result<()> {
-    let shown = path.display();
-    let damaged = |detail: String| {
-        Err(Failure::new(
-            Exit::Integrity,
-            t!(
-                "저널 {shown} 이(가) 손상되었습니다: {detail}",
-                "journal {shown} is damaged: {detail}"
-            ),
-        )
-        .hint(t!(
-            "이 저널로는 되돌릴 수 없습니다. 스냅숏으로 복원하세요 (restore --snapshot)",
-            "this journal cannot be trusted; restore its snapshot instead (restore --snapshot)"
-        ))
-        .into())
-    };
+fn validate(journal: &Journal, path: &Path) -> Result<(), Damage> {
     if journal.format != FORMAT {
-        return damaged(t!(
-            "알 수 없는 형식 {:?}",
-            "unknown format {:?}",
-            journal.format
-        ));
+        return Err(Damage::UnknownFormat(journal.format.clone()));
     }
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     if stem != journal.id {
-        return damaged(t!(
-            "파일 이름과 id({})가 다릅니다",
-            "its id ({}) is not its file name",
-            journal.id
-        ));
+        return Err(Damage::IdIsNotFileName(journal.id.clone()));
     }
     if changes_sha256(&journal.changes) != journal.changes_sha256 {
-        return damaged(t!(
-            "changes 의 SHA-256 이 맞지 않습니다 (수정됨)",
-            "the SHA-256 of its changes does not match (edited)"
-        ));
+        return Err(Damage::ChangesEdited);
     }
     if journal.journal_sha256.as_deref() != Some(journal.document_sha256().as_str()) {
-        return damaged(t!(
-            "저널 전체의 SHA-256(journal_sha256)이 맞지 않습니다 (수정됨)",
-            "the SHA-256 of the journal (journal_sha256) does not match (edited)"
-        ));
+        return Err(Damage::JournalEdited);
     }
     if journal.kind == Kind::Restore && !journal.changes.is_empty() {
-        return damaged(t!(
-            "복원 기록에 변경 목록이 있습니다",
-            "a restore record with changes"
-        ));
+        return Err(Damage::RestoreWithChanges);
     }
     if let Some(bad) = journal
         .changes
         .iter()
         .find(|c| c.table != TABLE || c.column != COLUMN)
     {
-        return damaged(t!(
-            "허용되지 않은 변경 {}.{}",
-            "a change of {}.{}, which jobsweep never makes",
-            bad.table,
-            bad.column
-        ));
+        return Err(Damage::ForeignChange {
+            table: bad.table.clone(),
+            column: bad.column.clone(),
+        });
     }
     Ok(())
 }
@@ -381,7 +360,7 @@ fn validate(journal: &Journal, path: &Path) -> Result<()> {
 pub struct Entry {
     pub id: String,
     pub path: PathBuf,
-    pub journal: Result<Journal, String>,
+    pub journal: Result<Journal, JournalError>,
 }
 
 impl Entry {
@@ -402,7 +381,7 @@ pub fn list(store: &Store) -> Result<Vec<Entry>> {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         // An unreadable directory is an environment problem (exit 3), as for snapshots/.
-        Err(e) => return Err(e).with_context(|| dir.display().to_string()),
+        Err(err) => return Err(store::StoreError::Read { path: dir, err }.into()),
     };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -415,7 +394,7 @@ pub fn list(store: &Store) -> Result<Vec<Entry>> {
         else {
             continue;
         };
-        let journal = load(&path).map_err(|e| format!("{e:#}"));
+        let journal = load(&path);
         out.push(Entry { id, path, journal });
     }
     out.sort_by(|a, b| b.created_at().cmp(&a.created_at()).then(b.id.cmp(&a.id)));
@@ -435,46 +414,21 @@ pub fn find_for(store: &Store, wanted: &str, db: &Identity) -> Result<Journal> {
             match &entry.journal {
                 Ok(j) if j.kind == Kind::Apply && j.is_for(db) => return Ok(j.clone()),
                 Ok(_) => continue,
-                Err(e) => {
-                    return Err(Failure::new(Exit::Integrity, e.clone())
-                        .hint(t!(
-                            "되돌릴 저널의 id 를 직접 지정하세요",
-                            "name the journal to revert by its id"
-                        ))
-                        .into())
-                }
+                Err(e) => return Err(JournalError::LatestIsDamaged(Box::new(e.clone())).into()),
             }
         }
-        return Err(fail(
-            Exit::Usage,
-            t!(
-                "{} 에 대해 되돌릴 apply 저널이 없습니다",
-                "there is no apply journal of {} to revert",
-                db.shown()
-            ),
-        ));
+        return Err(JournalError::NoneToRevert { db: db.shown() }.into());
     }
     let items: Vec<(String, DateTime<Utc>)> = entries
         .iter()
         .map(|e| (e.id.clone(), e.created_at()))
         .collect();
-    let id = store::resolve_id(&items, wanted, &t!("저널", "journal"))?;
+    let id = store::resolve_id(&items, wanted, &crate::render::errors::journal_noun())?;
     let entry = entries
         .into_iter()
         .find(|e| e.id == id)
-        .ok_or_else(|| fail(Exit::Usage, format!("journal {id}")))?;
-    entry
-        .journal
-        .map_err(|e| Failure::new(Exit::Integrity, e).hint(damaged_hint()).into())
-}
-
-/// The hint for a journal that fails its checks: its snapshot (which prune keeps, design.md
-/// §3.1) is the way back.
-fn damaged_hint() -> String {
-    t!(
-        "이 저널로는 되돌릴 수 없습니다. 스냅숏으로 복원하세요 (restore --snapshot)",
-        "this journal cannot be trusted; restore its snapshot instead (restore --snapshot)"
-    )
+        .ok_or_else(|| anyhow::anyhow!("journal {id}"))?;
+    Ok(entry.journal?)
 }
 
 /// Records a `restore --snapshot` of the live database as a journal of kind `restore` (design.md

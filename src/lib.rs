@@ -35,13 +35,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let name = command_name(cli.command.as_ref());
     let result = run_command(cli);
     if let (true, Err(err)) = (json, &result) {
-        let (exit, hint) = error::classify(err);
+        let failure = error::failure(err);
         render::emit_error(
             name,
-            &format!("{err:#}"),
-            exit.code(),
-            hint,
-            error::details(err),
+            &failure.message,
+            failure.exit.code(),
+            failure.hint.as_deref(),
+            failure.details.as_ref(),
         );
     }
     // The local work stands; a failed off-host copy makes the run exit 8 (design.md §9). With
@@ -154,15 +154,7 @@ fn run_command(cli: Cli) -> Result<Exit> {
 
 /// `err` carrying `report` as what was known, for the `--json` error document.
 fn with_report<R: serde::Serialize>(err: anyhow::Error, report: &R) -> anyhow::Error {
-    let (exit, hint) = error::classify(&err);
-    let mut failure = error::Failure::new(exit, format!("{err:#}"));
-    if let Some(hint) = hint {
-        failure = failure.hint(hint);
-    }
-    match serde_json::to_value(report) {
-        Ok(details) => failure.details(details).into(),
-        Err(_) => failure.into(),
-    }
+    error::with_details(err, serde_json::to_value(report).ok())
 }
 
 /// The name a snapshot report carries in `--json`: `snapshot`, `snapshot list`, ...

@@ -28,14 +28,13 @@ fn main() -> ExitCode {
     match jobsweep::run(cli) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) => {
-            let (exit, hint) = jobsweep::error::classify(&err);
+            let failure = jobsweep::error::failure(&err);
             // One line each, whatever paths or stored text the message quotes.
-            let message = format!("{err:#}");
-            eprintln!("error: {}", jobsweep::render::esc(&message));
-            if let Some(hint) = hint {
+            eprintln!("error: {}", jobsweep::render::esc(&failure.message));
+            if let Some(hint) = &failure.hint {
                 eprintln!("hint: {}", jobsweep::render::esc(hint));
             }
-            ExitCode::from(exit.code())
+            ExitCode::from(failure.exit.code())
         }
     }
 }

@@ -6,6 +6,39 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::settings::Settings;
 
+/// Where long work shows itself (design.md §7.1): bars (stderr is a terminal, no `-q`, no
+/// `--json`) and `-v` notes. The snapshot pipeline takes this, not the whole `Settings`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sink {
+    pub bars: bool,
+    pub verbose: bool,
+}
+
+impl From<&Settings> for Sink {
+    fn from(settings: &Settings) -> Sink {
+        Sink {
+            bars: settings.progress,
+            verbose: settings.verbose,
+        }
+    }
+}
+
+impl Sink {
+    /// A bar counting bytes, `len` in total.
+    pub fn bytes(self, len: u64, label: &str) -> ProgressBar {
+        bytes_if(self.bars, len, label)
+    }
+
+    /// What an engine is told about showing its work.
+    pub fn engine(self, label: String) -> crate::engine::Progress {
+        crate::engine::Progress {
+            bars: self.bars,
+            verbose: self.verbose,
+            label,
+        }
+    }
+}
+
 /// A bar counting bytes, `len` in total.
 pub fn bytes(settings: &Settings, len: u64, label: &str) -> ProgressBar {
     bytes_if(settings.progress, len, label)

@@ -11,7 +11,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
@@ -21,9 +21,7 @@ use tempfile::TempPath;
 use crate::engine::{
     self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
 };
-use crate::error::{fail, Exit, Failure};
-use crate::progress;
-use crate::settings::Settings;
+use crate::progress::{self, Sink};
 use crate::store::{self, Store, EXTRACT_PREFIX, TEMP_PREFIX};
 use crate::t;
 
@@ -91,6 +89,86 @@ pub struct Manifest {
     /// none: they are read as before and shown as unprotected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_sha256: Option<String>,
+}
+
+/// Why a snapshot cannot be made or trusted (data; the sentences are `render::errors`').
+#[derive(Debug, thiserror::Error)]
+#[error("{}", crate::render::errors::snapshot(self))]
+pub enum SnapshotError {
+    /// The new image of the source fails the engine's check: the source is damaged.
+    SourceCorrupt {
+        db: String,
+        what: String,
+    },
+    /// The thread checking the new image died.
+    CheckThreadFailed,
+    /// An extracted image fails the engine's check.
+    ImageFailsCheck {
+        image: PathBuf,
+        what: String,
+    },
+    DataMissing {
+        id: String,
+        path: PathBuf,
+    },
+    DataUnreadable {
+        path: PathBuf,
+        err: String,
+    },
+    FileSize {
+        path: PathBuf,
+        manifest: u64,
+        actual: u64,
+    },
+    FileChecksum {
+        path: PathBuf,
+        manifest: String,
+        actual: String,
+    },
+    Undecompressable {
+        path: PathBuf,
+        err: String,
+    },
+    ImageSize {
+        path: PathBuf,
+        manifest: u64,
+        actual: u64,
+    },
+    ImageChecksum {
+        path: PathBuf,
+        manifest: String,
+        actual: String,
+    },
+    ManifestUnreadable {
+        path: PathBuf,
+        err: String,
+    },
+    ManifestDamaged {
+        path: PathBuf,
+        damage: ManifestDamage,
+    },
+    /// The manifest file `name` holds another snapshot's id.
+    ManifestIdDiffers {
+        name: String,
+        id: String,
+    },
+    /// A data file without its manifest.
+    ManifestMissing {
+        id: String,
+    },
+    /// The snapshot named is one of the scan's problems (`problem`, as listed).
+    Unlisted {
+        id: String,
+        problem: String,
+    },
+}
+
+/// Which check a manifest fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestDamage {
+    Malformed(String),
+    Edited,
+    PathNotHex,
 }
 
 /// A snapshot file set that cannot be listed as a snapshot.
@@ -181,10 +259,11 @@ pub fn create(
     store: &Store,
     reason: Reason,
     note: Option<String>,
-    settings: &Settings,
+    sink: impl Into<Sink>,
 ) -> Result<Manifest> {
-    let image = take_image(db, store, reason, settings)?;
-    create_from_image(&image, store, reason, note, settings)
+    let sink = sink.into();
+    let image = take_image(db, store, reason, sink)?;
+    create_from_image(&image, store, reason, note, sink)
 }
 
 /// Step 1 of a snapshot: the consistent image of `db`, in a temp file in the store (same
@@ -193,13 +272,13 @@ pub fn take_image(
     db: &dyn Database,
     store: &Store,
     reason: Reason,
-    settings: &Settings,
+    sink: impl Into<Sink>,
 ) -> Result<Image> {
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
     let path = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
     let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
-    let facts = db.export_image(&path, &progress::engine(settings, label))?;
+    let facts = db.export_image(&path, &sink.into().engine(label))?;
     Ok(Image {
         path,
         id,
@@ -216,7 +295,7 @@ pub fn create_from_image(
     store: &Store,
     reason: Reason,
     note: Option<String>,
-    settings: &Settings,
+    sink: impl Into<Sink>,
 ) -> Result<Manifest> {
     let dir = store.snapshots_dir();
     let id = image.id.clone();
@@ -233,27 +312,22 @@ pub fn create_from_image(
         std::thread::spawn(move || engine::image_format(facts.engine).check(&image, &facts))
     };
     let label = progress::snapshot_step(reason.as_str(), &id, 2, &t!("압축", "compressing"));
-    let compressed = compress(image, &zst_tmp, settings, &label);
-    let checked = checker.join().unwrap_or_else(|_| {
-        Err(anyhow::anyhow!(t!(
-            "무결성 검사 스레드가 실패했습니다",
-            "integrity check thread failed"
-        )))
-    });
+    let sink = sink.into();
+    let compressed = compress(image, &zst_tmp, sink, &label);
+    let checked = checker
+        .join()
+        .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
     let (image_sum, file_sum) = compressed?;
     // The image is the source as it was: damage found in it is the source's (exit 3, one line,
     // design.md §3), which `apply` relies on instead of checking the live file a second time.
     if let Some(what) =
         checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?
     {
-        let shown = source.shown();
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{shown} 이(가) 손상되었습니다: {what}",
-                "{shown} is corrupt: {what}"
-            ),
-        ));
+        return Err(SnapshotError::SourceCorrupt {
+            db: source.shown(),
+            what,
+        }
+        .into());
     }
 
     let manifest = Manifest {
@@ -288,8 +362,7 @@ pub fn create_from_image(
     };
 
     // 3. Verify what is on disk: the compressed file decompresses to the same image.
-    let bar = progress::bytes(
-        settings,
+    let bar = sink.bytes(
         manifest.image_bytes,
         &progress::snapshot_step(reason.as_str(), &id, 3, &t!("검증", "verifying")),
     );
@@ -379,7 +452,7 @@ fn finish(hasher: Sha256, bytes: u64) -> Sum {
 
 /// Streams `image` through zstd into `out`, hashing the image as it is read and the compressed
 /// bytes as they are written; fsyncs `out`. Returns (image sum, file sum).
-fn compress(image: &Path, out: &Path, settings: &Settings, label: &str) -> Result<(Sum, Sum)> {
+fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, Sum)> {
     let len = fs::metadata(image)
         .map_err(|e| store::write_error(image, e))?
         .len();
@@ -408,7 +481,7 @@ fn compress(image: &Path, out: &Path, settings: &Settings, label: &str) -> Resul
             .set_parameter(zstd::zstd_safe::CParameter::JobSize(4 << 20))
             .map_err(zerr)?;
     }
-    let bar = progress::bytes(settings, len, label);
+    let bar = sink.bytes(len, label);
     let mut hasher = Sha256::new();
     let mut read_bytes = 0u64;
     let mut buf = vec![0u8; BUF];
@@ -451,14 +524,11 @@ fn integrity_check(image: &Path, facts: &ImageFacts) -> Result<()> {
 }
 
 fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {
-    let shown = image.display();
-    fail(
-        Exit::Integrity,
-        t!(
-            "{shown} 의 이미지가 integrity_check 를 통과하지 못했습니다: {what}",
-            "the image in {shown} fails integrity_check: {what}"
-        ),
-    )
+    SnapshotError::ImageFailsCheck {
+        image: image.to_path_buf(),
+        what: what.to_string(),
+    }
+    .into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,34 +538,28 @@ fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {
 /// compressed checksum, zstd's frame checksum, image checksum and size. Exit 4 naming the file
 /// and what differs.
 fn check_compressed<W: Write>(zst: &Path, m: &Manifest, out: W, bar: &ProgressBar) -> Result<()> {
-    let shown = zst.display();
-    let integrity = |msg: String| fail(Exit::Integrity, msg);
+    let path = || zst.to_path_buf();
     let file = File::open(zst).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
-            integrity(t!(
-                "스냅샷 {} 의 데이터 파일 {shown} 이(가) 없습니다",
-                "snapshot {}: its data file {shown} is missing",
-                m.id
-            ))
+            SnapshotError::DataMissing {
+                id: m.id.clone(),
+                path: path(),
+            }
         } else {
-            integrity(t!(
-                "{shown} 을(를) 읽을 수 없습니다: {e}",
-                "cannot read {shown}: {e}"
-            ))
+            SnapshotError::DataUnreadable {
+                path: path(),
+                err: e.to_string(),
+            }
         }
     })?;
     let actual_len = file.metadata().map(|md| md.len()).unwrap_or(0);
     if actual_len != m.file_bytes {
-        return Err(integrity(t!(
-            "{shown}: 크기가 다릅니다 (매니페스트 {} 바이트, 파일 {actual_len} 바이트{})",
-            "{shown}: size differs (manifest says {} bytes, the file has {actual_len}{})",
-            m.file_bytes,
-            if actual_len < m.file_bytes {
-                t!(", 잘림", ", truncated")
-            } else {
-                String::new()
-            }
-        )));
+        return Err(SnapshotError::FileSize {
+            path: path(),
+            manifest: m.file_bytes,
+            actual: actual_len,
+        }
+        .into());
     }
     let mut reader = HashReader {
         inner: file,
@@ -526,44 +590,41 @@ fn check_compressed<W: Write>(zst: &Path, m: &Manifest, out: W, bar: &ProgressBa
     let _ = io::copy(&mut reader, &mut io::sink());
     let file_sum = finish(reader.hasher, reader.bytes);
     if file_sum.hex() != m.file_sha256 {
-        return Err(integrity(t!(
-            "{shown}: 압축 파일 체크섬이 다릅니다 (매니페스트 {}, 파일 {})",
-            "{shown}: file checksum differs (manifest {}, file {})",
-            short(&m.file_sha256),
-            short(&file_sum.hex())
-        )));
+        return Err(SnapshotError::FileChecksum {
+            path: path(),
+            manifest: m.file_sha256.clone(),
+            actual: file_sum.hex(),
+        }
+        .into());
     }
     if let Err(e) = decoded {
         if e.kind() == io::ErrorKind::Other || e.kind() == io::ErrorKind::UnexpectedEof {
-            return Err(integrity(t!(
-                "{shown}: 압축을 풀 수 없습니다: {e}",
-                "{shown}: cannot be decompressed: {e}"
-            )));
+            return Err(SnapshotError::Undecompressable {
+                path: path(),
+                err: e.to_string(),
+            }
+            .into());
         }
         return Err(anyhow::Error::from(e).context(t!("압축 해제 결과 쓰기", "writing image")));
     }
     let image_sum = finish(out.hasher, out.bytes);
     if image_sum.bytes != m.image_bytes {
-        return Err(integrity(t!(
-            "{shown}: 이미지 크기가 다릅니다 (매니페스트 {} 바이트, 압축 해제 결과 {} 바이트)",
-            "{shown}: image size differs (manifest {} bytes, decompressed {} bytes)",
-            m.image_bytes,
-            image_sum.bytes
-        )));
+        return Err(SnapshotError::ImageSize {
+            path: path(),
+            manifest: m.image_bytes,
+            actual: image_sum.bytes,
+        }
+        .into());
     }
     if image_sum.hex() != m.image_sha256 {
-        return Err(integrity(t!(
-            "{shown}: 이미지 체크섬이 다릅니다 (매니페스트 {}, 압축 해제 결과 {})",
-            "{shown}: image checksum differs (manifest {}, decompressed {})",
-            short(&m.image_sha256),
-            short(&image_sum.hex())
-        )));
+        return Err(SnapshotError::ImageChecksum {
+            path: path(),
+            manifest: m.image_sha256.clone(),
+            actual: image_sum.hex(),
+        }
+        .into());
     }
     Ok(())
-}
-
-fn short(hex: &str) -> &str {
-    hex.get(..16).unwrap_or(hex)
 }
 
 /// Decompresses a snapshot into a new temp file in `dir` (named with `prefix`), verifying every
@@ -573,7 +634,7 @@ pub fn extract_to(
     m: &Manifest,
     dir: &Path,
     prefix: &str,
-    settings: &Settings,
+    sink: impl Into<Sink>,
 ) -> Result<TempPath> {
     store.check()?;
     let zst = data_path(store, &m.id);
@@ -583,8 +644,7 @@ pub fn extract_to(
         .truncate(true)
         .open(&tmp)
         .map_err(|e| store::write_error(&tmp, e))?;
-    let bar = progress::bytes(
-        settings,
+    let bar = sink.into().bytes(
         m.image_bytes,
         &t!(
             "스냅샷 {} 확인 (체크섬, 압축 해제)",
@@ -612,13 +672,13 @@ pub fn extract_to(
 }
 
 /// The verified, decompressed image in a temp file inside the store (for `diff`).
-pub fn extract(store: &Store, m: &Manifest, settings: &Settings) -> Result<TempPath> {
-    extract_to(store, m, &store.snapshots_dir(), EXTRACT_PREFIX, settings)
+pub fn extract(store: &Store, m: &Manifest, sink: impl Into<Sink>) -> Result<TempPath> {
+    extract_to(store, m, &store.snapshots_dir(), EXTRACT_PREFIX, sink)
 }
 
 /// Recomputes both checksums and runs `integrity_check`; exit 4 naming the file and what differs.
-pub fn verify(store: &Store, m: &Manifest, settings: &Settings) -> Result<()> {
-    extract(store, m, settings).map(drop)
+pub fn verify(store: &Store, m: &Manifest, sink: impl Into<Sink>) -> Result<()> {
+    extract(store, m, sink).map(drop)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,14 +691,17 @@ pub fn scan(store: &Store) -> Result<Scan> {
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Scan::default()),
-        Err(e) => return Err(e).with_context(|| dir.display().to_string()),
+        Err(err) => return Err(store::StoreError::Read { path: dir, err }.into()),
     };
     let mut manifests = Vec::new();
     let mut problems = Vec::new();
     let mut data_ids = Vec::new();
     let mut manifest_ids = HashSet::new();
     for entry in entries {
-        let entry = entry.with_context(|| dir.display().to_string())?;
+        let entry = entry.map_err(|err| store::StoreError::Read {
+            path: dir.clone(),
+            err,
+        })?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
@@ -651,7 +714,11 @@ pub fn scan(store: &Store) -> Result<Scan> {
                 Ok(m) if m.id == id => manifests.push(m),
                 Ok(m) => problems.push(Problem {
                     id: id.to_string(),
-                    message: t!("{name} 의 id 가 {} 입니다", "{name} holds the id {}", m.id),
+                    message: SnapshotError::ManifestIdDiffers {
+                        name: name.clone(),
+                        id: m.id,
+                    }
+                    .to_string(),
                 }),
                 Err(e) => problems.push(Problem {
                     id: id.to_string(),
@@ -663,10 +730,7 @@ pub fn scan(store: &Store) -> Result<Scan> {
     for id in data_ids {
         if !manifest_ids.contains(&id) {
             problems.push(Problem {
-                message: t!(
-                    "매니페스트 {id}.json 이(가) 없습니다",
-                    "manifest {id}.json is missing"
-                ),
+                message: SnapshotError::ManifestMissing { id: id.clone() }.to_string(),
                 id,
             });
         }
@@ -679,42 +743,25 @@ pub fn scan(store: &Store) -> Result<Scan> {
     })
 }
 
-fn read_manifest(path: &Path) -> Result<Manifest> {
-    let shown = path.display();
-    let text = fs::read(path).map_err(|e| {
-        fail(
-            Exit::Integrity,
-            t!(
-                "매니페스트 {shown} 을(를) 읽을 수 없습니다: {e}",
-                "cannot read manifest {shown}: {e}"
-            ),
-        )
+fn read_manifest(path: &Path) -> Result<Manifest, SnapshotError> {
+    let text = fs::read(path).map_err(|e| SnapshotError::ManifestUnreadable {
+        path: path.to_path_buf(),
+        err: e.to_string(),
     })?;
-    let damaged = |detail: String| {
-        fail(
-            Exit::Integrity,
-            t!(
-                "매니페스트 {shown} 이(가) 손상되었습니다: {detail}",
-                "manifest {shown} is damaged: {detail}"
-            ),
-        )
+    let damaged = |damage: ManifestDamage| SnapshotError::ManifestDamaged {
+        path: path.to_path_buf(),
+        damage,
     };
-    let mut m: Manifest = serde_json::from_slice(&text).map_err(|e| damaged(e.to_string()))?;
+    let mut m: Manifest = serde_json::from_slice(&text)
+        .map_err(|e| damaged(ManifestDamage::Malformed(e.to_string())))?;
     if let Some(sum) = &m.manifest_sha256 {
         if *sum != m.document_sha256() {
-            return Err(damaged(t!(
-                "매니페스트 전체의 SHA-256(manifest_sha256)이 맞지 않습니다 (수정됨)",
-                "the SHA-256 of its fields (manifest_sha256) does not match (edited)"
-            )));
+            return Err(damaged(ManifestDamage::Edited));
         }
     }
     if let Some(hex) = &m.source_path_hex {
-        m.source_path = store::path_from_hex(hex).ok_or_else(|| {
-            damaged(t!(
-                "source_path_hex 가 16진수가 아닙니다",
-                "source_path_hex is not hex"
-            ))
-        })?;
+        m.source_path =
+            store::path_from_hex(hex).ok_or_else(|| damaged(ManifestDamage::PathNotHex))?;
     }
     Ok(m)
 }
@@ -738,7 +785,7 @@ pub fn find(store: &Store, wanted: &str) -> Result<Manifest> {
             .iter()
             .map(|p| (p.id.clone(), store::time_of_id(&p.id).unwrap_or_default())),
     );
-    let id = store::resolve_id(&items, wanted, &t!("스냅샷", "snapshot"))?;
+    let id = store::resolve_id(&items, wanted, &crate::render::errors::snapshot_noun())?;
     if let Some(m) = scan.manifests.into_iter().find(|m| m.id == id) {
         return Ok(m);
     }
@@ -748,10 +795,7 @@ pub fn find(store: &Store, wanted: &str) -> Result<Manifest> {
         .find(|p| p.id == id)
         .map(|p| p.message)
         .unwrap_or_default();
-    Err(fail(
-        Exit::Integrity,
-        t!("스냅샷 {id}: {problem}", "snapshot {id}: {problem}"),
-    ))
+    Err(SnapshotError::Unlisted { id, problem }.into())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -843,7 +887,7 @@ pub fn protection(
         }
     }
     for (id, e) in damaged {
-        out.keep_before(id, e);
+        out.keep_before(id, &e.to_string());
     }
     out
 }
@@ -959,17 +1003,7 @@ pub fn delete(store: &Store, id: &str) -> Result<()> {
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                let shown = path.display();
-                return Err(Failure::new(
-                    Exit::Database,
-                    t!(
-                        "{shown} 을(를) 지울 수 없습니다: {e}",
-                        "cannot delete {shown}: {e}"
-                    ),
-                )
-                .into());
-            }
+            Err(err) => return Err(store::StoreError::Delete { path, err }.into()),
         }
     }
     store::sync_dir(&store.snapshots_dir())

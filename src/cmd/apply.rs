@@ -25,18 +25,18 @@ use serde::Serialize;
 
 use crate::cli::ApplyArgs;
 use crate::cmd::check::criteria;
+use crate::cmd::error::{CommandError, Committed};
 use crate::cmd::txn::{commit, committed_but_unmarked, mark_committed, Applied, Written};
 use crate::core::jobs::{self, Criteria, StaleJob, Survey};
 use crate::core::reason::{plan_reason, ReasonCode};
 use crate::engine::{self, Access, Database, Schema, Variant, WriteTx};
-use crate::error::{Exit, Failure};
+use crate::error::Exit;
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, Skipped};
 use crate::settings::Settings;
 use crate::snapshot::Manifest;
 use crate::snapshot::{self, Reason};
 use crate::store::{self, Store};
-use crate::t;
 
 /// How long each step took, in milliseconds (`--json`, and `-v` in the text report).
 #[derive(Debug, Default, Serialize)]
@@ -109,7 +109,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
             "age_unknown": first.age_unknown,
             "unknown_job_ids": first.unknown_job_ids,
         });
-        return Err(refused.details(plan).into());
+        return Err(crate::error::with_details(refused.into(), Some(plan)));
     }
     let store_dir = settings.store_dir()?;
     // With nothing to do and no store, nothing is created. An existing store is still opened:
@@ -224,14 +224,12 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     out.skipped = journal.skipped.clone();
     out.timings.total_ms = ms(started);
     if let Err(e) = marked {
-        let (id, n) = (&journal.id, journal.changes.len());
+        let details = serde_json::to_value(&out).ok();
         return Err(committed_but_unmarked(
-            t!(
-                "정리는 커밋되었습니다 (작업 {n}개가 데이터베이스에서 바뀜). 그러나 저널 {id} 을(를) committed 로 표시하지 못했습니다: {e:#}",
-                "the cleanup COMMITTED ({n} job(s) changed in the database), but journal {id} could not be marked committed: {e:#}"
-            ),
-            id,
-            serde_json::to_value(&out).ok(),
+            Committed::Apply,
+            &journal,
+            &e,
+            details,
         ));
     }
     Ok((out, Exit::Success))
@@ -340,19 +338,9 @@ fn replan(tx: &dyn WriteTx, first: &Survey, now: &Survey) -> Result<(Vec<Change>
     Ok((changes, skipped))
 }
 
-fn check_max_changes(n: usize, max: usize) -> std::result::Result<(), Failure> {
+fn check_max_changes(n: usize, max: usize) -> std::result::Result<(), CommandError> {
     if n > max {
-        return Err(Failure::new(
-            Exit::TooManyChanges,
-            t!(
-                "{n}개 작업을 바꾸게 되어 --max-changes {max} 을(를) 넘습니다. 아무것도 바꾸지 않았습니다",
-                "{n} jobs would change, more than --max-changes {max}; nothing was changed"
-            ),
-        )
-        .hint(t!(
-            "check 로 대상을 확인하고 시계와 --db-timezone 을 점검한 뒤, 맞다면 --max-changes {n} 으로 다시 실행하세요",
-            "review them with check (and the clock and --db-timezone); if right, rerun with --max-changes {n}"
-        )));
+        return Err(CommandError::TooManyChanges { n, max });
     }
     Ok(())
 }

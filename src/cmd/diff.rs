@@ -6,14 +6,14 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::DiffArgs;
+use crate::cmd::error::CommandError;
 use crate::core::diff::DbDiff;
 use crate::engine::{self, Access, Database, Identity, LiveImage};
-use crate::error::{fail, Exit};
+use crate::error::Exit;
 use crate::journal::{self, Kind, State};
 use crate::settings::Settings;
 use crate::snapshot;
 use crate::store::Store;
-use crate::t;
 
 /// One side of a comparison.
 #[derive(Debug, Clone, Serialize)]
@@ -88,7 +88,7 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
     let from_name = args.from.as_deref().unwrap_or("latest");
     let to_name = args.to.as_deref().unwrap_or("live");
     let store = if from_name != "live" || to_name != "live" {
-        Some(existing_store(settings)?)
+        Some(Store::required(&settings.store_dir()?)?)
     } else {
         None
     };
@@ -123,12 +123,7 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
             Some(db) => live_image(db.as_ref(), settings).map(Some),
             None => Ok(None),
         };
-        let failed = || {
-            Err(anyhow::anyhow!(t!(
-                "스냅샷 압축 해제가 실패했습니다",
-                "snapshot extraction failed"
-            )))
-        };
+        let failed = || Err(CommandError::ExtractionFailed.into());
         let from = from.join().unwrap_or_else(|_| failed());
         let to = to.join().unwrap_or_else(|_| failed());
         (from, to, live_image)
@@ -185,20 +180,6 @@ fn exit(args: &DiffArgs, differs: bool) -> Exit {
     }
 }
 
-fn existing_store(settings: &Settings) -> Result<Store> {
-    let dir = settings.store_dir()?;
-    Store::existing(&dir).ok_or_else(|| {
-        fail(
-            Exit::Usage,
-            t!(
-                "저장소 {} 이(가) 없습니다 (스냅숏 없음)",
-                "no store at {}: there are no snapshots yet",
-                dir.display()
-            ),
-        )
-    })
-}
-
 /// The newest snapshot taken of this database: several databases in one folder share a store,
 /// so `latest` only considers manifests of this database (a file's path compared canonically).
 fn latest_of(store: &Store, live: &Identity) -> Result<snapshot::Manifest> {
@@ -207,15 +188,11 @@ fn latest_of(store: &Store, live: &Identity) -> Result<snapshot::Manifest> {
         .into_iter()
         .find(|m| m.is_of(live))
         .ok_or_else(|| {
-            fail(
-                Exit::Usage,
-                t!(
-                    "{} 에 {} 의 스냅숏이 없습니다",
-                    "no snapshot of {} in {}",
-                    live.shown(),
-                    store.dir().display()
-                ),
-            )
+            CommandError::NoSnapshotOf {
+                database: live.shown(),
+                store: store.dir().to_path_buf(),
+            }
+            .into()
         })
 }
 
@@ -232,16 +209,12 @@ fn live_image(db: &dyn Database, settings: &Settings) -> Result<LiveImage> {
         .transpose()?
         .filter(|dir| dir.is_dir())
         .unwrap_or_else(std::env::temp_dir);
-    let label = crate::t!(
-        "현재 DB {} 복사 (비교용)",
-        "live database {}: copying (to compare)",
-        db.shown()
-    );
+    let label = crate::render::labels::live_copy(&db.shown());
     db.comparable_image(&dir, &crate::progress::engine(settings, label))
 }
 
 fn journal_diff(settings: &Settings, wanted: &str) -> Result<JournalDiffReport> {
-    let store = existing_store(settings)?;
+    let store = Store::required(&settings.store_dir()?)?;
     let target = settings.target()?;
     let live = engine::identify(&target, settings.busy_timeout)?;
     let journal = journal::find_for(&store, wanted, &live)?;

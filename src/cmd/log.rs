@@ -137,7 +137,7 @@ pub fn run(settings: &Settings) -> Result<(LogReport, Exit)> {
                 }
             }
             Err(e) => LogEntry {
-                damaged: Some(e),
+                damaged: Some(e.to_string()),
                 ..LogEntry::new(created_at, "journal", entry.id.clone())
             },
         };

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod check;
 pub mod diff;
+pub mod error;
 pub mod log;
 pub mod replica;
 pub mod restore;

@@ -87,12 +87,8 @@ fn resolve_remote(remote: &[RemoteSnapshot], wanted: &str) -> Result<String> {
 
 pub fn push(settings: &Settings, id: Option<&str>, all: bool) -> Result<SnapshotReport> {
     let replica = replica(settings)?;
-    let store = Store::existing(&settings.store_dir()?).ok_or_else(|| {
-        fail(
-            Exit::Usage,
-            t!("스냅샷이 하나도 없습니다", "there is no snapshot yet"),
-        )
-    })?;
+    let store =
+        Store::existing(&settings.store_dir()?).ok_or(super::error::CommandError::NoSnapshots)?;
     let _lock = store.lock(settings.wait)?;
     let manifests = if all {
         snapshot::list(&store)?
@@ -267,25 +263,7 @@ pub fn verify(
             manifest_protected: protected,
         });
     }
-    let failed: Vec<&str> = items
-        .iter()
-        .filter(|i| !i.ok)
-        .map(|i| i.id.as_str())
-        .collect();
-    let after = if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(fail(
-            Exit::Integrity,
-            t!(
-                "복제본의 스냅샷 {}개 중 {}개가 검증에 실패했습니다: {}",
-                "{1} of {0} replica snapshots failed verification: {2}",
-                items.len(),
-                failed.len(),
-                failed.join(", ")
-            ),
-        ))
-    };
+    let after = super::snapshot::verified(&items, true);
     Ok((
         SnapshotReport::Verify(VerifyReport { snapshots: items }),
         after,

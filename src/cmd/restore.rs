@@ -15,13 +15,13 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
+use crate::cmd::error::CommandError;
 use crate::engine::{self, Access, Identity, Target};
-use crate::error::{fail, Exit, Failure};
+use crate::error::Exit;
 use crate::progress;
 use crate::settings::Settings;
 use crate::snapshot::{self, Manifest, Reason};
 use crate::store::{self, Store, TEMP_PREFIX};
-use crate::t;
 
 #[derive(Debug, Serialize)]
 pub struct RestoreReport {
@@ -41,6 +41,23 @@ pub struct RestoreReport {
     /// The replica the snapshot was fetched from, when the local copy was missing or damaged
     /// (design.md §9); null when the local copy served.
     pub from_replica: Option<String>,
+}
+
+impl RestoreReport {
+    /// A snapshot copied somewhere other than the live database (`--to`).
+    fn copied(m: Manifest, target: String, from_replica: Option<String>) -> RestoreReport {
+        RestoreReport {
+            snapshot_id: m.id,
+            target,
+            live: false,
+            pre_restore_snapshot_id: None,
+            image_bytes: m.image_bytes,
+            journal_mode: None,
+            dry_run: false,
+            discarded: Vec::new(),
+            from_replica,
+        }
+    }
 }
 
 /// What a restore into the live database discards of one table.
@@ -70,15 +87,8 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RestoreReport, Ex
 fn existing_store(settings: &Settings) -> Result<Store> {
     let dir = settings.store_dir()?;
     // With a replica, a new host's empty store is filled from it (design.md §9).
-    if Store::existing(&dir).is_none() && crate::store::replica::active().is_none() {
-        return Err(fail(
-            Exit::Usage,
-            t!(
-                "스냅샷 저장소 {} 이(가) 없습니다",
-                "there is no snapshot store at {}",
-                dir.display()
-            ),
-        ));
+    if crate::store::replica::active().is_none() {
+        Store::required(&dir)?;
     }
     // Opening for writing removes leftovers of crashed runs.
     Store::open(&dir)
@@ -92,33 +102,20 @@ fn restore_to_file(
 ) -> Result<RestoreReport> {
     let shown = to.display();
     let dir = store::parent_dir(to);
+    let target = || shown.to_string();
     if !dir.is_dir() {
-        return Err(fail(
-            Exit::Usage,
-            t!(
-                "{shown}: 디렉터리 {} 이(가) 없습니다",
-                "{shown}: directory {} does not exist",
-                dir.display()
-            ),
-        ));
+        return Err(CommandError::NoTargetDir {
+            target: target(),
+            dir: dir.to_path_buf(),
+        }
+        .into());
     }
     if to.is_dir() {
-        return Err(fail(
-            Exit::Usage,
-            t!("{shown} 은(는) 디렉터리입니다", "{shown} is a directory"),
-        ));
+        return Err(CommandError::TargetIsDir { target: target() }.into());
     }
     refuse_protected_target(settings, to, None)?;
     if to.exists() && !force {
-        return Err(Failure::new(
-            Exit::Usage,
-            t!("{shown} 이(가) 이미 있습니다", "{shown} already exists"),
-        )
-        .hint(t!(
-            "덮어쓰려면 --force 를 붙이세요",
-            "pass --force to overwrite it"
-        ))
-        .into());
+        return Err(CommandError::TargetExists { target: target() }.into());
     }
     let store = existing_store(settings)?;
     let _lock = store.lock(settings.wait)?;
@@ -151,17 +148,7 @@ fn restore_to_file(
         .persist(to)
         .map_err(|e| store::write_error(to, e.error))?;
     store::sync_dir(dir)?;
-    Ok(RestoreReport {
-        snapshot_id: m.id,
-        target: to.display().to_string(),
-        live: false,
-        pre_restore_snapshot_id: None,
-        image_bytes: m.image_bytes,
-        journal_mode: None,
-        dry_run: false,
-        discarded: Vec::new(),
-        from_replica,
-    })
+    Ok(RestoreReport::copied(m, to.display().to_string(), from_replica))
 }
 
 /// `restore --to URL`: the snapshot into another server database (design.md §8): created in
@@ -184,17 +171,7 @@ fn restore_to_database(
         fetched,
     )?;
     engine::import_new(to, &image, &m.facts(), force, settings.busy_timeout)?;
-    Ok(RestoreReport {
-        snapshot_id: m.id,
-        target: to.shown(),
-        live: false,
-        pre_restore_snapshot_id: None,
-        image_bytes: m.image_bytes,
-        journal_mode: None,
-        dry_run: false,
-        discarded: Vec::new(),
-        from_replica,
-    })
+    Ok(RestoreReport::copied(m, to.shown(), from_replica))
 }
 
 /// Prefix of the image `restore --to` writes beside the target, then the pid of the writer.
@@ -313,38 +290,20 @@ fn refuse_protected_target(settings: &Settings, to: &Path, source: Option<&Path>
             let same_file =
                 target_id.is_some() && fs::metadata(&file).ok().map(|m| file_id(&m)) == target_id;
             if same_name || same_file {
-                let what = if suffix.is_empty() {
-                    t!("운영 중인 데이터베이스", "the live database")
-                } else {
-                    t!(
-                        "운영 중인 데이터베이스의 {suffix} 파일",
-                        "the live database's {suffix} file"
-                    )
-                };
-                return Err(Failure::new(
-                    Exit::Usage,
-                    t!(
-                        "{shown} 은(는) {what}입니다. --to 로 덮어쓸 수 없습니다",
-                        "{shown} is {what}: --to cannot overwrite it"
-                    ),
-                )
-                .hint(t!(
-                    "운영 데이터베이스로 복원하려면 --to 없이 실행하세요",
-                    "to restore into the live database, run without --to"
-                ))
+                return Err(CommandError::TargetIsLive {
+                    target: shown.to_string(),
+                    suffix: suffix.to_string(),
+                }
                 .into());
             }
         }
     }
     if let Ok(dir) = settings.store_dir() {
         if target.starts_with(resolved(&dir)) {
-            return Err(fail(
-                Exit::Usage,
-                t!(
-                    "{shown} 은(는) 스냅샷 저장소 안에 있습니다. 다른 경로를 지정하세요",
-                    "{shown} is inside the snapshot store: choose another path"
-                ),
-            ));
+            return Err(CommandError::TargetInStore {
+                target: shown.to_string(),
+            }
+            .into());
         }
     }
     Ok(())
@@ -421,7 +380,7 @@ fn restore_live(
         &current,
         &store,
         Reason::PreRestore,
-        Some(t!("{} 복원 전", "before restoring {}", m.id)),
+        Some(crate::render::labels::pre_restore_note(&m.id)),
         settings,
     )?;
     drop(current);
@@ -433,11 +392,10 @@ fn restore_live(
             .iter()
             .map(|d| d.rows_only_live + d.rows_differ)
             .sum();
-        crate::render::notice(&t!(
-            "복원으로 버려지는 행 {lost}개는 스냅샷 {} 에 보관했습니다. 이제 {} 에 복사합니다 (앱의 쓰기는 끝날 때까지 기다립니다) ...",
-            "the {lost} rows this restore discards are kept in snapshot {}; now copying into {} (the app's writers wait until it is done) ...",
-            pre.id,
-            target.shown()
+        crate::render::notice(&crate::render::labels::restore_copying(
+            lost,
+            &pre.id,
+            &target.shown(),
         ));
     }
 
@@ -456,14 +414,10 @@ fn restore_live(
     drop(image);
     // The event for `log` (design.md §4.3).
     crate::journal::record_restore(&store, &identity, &m, &pre).map_err(|e| {
-        fail(
-            Exit::Database,
-            t!(
-                "스냅샷 {} 을(를) 복원했지만 그 기록(저널)을 쓰지 못했습니다: {e:#}",
-                "snapshot {} WAS restored, but its record (journal) could not be written: {e:#}",
-                m.id
-            ),
-        )
+        CommandError::RestoreUnrecorded {
+            snapshot: m.id.clone(),
+            cause: format!("{e:#}"),
+        }
     })?;
     Ok(report)
 }
@@ -493,19 +447,10 @@ fn check_same_database(m: &Manifest, live: &Identity, force: bool) -> Result<()>
     if force || m.is_of(live) {
         return Ok(());
     }
-    Err(Failure::new(
-        Exit::Usage,
-        t!(
-            "스냅샷 {} 은(는) 다른 데이터베이스 {} 의 것입니다 (지금 대상: {})",
-            "snapshot {} is of another database, {} (this one is {})",
-            m.id,
-            m.source_shown(),
-            live.shown()
-        ),
-    )
-    .hint(t!(
-        "그래도 덮어쓰려면 --force, 별도 파일로 꺼내려면 --to PATH",
-        "pass --force to restore it here anyway, or --to PATH to write a separate file"
-    ))
+    Err(CommandError::SnapshotOfAnother {
+        id: m.id.clone(),
+        of: m.source_shown(),
+        live: live.shown(),
+    }
     .into())
 }

@@ -19,17 +19,17 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
+use crate::cmd::error::{CommandError, Committed};
 use crate::cmd::txn::{self, Applied, Written};
 use crate::core::reason::ReasonCode;
 use crate::engine::{self, Access, Database};
-use crate::error::{fail, Exit};
+use crate::error::Exit;
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, State};
 use crate::settings::Settings;
 use crate::snapshot::{self, Reason};
 use crate::store;
 use crate::store::Store;
-use crate::t;
 
 /// A journaled row whose value is neither what the run wrote nor what it found.
 #[derive(Debug, Clone, Serialize)]
@@ -88,18 +88,7 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     let mut db = engine::open(&target_db, Access::Write, settings.busy_timeout)?;
     db.check_integrity()?;
     db.schema()?;
-    let dir = settings.store_dir()?;
-    let Some(store) = Store::existing(&dir) else {
-        return Err(fail(
-            Exit::Usage,
-            t!(
-                "저장소 {} 이(가) 없어 되돌릴 저널이 없습니다",
-                "no store at {}: there is no journal to revert",
-                dir.display()
-            ),
-        ));
-    };
-    let store = Store::open(store.dir())?;
+    let store = Store::open(Store::required(&settings.store_dir()?)?.dir())?;
     let _lock = store.lock(settings.wait)?;
     db.lock_for_changes(settings.wait)?;
     let recovered = journal::resolve_planned(&store, &*db)?;
@@ -107,14 +96,11 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
     let mut target = journal::find_for(&store, wanted, &live)?;
     target.check_database(&live)?;
     if target.kind == Kind::Restore {
-        let (id, pre) = (&target.id, &target.snapshot_id);
-        return Err(fail(
-            Exit::Usage,
-            t!(
-                "저널 {id} 은(는) 스냅숏 복원의 기록이라 되돌릴 행이 없습니다. 복원을 취소하려면: jobsweep restore --snapshot {pre}",
-                "journal {id} records a snapshot restore and has no rows to revert; to undo that restore: jobsweep restore --snapshot {pre}"
-            ),
-        ));
+        return Err(CommandError::RevertOfRestore {
+            journal: target.id.clone(),
+            snapshot: target.snapshot_id.clone(),
+        }
+        .into());
     }
 
     let mut report = RevertReport {
@@ -174,13 +160,10 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RevertReport, Exi
         target.save(&store)
     });
     if let Err(e) = marked {
-        let (id, n) = (&revert.id, revert.changes.len());
         return Err(txn::committed_but_unmarked(
-            t!(
-                "되돌리기는 커밋되었습니다 (행 {n}개가 데이터베이스에서 되돌려짐). 그러나 저널 {id} 을(를) committed 로 표시하지 못했습니다: {e:#}",
-                "the revert COMMITTED ({n} row(s) set back in the database), but journal {id} could not be marked committed: {e:#}"
-            ),
-            id,
+            Committed::Revert,
+            &revert,
+            &e,
             None,
         ));
     }

@@ -5,12 +5,11 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::{SnapshotAction, SnapshotArgs};
+use crate::cmd::error::CommandError;
 use crate::engine::{self, Access};
-use crate::error::{fail, Exit};
 use crate::settings::Settings;
 use crate::snapshot::{self, Keep, Manifest, Problem, Reason};
 use crate::store::Store;
-use crate::t;
 
 /// What a `snapshot` command reports; `--json` prints the inner value.
 #[derive(Debug, Serialize)]
@@ -122,11 +121,6 @@ fn create(settings: &Settings, note: Option<String>) -> Result<SnapshotReport> {
     Ok(SnapshotReport::Created(Box::new(manifest)))
 }
 
-/// Read-only commands never create the store.
-fn existing_store(settings: &Settings) -> Result<Option<Store>> {
-    Ok(Store::existing(&settings.store_dir()?))
-}
-
 /// Lists every snapshot; a damaged one (a manifest that fails its checksum or cannot be read, a
 /// data file without a manifest) is listed under problems and makes the command exit 4 after
 /// the whole list is printed.
@@ -138,18 +132,10 @@ fn list(settings: &Settings) -> Result<(SnapshotReport, Result<()>)> {
     };
     let after = match scan.problems.len() {
         0 => Ok(()),
-        n => Err(fail(
-            Exit::Integrity,
-            t!(
-                "손상된 스냅샷 {n}개: {}",
-                "{n} damaged snapshot(s): {}",
-                scan.problems
-                    .iter()
-                    .map(|p| p.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
+        _ => Err(CommandError::DamagedSnapshots {
+            ids: scan.problems.iter().map(|p| p.id.clone()).collect(),
+        }
+        .into()),
     };
     Ok((
         SnapshotReport::List(ListReport {
@@ -161,11 +147,27 @@ fn list(settings: &Settings) -> Result<(SnapshotReport, Result<()>)> {
     ))
 }
 
+/// The outcome of `snapshot verify` (of the local store, or of the `replica`) once its report is
+/// printed: exit 4 naming the snapshots that failed.
+pub fn verified(items: &[VerifyItem], replica: bool) -> Result<()> {
+    let failed: Vec<String> = items
+        .iter()
+        .filter(|i| !i.ok)
+        .map(|i| i.id.clone())
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(CommandError::FailedVerification {
+        total: items.len(),
+        failed,
+        replica,
+    }
+    .into())
+}
+
 fn no_snapshots() -> anyhow::Error {
-    fail(
-        Exit::Usage,
-        t!("스냅샷이 하나도 없습니다", "there is no snapshot yet"),
-    )
+    CommandError::NoSnapshots.into()
 }
 
 fn verify(
@@ -173,7 +175,7 @@ fn verify(
     id: Option<&str>,
     all: bool,
 ) -> Result<(SnapshotReport, Result<()>)> {
-    let store = existing_store(settings)?.ok_or_else(no_snapshots)?;
+    let store = Store::existing(&settings.store_dir()?).ok_or_else(no_snapshots)?;
     if !all {
         let m = snapshot::find(&store, id.unwrap_or("latest"))?;
         snapshot::verify(&store, &m, settings)?;
@@ -210,25 +212,7 @@ fn verify(
         });
     }
     items.sort_by(|a, b| b.id.cmp(&a.id));
-    let failed: Vec<&str> = items
-        .iter()
-        .filter(|i| !i.ok)
-        .map(|i| i.id.as_str())
-        .collect();
-    let after = if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(fail(
-            Exit::Integrity,
-            t!(
-                "스냅샷 {}개 중 {}개가 검증에 실패했습니다: {}",
-                "{1} of {0} snapshots failed verification: {2}",
-                items.len(),
-                failed.len(),
-                failed.join(", ")
-            ),
-        ))
-    };
+    let after = verified(&items, false);
     Ok((
         SnapshotReport::Verify(VerifyReport { snapshots: items }),
         after,
@@ -244,18 +228,7 @@ fn prune(
     force: bool,
 ) -> Result<(SnapshotReport, Result<()>)> {
     if keep_last.is_none() && keep_within.is_none() {
-        return Err(crate::error::Failure::new(
-            Exit::Usage,
-            t!(
-                "무엇을 남길지 정하세요: --keep-last N 또는 --keep-within 기간",
-                "say what to keep: --keep-last N and/or --keep-within DURATION"
-            ),
-        )
-        .hint(t!(
-            "예: jobsweep snapshot prune --keep-last 10 --keep-within 7d",
-            "e.g. jobsweep snapshot prune --keep-last 10 --keep-within 7d"
-        ))
-        .into());
+        return Err(CommandError::PruneKeepsNothing.into());
     }
     let empty = || PruneReport {
         dry_run,
@@ -266,7 +239,7 @@ fn prune(
         warnings: vec![],
         replica: None,
     };
-    let Some(store) = existing_store(settings)? else {
+    let Some(store) = Store::existing(&settings.store_dir()?) else {
         return Ok((SnapshotReport::Prune(empty()), Ok(())));
     };
     let _lock = store.lock(settings.wait)?;
@@ -290,10 +263,9 @@ fn prune(
         .iter()
         .any(|(_, why)| why.contains(&Keep::FutureCreatedAt))
     {
-        report.warnings.push(t!(
-            "생성 시각이 지금보다 미래인 스냅샷이 있습니다: 이 호스트의 시계를 확인하세요. 그 스냅샷은 남기고 --keep-last 에 세지 않습니다",
-            "some snapshots were created in the future: check this host's clock; they are kept and not counted by --keep-last"
-        ));
+        report
+            .warnings
+            .push(crate::render::labels::future_snapshots());
     }
     for (i, reasons) in plan {
         let m = &manifests[i];

@@ -6,14 +6,13 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::cmd::error::{CommandError, Committed};
 use crate::core::reason::ChangeReason;
 use crate::engine::{CommitError, WriteTx};
-use crate::error::{Exit, Failure};
 use crate::failpoint;
 use crate::journal::Journal;
 use crate::snapshot;
 use crate::store::Store;
-use crate::t;
 
 /// One row `apply` changed (or would have, for a skipped one: see `skipped`).
 #[derive(Debug, Clone, Serialize)]
@@ -29,10 +28,10 @@ pub struct Applied {
 /// point makes it fail as a full or read-only store would.
 pub fn mark_committed(journal: &mut Journal, store: &Store) -> Result<()> {
     if failpoint::active("fail-journal-mark") {
-        return Err(anyhow::anyhow!(t!(
-            "기록 실패 주입 (fail-journal-mark)",
-            "injected write failure (fail-journal-mark)"
-        )));
+        return Err(CommandError::Injected {
+            point: "fail-journal-mark",
+        }
+        .into());
     }
     journal.save(store)
 }
@@ -41,18 +40,18 @@ pub fn mark_committed(journal: &mut Journal, store: &Store) -> Result<()> {
 /// (the store needs attention), with a message that says the change is in the database and a
 /// hint that says how it will be resolved (design.md §5).
 pub fn committed_but_unmarked(
-    message: String,
-    id: &str,
+    what: Committed,
+    journal: &Journal,
+    cause: &anyhow::Error,
     details: Option<serde_json::Value>,
 ) -> anyhow::Error {
-    let mut failure = Failure::new(Exit::Database, message).hint(t!(
-        "저장소의 공간과 권한을 확인하세요. 다음 jobsweep 실행(apply, snapshot, restore)이 데이터베이스의 결과 기록(jobsweep_outcomes)을 보고 저널 {id} 을(를) committed 로 정리합니다. 되돌리기: jobsweep restore --journal {id}",
-        "free space or fix permissions in the store; the next jobsweep run (apply, snapshot, restore) marks journal {id} committed from the database's outcome record (jobsweep_outcomes); to undo: jobsweep restore --journal {id}"
-    ));
-    if let Some(details) = details {
-        failure = failure.details(details);
-    }
-    failure.into()
+    let err = CommandError::CommittedUnmarked {
+        what,
+        journal: journal.id.clone(),
+        rows: journal.changes.len(),
+        cause: format!("{cause:#}"),
+    };
+    crate::error::with_details(err.into(), details)
 }
 
 /// What a run wrote to the store before its transaction committed, so that a failure can take

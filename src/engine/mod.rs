@@ -21,6 +21,7 @@
 //! carry. Errors are one-line `Failure`s with the spec's exit codes, made by the engine (it
 //! knows what "locked" or "not a database" means for it).
 
+mod error;
 pub mod postgres;
 // Our own engine module, under a short name (not the `postgres` client crate).
 use self::postgres as pg;
@@ -39,6 +40,7 @@ use crate::core::time::DbTimezone;
 use crate::journal::{Change, Skipped};
 
 pub use crate::core::schema::{Schema, Variant};
+pub use error::{EngineError, Special, WriteFailure};
 
 // ---------------------------------------------------------------------------------------------
 // Choosing and naming a database

@@ -9,6 +9,8 @@ use serde::Serialize;
 
 pub mod changes;
 pub mod check;
+pub mod errors;
+pub mod labels;
 pub mod replica;
 pub mod restore;
 pub mod snapshot;

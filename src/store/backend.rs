@@ -13,9 +13,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::error::{fail, Exit};
-use crate::t;
-
 /// The two directories of the store whose files are copied off the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -124,25 +121,11 @@ impl Backend for LocalDir {
 
     fn load(&self, h: &Handle, to: &mut dyn Write) -> Result<u64> {
         let path = self.path(h);
-        let shown = path.display();
-        let mut file = super::no_follow().read(true).open(&path).map_err(|e| {
-            fail(
-                Exit::Database,
-                t!(
-                    "{shown} 을(를) 읽을 수 없습니다: {e}",
-                    "cannot read {shown}: {e}"
-                ),
-            )
-        })?;
-        io::copy(&mut file, to).map_err(|e| {
-            fail(
-                Exit::Database,
-                t!(
-                    "{shown} 을(를) 읽을 수 없습니다: {e}",
-                    "cannot read {shown}: {e}"
-                ),
-            )
-        })
+        let mut file = super::no_follow()
+            .read(true)
+            .open(&path)
+            .map_err(|e| read_dir_error(&path, e))?;
+        io::copy(&mut file, to).map_err(|e| read_dir_error(&path, e))
     }
 
     fn stat(&self, h: &Handle) -> Result<Option<u64>> {
@@ -186,27 +169,16 @@ impl Backend for LocalDir {
         match fs::remove_file(&path) {
             Ok(()) => super::sync_dir(super::parent_dir(&path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => {
-                let shown = path.display();
-                Err(fail(
-                    Exit::Database,
-                    t!(
-                        "{shown} 을(를) 지울 수 없습니다: {e}",
-                        "cannot delete {shown}: {e}"
-                    ),
-                ))
-            }
+            Err(err) => Err(super::StoreError::Delete { path, err }.into()),
         }
     }
 }
 
+/// A file or directory that cannot be read (or listed).
 fn read_dir_error(path: &Path, e: io::Error) -> anyhow::Error {
-    let shown = path.display();
-    fail(
-        Exit::Database,
-        t!(
-            "{shown} 을(를) 읽을 수 없습니다: {e}",
-            "cannot read {shown}: {e}"
-        ),
-    )
+    super::StoreError::Read {
+        path: path.to_path_buf(),
+        err: e,
+    }
+    .into()
 }

@@ -18,10 +18,12 @@ use crate::error::{fail, Exit, Failure};
 use crate::t;
 
 pub mod backend;
+mod error;
 mod objects;
 pub mod replica;
 
 pub use backend::{Backend, Handle, Kind, LocalDir};
+pub use error::StoreError;
 
 /// The backend for a replica URL (`s3://bucket/prefix`, `file:///path`; design.md §9). `aws`
 /// holds `AWS_*` settings that take precedence over the environment's (the tests' server).
@@ -111,6 +113,13 @@ impl Store {
     /// The store if it exists; never creates anything (for read-only commands).
     pub fn existing(dir: &Path) -> Option<Store> {
         dir.is_dir().then(|| Store {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The store, which must exist: commands that only read it never create it.
+    pub fn required(dir: &Path) -> Result<Store, StoreError> {
+        Store::existing(dir).ok_or_else(|| StoreError::Missing {
             dir: dir.to_path_buf(),
         })
     }
@@ -598,14 +607,11 @@ pub fn parent_dir(path: &Path) -> &Path {
 
 /// A failed write as a one-line error naming the path (exit 3: the environment's problem).
 pub fn write_error(path: &Path, err: std::io::Error) -> anyhow::Error {
-    let shown = path.display();
-    fail(
-        Exit::Database,
-        t!(
-            "{shown} 에 쓸 수 없습니다: {err}",
-            "cannot write {shown}: {err}"
-        ),
-    )
+    StoreError::Write {
+        path: path.to_path_buf(),
+        err,
+    }
+    .into()
 }
 
 /// Picks one id among `items` (id, created_at): `latest` is the newest by created_at, else an

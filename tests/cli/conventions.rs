@@ -72,8 +72,36 @@ fn an_unreadable_store_directory_is_exit_3_in_every_catalogue() {
         for args in readers {
             let out = run(&env, args);
             let line = assert_error(&out, 3);
-            assert!(line.contains(broken), "{broken} {args:?}: {line}");
+            // One failure, one sentence, whichever catalogue meets it.
+            let shown = dir.display().to_string();
+            assert!(
+                line.starts_with(&format!("error: cannot read {shown}: ")),
+                "{broken} {args:?}: {line}"
+            );
         }
         assert_eq!(files_under(&env.store()), before);
     }
+}
+
+#[test]
+fn a_missing_store_is_the_same_usage_error_for_every_reader() {
+    let env = TestEnv::with("current", &["guide"]);
+    assert!(!env.store().exists());
+    let before = dump(&env.db);
+    let expected = format!(
+        "error: no store at {}: there are no snapshots or journals yet",
+        env.store().display()
+    );
+    for args in [
+        &["diff"][..],
+        &["diff", "--journal", "latest"][..],
+        &["restore", "--journal", "latest"][..],
+        &["restore", "--snapshot", "latest"][..],
+    ] {
+        let out = run(&env, args);
+        let line = assert_error(&out, 2);
+        assert_eq!(line, expected, "{args:?}");
+    }
+    assert!(!env.store().exists(), "no reader creates the store");
+    assert_eq!(dump(&env.db), before);
 }

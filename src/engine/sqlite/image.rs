@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{rawcopy, sqlite_error, Database};
 use crate::engine::{previous_copy_method, EngineKind, ImageFacts, LiveImage, Progress};
-use crate::error::{fail, Exit};
+use crate::engine::{EngineError, WriteFailure};
 use crate::store::{self, EXTRACT_PREFIX};
 use crate::t;
 
@@ -241,14 +241,11 @@ fn step_error(err: rusqlite::Error, source: &Path, image: &Path) -> anyhow::Erro
             let plain = rusqlite::Error::SqliteFailure(e, None);
             match e.code {
                 DiskFull | SystemIoFailure | ReadOnly | CannotOpen | PermissionDenied => {
-                    let shown = image.display();
-                    fail(
-                        Exit::Database,
-                        t!(
-                            "{shown} 에 쓸 수 없습니다: {plain}",
-                            "cannot write {shown}: {plain}"
-                        ),
-                    )
+                    EngineError::CannotWrite {
+                        file: image.display().to_string(),
+                        why: WriteFailure::Driver(plain.to_string()),
+                    }
+                    .into()
                 }
                 _ => sqlite_error(source, plain),
             }
@@ -316,14 +313,11 @@ fn set_page_size(image: &Path, page_size: u32) -> Result<()> {
         .map_err(|e| sqlite_error(image, e))?;
     conn.close().map_err(|(_, e)| sqlite_error(image, e))?;
     if now != page_size {
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{} 의 페이지 크기를 {page_size} 로 바꾸지 못했습니다",
-                "cannot give {} the page size {page_size}",
-                image.display()
-            ),
-        ));
+        return Err(EngineError::PageSizeUnchanged {
+            image: image.display().to_string(),
+            page_size,
+        }
+        .into());
     }
     Ok(())
 }
@@ -368,22 +362,16 @@ fn copy_error(live: &Path, err: rusqlite::Error) -> anyhow::Error {
     let rusqlite::Error::SqliteFailure(e, _) = err else {
         return sqlite_error(live, err);
     };
-    let shown = live.display();
+    let cannot_write = |why| {
+        EngineError::CannotWrite {
+            file: live.display().to_string(),
+            why,
+        }
+        .into()
+    };
     match e.code {
-        DiskFull => fail(
-            Exit::Database,
-            t!(
-                "{shown} 에 쓸 수 없습니다: 디스크가 가득 찼습니다 (데이터베이스는 그대로입니다)",
-                "cannot write {shown}: the disk is full (the database is unchanged)"
-            ),
-        ),
-        SystemIoFailure => fail(
-            Exit::Database,
-            t!(
-                "{shown} 에 쓸 수 없습니다: 입출력 오류 ({e})",
-                "cannot write {shown}: I/O error ({e})"
-            ),
-        ),
+        DiskFull => cannot_write(WriteFailure::DiskFull),
+        SystemIoFailure => cannot_write(WriteFailure::Io(e.to_string())),
         _ => sqlite_error(live, rusqlite::Error::SqliteFailure(e, None)),
     }
 }

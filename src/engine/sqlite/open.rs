@@ -11,8 +11,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::core::schema::{Schema, Variant};
-use crate::error::{fail, Exit, Failure};
-use crate::t;
+use crate::engine::{EngineError, Special};
 
 /// An open database file.
 pub struct Database {
@@ -58,79 +57,44 @@ fn read_header(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
     result
 }
 
-/// The hint for a database path that does not exist. It was given (`--db`, `JOBSWEEP_DB`:
-/// discovery only returns files that exist), so the hint is about the path, not about `--db`.
-fn missing_hint(path: &Path) -> String {
-    match std::env::current_dir() {
-        Ok(cwd) if path.is_relative() => t!(
-            "경로를 확인하세요: 상대 경로는 현재 디렉터리 {} 기준입니다 (--db 또는 JOBSWEEP_DB)",
-            "check the path: a relative path (--db or JOBSWEEP_DB) is taken from the current directory, {}",
-            cwd.display()
-        ),
-        _ => t!(
-            "경로를 확인하세요 (--db 또는 JOBSWEEP_DB): 볼륨이 마운트되어 있습니까?",
-            "check the path given with --db or JOBSWEEP_DB: is its volume mounted?"
-        ),
-    }
-}
-
 /// Checks the path before SQLite sees it, so a wrong path gets a precise message instead of
 /// SQLite's "unable to open database file".
 fn check_path(path: &Path) -> Result<()> {
-    let shown = path.display();
+    let db = shown(path);
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Failure::new(
-                Exit::Database,
-                t!(
-                    "데이터베이스 파일이 없습니다: {shown}",
-                    "database not found: {shown}"
-                ),
-            )
-            .hint(missing_hint(path))
-            .into());
+            // It was given (`--db`, `JOBSWEEP_DB`: discovery only returns files that exist), so
+            // the hint is about the path: a relative one is taken from the current directory.
+            let cwd = std::env::current_dir().ok().filter(|_| path.is_relative());
+            return Err(EngineError::NotFound { db, cwd }.into());
         }
         Err(e) => {
-            return Err(fail(
-                Exit::Database,
-                t!(
-                    "{shown} 을(를) 읽을 수 없습니다: {e}",
-                    "cannot read {shown}: {e}"
-                ),
-            ))
+            return Err(EngineError::Unreadable {
+                db,
+                err: e.to_string(),
+            }
+            .into())
         }
     };
     not_a_regular_file(path, &meta)?;
     let mut header = [0u8; 16];
-    let read = read_header(path, &mut header).map_err(|e| {
-        fail(
-            Exit::Database,
-            t!(
-                "{shown} 을(를) 읽을 수 없습니다: {e}",
-                "cannot read {shown}: {e}"
-            ),
-        )
+    let read = read_header(path, &mut header).map_err(|e| EngineError::Unreadable {
+        db: db.clone(),
+        err: e.to_string(),
     })?;
     if read == 0 {
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{shown} 은(는) 빈 파일입니다 (SQLite 데이터베이스가 아님)",
-                "{shown} is an empty file, not an SQLite database"
-            ),
-        ));
+        return Err(EngineError::Empty { db }.into());
     }
     if read < header.len() || &header != SQLITE_MAGIC {
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{shown} 은(는) SQLite 데이터베이스가 아닙니다",
-                "{shown} is not an SQLite database"
-            ),
-        ));
+        return Err(EngineError::NotADatabase { db }.into());
     }
     Ok(())
+}
+
+/// How a path appears in messages.
+fn shown(path: &Path) -> String {
+    path.display().to_string()
 }
 
 /// Refuses at once a database path that exists but is not a regular file (a directory, a FIFO,
@@ -144,15 +108,8 @@ pub fn refuse_non_regular(path: &Path) -> Result<()> {
 }
 
 fn not_a_regular_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
-    let shown = path.display();
     if meta.is_dir() {
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{shown} 은(는) 디렉터리입니다. 데이터베이스 파일을 지정하세요",
-                "{shown} is a directory, not a database file"
-            ),
-        ));
+        return Err(EngineError::Directory { db: shown(path) }.into());
     }
     if !meta.is_file() {
         #[cfg(unix)]
@@ -160,24 +117,22 @@ fn not_a_regular_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
             use std::os::unix::fs::FileTypeExt;
             let t = meta.file_type();
             if t.is_fifo() {
-                t!("FIFO(이름 있는 파이프)", "a FIFO")
+                Special::Fifo
             } else if t.is_socket() {
-                t!("소켓", "a socket")
+                Special::Socket
             } else if t.is_block_device() || t.is_char_device() {
-                t!("장치 파일", "a device")
+                Special::Device
             } else {
-                t!("특수 파일", "a special file")
+                Special::Other
             }
         };
         #[cfg(not(unix))]
-        let kind = t!("특수 파일", "a special file");
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{shown} 은(는) {kind}이며 일반 파일이 아닙니다. 데이터베이스 파일을 지정하세요",
-                "{shown} is {kind}, not a regular database file"
-            ),
-        ));
+        let kind = Special::Other;
+        return Err(EngineError::NotRegular {
+            db: shown(path),
+            kind,
+        }
+        .into());
     }
     Ok(())
 }
@@ -233,19 +188,16 @@ impl Database {
         )?;
         touch(&conn)
             .map_err(|e| truncation_failure(path).unwrap_or_else(|| sqlite_error(path, e)))?;
-        let shown = path.display();
         if conn
             .is_readonly(rusqlite::DatabaseName::Main)
             .unwrap_or(true)
             || !dir_writable(path)
         {
-            return Err(fail(
-                Exit::Database,
-                t!(
-                    "{shown} 에 쓸 수 없습니다 (읽기 전용)",
-                    "{shown} is read-only: cannot write to it or beside it"
-                ),
-            ));
+            return Err(EngineError::ReadOnly {
+                db: shown(path),
+                beside: true,
+            }
+            .into());
         }
         Database::checked(conn, path, busy_timeout)
     }
@@ -289,60 +241,44 @@ impl Database {
         let jobs = self.columns("analysis_jobs")?;
         let results = self.columns("analysis_results")?;
         let progress = self.columns("analysis_progress")?;
-        let shown = self.path.display();
+        let db = || shown(&self.path);
         if jobs.is_empty() {
-            return Err(Failure::new(
-                Exit::Database,
-                t!(
-                    "{shown} 에 analysis_jobs 테이블이 없습니다",
-                    "{shown} has no analysis_jobs table"
-                ),
-            )
-            .hint(t!(
-                "웹 앱의 database.db 가 맞는지 확인하세요",
-                "is this the web app's database.db?"
-            ))
+            return Err(EngineError::NoTable {
+                db: db(),
+                table: "analysis_jobs",
+            }
             .into());
         }
         let has = |cols: &[String], name: &str| cols.iter().any(|c| c.eq_ignore_ascii_case(name));
         for column in ["id", "job_id", "status", "created_at"] {
             if !has(&jobs, column) {
-                return Err(fail(
-                    Exit::Database,
-                    t!(
-                        "analysis_jobs 테이블에 {column} 열이 없습니다",
-                        "table analysis_jobs has no column {column}"
-                    ),
-                ));
+                return Err(EngineError::NoColumn {
+                    table: "analysis_jobs",
+                    column: column.to_string(),
+                }
+                .into());
             }
         }
         if results.is_empty() {
-            return Err(fail(
-                Exit::Database,
-                t!(
-                    "{shown} 에 analysis_results 테이블이 없습니다",
-                    "{shown} has no analysis_results table"
-                ),
-            ));
+            return Err(EngineError::NoTable {
+                db: db(),
+                table: "analysis_results",
+            }
+            .into());
         }
         if !has(&results, "job_id") {
-            return Err(fail(
-                Exit::Database,
-                t!(
-                    "analysis_results 테이블에 job_id 열이 없습니다",
-                    "table analysis_results has no column job_id"
-                ),
-            ));
+            return Err(EngineError::NoColumn {
+                table: "analysis_results",
+                column: "job_id".to_string(),
+            }
+            .into());
         }
         let variant = if has(&results, "status") {
             Variant::Current
         } else if has(&results, "stt_text") {
             Variant::Legacy
         } else {
-            return Err(fail(Exit::Database, t!(
-                "analysis_results 테이블에 status 열(현재 스키마)도 stt_text 열(이전 스키마)도 없습니다",
-                "table analysis_results has neither a status column (current schema) nor stt_text (legacy schema)"
-            )));
+            return Err(EngineError::NoVariant.into());
         };
         Ok(Schema {
             variant,
@@ -373,14 +309,11 @@ impl Database {
         if first != "ok" {
             // SQLite's report spans lines; the error must stay one line.
             let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
-            let shown = self.path.display();
-            return Err(fail(
-                Exit::Database,
-                t!(
-                    "{shown} 이(가) 손상되었습니다: {first}",
-                    "{shown} is corrupt: {first}"
-                ),
-            ));
+            return Err(EngineError::Corrupt {
+                db: shown(&self.path),
+                what: first,
+            }
+            .into());
         }
         Ok(())
     }
@@ -389,19 +322,7 @@ impl Database {
 /// A hot journal this user cannot roll back (no write access to the file or its directory):
 /// says so, with what to do, instead of a bare "read-only".
 fn hot_journal_failure(path: &Path) -> anyhow::Error {
-    let shown = path.display();
-    Failure::new(
-        Exit::Database,
-        t!(
-            "{shown} 에 중단된 쓰기가 남긴 핫 저널(-journal)이 있어 롤백해야 읽을 수 있는데, 이 사용자는 쓸 수 없습니다 (읽기 전용)",
-            "{shown} has a hot journal left by a crashed writer, which must be rolled back before the file can be read, and this user cannot write to it (read-only)"
-        ),
-    )
-    .hint(t!(
-        "롤백에는 쓰기 권한이 필요합니다: 앱의 사용자로(또는 데이터베이스 파일과 디렉터리에 쓰기 권한을 가진 사용자로) 한 번 실행하세요. 앱의 다음 연결도 같은 롤백을 합니다",
-        "rolling it back needs write access: run once as the app's user (or with write permission on the database file and its directory); the app's next connection does the same roll-back"
-    ))
-    .into()
+    EngineError::HotJournalReadOnly { db: shown(path) }.into()
 }
 
 /// When SQLite reports damage, says "truncated" if the header promises more pages than the file
@@ -424,11 +345,13 @@ fn truncation_failure(path: &Path) -> Option<anyhow::Error> {
     let pages = u64::from(be32(28));
     let len = fs::metadata(path).ok()?.len();
     (len < pages * page_size).then(|| {
-        let shown = path.display();
-        fail(Exit::Database, t!(
-            "{shown} 이(가) 잘렸습니다: 파일은 {len} 바이트인데 헤더는 {pages}×{page_size} 바이트라고 합니다",
-            "{shown} is truncated: the file has {len} bytes but its header says {pages} pages of {page_size} bytes"
-        ))
+        EngineError::Truncated {
+            db: shown(path),
+            len,
+            pages,
+            page_size,
+        }
+        .into()
     })
 }
 
@@ -454,23 +377,34 @@ fn dir_writable(path: &Path) -> bool {
 
 /// Turns a SQLite error about `path` into a one-line failure with exit 3.
 pub fn sqlite_error(path: &Path, err: rusqlite::Error) -> anyhow::Error {
-    let shown = path.display();
+    let db = shown(path);
     let code = match &err {
         rusqlite::Error::SqliteFailure(e, _) => Some(e.code),
         _ => None,
     };
-    let failure = match code {
+    let err = match code {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
-            Failure::new(Exit::Database, t!("{shown} 이(가) 잠겨 있습니다: 다른 프로그램이 대기 시간보다 오래 잠금을 쥐고 있습니다", "{shown} is locked: another program held its lock past the busy timeout"))
-                .hint(t!("잠시 후 다시 실행하거나 --busy-timeout 을 늘리세요", "retry later or raise --busy-timeout"))
+            EngineError::Locked { db }
         }
-        Some(ErrorCode::NotADatabase) => Failure::new(Exit::Database, t!("{shown} 은(는) SQLite 데이터베이스가 아닙니다", "{shown} is not an SQLite database")),
-        Some(ErrorCode::DatabaseCorrupt) => Failure::new(Exit::Database, t!("{shown} 이(가) 손상되었습니다: {err}", "{shown} is corrupt: {err}")),
-        Some(ErrorCode::ReadOnly) => Failure::new(Exit::Database, t!("{shown} 에 쓸 수 없습니다 (읽기 전용)", "{shown} is read-only")),
-        Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => Failure::new(Exit::Database, t!("{shown} 을(를) 열 수 없습니다: {err}", "cannot open {shown}: {err}")),
-        _ => Failure::new(Exit::Database, t!("{shown}: SQLite 오류: {err}", "{shown}: SQLite error: {err}")),
+        Some(ErrorCode::NotADatabase) => EngineError::NotADatabase { db },
+        Some(ErrorCode::DatabaseCorrupt) => EngineError::Corrupt {
+            db,
+            what: err.to_string(),
+        },
+        Some(ErrorCode::ReadOnly) => EngineError::ReadOnly { db, beside: false },
+        Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
+            EngineError::CannotOpen {
+                db,
+                err: err.to_string(),
+            }
+        }
+        _ => EngineError::Driver {
+            db,
+            driver: "SQLite",
+            err: err.to_string(),
+        },
     };
-    anyhow::Error::new(failure)
+    err.into()
 }
 
 /// A column value as text for reports and journals; NULL is `None`. A blob is shown as

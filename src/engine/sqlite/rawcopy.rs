@@ -16,8 +16,8 @@ use anyhow::Result;
 use rusqlite::ffi;
 
 use crate::engine::sqlite::{sqlite_error, Database};
+use crate::engine::EngineError;
 use crate::engine::Progress;
-use crate::error::{fail, Exit};
 use crate::failpoint;
 use crate::store;
 use crate::t;
@@ -360,14 +360,10 @@ fn write_locked(
         n => u32::from(n),
     };
     if img_len % ps as u64 != 0 || img_page_size != page_size {
-        return Err(fail(
-            Exit::Database,
-            t!(
-                "{} 의 페이지 크기가 운영 데이터베이스와 다릅니다",
-                "the image {} has another page size than the live database",
-                image.display()
-            ),
-        ));
+        return Err(EngineError::PageSizeDiffers {
+            image: image.display().to_string(),
+        }
+        .into());
     }
     // The lock-byte page (at 1 GiB) is never used by SQLite, nor journaled.
     let lock_page = (0x4000_0000u64 / u64::from(page_size)) + 1;

@@ -1,0 +1,33 @@
+//! Short texts the commands show or record that are not reports: progress labels, notices,
+//! notes and warnings. Fed data; only the words are here.
+
+use crate::t;
+
+/// The progress label of copying the live database for `diff`.
+pub fn live_copy(db: &str) -> String {
+    t!(
+        "현재 DB {db} 복사 (비교용)",
+        "live database {db}: copying (to compare)"
+    )
+}
+
+/// The note of the snapshot `restore --snapshot` takes first (kept in its manifest).
+pub fn pre_restore_note(restored: &str) -> String {
+    t!("{restored} 복원 전", "before restoring {restored}")
+}
+
+/// The notice before `restore --snapshot` copies into the live database.
+pub fn restore_copying(lost: u64, kept_in: &str, target: &str) -> String {
+    t!(
+        "복원으로 버려지는 행 {lost}개는 스냅샷 {kept_in} 에 보관했습니다. 이제 {target} 에 복사합니다 (앱의 쓰기는 끝날 때까지 기다립니다) ...",
+        "the {lost} rows this restore discards are kept in snapshot {kept_in}; now copying into {target} (the app's writers wait until it is done) ..."
+    )
+}
+
+/// The warning of `snapshot prune` when a snapshot claims to be from the future.
+pub fn future_snapshots() -> String {
+    t!(
+        "생성 시각이 지금보다 미래인 스냅샷이 있습니다: 이 호스트의 시계를 확인하세요. 그 스냅샷은 남기고 --keep-last 에 세지 않습니다",
+        "some snapshots were created in the future: check this host's clock; they are kept and not counted by --keep-last"
+    )
+}
