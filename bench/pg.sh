@@ -40,13 +40,14 @@ fi
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 SERVER_PID=
 cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    [ -n "$SERVER_PID" ] && "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1
+    [ -n "$SERVER_PID" ] && wait "$SERVER_PID" 2>/dev/null
     [ -z "${1:-}" ] && [ -z "${KEEP:-}" ] && rm -rf "$WORK"
     return 0
 }
 trap cleanup EXIT
 
-(cd "$ROOT" && cargo build --release -q)
+(cd "$ROOT" && nice -n 19 ionice -c3 cargo build --release -q)
 
 "${AS[@]}" "$PGBIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
 "${AS[@]}" "$PGBIN/postgres" -D "$WORK/data" -p "$PORT" -c listen_addresses=127.0.0.1 \
@@ -88,12 +89,18 @@ INSERT INTO analysis_progress (job_id, file_id, step, progress_percent, status, 
 VACUUM ANALYZE;
 SQL
 
-# best TIME_S and MAX_RSS_KB of 3 runs of a command (output discarded).
+# One run of a command (output discarded): "SECONDS MAX_RSS_KB"; a failure stops the bench.
+timed() {
+    if ! /usr/bin/time -o "$WORK/time.out" -f '%e %M' "$@" >"$WORK/cmd.out" 2>&1; then
+        echo "bench: failed: $*" >&2; cat "$WORK/cmd.out" >&2; exit 1
+    fi
+    tail -1 "$WORK/time.out"
+}
+# The best time and the largest max RSS of 3 runs.
 best() {
-    local t=999999 rss=0 line e m
+    local t=999999 rss=0 e m
     for _ in 1 2 3; do
-        line=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-        e=${line% *}; m=${line#* }
+        read -r e m < <(timed "$@")
         t=$(python3 -c "print(min($t, $e))"); [ "$m" -gt "$rss" ] && rss=$m
     done
     echo "$t $rss"
@@ -117,6 +124,7 @@ GROUP BY j.status"
 
 echo
 echo "== check (best of 3) =="
+best "$BIN" --db "$URL" --store "$STORE" --json check >/dev/null   # fails loudly if it cannot run
 read -r CHECK_T CHECK_RSS < <(best "$BIN" --db "$URL" --store "$STORE" --json check)
 read -r SQL_T _ < <(best psql -qAt app -c "$CHECK_SQL")
 echo "jobsweep check      ${CHECK_T} s"
@@ -143,7 +151,7 @@ cat >"$WORK/writer.sql" <<'SQL'
 INSERT INTO analysis_progress (job_id, file_id, step, progress_percent, status, timestamp) VALUES ('job-' || lpad(:j::text, 7, '0'), 'w', 'stt', 10, 'processing', now() AT TIME ZONE 'UTC');
 SQL
 DURATION=$(python3 -c "import math; print(math.ceil($SNAP_T) + 6)")
-(cd "$WORK" && pgbench -n -q -f writer.sql -R 50 -T "$DURATION" --log --log-prefix=writer app >/dev/null 2>&1) &
+(cd "$WORK" && pgbench -n -f writer.sql -R 50 -T "$DURATION" --log --log-prefix=writer app >/dev/null 2>&1) &
 WRITER=$!
 sleep 2
 "$BIN" --db "$URL" --store "$STORE" -q snapshot
@@ -161,13 +169,11 @@ PY
 
 echo
 echo "== peak memory (max RSS) =="
-ID=$(basename "$SNAP_FILE" | sed 's/\..*//')
 "$BIN" --db "$URL" -q --store "$STORE" snapshot >/dev/null
 psql -qc "UPDATE analysis_jobs SET status = 'failed' WHERE id % 10 = 0" app
 read -r _ VERIFY_RSS < <(best "$BIN" --db "$URL" --store "$STORE" snapshot verify)
 read -r _ DIFF_RSS < <(best "$BIN" --db "$URL" --store "$STORE" --json diff)
-line=$( { /usr/bin/time -f '%e %M' "$BIN" --db "$URL" --store "$STORE" -q restore --snapshot latest --to "$COPY_URL" --force >/dev/null; } 2>&1 | tail -1)
-RESTORE_RSS=${line#* }
+read -r _ RESTORE_RSS < <(timed "$BIN" --db "$URL" --store "$STORE" -q restore --snapshot latest --to "$COPY_URL" --force)
 for pair in "check $CHECK_RSS" "snapshot $SNAP_RSS" "verify $VERIFY_RSS" "diff $DIFF_RSS" "restore--to $RESTORE_RSS"; do
     set -- $pair
     printf '%-12s %6s MiB\n' "$1" "$(mib "$2")"
