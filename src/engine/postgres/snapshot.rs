@@ -517,10 +517,7 @@ pub fn check(path: &Path, expected: &[(String, u64)]) -> Result<Option<String>> 
     loop {
         let table = image.layout.tables.get(image.next_table).cloned();
         let columns = table.as_ref().map(|t| t.columns.len());
-        let mut order = table
-            .as_ref()
-            .filter(|t| t.sorted)
-            .map(|t| KeyOrder::new(t));
+        let mut order = table.as_ref().filter(|t| t.sorted).map(KeyOrder::new);
         let mut bad_row = None;
         let mut out_of_order = None;
         let step = image.next_table(path, &mut |line| {
@@ -833,7 +830,7 @@ fn fields(line: &[u8]) -> Vec<Option<String>> {
 fn table_rows(
     path: &Path,
     name: &str,
-) -> Result<std::collections::BTreeMap<Vec<Option<String>>, Vec<Option<String>>>> {
+) -> Result<std::collections::BTreeMap<Key, Vec<Option<String>>>> {
     let mut image = Image::open(path)?;
     let Some(index) = image.layout.tables.iter().position(|t| t.name == name) else {
         return Ok(Default::default());
@@ -916,7 +913,9 @@ struct SortedRows<'a> {
     line: Vec<u8>,
 }
 
-type KeyedRow = (Vec<Option<String>>, Vec<Option<String>>);
+/// A row's key fields (see [`Table::key_columns`]).
+type Key = Vec<Option<String>>;
+type KeyedRow = (Key, Vec<Option<String>>);
 
 impl<'a> SortedRows<'a> {
     fn open(path: &'a Path, index: usize) -> Result<SortedRows<'a>> {
