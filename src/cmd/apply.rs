@@ -7,9 +7,9 @@
 //! of its consistent image is the check of the live file: a damaged file is refused there (exit
 //! 3), before any change, and the run leaves no snapshot and no journal (design.md §3). A
 //! separate `quick_check` of the live file would hold the app's writers off for as long again.
-//! Then one `BEGIN IMMEDIATE` transaction: the same survey again under the write lock
-//! (a job that made progress or changed status since the first survey drops out and is reported
-//! as skipped), the journal of exactly those changes written as `planned` and fsynced (before
+//! Then one `BEGIN IMMEDIATE` transaction: the same survey again, of the planned rows only,
+//! under the write lock (a job that made progress or changed status since the first survey drops
+//! out and is reported as skipped), the journal of exactly those changes written as `planned` and fsynced (before
 //! any row changes), the compare-and-set updates, `COMMIT`; then the journal is marked
 //! `committed`. No other writer can commit while the write lock is held, so the planned journal
 //! is exactly what commits (and what crash recovery finds).
@@ -200,18 +200,23 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
 
     let changed_ids: std::collections::HashSet<i64> =
         journal.changes.iter().map(|c| c.pk).collect();
+    // The statistics are the first survey's: the one under the lock read the planned rows only.
     let mut out = report(
         &target.shown(),
         criteria,
-        survey,
+        first,
         &*db,
         recovered,
         timings,
         settings,
     );
-    // The report lists the jobs this run acted on (a job that only became stale during the
-    // run is left for the next one; it is still counted in `stats`).
-    out.stale_jobs.retain(|j| changed_ids.contains(&j.id));
+    // The report lists the jobs this run acted on, as the survey under the lock saw them (a job
+    // that only became stale during the run is left for the next one).
+    out.stale_jobs = survey
+        .stale
+        .into_iter()
+        .filter(|j| changed_ids.contains(&j.id))
+        .collect();
     out.snapshot_id = Some(manifest.id);
     out.journal_id = Some(journal.id.clone());
     out.journal_file = Some(Journal::path_in(&store, &journal.id).display().to_string());
@@ -258,8 +263,10 @@ fn transaction(
 ) -> Result<(Journal, Survey)> {
     let t = Instant::now();
     let tx = db.begin_write()?;
-    // Nobody else can commit from here on: what this survey sees is what the updates meet.
-    let survey = tx.survey(schema, criteria, settings.tz)?;
+    // Nobody else can commit from here on: what this survey sees is what the updates meet. It
+    // reads only the planned rows, which keeps the app's wait short (design.md §3.2).
+    let planned: Vec<i64> = first.stale.iter().map(|j| j.id).collect();
+    let survey = tx.survey(schema, criteria, settings.tz, &planned)?;
     let (changes, skipped) = replan(tx.as_ref(), first, &survey)?;
     check_max_changes(changes.len(), max_changes)?;
 

@@ -451,9 +451,17 @@ pub enum CommitError {
 /// command follows: `survey` again (under the lock: what it sees is what the updates meet),
 /// decide, write the planned journal, `set`, `record_outcome`, `commit`.
 pub trait WriteTx {
-    /// The survey inside this transaction (SQLite: under the write lock; PostgreSQL: with the
-    /// candidate job rows locked `FOR UPDATE`).
-    fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey>;
+    /// The survey of the job rows `rows` only (the first survey's plan), inside this
+    /// transaction (SQLite: under the write lock; PostgreSQL: with those rows locked `FOR
+    /// UPDATE`). Reading only them keeps the app's wait short (design.md §3.2); its `stats`
+    /// count those rows only.
+    fn survey(
+        &self,
+        schema: &Schema,
+        criteria: &Criteria,
+        tz: DbTimezone,
+        rows: &[i64],
+    ) -> Result<Survey>;
 
     /// [`Database::current_value`] inside this transaction.
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>>;

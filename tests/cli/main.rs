@@ -22,6 +22,7 @@ mod readme;
 mod replica;
 mod restore_snapshot;
 mod revert;
+mod s3_server;
 mod snapshot;
 mod truncation;
 mod usage;

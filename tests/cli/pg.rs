@@ -308,10 +308,17 @@ fn the_write_transaction_changes_rows_and_records_its_outcome_together() {
     let schema = db.schema().expect("schema");
     let c = criteria(AgeBasis::Activity, &[], &[]);
     assert_eq!(write::recorded_outcome(&mut db, "j1").unwrap(), None);
+    let first = db.survey(&schema, &c, DbTimezone::Utc).expect("survey");
+    let planned: Vec<i64> = first.stale.iter().map(|j| j.id).collect();
     let mut tx = write::PgWrite::begin(&mut db).expect("begin");
-    let survey = tx.survey(&schema, &c, DbTimezone::Utc).expect("survey");
+    let survey = tx
+        .survey(&schema, &c, DbTimezone::Utc, &planned)
+        .expect("survey");
+    // Under the locks only the planned rows are read.
+    assert_eq!(survey.stats.total, planned.len() as u64);
+    assert!(first.stats.total > survey.stats.total);
     let changes = stale_changes(&survey);
-    assert!(!changes.is_empty());
+    assert_eq!(changes.len(), planned.len());
     let (changed, skipped) = tx.set(&changes).expect("set");
     assert_eq!((changed.len(), skipped.len()), (changes.len(), 0));
     tx.record_outcome("j1", "apply", now()).expect("record");
@@ -345,6 +352,7 @@ fn a_job_the_app_finishes_while_apply_waits_for_its_row_lock_is_left_alone() {
     let schema = db.schema().expect("schema");
     let c = criteria(AgeBasis::Activity, &[], &[]);
     let first = db.survey(&schema, &c, DbTimezone::Utc).expect("survey");
+    let planned: Vec<i64> = first.stale.iter().map(|j| j.id).collect();
     let victim = first.stale[0].id;
     let mut app = pg.spawn_sql(&format!(
         "BEGIN; UPDATE analysis_jobs SET status = 'completed' WHERE id = {victim}; \
@@ -353,7 +361,7 @@ fn a_job_the_app_finishes_while_apply_waits_for_its_row_lock_is_left_alone() {
     pg.wait_for_row_lock_holder();
     let mut tx = write::PgWrite::begin(&mut db).expect("begin");
     let survey = tx
-        .survey(&schema, &c, DbTimezone::Utc)
+        .survey(&schema, &c, DbTimezone::Utc, &planned)
         .expect("waits, then surveys");
     assert!(app.wait().expect("app").success());
     assert!(survey.stale.iter().all(|j| j.id != victim));
@@ -379,7 +387,7 @@ fn an_app_lock_held_past_the_busy_timeout_is_exit_3_and_nothing_changes() {
     pg.wait_for_row_lock_holder();
     let mut tx = write::PgWrite::begin(&mut db).expect("begin");
     let err = tx
-        .survey(&schema, &c, DbTimezone::Utc)
+        .survey(&schema, &c, DbTimezone::Utc, &[victim])
         .expect_err("lock timeout");
     assert_eq!(classify(&err).0, Exit::Database);
     assert!(format!("{err:#}").contains("lock"), "{err:#}");

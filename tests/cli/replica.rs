@@ -1,14 +1,14 @@
 //! Replicas (design.md §9) against a real S3-protocol server: the `s3s-fs` crate's server,
-//! started once per test run on 127.0.0.1 with a temp root (`.ci/run` installs it), and a
-//! `file://` replica. Keys come from `age-keygen` (Debian package `age`), as the README says.
+//! started once per test run on 127.0.0.1 with a temp root (`s3_server.rs`), and a `file://`
+//! replica. Keys come from `age-keygen` (Debian package `age`), as the README says.
 //! The shared backend suite runs the same checks against every `Backend`.
 
 use std::fs;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command as Std, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::{Child, Command as Std, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use jobsweep::store::{self, Backend, Handle, Kind, LocalDir};
@@ -19,80 +19,28 @@ const BUCKET: &str = "jobsweep-test";
 const ACCESS_KEY: &str = "jobsweeptest";
 const SECRET_KEY: &str = "jobsweeptestsecret";
 
-/// The s3s-fs server of this test run. Its shell wrapper kills it when our end of its stdin
-/// closes, i.e. when the test process exits.
+/// The S3 server of this test run (`s3_server.rs`) and the directory it keeps buckets in.
 struct S3Server {
     port: u16,
     root: tempfile::TempDir,
-    _stdin: Mutex<ChildStdin>,
-    _child: Mutex<Child>,
-}
-
-fn s3s_fs_binary() -> PathBuf {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("s3s-fs"))
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("CARGO_HOME") {
-        candidates.push(PathBuf::from(home).join("bin/s3s-fs"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        candidates.push(PathBuf::from(home).join(".cargo/bin/s3s-fs"));
-    }
-    candidates
-        .into_iter()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the replica tests need the s3s-fs server: cargo install s3s-fs --version '~0.14' \
-             --locked --features binary (.ci/run does this)"
-            )
-        })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn server() -> &'static S3Server {
     static SERVER: OnceLock<S3Server> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let binary = s3s_fs_binary();
         let root = tempfile::tempdir().expect("temp dir");
         fs::create_dir(root.path().join(BUCKET)).unwrap();
-        let port = free_port();
-        let mut child = Std::new("sh")
-            .arg("-c")
-            .arg("\"$0\" \"$@\" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid")
-            .arg(&binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("start s3s-fs");
-        let stdin = child.stdin.take().unwrap();
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "s3s-fs did not listen on 127.0.0.1:{port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        S3Server {
-            port,
-            root,
-            _stdin: Mutex::new(stdin),
-            _child: Mutex::new(child),
-        }
+        let port = crate::s3_server::start(root.path(), ACCESS_KEY, SECRET_KEY);
+        S3Server { port, root }
     })
+}
+
+/// A port nothing listens on (for an unreachable endpoint).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn endpoint() -> String {

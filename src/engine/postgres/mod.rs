@@ -137,7 +137,7 @@ impl PgDatabase {
     ) -> Result<crate::core::jobs::Survey> {
         let target = self.target.clone();
         let mut tx = self.read_transaction()?;
-        let found = survey::survey(&mut tx, &target, schema, criteria, tz, survey::Rows::Read)?;
+        let found = survey::survey(&mut tx, &target, schema, criteria, tz, survey::Rows::All)?;
         tx.commit().map_err(|e| query_error(&target, &e))?;
         Ok(found)
     }

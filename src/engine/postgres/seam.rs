@@ -231,8 +231,14 @@ struct PgWriteTx<'a> {
 }
 
 impl engine::WriteTx for PgWriteTx<'_> {
-    fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey> {
-        self.tx.borrow_mut().survey(schema, criteria, tz)
+    fn survey(
+        &self,
+        schema: &Schema,
+        criteria: &Criteria,
+        tz: DbTimezone,
+        rows: &[i64],
+    ) -> Result<Survey> {
+        self.tx.borrow_mut().survey(schema, criteria, tz, rows)
     }
 
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {

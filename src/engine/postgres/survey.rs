@@ -7,9 +7,9 @@
 //! 2. the result rows and progress rows of the candidates already past the threshold by
 //!    `created_at` (`job_id = ANY($1)`, the app's index).
 //!
-//! In `apply` the candidate rows are first locked `FOR UPDATE` (waiting at most
-//! `lock_timeout`); under `READ COMMITTED` the reads after it see what the app committed while
-//! we waited, so a job the app finished meanwhile is seen finished.
+//! In `apply` only the planned rows are read, and they are first locked `FOR UPDATE` (waiting at
+//! most `lock_timeout`); under `READ COMMITTED` the reads after it see what the app committed
+//! while we waited, so a job the app finished meanwhile is seen finished.
 //!
 //! Timestamps are read as text and parsed by the core, so `--db-timezone` and unreadable values
 //! (in a text column) behave as on SQLite.
@@ -24,11 +24,12 @@ use crate::core::jobs::{Activity, CandidateRow, Criteria, StatusValue, Survey, T
 use crate::core::schema::{Schema, Variant};
 use crate::core::time::{DbTimezone, Stamp};
 
-/// Whether the candidates are locked for the rest of the caller's transaction (`apply`).
+/// Which job rows are surveyed: all of them (`check`), or only the planned ones, locked for the
+/// rest of the caller's transaction (`apply`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rows {
-    Read,
-    LockForUpdate,
+pub enum Rows<'a> {
+    All,
+    LockForUpdate(&'a [i64]),
 }
 
 /// Surveys the jobs through `client`, inside the transaction the caller holds.
@@ -38,7 +39,7 @@ pub fn survey<C: GenericClient>(
     schema: &Schema,
     criteria: &Criteria,
     tz: DbTimezone,
-    rows: Rows,
+    rows: Rows<'_>,
 ) -> Result<Survey> {
     let qerr = |e: postgres::Error| query_error(target, &e);
     let col = |name: &str| {
@@ -48,17 +49,22 @@ pub fn survey<C: GenericClient>(
             "NULL::text".to_string()
         }
     };
-    if rows == Rows::LockForUpdate {
-        // Activity only makes a job younger: only these can be stale.
-        let cutoff = naive_in(criteria.now - criteria.threshold(), tz);
-        client
-            .execute(
-                "SELECT id FROM analysis_jobs WHERE status IN ('pending', 'processing') \
-                 AND (created_at IS NULL OR created_at < $1) ORDER BY id FOR UPDATE",
-                &[&cutoff],
-            )
-            .map_err(qerr)?;
-    }
+    let only: Vec<i64> = match rows {
+        Rows::All => Vec::new(),
+        Rows::LockForUpdate(pks) => {
+            // Activity only makes a job younger: only these can be stale.
+            let cutoff = naive_in(criteria.now - criteria.threshold(), tz);
+            client
+                .execute(
+                    "SELECT id FROM analysis_jobs WHERE id::int8 = ANY($1) \
+                     AND status IN ('pending', 'processing') \
+                     AND (created_at IS NULL OR created_at < $2) ORDER BY id FOR UPDATE",
+                    &[&pks, &cutoff],
+                )
+                .map_err(qerr)?;
+            pks.to_vec()
+        }
+    };
     let candidate = "status IN ('pending', 'processing')";
     let file_ids = if schema.job_has("file_ids") {
         "file_ids::text"
@@ -68,14 +74,21 @@ pub fn survey<C: GenericClient>(
     let sql = format!(
         "SELECT id::int8, job_id::text, {}, status::text, created_at::text, \
          CASE WHEN {candidate} THEN {} END, CASE WHEN {candidate} THEN {} END, \
-         CASE WHEN {candidate} THEN {file_ids} END FROM analysis_jobs",
+         CASE WHEN {candidate} THEN {file_ids} END FROM analysis_jobs{}",
         col("emp_id"),
         col("folder_path"),
         col("started_at"),
+        match rows {
+            Rows::All => "",
+            Rows::LockForUpdate(_) => " WHERE id::int8 = ANY($1)",
+        },
     );
     let mut tally = Tally::new(criteria);
-    let params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
-    let mut found = client.query_raw(&sql, params).map_err(qerr)?;
+    let mut found = match rows {
+        Rows::All => client.query_raw(&sql, std::iter::empty::<i64>()),
+        Rows::LockForUpdate(_) => client.query_raw(&sql, [&only]),
+    }
+    .map_err(qerr)?;
     while let Some(row) = found.next().map_err(qerr)? {
         let job_id: Option<&str> = row.get(1);
         let emp_id: Option<&str> = row.get(2);

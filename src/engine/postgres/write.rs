@@ -54,6 +54,7 @@ impl<D: DerefMut<Target = PgDatabase>> PgWrite<D> {
         schema: &Schema,
         criteria: &Criteria,
         tz: DbTimezone,
+        rows: &[i64],
     ) -> Result<Survey> {
         let db = &mut *self.db;
         survey::survey(
@@ -62,7 +63,7 @@ impl<D: DerefMut<Target = PgDatabase>> PgWrite<D> {
             schema,
             criteria,
             tz,
-            Rows::LockForUpdate,
+            Rows::LockForUpdate(rows),
         )
     }
 

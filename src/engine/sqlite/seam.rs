@@ -44,7 +44,7 @@ impl engine::Database for Sqlite {
     }
 
     fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey> {
-        survey::survey(self, schema, criteria, tz)
+        survey::survey(self, schema, criteria, tz, None)
     }
 
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {
@@ -91,9 +91,15 @@ impl engine::Database for Sqlite {
 }
 
 impl engine::WriteTx for WriteTx<'_> {
-    fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey> {
+    fn survey(
+        &self,
+        schema: &Schema,
+        criteria: &Criteria,
+        tz: DbTimezone,
+        rows: &[i64],
+    ) -> Result<Survey> {
         // Inside `BEGIN IMMEDIATE`: the survey reads in this transaction.
-        survey::survey(self.db, schema, criteria, tz)
+        survey::survey(self.db, schema, criteria, tz, Some(rows))
     }
 
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {

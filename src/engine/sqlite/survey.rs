@@ -36,13 +36,14 @@ pub fn stamp(value: ValueRef<'_>, tz: DbTimezone) -> Stamp {
 }
 
 /// Reads the jobs (in one read transaction, so all queries see the same moment) and classifies
-/// them. Called inside a transaction the caller already holds (`apply`'s `BEGIN IMMEDIATE`), it
-/// reads in that one.
+/// them: every job, or only the rows `only` (`apply`'s plan, under its write lock). Called inside
+/// a transaction the caller already holds (`apply`'s `BEGIN IMMEDIATE`), it reads in that one.
 pub fn survey(
     db: &Database,
     schema: &Schema,
     criteria: &Criteria,
     tz: DbTimezone,
+    only: Option<&[i64]>,
 ) -> anyhow::Result<Survey> {
     let sql_err = |e| sqlite_error(&db.path, e);
     let own = if db.conn.is_autocommit() {
@@ -54,6 +55,7 @@ pub fn survey(
     // The first read takes the read lock; from here on every query sees this moment.
     tx.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
         .map_err(sql_err)?;
+    rusqlite::vtab::array::load_module(tx).map_err(sql_err)?;
     let col = |name: &str| {
         if schema.job_has(name) {
             name.to_string()
@@ -70,15 +72,23 @@ pub fn survey(
     let candidate = "status IN ('pending', 'processing')";
     let sql = format!(
         "SELECT id, job_id, {}, status, created_at, CASE WHEN {candidate} THEN {} END, \
-         CASE WHEN {candidate} THEN {} END, CASE WHEN {candidate} THEN {file_count} END FROM analysis_jobs",
+         CASE WHEN {candidate} THEN {} END, CASE WHEN {candidate} THEN {file_count} END FROM analysis_jobs{}",
         col("emp_id"),
         col("folder_path"),
         col("started_at"),
+        if only.is_some() { " WHERE id IN rarray(?1)" } else { "" },
     );
     let mut tally = Tally::new(criteria);
     {
         let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
-        let mut rows = stmt.query([]).map_err(sql_err)?;
+        let mut rows = match only {
+            Some(pks) => {
+                let pks: Vec<Value> = pks.iter().map(|&pk| Value::Integer(pk)).collect();
+                stmt.query([Rc::new(pks)])
+            }
+            None => stmt.query([]),
+        }
+        .map_err(sql_err)?;
         while let Some(row) = rows.next().map_err(sql_err)? {
             // Borrowed views: no allocation for the many rows that are only counted.
             let job_id = borrowed(row.get_ref(1).map_err(sql_err)?);
@@ -104,7 +114,6 @@ pub fn survey(
     let old_enough: Vec<Value> = tally.old_enough().into_iter().map(Value::Text).collect();
     if !old_enough.is_empty() {
         let old_enough = Rc::new(old_enough);
-        rusqlite::vtab::array::load_module(tx).map_err(sql_err)?;
         let activity =
             scan_results(tx, &results_query(schema), &old_enough, tz).map_err(sql_err)?;
         for (job_id, activity) in activity {
