@@ -19,6 +19,8 @@ use crate::t;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub db: Option<PathBuf>,
+    /// `--pg-schema`/`JOBSWEEP_PG_SCHEMA`; `None` is `public`.
+    pub pg_schema: Option<String>,
     pub store: Option<PathBuf>,
     /// `--lang`/`JOBSWEEP_LANG`; `None` falls back to the locale.
     pub lang: Option<Lang>,
@@ -38,6 +40,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             db: None,
+            pg_schema: None,
             store: None,
             lang: None,
             json: false,
@@ -65,6 +68,8 @@ pub enum Color {
 pub struct Settings {
     /// `--db` as given, or `None` to discover it when a command needs it.
     db: Option<PathBuf>,
+    /// `--pg-schema`, applied to a server target by `target()`.
+    pg_schema: Option<String>,
     store: Option<PathBuf>,
     pub lang: Lang,
     pub json: bool,
@@ -113,8 +118,18 @@ impl Settings {
             Color::Never => false,
             Color::Auto => !no_color && std::io::stdout().is_terminal(),
         };
+        if args.pg_schema.as_deref() == Some("") {
+            return Err(fail(
+                Exit::Usage,
+                t!(
+                    "--pg-schema 값이 비어 있습니다",
+                    "--pg-schema is empty: name a schema"
+                ),
+            ));
+        }
         Ok(Settings {
             db: args.db.clone(),
+            pg_schema: args.pg_schema.clone(),
             store: args.store.clone(),
             lang: crate::i18n::detect(args.lang),
             json: args.json,
@@ -141,18 +156,32 @@ impl Settings {
 
     /// The database: `--db`/`JOBSWEEP_DB` (a path or a URL, design.md §8), else the first
     /// existing of `$DATA_DIR/database.db`, `/app/data/database.db`, `./data/database.db`.
+    /// With `--pg-schema`, a server target has the app's tables in that schema (an SQLite
+    /// file is then refused, exit 2).
     pub fn target(&self) -> Result<Target> {
+        let target = self.found_target()?;
+        target.check()?;
+        target.in_schema(self.pg_schema.as_deref())
+    }
+
+    /// Another database named on the command line (`restore --to`): a server URL gets
+    /// `--pg-schema` like `--db`; a file is just a file.
+    pub fn other_target(&self, text: &std::ffi::OsStr) -> Result<Target> {
+        match Target::parse(text) {
+            file @ Target::Sqlite(_) => Ok(file),
+            server => server.in_schema(self.pg_schema.as_deref()),
+        }
+    }
+
+    fn found_target(&self) -> Result<Target> {
         if let Some(db) = &self.db {
-            let target = Target::parse(db.as_os_str());
-            target.check()?;
-            return Ok(target);
+            return Ok(Target::parse(db.as_os_str()));
         }
         // The app's own `DATABASE_URL` (SQLAlchemy's form), before the default paths
         // (design.md §8); a URL of another kind (mysql://) is not ours and is passed over.
         if let Some(url) = std::env::var_os("DATABASE_URL").filter(|u| !u.is_empty()) {
             let target = Target::parse(&url);
             if target.file().is_none() || url.to_string_lossy().starts_with("sqlite:///") {
-                target.check()?;
                 return Ok(target);
             }
         }

@@ -43,6 +43,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "JOBSWEEP_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
+    /// PostgreSQL: the schema holding the app's tables [default: public]. Refused for an
+    /// SQLite file
+    #[arg(long, global = true, env = "JOBSWEEP_PG_SCHEMA", value_name = "NAME")]
+    pub pg_schema: Option<String>,
+
     /// Where snapshots and journals live [default: .jobsweep/ beside the database file;
     /// $XDG_STATE_HOME/jobsweep/<host>-<port>-<dbname>/ for PostgreSQL]
     #[arg(long, global = true, env = "JOBSWEEP_STORE", value_name = "DIR")]
@@ -141,6 +146,7 @@ impl GlobalArgs {
     pub fn options(&self) -> Options {
         Options {
             db: self.db.clone(),
+            pg_schema: self.pg_schema.clone(),
             store: self.store.clone(),
             lang: self.lang.map(Into::into),
             json: self.json,

@@ -75,7 +75,8 @@ pub fn run(settings: &Settings, args: &RestoreArgs) -> Result<(RestoreReport, Ex
     let wanted = args.snapshot.as_deref().unwrap_or("latest");
     let report = match &args.to {
         Some(to) if Target::parse(to.as_os_str()).file().is_none() => {
-            restore_to_database(settings, wanted, &Target::parse(to.as_os_str()), args.force)?
+            let target = settings.other_target(to.as_os_str())?;
+            restore_to_database(settings, wanted, &target, args.force)?
         }
         Some(to) => restore_to_file(settings, wanted, to, args.force)?,
         None => restore_live(settings, wanted, args.force, args.dry_run)?,

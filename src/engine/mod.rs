@@ -61,9 +61,13 @@ pub enum Target {
     /// A file path (also from `sqlite:///relative` and `sqlite:////absolute`).
     Sqlite(PathBuf),
     /// A `postgresql://` / `postgres://` / `postgresql+driver://` URL, exactly as given (it may
-    /// hold a password: show it only through [`Target::shown`]). Filled by `postgres/`.
-    Postgres(String),
+    /// hold a password: show it only through [`Target::shown`]), and the schema holding the
+    /// app's tables (`--pg-schema`, default `public`).
+    Postgres { url: String, schema: String },
 }
+
+/// The schema of a server database when `--pg-schema` is not given.
+pub const DEFAULT_PG_SCHEMA: &str = "public";
 
 impl Target {
     /// Parses a `--db` value: SQLAlchemy's `sqlite:///` forms and libpq's URLs (design.md §8);
@@ -80,9 +84,37 @@ impl Target {
             .split_once("://")
             .map(|(scheme, _)| scheme.to_ascii_lowercase());
         match scheme.as_deref() {
-            Some("postgresql" | "postgres") => Target::Postgres(s.to_string()),
-            Some(other) if other.starts_with("postgresql+") => Target::Postgres(s.to_string()),
+            Some("postgresql" | "postgres") => Target::postgres(s),
+            Some(other) if other.starts_with("postgresql+") => Target::postgres(s),
             _ => Target::Sqlite(PathBuf::from(text)),
+        }
+    }
+
+    fn postgres(url: &str) -> Target {
+        Target::Postgres {
+            url: url.to_string(),
+            schema: DEFAULT_PG_SCHEMA.to_string(),
+        }
+    }
+
+    /// The target with the app's tables in `schema` (`--pg-schema`). An SQLite file has no
+    /// schemas: a schema given for one is refused (exit 2) rather than ignored, since it most
+    /// likely means `--db` is not the database the user meant (design.md §8).
+    pub fn in_schema(self, schema: Option<&str>) -> Result<Target> {
+        match (self, schema) {
+            (target, None) => Ok(target),
+            (Target::Postgres { url, .. }, Some(schema)) => Ok(Target::Postgres {
+                url,
+                schema: schema.to_string(),
+            }),
+            (Target::Sqlite(path), Some(_)) => Err(crate::error::fail(
+                crate::error::Exit::Usage,
+                crate::t!(
+                    "--pg-schema 는 PostgreSQL 에만 쓰입니다 ({} 은(는) SQLite 파일입니다)",
+                    "--pg-schema applies to PostgreSQL only ({} is an SQLite file)",
+                    path.display()
+                ),
+            )),
         }
     }
 
@@ -91,7 +123,7 @@ impl Target {
     pub fn check(&self) -> Result<()> {
         match self {
             Target::Sqlite(path) => sqlite::refuse_non_regular(path),
-            Target::Postgres(_) => Ok(()),
+            Target::Postgres { .. } => Ok(()),
         }
     }
 
@@ -99,14 +131,14 @@ impl Target {
     pub fn file(&self) -> Option<&Path> {
         match self {
             Target::Sqlite(path) => Some(path),
-            Target::Postgres(_) => None,
+            Target::Postgres { .. } => None,
         }
     }
 
     pub fn kind(&self) -> EngineKind {
         match self {
             Target::Sqlite(_) => EngineKind::Sqlite,
-            Target::Postgres(_) => EngineKind::Postgresql,
+            Target::Postgres { .. } => EngineKind::Postgresql,
         }
     }
 
@@ -114,7 +146,7 @@ impl Target {
     pub fn shown(&self) -> String {
         match self {
             Target::Sqlite(path) => path.display().to_string(),
-            Target::Postgres(url) => pg::seam::shown(url),
+            Target::Postgres { url, .. } => pg::seam::shown(url),
         }
     }
 
@@ -127,7 +159,7 @@ impl Target {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .join(".jobsweep"),
-            Target::Postgres(url) => pg::seam::default_store(url),
+            Target::Postgres { url, .. } => pg::seam::default_store(url),
         }
     }
 }
@@ -243,7 +275,9 @@ pub fn previous_copy_method() -> bool {
 pub fn open(target: &Target, access: Access, busy_timeout: Duration) -> Result<Box<dyn Database>> {
     match target {
         Target::Sqlite(path) => Ok(Box::new(sqlite::open(path, access, busy_timeout)?)),
-        Target::Postgres(url) => Ok(Box::new(pg::seam::open(url, busy_timeout)?)),
+        Target::Postgres { url, schema } => {
+            Ok(Box::new(pg::seam::open(url, schema, busy_timeout)?))
+        }
     }
 }
 
@@ -268,7 +302,9 @@ pub fn import_new(
     busy_timeout: Duration,
 ) -> Result<()> {
     match target {
-        Target::Postgres(url) => pg::seam::import_new(url, image, facts, force, busy_timeout),
+        Target::Postgres { url, schema } => {
+            pg::seam::import_new(url, schema, image, facts, force, busy_timeout)
+        }
         Target::Sqlite(path) => Err(crate::error::fail(
             crate::error::Exit::Usage,
             format!("{}: not a server database", path.display()),

@@ -16,6 +16,7 @@ mod outcome;
 mod pg;
 mod pg_cli;
 mod pg_server;
+mod pg_tls;
 mod prune;
 mod readme;
 mod replica;

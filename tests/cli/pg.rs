@@ -396,3 +396,91 @@ fn an_app_lock_held_past_the_busy_timeout_is_exit_3_and_nothing_changes() {
     let _ = app.wait();
     assert_eq!(pg.dump(), before);
 }
+
+/// Exports the live database of `pg` to a new image file in `dir`; its per-table row counts.
+fn export_to(pg: &PgDb, path: &std::path::Path) -> Vec<(String, u64)> {
+    let mut db = connect(&pg.url()).expect("connect");
+    let mut file = std::fs::File::create(path).unwrap();
+    let layout = snapshot::export(&mut db, &mut file).expect("export");
+    layout
+        .tables
+        .iter()
+        .map(|t| (t.name.clone(), t.rows))
+        .collect()
+}
+
+#[test]
+fn diff_merges_tables_larger_than_its_buffers_by_key_order() {
+    let pg = PgDb::with_app_schema();
+    // About 8 MiB of result rows (the image reader's buffer is 1 MiB), ids inserted out of
+    // order so that the heap order is not the key order.
+    pg.sql(
+        "INSERT INTO employees (emp_id, name) VALUES ('E001', 'a');
+         INSERT INTO analysis_jobs (id, job_id, emp_id, folder_path, status)
+             SELECT j, 'job-' || j, 'E001', '/d', 'pending' FROM generate_series(1, 200) j ORDER BY random();
+         INSERT INTO analysis_results (id, job_id, file_id, stt_text, status)
+             SELECT r, 'job-' || (1 + r % 200), 'f', repeat(md5(r::text), 8), 'completed'
+             FROM generate_series(1, 30000) r ORDER BY random();",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    export_to(&pg, &a);
+    assert!(std::fs::metadata(&a).unwrap().len() > 4 << 20);
+    pg.sql(
+        "UPDATE analysis_results SET status = 'failed' WHERE id % 1000 = 7;
+         DELETE FROM analysis_results WHERE id % 1000 = 9;
+         INSERT INTO analysis_results (id, job_id, file_id, status) VALUES (30001, 'job-1', 'g', 'new'), (0, 'job-2', 'g', 'new');
+         UPDATE analysis_jobs SET status = 'failed' WHERE id IN (3, 150);",
+    );
+    let counts = export_to(&pg, &b);
+    assert_eq!(snapshot::check(&b, &counts).unwrap(), None);
+    let d = snapshot::diff(&a, &b).expect("diff");
+    let results = d
+        .tables
+        .iter()
+        .find(|t| t.table == "analysis_results")
+        .expect("results differ");
+    assert_eq!(
+        (results.added, results.removed, results.changed),
+        (2, 30, 30)
+    );
+    let jobs: Vec<(String, String)> = d
+        .jobs
+        .iter()
+        .map(|j| (j.kind.to_string(), j.id.to_string()))
+        .collect();
+    assert_eq!(
+        jobs,
+        [
+            ("changed".into(), "3".into()),
+            ("changed".into(), "150".into())
+        ]
+    );
+    assert!(!d.tables.iter().any(|t| t.table == "employees"));
+}
+
+#[test]
+fn an_image_with_rows_out_of_key_order_is_damaged() {
+    let (_env, pg) = both(12);
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    let counts = export_to(&pg, &good);
+    // Swap two neighbouring rows of the first table holding at least two rows.
+    let text = std::fs::read_to_string(&good).unwrap();
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let at = (2..lines.len() - 1)
+        .find(|&i| {
+            !lines[i].starts_with("TABLE ")
+                && !lines[i + 1].starts_with("TABLE ")
+                && lines[i] != "\\.\n"
+                && lines[i + 1] != "\\.\n"
+        })
+        .expect("two rows in a row");
+    lines.swap(at, at + 1);
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, lines.concat()).unwrap();
+    let why = snapshot::check(&bad, &counts).unwrap().expect("damaged");
+    assert!(why.contains("out of key order"), "{why}");
+    let err = snapshot::diff(&good, &bad).expect_err("a damaged image");
+    assert_eq!(classify(&err).0, Exit::Integrity, "{err:#}");
+}

@@ -547,3 +547,137 @@ fn the_store_defaults_to_the_state_directory_named_after_the_server_and_database
         crate::common::files_under(&state)
     );
 }
+
+/// `both(seed)`, with the app's tables moved to schema `app` and `public` left empty.
+fn both_in_app_schema(seed: u64) -> (crate::common::TestEnv, PgDb) {
+    let (env, pg) = both(seed);
+    pg.sql("ALTER SCHEMA public RENAME TO app; CREATE SCHEMA public;");
+    (env, pg)
+}
+
+#[test]
+fn the_apps_tables_in_another_schema_work_with_pg_schema() {
+    let (env, pg) = both_in_app_schema(27);
+    let store = env.path("pgstore");
+    let before = pg.dump_schema("app");
+
+    // Without --pg-schema the tables are not found (public is empty).
+    let out = jobsweep(&pg.url(), &store).arg("check").output().unwrap();
+    crate::common::assert_error_containing(&out, 3, "has no analysis_jobs table");
+
+    // check: the same report as on SQLite.
+    let sqlite = env.cmd().args(["--json", "check"]).output().unwrap();
+    let postgres = jobsweep(&pg.url(), &store)
+        .args(["--pg-schema", "app", "--json", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(postgres.status.code(), sqlite.status.code());
+    assert_eq!(
+        without(json(&postgres), &["database"]),
+        without(json(&sqlite), &["database"])
+    );
+
+    // snapshot, the schema from the environment; its manifest lists the app's tables.
+    let out = jobsweep(&pg.url(), &store)
+        .env("JOBSWEEP_PG_SCHEMA", "app")
+        .args(["--json", "snapshot"])
+        .output()
+        .unwrap();
+    let manifest = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{manifest}");
+    assert!(
+        manifest.to_string().contains("analysis_results"),
+        "{manifest}"
+    );
+
+    // apply changes the tables in app, and nothing appears in public.
+    let out = jobsweep(&pg.url(), &store)
+        .args(["--pg-schema", "app", "apply"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(pg.dump_schema("app"), before);
+    assert_eq!(pg.dump_schema("public"), "");
+
+    // restore --to another database's schema app: the state before apply.
+    let other = PgDb::new();
+    other.sql("CREATE SCHEMA app");
+    let out = jobsweep(&pg.url(), &store)
+        .args(["--pg-schema", "app", "restore", "--snapshot", "latest"])
+        .args(["--to", &other.url()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(other.dump_schema("app"), before);
+    assert_eq!(other.dump_schema("public"), "");
+}
+
+#[test]
+fn a_missing_schema_is_one_line_exit_3_and_changes_nothing() {
+    let (env, pg) = both_in_app_schema(28);
+    let store = env.path("pgstore");
+    let out = jobsweep(&pg.url(), &store)
+        .args(["--pg-schema", "app", "snapshot"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = pg.dump_schema("app");
+    let files = crate::common::files_under(&store);
+    for command in [
+        &["check"][..],
+        &["apply"],
+        &["snapshot"],
+        &["diff"],
+        &["restore", "--snapshot", "latest", "--force"],
+    ] {
+        let out = jobsweep(&pg.url(), &store)
+            .args(["--pg-schema", "nope"])
+            .args(command)
+            .output()
+            .unwrap();
+        let line = crate::common::assert_error_containing(&out, 3, "has no schema \"nope\"");
+        assert!(!line.contains(&pg.password()), "{line}");
+    }
+    assert_eq!(pg.dump_schema("app"), before);
+    assert_eq!(crate::common::files_under(&store), files);
+    // restore --to a database without the schema: the same, and that database stays empty.
+    let other = PgDb::new();
+    let out = jobsweep(&pg.url(), &store)
+        .args(["--pg-schema", "app", "restore", "--snapshot", "latest"])
+        .args(["--to", &other.url()])
+        .output()
+        .unwrap();
+    crate::common::assert_error_containing(&out, 3, "has no schema \"app\"");
+    assert_eq!(other.dump_schema("public"), "");
+}
+
+#[test]
+fn pg_schema_is_refused_for_an_sqlite_file() {
+    let (env, _pg) = both(29);
+    let before = crate::common::dump(&env.db);
+    for command in ["check", "apply", "snapshot"] {
+        let out = env
+            .cmd()
+            .args(["--pg-schema", "app", command])
+            .output()
+            .unwrap();
+        crate::common::assert_error_containing(&out, 2, "--pg-schema");
+    }
+    assert_eq!(crate::common::dump(&env.db), before);
+    assert!(!env.store().exists());
+}

@@ -61,7 +61,60 @@ fn start_or_find() -> Result<Server, String> {
     if let Ok(url) = std::env::var("JOBSWEEP_TEST_PG_URL") {
         return from_url(&url, bin);
     }
-    start_private(bin)
+    start_private(bin, &|_| Ok(Vec::new()))
+}
+
+/// A second private server, its own for the TLS tests: `ssl=on` with `server.crt` and
+/// `server.key` from `certs`, and only TLS connections accepted over TCP (`hostssl`). Stopped
+/// with the test process, like the shared one. Needs the local server binaries even when
+/// `JOBSWEEP_TEST_PG_URL` names the shared server.
+pub struct TlsServer(Server);
+
+impl TlsServer {
+    pub fn start(certs: &Path) -> TlsServer {
+        let setup = |data: &Path| -> Result<Vec<String>, String> {
+            let account = server_account();
+            for name in ["server.crt", "server.key"] {
+                let to = data.join(name);
+                std::fs::copy(certs.join(name), &to).map_err(|e| format!("{name}: {e}"))?;
+                chown(&to, account)?;
+            }
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .map_err(|e| format!("server.key: {e}"))?;
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all scram-sha-256\n\
+                 hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                 hostssl all all ::1/128 scram-sha-256\n",
+            )
+            .map_err(|e| format!("pg_hba.conf: {e}"))?;
+            Ok(vec!["-c".into(), "ssl=on".into()])
+        };
+        match server_bin().and_then(|bin| start_private(bin, &setup)) {
+            Ok(server) => TlsServer(server),
+            Err(why) => panic!("{why}\n{INSTALL_HINT}"),
+        }
+    }
+
+    /// The URL of database `db` with host name `host` (which the certificate may not name).
+    pub fn url(&self, host: &str, db: &str) -> String {
+        format!(
+            "postgresql://{}:{}@{host}:{}/{db}",
+            self.0.user, self.0.password, self.0.port
+        )
+    }
+
+    /// Runs SQL in `db` (over TLS, as the server demands).
+    pub fn sql(&self, db: &str, sql: &str) -> String {
+        match self.0.psql(db, sql) {
+            Ok(out) => out,
+            Err(e) => panic!("psql in {db}: {e}"),
+        }
+    }
 }
 
 /// `postgresql://user:password@host:port/...` (the forms the harness needs, not all of libpq's).
@@ -128,7 +181,12 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("free port: {e}"))
 }
 
-fn start_private(bin: PathBuf) -> Result<Server, String> {
+/// Starts a server from `bin` in a new temp dir; `setup` prepares its data directory after
+/// `initdb` and returns extra server arguments.
+fn start_private(
+    bin: PathBuf,
+    setup: &dyn Fn(&Path) -> Result<Vec<String>, String>,
+) -> Result<Server, String> {
     let account = server_account();
     let dir = tempfile::Builder::new()
         .prefix("jobsweep-test-pg-")
@@ -157,6 +215,7 @@ fn start_private(bin: PathBuf) -> Result<Server, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    let extra = setup(&data)?;
     // A port taken between probing and binding makes the server exit: try a few.
     let mut last = String::new();
     for _ in 0..5 {
@@ -171,6 +230,7 @@ fn start_private(bin: PathBuf) -> Result<Server, String> {
             .arg("-c")
             .arg(format!("unix_socket_directories={}", dir.display()))
             .args(["-c", "fsync=off", "-c", "max_connections=200"])
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(
@@ -187,7 +247,8 @@ fn start_private(bin: PathBuf) -> Result<Server, String> {
             password: PASSWORD.into(),
             bin: bin.clone(),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // Generous: on a loaded machine initdb's fresh cluster can take a while to come up.
+        let deadline = Instant::now() + Duration::from_secs(300);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
                 last = format!(
@@ -203,7 +264,9 @@ fn start_private(bin: PathBuf) -> Result<Server, String> {
         }
         if last.is_empty() {
             let _ = child.kill();
-            last = "postgres did not accept connections within 60 s".into();
+            // Reaped, so the next attempt does not find its postmaster.pid still "running".
+            let _ = child.wait();
+            last = "postgres did not accept connections within 300 s".into();
         }
     }
     Err(last)
@@ -244,6 +307,7 @@ impl Server {
             .args(["-U", &self.user, "-d", db])
             .env("PGPASSWORD", &self.password)
             .env("PGCONNECT_TIMEOUT", "5")
+            .env("PGSSLMODE", "prefer")
             .env_remove("PGSERVICE")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -359,14 +423,21 @@ impl PgDb {
     /// One text line per row of every app table, in primary-key order: two equal dumps mean
     /// equal contents (jobsweep's own `jobsweep_outcomes` left out, as in `common::dump`).
     pub fn dump(&self) -> String {
-        let tables = self.sql(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' \
-             AND table_type = 'BASE TABLE' AND table_name <> 'jobsweep_outcomes' ORDER BY 1",
-        );
+        self.dump_schema("public")
+    }
+
+    /// [`PgDb::dump`] of the tables in `schema`.
+    pub fn dump_schema(&self, schema: &str) -> String {
+        let tables = self.sql(&format!(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}' \
+             AND table_type = 'BASE TABLE' AND table_name <> 'jobsweep_outcomes' ORDER BY 1"
+        ));
         let mut out = String::new();
         for table in tables.lines().filter(|l| !l.is_empty()) {
             out.push_str(&format!("## {table}\n"));
-            out.push_str(&self.sql(&format!("SELECT t::text FROM \"{table}\" t ORDER BY 1")));
+            out.push_str(&self.sql(&format!(
+                "SELECT t::text FROM \"{schema}\".\"{table}\" t ORDER BY 1"
+            )));
         }
         out
     }

@@ -68,6 +68,32 @@ impl PgDatabase {
             quote_ident(schema)
         );
         db.client.batch_execute(&setup).map_err(|e| db.error(&e))?;
+        // A schema missing from the search path is silently skipped by the server; name it
+        // here, once, for every command (design.md §8).
+        let exists: bool = db
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                &[&db.schema],
+            )
+            .map_err(|e| db.error(&e))?
+            .get(0);
+        if !exists {
+            return Err(Failure::new(
+                Exit::Database,
+                t!(
+                    "{} 에 스키마 {} 이(가) 없습니다",
+                    "{} has no schema {}",
+                    db.target.display,
+                    quote_ident(schema)
+                ),
+            )
+            .hint(t!(
+                "--pg-schema 로 앱의 테이블이 있는 스키마를 지정하세요",
+                "name the schema holding the app's tables with --pg-schema"
+            ))
+            .into());
+        }
         Ok(db)
     }
 

@@ -23,25 +23,18 @@ use crate::error::{fail, Exit};
 use crate::journal::{Change, Skipped};
 use crate::t;
 
-/// The schema holding the app's tables: `JOBSWEEP_PG_SCHEMA`, else `public`.
-fn app_schema() -> String {
-    std::env::var("JOBSWEEP_PG_SCHEMA")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "public".into())
-}
-
 /// An open PostgreSQL database behind the seam.
 pub struct PgEngine {
     db: RefCell<PgDatabase>,
     identity: Identity,
 }
 
-/// Connects to the database `url` names (libpq's URL and environment).
-pub fn open(url: &str, busy_timeout: Duration) -> Result<PgEngine> {
+/// Connects to the database `url` names (libpq's URL and environment), the app's tables in
+/// `schema`.
+pub fn open(url: &str, schema: &str, busy_timeout: Duration) -> Result<PgEngine> {
     let env = |key: &str| std::env::var(key).ok();
     let target = target::parse(url, &env)?;
-    let mut db = PgDatabase::connect(&target, &app_schema(), busy_timeout)?;
+    let mut db = PgDatabase::connect(&target, schema, busy_timeout)?;
     let id = db.identity()?;
     let identity = Identity::Server {
         id: ServerId {
@@ -92,6 +85,7 @@ pub fn default_store(url: &str) -> std::path::PathBuf {
 /// `restore --to URL` (see `engine::import_new`).
 pub fn import_new(
     url: &str,
+    schema: &str,
     image: &Path,
     facts: &ImageFacts,
     force: bool,
@@ -108,7 +102,7 @@ pub fn import_new(
     }
     let env = |key: &str| std::env::var(key).ok();
     let target = target::parse(url, &env)?;
-    let mut db = PgDatabase::connect(&target, &app_schema(), busy_timeout)?;
+    let mut db = PgDatabase::connect(&target, schema, busy_timeout)?;
     let wanted: Vec<String> = facts.tables.iter().map(|t| t.table.clone()).collect();
     let clashing: Vec<String> = snapshot::existing_tables(&mut db)?
         .into_iter()

@@ -54,6 +54,86 @@ pub struct Table {
     pub primary_key: Vec<String>,
     /// Rows in the image.
     pub rows: u64,
+    /// The rows are written in key order ([`Table::order_by`]), so `diff` merges two images
+    /// without holding a table and `verify` checks the order (design.md §8.4). False in images
+    /// written before (their diff holds the table in memory).
+    #[serde(default)]
+    pub sorted: bool,
+}
+
+impl Table {
+    /// The positions of the columns rows are matched by: the primary key, else every column.
+    fn key_columns(&self) -> Vec<usize> {
+        let key: Vec<usize> = self
+            .primary_key
+            .iter()
+            .filter_map(|k| self.columns.iter().position(|c| &c.name == k))
+            .collect();
+        if key.is_empty() {
+            (0..self.columns.len()).collect()
+        } else {
+            key
+        }
+    }
+
+    /// Per key column, whether it is ordered as an integer (else as text, byte order).
+    fn numeric_keys(&self) -> Vec<bool> {
+        self.key_columns()
+            .iter()
+            .map(|&i| {
+                matches!(
+                    self.columns[i].data_type.as_str(),
+                    "smallint" | "integer" | "bigint"
+                )
+            })
+            .collect()
+    }
+
+    /// The `ORDER BY` that writes rows in the order [`compare_keys`] expects: integers as
+    /// numbers, everything else as its text in byte order (`COLLATE "C"`, the order of Rust's
+    /// strings), NULL first.
+    fn order_by(&self) -> String {
+        self.key_columns()
+            .iter()
+            .zip(self.numeric_keys())
+            .map(|(&i, numeric)| {
+                let name = quote_ident(&self.columns[i].name);
+                if numeric {
+                    format!("{name} NULLS FIRST")
+                } else {
+                    format!("{name}::text COLLATE \"C\" NULLS FIRST")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Compares two keys in the order [`Table::order_by`] writes them.
+fn compare_keys(
+    numeric: &[bool],
+    a: &[Option<String>],
+    b: &[Option<String>],
+) -> std::cmp::Ordering {
+    for ((x, y), &numeric) in a
+        .iter()
+        .zip(b)
+        .zip(numeric.iter().chain(std::iter::repeat(&false)))
+    {
+        let order = match (x, y) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => match (numeric, x.parse::<i64>(), y.parse::<i64>()) {
+                (true, Ok(x), Ok(y)) => x.cmp(&y),
+                _ => x.as_bytes().cmp(y.as_bytes()),
+            },
+        };
+        if order.is_ne() {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,6 +248,7 @@ fn read_layout(
             indexes,
             primary_key,
             rows: 0,
+            sorted: true,
         });
     }
     let tables = parents_first(tables, depends);
@@ -254,12 +335,14 @@ pub fn export(db: &mut PgDatabase, out: &mut dyn Write) -> Result<Layout> {
     for (n, table) in layout.tables.iter_mut().enumerate() {
         writeln!(out, "TABLE {n}").map_err(io)?;
         let columns = column_list(table);
+        // In key order, sorted by the server: `diff` then merges two images row by row.
         let mut reader = tx
             .copy_out(
                 format!(
-                    "COPY {}.{} ({columns}) TO STDOUT",
+                    "COPY (SELECT {columns} FROM {}.{} ORDER BY {}) TO STDOUT",
                     quote_ident(&schema),
-                    quote_ident(&table.name)
+                    quote_ident(&table.name),
+                    table.order_by()
                 )
                 .as_str(),
             )
@@ -353,6 +436,20 @@ impl Image {
         path: &Path,
         row: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<Option<(usize, u64)>> {
+        let Some(n) = self.start_table(path)? else {
+            return Ok(None);
+        };
+        let mut rows = 0u64;
+        let mut line = Vec::new();
+        while self.next_row(path, &mut line)? {
+            rows += 1;
+            row(&line)?;
+        }
+        Ok(Some((n, rows)))
+    }
+
+    /// Reads the `TABLE n` line of the next table; its index, or `None` after the last.
+    fn start_table(&mut self, path: &Path) -> Result<Option<usize>> {
         if self.next_table >= self.layout.tables.len() {
             return Ok(None);
         }
@@ -370,27 +467,32 @@ impl Image {
                 ),
             ));
         }
-        let mut rows = 0u64;
-        loop {
-            line.clear();
-            let read = self
-                .reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| corrupt(path, e.to_string()))?;
-            if read == 0 || line.last() != Some(&b'\n') {
-                return Err(corrupt(
-                    path,
-                    format!("table {} ends early", self.layout.tables[n].name),
-                ));
-            }
-            if line == b"\\.\n" {
-                break;
-            }
-            rows += 1;
-            row(&line[..line.len() - 1])?;
+        Ok(Some(n))
+    }
+
+    /// The next row of the table [`Image::start_table`] began, without its newline, in `line`;
+    /// false at the table's end (then the next table may start).
+    fn next_row(&mut self, path: &Path, line: &mut Vec<u8>) -> Result<bool> {
+        line.clear();
+        let read = self
+            .reader
+            .read_until(b'\n', line)
+            .map_err(|e| corrupt(path, e.to_string()))?;
+        if read == 0 || line.last() != Some(&b'\n') {
+            return Err(corrupt(
+                path,
+                format!(
+                    "table {} ends early",
+                    self.layout.tables[self.next_table].name
+                ),
+            ));
         }
-        self.next_table += 1;
-        Ok(Some((n, rows)))
+        if line == b"\\.\n" {
+            self.next_table += 1;
+            return Ok(false);
+        }
+        line.pop();
+        Ok(true)
     }
 
     /// Nothing may follow the last table.
@@ -413,22 +515,27 @@ pub fn check(path: &Path, expected: &[(String, u64)]) -> Result<Option<String>> 
     };
     let mut counted = Vec::new();
     loop {
-        let columns = image
-            .layout
-            .tables
-            .get(image.next_table)
-            .map(|t| t.columns.len());
+        let table = image.layout.tables.get(image.next_table).cloned();
+        let columns = table.as_ref().map(|t| t.columns.len());
+        let mut order = table.as_ref().filter(|t| t.sorted).map(KeyOrder::new);
         let mut bad_row = None;
+        let mut out_of_order = None;
         let step = image.next_table(path, &mut |line| {
             // Each row has one field per column, tab-separated (tabs inside values are escaped).
             let fields = line.iter().filter(|&&b| b == b'\t').count() + 1;
+            let shown = || {
+                String::from_utf8_lossy(line)
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+            };
             if Some(fields) != columns && bad_row.is_none() {
-                bad_row = Some(
-                    String::from_utf8_lossy(line)
-                        .chars()
-                        .take(60)
-                        .collect::<String>(),
-                );
+                bad_row = Some(shown());
+            }
+            if let Some(order) = &mut order {
+                if !order.follows(&self::fields(line)) && out_of_order.is_none() {
+                    out_of_order = Some(shown());
+                }
             }
             Ok(())
         });
@@ -438,6 +545,11 @@ pub fn check(path: &Path, expected: &[(String, u64)]) -> Result<Option<String>> 
                 if let Some(row) = bad_row {
                     return Ok(Some(format!(
                         "table {name}: a row has the wrong number of fields: {row}"
+                    )));
+                }
+                if let Some(row) = out_of_order {
+                    return Ok(Some(format!(
+                        "table {name}: a row is out of key order: {row}"
                     )));
                 }
                 counted.push((name, rows));
@@ -712,21 +824,16 @@ fn fields(line: &[u8]) -> Vec<Option<String>> {
     line.split(|&b| b == b'\t').map(decode_field).collect()
 }
 
-/// The rows of table `name` of the image at `path`, keyed by primary key (the whole row when
-/// the table has none). `None` when the image has no such table.
-#[allow(clippy::type_complexity)]
+/// The rows of table `name` of the image at `path` (written before images were sorted), keyed
+/// by primary key (the whole row when the table has none); empty when the image has no such
+/// table.
 fn table_rows(
     path: &Path,
     name: &str,
-) -> Result<
-    Option<(
-        Table,
-        std::collections::BTreeMap<Vec<Option<String>>, Vec<Option<String>>>,
-    )>,
-> {
+) -> Result<std::collections::BTreeMap<Key, Vec<Option<String>>>> {
     let mut image = Image::open(path)?;
     let Some(index) = image.layout.tables.iter().position(|t| t.name == name) else {
-        return Ok(None);
+        return Ok(Default::default());
     };
     let table = image.layout.tables[index].clone();
     let key: Vec<usize> = table
@@ -751,20 +858,189 @@ fn table_rows(
             Ok(())
         })?;
     }
-    Ok(Some((table, rows)))
+    Ok(rows)
 }
 
-/// Row diff by primary key of two PostgreSQL images (design.md §8.5), as the SQLite diff
+/// Checks that a sorted table's rows come in key order: strictly increasing by primary key,
+/// non-decreasing by whole row (a table without one may hold equal rows).
+struct KeyOrder {
+    key: Vec<usize>,
+    numeric: Vec<bool>,
+    unique: bool,
+    last: Option<Vec<Option<String>>>,
+}
+
+impl KeyOrder {
+    fn new(table: &Table) -> KeyOrder {
+        KeyOrder {
+            key: table.key_columns(),
+            numeric: table.numeric_keys(),
+            unique: !table.primary_key.is_empty(),
+            last: None,
+        }
+    }
+
+    fn key(&self, row: &[Option<String>]) -> Vec<Option<String>> {
+        self.key
+            .iter()
+            .map(|&i| row.get(i).cloned().flatten())
+            .collect()
+    }
+
+    /// Whether `row` may follow the rows seen so far; remembers its key.
+    fn follows(&mut self, row: &[Option<String>]) -> bool {
+        let key = self.key(row);
+        let fine = match &self.last {
+            None => true,
+            Some(last) => match compare_keys(&self.numeric, last, &key) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Equal => !self.unique,
+                std::cmp::Ordering::Greater => false,
+            },
+        };
+        self.last = Some(key);
+        fine
+    }
+}
+
+/// The rows of one sorted table of an image, one at a time, with their keys: what the
+/// streaming diff merges. Rows out of key order are a damaged image (exit 4).
+struct SortedRows<'a> {
+    path: &'a Path,
+    image: Image,
+    order: KeyOrder,
+    name: String,
+    line: Vec<u8>,
+}
+
+/// A row's key fields (see [`Table::key_columns`]).
+type Key = Vec<Option<String>>;
+type KeyedRow = (Key, Vec<Option<String>>);
+
+impl<'a> SortedRows<'a> {
+    fn open(path: &'a Path, index: usize) -> Result<SortedRows<'a>> {
+        let mut image = Image::open(path)?;
+        // Tables before it are read past (the image is one stream).
+        while image.next_table < index {
+            image.next_table(path, &mut |_| Ok(()))?;
+        }
+        image.start_table(path)?;
+        let table = &image.layout.tables[index];
+        Ok(SortedRows {
+            order: KeyOrder::new(table),
+            name: table.name.clone(),
+            path,
+            image,
+            line: Vec::new(),
+        })
+    }
+
+    fn next(&mut self) -> Result<Option<KeyedRow>> {
+        if !self.image.next_row(self.path, &mut self.line)? {
+            return Ok(None);
+        }
+        let row = fields(&self.line);
+        if !self.order.follows(&row) {
+            return Err(corrupt(
+                self.path,
+                format!("table {}: a row is out of key order", self.name),
+            ));
+        }
+        Ok(Some((self.order.key(&row), row)))
+    }
+}
+
+/// The per-table counts and `analysis_jobs` row changes of one table's diff.
+struct TableDiffer<'a> {
+    d: crate::core::diff::TableDiff,
+    /// Where changed job rows go (`analysis_jobs` only).
+    jobs: Option<&'a mut Vec<crate::core::diff::JobRowDiff>>,
+    columns: Vec<String>,
+    job_id_at: Option<usize>,
+}
+
+fn json_text(v: &Option<String>) -> serde_json::Value {
+    match v {
+        Some(s) => serde_json::Value::String(s.clone()),
+        None => serde_json::Value::Null,
+    }
+}
+
+fn key_json(k: &[Option<String>]) -> serde_json::Value {
+    match k {
+        [Some(one)] => one
+            .parse::<i64>()
+            .map(serde_json::Value::from)
+            .unwrap_or_else(|_| serde_json::Value::String(one.clone())),
+        other => serde_json::Value::Array(other.iter().map(json_text).collect()),
+    }
+}
+
+impl TableDiffer<'_> {
+    fn job(&mut self, kind: &'static str, k: &[Option<String>], row: &[Option<String>]) {
+        let job_id = self.job_id_at.and_then(|i| row.get(i).cloned().flatten());
+        if let Some(jobs) = &mut self.jobs {
+            jobs.push(crate::core::diff::JobRowDiff {
+                kind,
+                id: key_json(k),
+                job_id,
+                columns: Vec::new(),
+            });
+        }
+    }
+
+    fn removed(&mut self, k: &[Option<String>], row: &[Option<String>]) {
+        self.d.removed += 1;
+        self.job("removed", k, row);
+    }
+
+    fn added(&mut self, k: &[Option<String>], row: &[Option<String>]) {
+        self.d.added += 1;
+        self.job("added", k, row);
+    }
+
+    /// The same key on both sides: changed when the rows differ.
+    fn matched(&mut self, k: &[Option<String>], old: &[Option<String>], new: &[Option<String>]) {
+        if old == new {
+            return;
+        }
+        self.d.changed += 1;
+        let job_id = self.job_id_at.and_then(|i| new.get(i).cloned().flatten());
+        if let Some(jobs) = &mut self.jobs {
+            let columns = self
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| old.get(*i) != new.get(*i))
+                .map(|(i, c)| crate::core::diff::ColumnChange {
+                    column: c.clone(),
+                    before: old.get(i).map(json_text).unwrap_or_default(),
+                    after: new.get(i).map(json_text).unwrap_or_default(),
+                })
+                .collect();
+            jobs.push(crate::core::diff::JobRowDiff {
+                kind: "changed",
+                id: key_json(k),
+                job_id,
+                columns,
+            });
+        }
+    }
+}
+
+/// Row diff by primary key of two PostgreSQL images (design.md §8.4), as the SQLite diff
 /// reports it: per table counts, and each changed `analysis_jobs` row with its columns.
-/// jobsweep's own outcome table is left out.
+/// jobsweep's own outcome table is left out. Tables written in key order (every image since
+/// the order was introduced) are merged row by row, so memory does not grow with the tables;
+/// older images hold one table of each side in memory.
 pub fn diff(from: &Path, to: &Path) -> Result<crate::core::diff::DbDiff> {
-    use crate::core::diff::{ColumnChange, DbDiff, JobRowDiff, TableDiff};
-    let mut names: Vec<String> = Image::open(from)?
-        .layout
-        .tables
-        .into_iter()
-        .chain(Image::open(to)?.layout.tables)
-        .map(|t| t.name)
+    use crate::core::diff::{DbDiff, TableDiff};
+    let from_tables = Image::open(from)?.layout.tables;
+    let to_tables = Image::open(to)?.layout.tables;
+    let mut names: Vec<String> = from_tables
+        .iter()
+        .chain(&to_tables)
+        .map(|t| t.name.clone())
         .filter(|n| n != super::write::OUTCOMES_TABLE)
         .collect();
     names.sort();
@@ -774,25 +1050,26 @@ pub fn diff(from: &Path, to: &Path) -> Result<crate::core::diff::DbDiff> {
         identical_tables: 0,
         jobs: Vec::new(),
     };
-    let text = |v: &Option<String>| match v {
-        Some(s) => serde_json::Value::String(s.clone()),
-        None => serde_json::Value::Null,
+    let find = |tables: &[Table], name: &str| {
+        tables
+            .iter()
+            .position(|t| t.name == name)
+            .map(|i| (i, tables[i].clone()))
     };
     for name in names {
-        let a = table_rows(from, &name)?;
-        let b = table_rows(to, &name)?;
-        let (table, a, b, note) = match (a, b) {
-            (Some((ta, a)), Some((tb, b))) => {
-                let note = (ta
+        let a = find(&from_tables, &name);
+        let b = find(&to_tables, &name);
+        let (table, note) = match (&a, &b) {
+            (Some((_, ta)), Some((_, tb))) => {
+                let differ = ta
                     .columns
                     .iter()
                     .map(|c| &c.name)
-                    .ne(tb.columns.iter().map(|c| &c.name)))
-                .then(|| "columns differ".to_string());
-                (ta, a, b, note)
+                    .ne(tb.columns.iter().map(|c| &c.name));
+                (ta.clone(), differ.then(|| "columns differ".to_string()))
             }
-            (Some((t, a)), None) => (t, a, Default::default(), Some("only in FROM".to_string())),
-            (None, Some((t, b))) => (t, Default::default(), b, Some("only in TO".to_string())),
+            (Some((_, t)), None) => (t.clone(), Some("only in FROM".to_string())),
+            (None, Some((_, t))) => (t.clone(), Some("only in TO".to_string())),
             (None, None) => continue,
         };
         let key = if table.primary_key.is_empty() {
@@ -800,74 +1077,84 @@ pub fn diff(from: &Path, to: &Path) -> Result<crate::core::diff::DbDiff> {
         } else {
             table.primary_key.join(", ")
         };
-        let mut d = TableDiff {
-            table: name.clone(),
-            key,
-            added: 0,
-            removed: 0,
-            changed: 0,
-            note,
+        let mut differ = TableDiffer {
+            d: TableDiff {
+                table: name.clone(),
+                key,
+                added: 0,
+                removed: 0,
+                changed: 0,
+                note,
+            },
+            jobs: (name == "analysis_jobs").then_some(&mut out.jobs),
+            columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+            job_id_at: table.columns.iter().position(|c| c.name == "job_id"),
         };
-        let jobs = name == "analysis_jobs";
-        let job_id_at = table.columns.iter().position(|c| c.name == "job_id");
-        let id_of = |k: &[Option<String>]| match k {
-            [Some(one)] => one
-                .parse::<i64>()
-                .map(serde_json::Value::from)
-                .unwrap_or_else(|_| serde_json::Value::String(one.clone())),
-            other => serde_json::Value::Array(other.iter().map(text).collect()),
-        };
-        for (k, row) in &a {
-            match b.get(k) {
-                None => {
-                    d.removed += 1;
-                    if jobs {
-                        out.jobs.push(JobRowDiff {
-                            kind: "removed",
-                            id: id_of(k),
-                            job_id: job_id_at.and_then(|i| row.get(i).cloned().flatten()),
-                            columns: Vec::new(),
-                        });
-                    }
-                }
-                Some(new) if new != row => {
-                    d.changed += 1;
-                    if jobs {
-                        let columns = table
-                            .columns
-                            .iter()
-                            .enumerate()
-                            .filter(|(i, _)| row.get(*i) != new.get(*i))
-                            .map(|(i, c)| ColumnChange {
-                                column: c.name.clone(),
-                                before: row.get(i).map(text).unwrap_or_default(),
-                                after: new.get(i).map(text).unwrap_or_default(),
-                            })
-                            .collect();
-                        out.jobs.push(JobRowDiff {
-                            kind: "changed",
-                            id: id_of(k),
-                            job_id: job_id_at.and_then(|i| new.get(i).cloned().flatten()),
-                            columns,
-                        });
-                    }
-                }
-                Some(_) => {}
+        // Merged when every side present is sorted and both sides key alike.
+        let mergeable = [&a, &b].iter().all(|side| match side {
+            Some((_, t)) => t.sorted,
+            None => true,
+        }) && match (&a, &b) {
+            (Some((_, ta)), Some((_, tb))) => {
+                ta.primary_key == tb.primary_key
+                    && ta.key_columns() == tb.key_columns()
+                    && ta.numeric_keys() == tb.numeric_keys()
             }
-        }
-        for (k, row) in &b {
-            if !a.contains_key(k) {
-                d.added += 1;
-                if jobs {
-                    out.jobs.push(JobRowDiff {
-                        kind: "added",
-                        id: id_of(k),
-                        job_id: job_id_at.and_then(|i| row.get(i).cloned().flatten()),
-                        columns: Vec::new(),
-                    });
+            _ => true,
+        };
+        if mergeable {
+            let mut left = a.map(|(i, _)| SortedRows::open(from, i)).transpose()?;
+            let mut right = b.map(|(i, _)| SortedRows::open(to, i)).transpose()?;
+            let next = |side: &mut Option<SortedRows>| match side {
+                Some(rows) => rows.next(),
+                None => Ok(None),
+            };
+            let numeric = table.numeric_keys();
+            let (mut x, mut y) = (next(&mut left)?, next(&mut right)?);
+            loop {
+                match (&x, &y) {
+                    (None, None) => break,
+                    (Some((k, row)), None) => {
+                        differ.removed(k, row);
+                        x = next(&mut left)?;
+                    }
+                    (None, Some((k, row))) => {
+                        differ.added(k, row);
+                        y = next(&mut right)?;
+                    }
+                    (Some((kx, rx)), Some((ky, ry))) => match compare_keys(&numeric, kx, ky) {
+                        std::cmp::Ordering::Less => {
+                            differ.removed(kx, rx);
+                            x = next(&mut left)?;
+                        }
+                        std::cmp::Ordering::Greater => {
+                            differ.added(ky, ry);
+                            y = next(&mut right)?;
+                        }
+                        std::cmp::Ordering::Equal => {
+                            differ.matched(kx, rx, ry);
+                            x = next(&mut left)?;
+                            y = next(&mut right)?;
+                        }
+                    },
                 }
             }
+        } else {
+            let a = table_rows(from, &name)?;
+            let b = table_rows(to, &name)?;
+            for (k, row) in &a {
+                match b.get(k) {
+                    None => differ.removed(k, row),
+                    Some(new) => differ.matched(k, row, new),
+                }
+            }
+            for (k, row) in &b {
+                if !a.contains_key(k) {
+                    differ.added(k, row);
+                }
+            }
         }
+        let d = differ.d;
         if d.differs() {
             out.tables.push(d);
         } else {
