@@ -149,7 +149,11 @@ fn restore_to_file(
         .persist(to)
         .map_err(|e| store::write_error(to, e.error))?;
     store::sync_dir(dir)?;
-    Ok(RestoreReport::copied(m, to.display().to_string(), from_replica))
+    Ok(RestoreReport::copied(
+        m,
+        to.display().to_string(),
+        from_replica,
+    ))
 }
 
 /// `restore --to URL`: the snapshot into another server database (design.md §8): created in
