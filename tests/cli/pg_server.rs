@@ -172,7 +172,8 @@ fn as_account(cmd: &mut Command, account: Option<(u32, u32)>) {
     }
 }
 
-fn free_port() -> Result<u16, String> {
+/// A port of 127.0.0.1 nothing listens on now.
+pub fn free_port() -> Result<u16, String> {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
     listener

@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Std, Output, Stdio};
 use std::sync::OnceLock;
@@ -33,14 +32,6 @@ fn server() -> &'static S3Server {
         let port = crate::s3_server::start(root.path(), ACCESS_KEY, SECRET_KEY);
         S3Server { port, root }
     })
-}
-
-/// A port nothing listens on (for an unreachable endpoint).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn endpoint() -> String {
@@ -460,7 +451,10 @@ fn a_wrong_identity_is_one_clear_line() {
 #[test]
 fn an_unreachable_replica_exits_8_with_the_local_snapshot_intact() {
     let r = Replicated::s3();
-    let dead = format!("http://127.0.0.1:{}", free_port());
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        crate::pg_server::free_port().expect("a free port")
+    );
     let out = r
         .cmd()
         .env("AWS_ENDPOINT_URL", &dead)
@@ -740,7 +734,10 @@ fn an_unreachable_replica_during_prune_exits_8_after_the_local_prune() {
     let r = Replicated::s3();
     let ids_made: Vec<String> = (0..3).map(|_| id_of(&r.ok(&["snapshot"]))).collect();
     let before = r.object_names();
-    let dead = format!("http://127.0.0.1:{}", free_port());
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        crate::pg_server::free_port().expect("a free port")
+    );
     let out = r
         .cmd()
         .env("AWS_ENDPOINT_URL", &dead)
@@ -828,7 +825,10 @@ fn a_tampered_remote_copy_of_a_damaged_snapshot_changes_nothing() {
 fn the_weekly_cron_script_alerts_on_exit_8_with_the_local_work_done() {
     let r = Replicated::s3();
     let log = r.env.path("jobsweep.jsonl");
-    let dead = format!("http://127.0.0.1:{}", free_port());
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        crate::pg_server::free_port().expect("a free port")
+    );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/jobsweep-weekly");
     let out = r
         .cmd()
