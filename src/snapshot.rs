@@ -22,7 +22,7 @@ use crate::engine::{
     self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
 };
 use crate::progress::{self, Sink};
-use crate::store::{self, Store, EXTRACT_PREFIX, TEMP_PREFIX};
+use crate::store::{self, FlushBehind, Store, EXTRACT_PREFIX, TEMP_PREFIX};
 use crate::t;
 
 /// zstd level: the CLI's default, the best speed/size trade-off for text-heavy databases.
@@ -463,7 +463,7 @@ fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, S
         .open(out)
         .map_err(|e| store::write_error(out, e))?;
     let writer = HashWriter {
-        inner: BufWriter::with_capacity(BUF, file),
+        inner: BufWriter::with_capacity(BUF, FlushBehind::new(file)),
         hasher: Sha256::new(),
         bytes: 0,
     };
@@ -500,7 +500,7 @@ fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, S
     bar.finish_and_clear();
     let mut writer = encoder.finish().map_err(zerr)?;
     writer.flush().map_err(zerr)?;
-    writer.inner.get_ref().sync_all().map_err(zerr)?;
+    writer.inner.get_ref().get_ref().sync_all().map_err(zerr)?;
     Ok((
         finish(hasher, read_bytes),
         finish(writer.hasher, writer.bytes),
@@ -652,12 +652,14 @@ pub fn extract_to(
             m.id
         ),
     );
-    let mut out = BufWriter::with_capacity(BUF, file);
+    let mut out = BufWriter::with_capacity(BUF, FlushBehind::new(file));
     check_compressed(&zst, m, &mut out, &bar)?;
     let file = out
         .into_inner()
         .map_err(|e| store::write_error(&tmp, e.into_error()))?;
-    file.sync_all().map_err(|e| store::write_error(&tmp, e))?;
+    file.get_ref()
+        .sync_all()
+        .map_err(|e| store::write_error(&tmp, e))?;
     drop(file);
     bar.finish_and_clear();
     integrity_check(&tmp, &m.facts()).map_err(|e| {

@@ -21,9 +21,11 @@ pub mod backend;
 mod error;
 mod objects;
 pub mod replica;
+mod writeback;
 
 pub use backend::{Backend, Handle, Kind, LocalDir};
 pub use error::StoreError;
+pub use writeback::FlushBehind;
 
 /// The backend for a replica URL (`s3://bucket/prefix`, `file:///path`; design.md §9). `aws`
 /// holds `AWS_*` settings that take precedence over the environment's (the tests' server).
