@@ -1,7 +1,7 @@
 //! Exit codes (design.md §5) and the one place a failure is classified.
 //!
 //! Each layer returns its own typed error carrying data, never a sentence: `CommandError`
-//! (src/cmd), `JournalError`, `SnapshotError`, `StoreError` (src/store) and `EngineError` (the
+//! (src/cmd), `SettingsError`, `JournalError`, `SnapshotError`, `StoreError` (src/store) and `EngineError` (the
 //! engine seam, into which each engine maps its driver's errors). Their text is the renderer's
 //! (`render::errors`). `failure` maps the first typed error of a chain to its exit status and
 //! hint (`classify` is its short form); anything else is an environment problem and exits
@@ -12,6 +12,7 @@ use std::fmt;
 use crate::cmd::error::CommandError;
 use crate::engine::EngineError;
 use crate::journal::JournalError;
+use crate::settings::SettingsError;
 use crate::snapshot::SnapshotError;
 use crate::store::StoreError;
 
@@ -127,12 +128,16 @@ fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<
         use CommandError::*;
         let exit = match e {
             TooManyChanges { .. } => Exit::TooManyChanges,
-            DamagedSnapshots { .. } | FailedVerification { .. } => Exit::Integrity,
+            DamagedSnapshots { .. } | FailedVerification { .. } | IncompleteUpload => {
+                Exit::Integrity
+            }
             CommittedUnmarked { .. }
             | RestoreUnrecorded { .. }
             | ExtractionFailed
             | Injected { .. } => Exit::Database,
             NoSnapshots
+            | NoReplica
+            | NoRemoteSnapshots
             | NoSnapshotOf { .. }
             | NoTargetDir { .. }
             | TargetIsDir { .. }
@@ -178,12 +183,42 @@ fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<
     }
     if let Some(e) = e.downcast_ref::<StoreError>() {
         let exit = match e {
-            StoreError::Missing { .. } => Exit::Usage,
-            StoreError::Read { .. } | StoreError::Write { .. } | StoreError::Delete { .. } => {
-                Exit::Database
-            }
+            StoreError::Missing { .. }
+            | StoreError::NoneYet { .. }
+            | StoreError::NoMatch { .. }
+            | StoreError::Ambiguous { .. }
+            | StoreError::BadReplicaUrl { .. }
+            | StoreError::NoRecipient { .. }
+            | StoreError::RecipientsFile { .. }
+            | StoreError::BadRecipient { .. }
+            | StoreError::NoIdentity
+            | StoreError::BadIdentity { .. } => Exit::Usage,
+            StoreError::Undecryptable { .. } => Exit::Integrity,
+            StoreError::Replica { .. } | StoreError::CopyFailed { .. } => Exit::Replica,
+            StoreError::Locked { .. } | StoreError::CannotLock { waited: true, .. } => Exit::Locked,
+            StoreError::Read { .. }
+            | StoreError::CreateDir { .. }
+            | StoreError::Inspect { .. }
+            | StoreError::OpenDir { .. }
+            | StoreError::LockFile { .. }
+            | StoreError::Refused { .. }
+            | StoreError::CannotLock { waited: false, .. }
+            | StoreError::Json { .. }
+            | StoreError::Write { .. }
+            | StoreError::Delete { .. }
+            | StoreError::Encrypt { .. }
+            | StoreError::ThreadFailed { .. } => Exit::Database,
         };
-        return Some((exit, None));
+        return Some((exit, text::store_hint(e)));
+    }
+    if let Some(e) = e.downcast_ref::<SettingsError>() {
+        let exit = match e {
+            SettingsError::NoDatabase { .. } => Exit::Database,
+            SettingsError::BadTimezone { .. }
+            | SettingsError::BadNow { .. }
+            | SettingsError::EmptyPgSchema => Exit::Usage,
+        };
+        return Some((exit, text::settings_hint(e)));
     }
     if let Some(e) = e.downcast_ref::<EngineError>() {
         return Some((Exit::Database, text::engine_hint(e)));
