@@ -293,6 +293,96 @@ mod tests {
     }
 
     #[test]
+    fn store_and_settings_errors_keep_the_exit_codes_their_failures_had() {
+        use crate::store::{IdKind, Refusal, Undecryptable};
+        let io = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let path = || PathBuf::from("/s/lock");
+        let cases: Vec<(anyhow::Error, Exit)> = vec![
+            (
+                StoreError::Locked {
+                    path: path(),
+                    holder: None,
+                }
+                .into(),
+                Exit::Locked,
+            ),
+            (
+                StoreError::CannotLock {
+                    path: path(),
+                    err: io(),
+                    waited: true,
+                }
+                .into(),
+                Exit::Locked,
+            ),
+            (
+                StoreError::CannotLock {
+                    path: path(),
+                    err: io(),
+                    waited: false,
+                }
+                .into(),
+                Exit::Database,
+            ),
+            (
+                StoreError::Refused {
+                    path: path(),
+                    why: Refusal::Symlink,
+                }
+                .into(),
+                Exit::Database,
+            ),
+            (
+                StoreError::NoMatch {
+                    kind: IdKind::Journal,
+                    wanted: "2027".into(),
+                }
+                .into(),
+                Exit::Usage,
+            ),
+            (
+                anyhow::Error::new(StoreError::Replica {
+                    location: "s3://b/p".into(),
+                    cause: "connection refused".into(),
+                })
+                .context("pushing"),
+                Exit::Replica,
+            ),
+            (
+                StoreError::Undecryptable {
+                    location: "s3://b/p/journals/x.json.age".into(),
+                    why: Undecryptable::OtherKey,
+                }
+                .into(),
+                Exit::Integrity,
+            ),
+            (StoreError::NoIdentity.into(), Exit::Usage),
+            (
+                SettingsError::BadNow {
+                    given: "soon".into(),
+                }
+                .into(),
+                Exit::Usage,
+            ),
+            (
+                SettingsError::NoDatabase { tried: vec![] }.into(),
+                Exit::Database,
+            ),
+        ];
+        for (err, exit) in cases {
+            assert_eq!(classify(&err).0, exit, "{err:#}");
+        }
+        // The refusal and the lock keep their hints.
+        let refused = anyhow::Error::new(StoreError::Refused {
+            path: path(),
+            why: Refusal::HardLinks,
+        });
+        assert!(classify(&refused).1.is_some());
+        let f = failure(&refused);
+        assert!(f.message.contains("/s/lock"), "{}", f.message);
+    }
+
+    #[test]
     fn typed_errors_keep_their_classes() {
         let usage = anyhow::Error::new(CommandError::NoSnapshots);
         assert_eq!(classify(&usage).0, Exit::Usage);

@@ -585,6 +585,7 @@ pub fn resolve_id(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Exit;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -626,11 +627,12 @@ mod tests {
             resolve_id(&items(), "20260102", IdKind::Snapshot).unwrap(),
             "20260102T000000Z-cccc0003"
         );
-        let err = resolve_id(&items(), "20260101", IdKind::Snapshot).unwrap_err();
+        let err =
+            anyhow::Error::new(resolve_id(&items(), "20260101", IdKind::Snapshot).unwrap_err());
         assert_eq!(crate::error::classify(&err).0, Exit::Usage);
         assert!(err.to_string().contains("aaaa0001"), "{err}");
         assert!(err.to_string().contains("bbbb0002"), "{err}");
-        let err = resolve_id(&items(), "2027", IdKind::Snapshot).unwrap_err();
+        let err = anyhow::Error::new(resolve_id(&items(), "2027", IdKind::Snapshot).unwrap_err());
         assert_eq!(crate::error::classify(&err).0, Exit::Usage);
         assert!(resolve_id(&[], "latest", IdKind::Snapshot).is_err());
     }

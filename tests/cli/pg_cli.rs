@@ -110,7 +110,7 @@ fn apply_then_restore_journal_round_trip_and_the_report_hides_the_password() {
             "{file} holds the password"
         );
     }
-    let out = succeeds(jobsweep(&pg.url(), &store).args(["restore", "--journal", "latest"]));
+    succeeds(jobsweep(&pg.url(), &store).args(["restore", "--journal", "latest"]));
     assert_eq!(pg.dump(), before);
     let out = jobsweep(&pg.url(), &store).arg("log").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -157,7 +157,7 @@ fn snapshot_verify_without_the_server_then_restore_and_diff() {
     let (env, pg) = both(24);
     let store = env.path("pgstore");
     let before = pg.dump();
-    let out = succeeds(jobsweep(&pg.url(), &store).arg("snapshot"));
+    succeeds(jobsweep(&pg.url(), &store).arg("snapshot"));
     let manifest: Vec<String> = crate::common::files_under(&store)
         .into_iter()
         .filter(|f| f.ends_with(".json") && f.starts_with("snapshots"))
@@ -166,7 +166,7 @@ fn snapshot_verify_without_the_server_then_restore_and_diff() {
         serde_json::from_slice(&std::fs::read(store.join(&manifest[0])).unwrap()).unwrap();
     assert!(!manifest.to_string().contains(&pg.password()));
     // Verify needs no server: point it at a database that does not exist.
-    let out = succeeds(jobsweep(&pg.url_of("gone_db"), &store).args(["snapshot", "verify"]));
+    succeeds(jobsweep(&pg.url_of("gone_db"), &store).args(["snapshot", "verify"]));
 
     pg.sql(
         "UPDATE analysis_jobs SET status = 'failed' WHERE id <= 5; DELETE FROM analysis_progress;",
@@ -179,8 +179,7 @@ fn snapshot_verify_without_the_server_then_restore_and_diff() {
     assert!(diff.to_string().contains("analysis_progress"), "{diff}");
     assert!(diff.to_string().contains("job-0001"), "{diff}");
 
-    let out =
-        succeeds(jobsweep(&pg.url(), &store).args(["restore", "--snapshot", "latest", "--force"]));
+    succeeds(jobsweep(&pg.url(), &store).args(["restore", "--snapshot", "latest", "--force"]));
     assert_eq!(pg.dump(), before);
 }
 
@@ -246,7 +245,7 @@ fn kill_9_inside_the_transaction_changes_nothing_and_the_next_run_resolves_it() 
 fn restore_to_another_database_creates_it_refuses_a_full_one_and_replaces_with_force() {
     let (env, pg) = both(26);
     let store = env.path("pgstore");
-    let out = succeeds(jobsweep(&pg.url(), &store).arg("snapshot"));
+    succeeds(jobsweep(&pg.url(), &store).arg("snapshot"));
     let other = PgDb::new();
     let restore = |force: bool| {
         let mut cmd = jobsweep(&pg.url(), &store);
@@ -351,7 +350,7 @@ fn kill_9_after_commit_leaves_a_planned_journal_the_next_run_resolves_as_committ
     let out = succeeds(jobsweep(&pg.url(), &store).args(["--json", "apply"]));
     assert_eq!(json(&out)["recovered"][0]["state"], "committed");
     // And it can be reverted like any apply.
-    let out = succeeds(jobsweep(&pg.url(), &store).args(["restore", "--journal", "latest"]));
+    succeeds(jobsweep(&pg.url(), &store).args(["restore", "--journal", "latest"]));
     assert_eq!(pg.dump(), before);
 }
 
@@ -432,7 +431,7 @@ fn the_legacy_schema_is_recognised_and_reported_as_on_sqlite() {
 fn the_store_defaults_to_the_state_directory_named_after_the_server_and_database() {
     let (env, pg) = both(32);
     let state = env.path("state");
-    let out = succeeds(
+    succeeds(
         bare_cmd()
             .env_remove("DATABASE_URL")
             .env("XDG_STATE_HOME", &state)
@@ -502,14 +501,14 @@ fn the_apps_tables_in_another_schema_work_with_pg_schema() {
     );
 
     // apply changes the tables in app, and nothing appears in public.
-    let out = succeeds(jobsweep(&pg.url(), &store).args(["--pg-schema", "app", "apply"]));
+    succeeds(jobsweep(&pg.url(), &store).args(["--pg-schema", "app", "apply"]));
     assert_ne!(pg.dump_schema("app"), before);
     assert_eq!(pg.dump_schema("public"), "");
 
     // restore --to another database's schema app: the state before apply.
     let other = PgDb::new();
     other.sql("CREATE SCHEMA app");
-    let out = succeeds(
+    succeeds(
         jobsweep(&pg.url(), &store)
             .args(["--pg-schema", "app", "restore", "--snapshot", "latest"])
             .args(["--to", &other.url()]),
@@ -522,7 +521,7 @@ fn the_apps_tables_in_another_schema_work_with_pg_schema() {
 fn a_missing_schema_is_one_line_exit_3_and_changes_nothing() {
     let (env, pg) = both_in_app_schema(28);
     let store = env.path("pgstore");
-    let out = succeeds(jobsweep(&pg.url(), &store).args(["--pg-schema", "app", "snapshot"]));
+    succeeds(jobsweep(&pg.url(), &store).args(["--pg-schema", "app", "snapshot"]));
     let before = pg.dump_schema("app");
     let files = crate::common::files_under(&store);
     for command in [
