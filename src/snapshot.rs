@@ -787,7 +787,7 @@ pub fn find(store: &Store, wanted: &str) -> Result<Manifest> {
             .iter()
             .map(|p| (p.id.clone(), store::time_of_id(&p.id).unwrap_or_default())),
     );
-    let id = store::resolve_id(&items, wanted, &crate::render::errors::snapshot_noun())?;
+    let id = store::resolve_id(&items, wanted, store::IdKind::Snapshot)?;
     if let Some(m) = scan.manifests.into_iter().find(|m| m.id == id) {
         return Ok(m);
     }
