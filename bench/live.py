@@ -196,7 +196,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     log(f"database {os.path.getsize(master) / 2**20:.0f} MiB; targets (delete mode): worst wait <= 0.5 s "
         f"(snapshot, apply), <= 1.0 s (restore), no 'locked' errors; WAL: <= 0.1 s (snapshot, apply)")
-    base = baseline(master, work)
+    # NO_BASELINE=1 skips the pipeline (when several partial runs share one baseline).
+    base = None if os.environ.get("NO_BASELINE") else baseline(master, work)
     if base is not None:
         log(f"baseline sqlite3 .backup + zstd -3 -T0 + sha256sum: {base:.2f} s")
     log(f"{'mode':6} {'rate':>4} {'command':8} {'method':6} {'worst':>7} {'p99':>7} {'locked':>6} "
