@@ -716,7 +716,10 @@ fn a_schema_other_than_public_is_its_own_database_for_snapshots_and_the_store() 
     };
     // public's identity is written as before schemas counted; app's names its schema.
     let of_public = snapshot("public");
-    assert!(of_public["source_server"].get("schema").is_none(), "{of_public}");
+    assert!(
+        of_public["source_server"].get("schema").is_none(),
+        "{of_public}"
+    );
     let of_app = snapshot("app");
     assert_eq!(of_app["source_server"]["schema"], "app", "{of_app}");
 
@@ -752,7 +755,15 @@ fn a_schema_other_than_public_is_its_own_database_for_snapshots_and_the_store() 
         let out = bare_cmd()
             .env_remove("DATABASE_URL")
             .env("XDG_STATE_HOME", &state)
-            .args(["--db", &pg.url(), "--lang", "en", "--pg-schema", schema, "snapshot"])
+            .args([
+                "--db",
+                &pg.url(),
+                "--lang",
+                "en",
+                "--pg-schema",
+                schema,
+                "snapshot",
+            ])
             .output()
             .unwrap();
         assert_eq!(
@@ -762,7 +773,15 @@ fn a_schema_other_than_public_is_its_own_database_for_snapshots_and_the_store() 
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let port = pg.url().rsplit_once(':').unwrap().1.split('/').next().unwrap().to_string();
+    let port = pg
+        .url()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     let base = format!("127.0.0.1-{port}-{}", pg.name);
     let mut stores: Vec<String> = std::fs::read_dir(state.join("jobsweep"))
         .unwrap()
