@@ -1,7 +1,7 @@
 //! Exit codes (design.md §5) and the one place a failure is classified.
 //!
 //! Each layer returns its own typed error carrying data, never a sentence: `CommandError`
-//! (src/cmd), `JournalError`, `SnapshotError`, `StoreError` (src/store) and `EngineError` (the
+//! (src/cmd), `SettingsError`, `JournalError`, `SnapshotError`, `StoreError` (src/store) and `EngineError` (the
 //! engine seam, into which each engine maps its driver's errors). Their text is the renderer's
 //! (`render::errors`). `failure` maps the first typed error of a chain to its exit status and
 //! hint (`classify` is its short form); anything else is an environment problem and exits
@@ -12,6 +12,7 @@ use std::fmt;
 use crate::cmd::error::CommandError;
 use crate::engine::EngineError;
 use crate::journal::JournalError;
+use crate::settings::SettingsError;
 use crate::snapshot::SnapshotError;
 use crate::store::StoreError;
 
@@ -127,12 +128,16 @@ fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<
         use CommandError::*;
         let exit = match e {
             TooManyChanges { .. } => Exit::TooManyChanges,
-            DamagedSnapshots { .. } | FailedVerification { .. } => Exit::Integrity,
+            DamagedSnapshots { .. } | FailedVerification { .. } | IncompleteUpload => {
+                Exit::Integrity
+            }
             CommittedUnmarked { .. }
             | RestoreUnrecorded { .. }
             | ExtractionFailed
             | Injected { .. } => Exit::Database,
             NoSnapshots
+            | NoReplica
+            | NoRemoteSnapshots
             | NoSnapshotOf { .. }
             | NoTargetDir { .. }
             | TargetIsDir { .. }
@@ -178,12 +183,42 @@ fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<
     }
     if let Some(e) = e.downcast_ref::<StoreError>() {
         let exit = match e {
-            StoreError::Missing { .. } => Exit::Usage,
-            StoreError::Read { .. } | StoreError::Write { .. } | StoreError::Delete { .. } => {
-                Exit::Database
-            }
+            StoreError::Missing { .. }
+            | StoreError::NoneYet { .. }
+            | StoreError::NoMatch { .. }
+            | StoreError::Ambiguous { .. }
+            | StoreError::BadReplicaUrl { .. }
+            | StoreError::NoRecipient { .. }
+            | StoreError::RecipientsFile { .. }
+            | StoreError::BadRecipient { .. }
+            | StoreError::NoIdentity
+            | StoreError::BadIdentity { .. } => Exit::Usage,
+            StoreError::Undecryptable { .. } => Exit::Integrity,
+            StoreError::Replica { .. } | StoreError::CopyFailed { .. } => Exit::Replica,
+            StoreError::Locked { .. } | StoreError::CannotLock { waited: true, .. } => Exit::Locked,
+            StoreError::Read { .. }
+            | StoreError::CreateDir { .. }
+            | StoreError::Inspect { .. }
+            | StoreError::OpenDir { .. }
+            | StoreError::LockFile { .. }
+            | StoreError::Refused { .. }
+            | StoreError::CannotLock { waited: false, .. }
+            | StoreError::Json { .. }
+            | StoreError::Write { .. }
+            | StoreError::Delete { .. }
+            | StoreError::Encrypt { .. }
+            | StoreError::ThreadFailed { .. } => Exit::Database,
         };
-        return Some((exit, None));
+        return Some((exit, text::store_hint(e)));
+    }
+    if let Some(e) = e.downcast_ref::<SettingsError>() {
+        let exit = match e {
+            SettingsError::NoDatabase { .. } => Exit::Database,
+            SettingsError::BadTimezone { .. }
+            | SettingsError::BadNow { .. }
+            | SettingsError::EmptyPgSchema => Exit::Usage,
+        };
+        return Some((exit, text::settings_hint(e)));
     }
     if let Some(e) = e.downcast_ref::<EngineError>() {
         return Some((Exit::Database, text::engine_hint(e)));
@@ -255,6 +290,96 @@ mod tests {
             failure(&wrapped).message.replace("listing journals: ", "")
         );
         assert_eq!(classify(&wrapped).0, Exit::Database);
+    }
+
+    #[test]
+    fn store_and_settings_errors_keep_the_exit_codes_their_failures_had() {
+        use crate::store::{IdKind, Refusal, Undecryptable};
+        let io = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let path = || PathBuf::from("/s/lock");
+        let cases: Vec<(anyhow::Error, Exit)> = vec![
+            (
+                StoreError::Locked {
+                    path: path(),
+                    holder: None,
+                }
+                .into(),
+                Exit::Locked,
+            ),
+            (
+                StoreError::CannotLock {
+                    path: path(),
+                    err: io(),
+                    waited: true,
+                }
+                .into(),
+                Exit::Locked,
+            ),
+            (
+                StoreError::CannotLock {
+                    path: path(),
+                    err: io(),
+                    waited: false,
+                }
+                .into(),
+                Exit::Database,
+            ),
+            (
+                StoreError::Refused {
+                    path: path(),
+                    why: Refusal::Symlink,
+                }
+                .into(),
+                Exit::Database,
+            ),
+            (
+                StoreError::NoMatch {
+                    kind: IdKind::Journal,
+                    wanted: "2027".into(),
+                }
+                .into(),
+                Exit::Usage,
+            ),
+            (
+                anyhow::Error::new(StoreError::Replica {
+                    location: "s3://b/p".into(),
+                    cause: "connection refused".into(),
+                })
+                .context("pushing"),
+                Exit::Replica,
+            ),
+            (
+                StoreError::Undecryptable {
+                    location: "s3://b/p/journals/x.json.age".into(),
+                    why: Undecryptable::OtherKey,
+                }
+                .into(),
+                Exit::Integrity,
+            ),
+            (StoreError::NoIdentity.into(), Exit::Usage),
+            (
+                SettingsError::BadNow {
+                    given: "soon".into(),
+                }
+                .into(),
+                Exit::Usage,
+            ),
+            (
+                SettingsError::NoDatabase { tried: vec![] }.into(),
+                Exit::Database,
+            ),
+        ];
+        for (err, exit) in cases {
+            assert_eq!(classify(&err).0, exit, "{err:#}");
+        }
+        // The refusal and the lock keep their hints.
+        let refused = anyhow::Error::new(StoreError::Refused {
+            path: path(),
+            why: Refusal::HardLinks,
+        });
+        assert!(classify(&refused).1.is_some());
+        let f = failure(&refused);
+        assert!(f.message.contains("/s/lock"), "{}", f.message);
     }
 
     #[test]

@@ -423,7 +423,7 @@ pub fn find_for(store: &Store, wanted: &str, db: &Identity) -> Result<Journal> {
         .iter()
         .map(|e| (e.id.clone(), e.created_at()))
         .collect();
-    let id = store::resolve_id(&items, wanted, &crate::render::errors::journal_noun())?;
+    let id = store::resolve_id(&items, wanted, store::IdKind::Journal)?;
     let entry = entries
         .into_iter()
         .find(|e| e.id == id)

@@ -9,10 +9,23 @@ use chrono::{DateTime, Utc};
 
 use crate::core::time::{self, DbTimezone};
 use crate::engine::Target;
-use crate::error::{fail, Exit, Failure};
 use crate::i18n::Lang;
 use crate::store::{Replica, ReplicaConfig};
-use crate::t;
+
+/// What is wrong with the options given, as data; the sentences are `render::errors`', the
+/// exit status `error::classify`'s.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", crate::render::errors::settings(self))]
+pub enum SettingsError {
+    /// `--db-timezone` is not utc, local or +HH:MM.
+    BadTimezone { given: String },
+    /// `--now` is neither RFC 3339 nor `YYYY-MM-DD HH:MM:SS`.
+    BadNow { given: String },
+    /// `--pg-schema ''`.
+    EmptyPgSchema,
+    /// No `--db`, `JOBSWEEP_DB` or `DATABASE_URL`, and none of the usual paths exists.
+    NoDatabase { tried: Vec<PathBuf> },
+}
 
 /// The global options as given (the command line's, or the completion's), before they are
 /// checked and resolved. `cli` fills it from clap's types; nothing here knows clap.
@@ -89,25 +102,13 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(args: &Options) -> Result<Settings> {
-        let tz = DbTimezone::parse(&args.db_timezone).ok_or_else(|| {
-            fail(
-                Exit::Usage,
-                t!(
-                    "--db-timezone 값 '{}' 을(를) 알 수 없습니다 (utc, local, +HH:MM)",
-                    "invalid --db-timezone '{}': expected utc, local or +HH:MM",
-                    args.db_timezone
-                ),
-            )
-        })?;
+        let tz =
+            DbTimezone::parse(&args.db_timezone).ok_or_else(|| SettingsError::BadTimezone {
+                given: args.db_timezone.clone(),
+            })?;
         let now = match &args.now {
-            Some(text) => time::parse_now(text, tz).ok_or_else(|| {
-                fail(
-                    Exit::Usage,
-                    t!(
-                    "--now 값 '{text}' 을(를) 읽을 수 없습니다 (RFC 3339 또는 YYYY-MM-DD HH:MM:SS)",
-                    "invalid --now '{text}': expected RFC 3339 or YYYY-MM-DD HH:MM:SS"
-                ),
-                )
+            Some(text) => time::parse_now(text, tz).ok_or_else(|| SettingsError::BadNow {
+                given: text.clone(),
             })?,
             None => Utc::now(),
         };
@@ -119,13 +120,7 @@ impl Settings {
             Color::Auto => !no_color && std::io::stdout().is_terminal(),
         };
         if args.pg_schema.as_deref() == Some("") {
-            return Err(fail(
-                Exit::Usage,
-                t!(
-                    "--pg-schema 값이 비어 있습니다",
-                    "--pg-schema is empty: name a schema"
-                ),
-            ));
+            return Err(SettingsError::EmptyPgSchema.into());
         }
         Ok(Settings {
             db: args.db.clone(),
@@ -189,23 +184,7 @@ impl Settings {
         if let Some(found) = candidates.iter().find(|p| p.is_file()) {
             return Ok(Target::Sqlite(found.clone()));
         }
-        let tried = candidates
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        Err(Failure::new(
-            Exit::Database,
-            t!(
-                "데이터베이스를 찾지 못했습니다 (찾아본 곳: {tried})",
-                "no database found (tried {tried})"
-            ),
-        )
-        .hint(t!(
-            "--db 경로 또는 JOBSWEEP_DB 를 지정하세요",
-            "pass --db PATH or set JOBSWEEP_DB"
-        ))
-        .into())
+        Err(SettingsError::NoDatabase { tried: candidates }.into())
     }
 
     /// The store: `--store`/`JOBSWEEP_STORE`, else `.jobsweep/` beside the database.

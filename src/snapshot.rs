@@ -25,7 +25,7 @@ use crate::engine::{
 };
 use crate::error::{fail, Exit};
 use crate::progress::{self, Sink};
-use crate::store::{self, Store, EXTRACT_PREFIX, TEMP_PREFIX};
+use crate::store::{self, FlushBehind, Store, EXTRACT_PREFIX, TEMP_PREFIX};
 use crate::t;
 
 /// zstd level: the CLI's default, the best speed/size trade-off for text-heavy databases.
@@ -579,7 +579,7 @@ fn compress_from(
         .open(out)
         .map_err(|e| store::write_error(out, e))?;
     let writer = HashWriter {
-        inner: BufWriter::with_capacity(BUF, file),
+        inner: BufWriter::with_capacity(BUF, FlushBehind::new(file)),
         hasher: Sha256::new(),
         bytes: 0,
     };
@@ -614,7 +614,7 @@ fn compress_from(
     }
     let mut writer = encoder.finish().map_err(zerr)?;
     writer.flush().map_err(zerr)?;
-    writer.inner.get_ref().sync_all().map_err(zerr)?;
+    writer.inner.get_ref().get_ref().sync_all().map_err(zerr)?;
     Ok((
         finish(hasher, read_bytes),
         finish(writer.hasher, writer.bytes),
@@ -766,12 +766,14 @@ pub fn extract_to(
             m.id
         ),
     );
-    let mut out = BufWriter::with_capacity(BUF, file);
+    let mut out = BufWriter::with_capacity(BUF, FlushBehind::new(file));
     check_compressed(&zst, m, &mut out, &bar)?;
     let file = out
         .into_inner()
         .map_err(|e| store::write_error(&tmp, e.into_error()))?;
-    file.sync_all().map_err(|e| store::write_error(&tmp, e))?;
+    file.get_ref()
+        .sync_all()
+        .map_err(|e| store::write_error(&tmp, e))?;
     drop(file);
     bar.finish_and_clear();
     integrity_check(&tmp, &m.facts()).map_err(|e| {
@@ -899,7 +901,7 @@ pub fn find(store: &Store, wanted: &str) -> Result<Manifest> {
             .iter()
             .map(|p| (p.id.clone(), store::time_of_id(&p.id).unwrap_or_default())),
     );
-    let id = store::resolve_id(&items, wanted, &crate::render::errors::snapshot_noun())?;
+    let id = store::resolve_id(&items, wanted, store::IdKind::Snapshot)?;
     if let Some(m) = scan.manifests.into_iter().find(|m| m.id == id) {
         return Ok(m);
     }

@@ -262,7 +262,7 @@ fn transaction(
     let t = Instant::now();
     let tx = db.begin_write()?;
     // Nobody else can commit from here on: what this survey sees is what the updates meet. It
-    // reads only the planned rows, which keeps the app's wait short (design.md §3.2).
+    // reads only the planned rows, which keeps the app's wait short (design.md §3.4).
     let planned: Vec<i64> = first.stale.iter().map(|j| j.id).collect();
     let survey = tx.survey(schema, criteria, settings.tz, &planned)?;
     let (changes, skipped) = replan(tx.as_ref(), first, &survey)?;

@@ -15,6 +15,12 @@ pub enum Committed {
 pub enum CommandError {
     /// `snapshot verify` on a store with nothing in it.
     NoSnapshots,
+    /// A replica command without a replica set.
+    NoReplica,
+    /// `snapshot verify --remote --all` on a replica with nothing in it.
+    NoRemoteSnapshots,
+    /// The replica holds the snapshot's data without its manifest (an upload that broke off).
+    IncompleteUpload,
     /// No snapshot of `database` in the store at `store`.
     NoSnapshotOf { database: String, store: PathBuf },
     /// `restore --to`: the target's directory does not exist.

@@ -9,11 +9,13 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::error::{fail, Exit, Failure};
+use crate::error::Exit;
+use crate::render::replica as text;
 use crate::settings::Settings;
 use crate::snapshot::{self, Manifest};
-use crate::store::{self, RemoteSnapshot, Replica, Store};
-use crate::t;
+use crate::store::{self, IdKind, RemoteSnapshot, Replica, Store};
+
+use super::error::CommandError;
 
 use super::snapshot::{SnapshotReport, VerifyItem, VerifyReport};
 
@@ -62,17 +64,7 @@ pub struct RemoteItem {
 
 /// The replica, or exit 2 when none is set.
 fn replica(settings: &Settings) -> Result<Replica> {
-    settings.replica()?.ok_or_else(|| {
-        Failure::new(
-            Exit::Usage,
-            t!("복제본이 설정되지 않았습니다", "no replica is set"),
-        )
-        .hint(t!(
-            "--replica s3://BUCKET/PREFIX 또는 JOBSWEEP_REPLICA",
-            "pass --replica s3://BUCKET/PREFIX or set JOBSWEEP_REPLICA"
-        ))
-        .into()
-    })
+    Ok(settings.replica()?.ok_or(CommandError::NoReplica)?)
 }
 
 /// The id a remote name (`latest`, id, unique prefix) means, among complete remote snapshots.
@@ -82,13 +74,12 @@ fn resolve_remote(remote: &[RemoteSnapshot], wanted: &str) -> Result<String> {
         .filter(|r| r.complete)
         .map(|r| (r.id.clone(), store::time_of_id(&r.id).unwrap_or_default()))
         .collect();
-    store::resolve_id(&items, wanted, &t!("복제본의 스냅샷", "replica snapshot"))
+    Ok(store::resolve_id(&items, wanted, IdKind::ReplicaSnapshot)?)
 }
 
 pub fn push(settings: &Settings, id: Option<&str>, all: bool) -> Result<SnapshotReport> {
     let replica = replica(settings)?;
-    let store =
-        Store::existing(&settings.store_dir()?).ok_or(super::error::CommandError::NoSnapshots)?;
+    let store = Store::existing(&settings.store_dir()?).ok_or(CommandError::NoSnapshots)?;
     let _lock = store.lock(settings.wait)?;
     let manifests = if all {
         snapshot::list(&store)?
@@ -154,11 +145,7 @@ fn pull_verified(replica: &Replica, store: &Store, id: &str, settings: &Settings
     let checked = snapshot::find(store, id).and_then(|m| snapshot::verify(store, &m, settings));
     if let Err(e) = checked {
         forget_local(store, id);
-        return Err(e.context(t!(
-            "복제본 {}의 스냅샷 {id}",
-            "snapshot {id} from the replica {}",
-            replica.location()
-        )));
+        return Err(e.context(text::from_replica(id, &replica.location())));
     }
     Ok(bytes)
 }
@@ -221,13 +208,7 @@ pub fn verify(
     let ids = if all {
         let ids: Vec<String> = remote.iter().rev().map(|r| r.id.clone()).collect();
         if ids.is_empty() {
-            return Err(fail(
-                Exit::Usage,
-                t!(
-                    "복제본에 스냅샷이 없습니다",
-                    "there is no snapshot on the replica"
-                ),
-            ));
+            return Err(CommandError::NoRemoteSnapshots.into());
         }
         ids
     } else {
@@ -241,13 +222,7 @@ pub fn verify(
         let result = if complete {
             pull_verified(&replica, &temp, &id, settings)
         } else {
-            Err(fail(
-                Exit::Integrity,
-                t!(
-                    "매니페스트가 없습니다 (중단된 업로드: snapshot push 로 완성)",
-                    "no manifest (an interrupted upload: snapshot push completes it)"
-                ),
-            ))
+            Err(CommandError::IncompleteUpload.into())
         };
         let protected = snapshot::find(&temp, &id).is_ok_and(|m| m.is_protected());
         forget_local(&temp, &id);
@@ -346,13 +321,7 @@ fn fetch(
     replica.pull_snapshot(&temp, id)?;
     let m = snapshot::find(&temp, id)
         .and_then(|m| snapshot::verify(&temp, &m, settings).map(|()| m))
-        .map_err(|e| {
-            e.context(t!(
-                "복제본 {}의 스냅샷 {id}",
-                "snapshot {id} from the replica {}",
-                replica.location()
-            ))
-        })?;
+        .map_err(|e| e.context(text::from_replica(id, &replica.location())))?;
     for (from, to) in [
         (temp.data_path(id), store.data_path(id)),
         (temp.manifest_path(id), store.manifest_path(id)),
@@ -360,11 +329,7 @@ fn fetch(
         std::fs::rename(&from, &to).map_err(|e| store::write_error(&to, e))?;
     }
     store::sync_dir(&store.snapshots_dir())?;
-    crate::output::notice(&t!(
-        "스냅샷 {id} 을(를) 복제본 {} 에서 가져와 검증했습니다 (로컬 사본: {local_err:#})",
-        "snapshot {id} came from the replica {}, verified (local copy: {local_err:#})",
-        replica.location()
-    ));
+    crate::render::notice(&text::fetched(id, &replica.location(), local_err));
     Ok(m)
 }
 
@@ -451,13 +416,7 @@ fn survey_of(
     }
     let mut protection = snapshot::protection(&merged, now, protect_applies);
     for (id, why) in unreadable {
-        protection.keep_before(
-            &id,
-            &t!(
-                "복제본의 사본을 읽을 수 없습니다: {why}",
-                "its copy on the replica cannot be read: {why}"
-            ),
-        );
+        protection.keep_before(&id, &text::replica_copy_unreadable(&why));
     }
     Ok(RemoteSurvey {
         replica,
@@ -492,10 +451,7 @@ pub fn prune(
     let done = survey.and_then(|s| prune_on(&s, keep, local_ids, dry_run, &mut report));
     let after = done.map_err(|e| {
         report.error = Some(format!("{e:#}"));
-        e.context(t!(
-            "로컬 정리는 끝났지만 복제본은 정리하지 못했습니다",
-            "the local prune is done, the replica's is not"
-        ))
+        e.context(text::replica_prune_undone())
     });
     (Some(report), after)
 }

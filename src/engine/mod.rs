@@ -475,7 +475,7 @@ pub enum CommitError {
 pub trait WriteTx {
     /// The survey of the job rows `rows` only (the first survey's plan), inside this
     /// transaction (SQLite: under the write lock; PostgreSQL: with those rows locked `FOR
-    /// UPDATE`). Reading only them keeps the app's wait short (design.md §3.2); its `stats`
+    /// UPDATE`). Reading only them keeps the app's wait short (design.md §3.4); its `stats`
     /// count those rows only.
     fn survey(
         &self,

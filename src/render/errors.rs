@@ -4,8 +4,9 @@
 use crate::cmd::error::{CommandError, Committed};
 use crate::engine::{EngineError, Special, WriteFailure};
 use crate::journal::{Damage, JournalError};
+use crate::settings::SettingsError;
 use crate::snapshot::{ManifestDamage, SnapshotError};
-use crate::store::StoreError;
+use crate::store::{IdKind, Refusal, StoreError, Undecryptable, UrlProblem, Work};
 use crate::t;
 
 /// The one line of a command-layer failure.
@@ -13,6 +14,15 @@ pub fn command(e: &CommandError) -> String {
     use CommandError::*;
     match e {
         NoSnapshots => t!("스냅샷이 하나도 없습니다", "there is no snapshot yet"),
+        NoReplica => t!("복제본이 설정되지 않았습니다", "no replica is set"),
+        NoRemoteSnapshots => t!(
+            "복제본에 스냅샷이 없습니다",
+            "there is no snapshot on the replica"
+        ),
+        IncompleteUpload => t!(
+            "매니페스트가 없습니다 (중단된 업로드: snapshot push 로 완성)",
+            "no manifest (an interrupted upload: snapshot push completes it)"
+        ),
         NoSnapshotOf { database, store } => t!(
             "{} 에 {} 의 스냅숏이 없습니다",
             "no snapshot of {} in {}",
@@ -125,6 +135,10 @@ pub fn command(e: &CommandError) -> String {
 pub fn command_hint(e: &CommandError) -> Option<String> {
     use CommandError::*;
     Some(match e {
+        NoReplica => t!(
+            "--replica s3://BUCKET/PREFIX 또는 JOBSWEEP_REPLICA",
+            "pass --replica s3://BUCKET/PREFIX or set JOBSWEEP_REPLICA"
+        ),
         TargetExists { .. } => t!(
             "덮어쓰려면 --force 를 붙이세요",
             "pass --force to overwrite it"
@@ -153,6 +167,46 @@ pub fn command_hint(e: &CommandError) -> Option<String> {
     })
 }
 
+/// The one line of options that cannot be used.
+pub fn settings(e: &SettingsError) -> String {
+    match e {
+        SettingsError::BadTimezone { given } => t!(
+            "--db-timezone 값 '{given}' 을(를) 알 수 없습니다 (utc, local, +HH:MM)",
+            "invalid --db-timezone '{given}': expected utc, local or +HH:MM"
+        ),
+        SettingsError::BadNow { given } => t!(
+            "--now 값 '{given}' 을(를) 읽을 수 없습니다 (RFC 3339 또는 YYYY-MM-DD HH:MM:SS)",
+            "invalid --now '{given}': expected RFC 3339 or YYYY-MM-DD HH:MM:SS"
+        ),
+        SettingsError::EmptyPgSchema => t!(
+            "--pg-schema 값이 비어 있습니다",
+            "--pg-schema is empty: name a schema"
+        ),
+        SettingsError::NoDatabase { tried } => {
+            let tried = tried
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            t!(
+                "데이터베이스를 찾지 못했습니다 (찾아본 곳: {tried})",
+                "no database found (tried {tried})"
+            )
+        }
+    }
+}
+
+/// The hint of options that cannot be used, if it has one.
+pub fn settings_hint(e: &SettingsError) -> Option<String> {
+    match e {
+        SettingsError::NoDatabase { .. } => Some(t!(
+            "--db 경로 또는 JOBSWEEP_DB 를 지정하세요",
+            "pass --db PATH or set JOBSWEEP_DB"
+        )),
+        _ => None,
+    }
+}
+
 /// The one line of a store failure.
 pub fn store(e: &StoreError) -> String {
     match e {
@@ -176,12 +230,195 @@ pub fn store(e: &StoreError) -> String {
             "cannot delete {}: {err}",
             path.display()
         ),
+        StoreError::CreateDir { path, err } => t!(
+            "저장소 디렉터리 {} 을(를) 만들 수 없습니다: {err}",
+            "cannot create store directory {}: {err}",
+            path.display()
+        ),
+        StoreError::Inspect { path, err } => t!(
+            "저장소 디렉터리 {} 을(를) 확인할 수 없습니다: {err}",
+            "cannot inspect the store directory {}: {err}",
+            path.display()
+        ),
+        StoreError::OpenDir { path, err } => t!(
+            "저장소 디렉터리 {} 을(를) 열 수 없습니다: {err}",
+            "cannot open the store directory {}: {err}",
+            path.display()
+        ),
+        StoreError::LockFile { path, err } => t!(
+            "잠금 파일 {} 을(를) 열 수 없습니다: {err}",
+            "cannot open the lock file {}: {err}",
+            path.display()
+        ),
+        StoreError::Refused { path, why } => {
+            let why = match why {
+                Refusal::Symlink => t!("심볼릭 링크입니다", "it is a symbolic link"),
+                Refusal::NotRegular => t!("일반 파일이 아닙니다", "it is not a regular file"),
+                Refusal::NotDirectory => t!("디렉터리가 아닙니다", "it is not a directory"),
+                Refusal::HardLinks => t!(
+                    "다른 이름(하드 링크)이 있습니다",
+                    "it has other names (hard links)"
+                ),
+                Refusal::ForeignOwner { owner, me } => t!(
+                    "uid {owner} 의 것입니다 (이 사용자 uid {me} 도 root 도 아님)",
+                    "it belongs to uid {owner}, neither this user (uid {me}) nor root"
+                ),
+            };
+            t!(
+                "{} 을(를) 쓰지 않습니다: {why}",
+                "refusing {}: {why}",
+                path.display()
+            )
+        }
+        StoreError::Locked { path, holder } => {
+            let holder = super::labels::lock_holder(holder.as_deref());
+            t!(
+                "다른 jobsweep ({holder}) 이(가) 저장소 잠금 {} 을(를) 쥐고 있습니다",
+                "another jobsweep ({holder}) holds the store lock {}",
+                path.display()
+            )
+        }
+        StoreError::CannotLock { path, err, .. } => t!(
+            "저장소 잠금 {} 을(를) 얻지 못했습니다: {err}",
+            "cannot take the store lock {}: {err}",
+            path.display()
+        ),
+        StoreError::Json { err } => t!(
+            "JSON 직렬화 실패: {err}",
+            "serialising JSON: {err}"
+        ),
+        StoreError::BadReplicaUrl { url, why } => {
+            let why = match why {
+                UrlProblem::Invalid(e) => e.clone(),
+                UrlProblem::NoBucket => t!("버킷 이름이 없습니다", "it names no bucket"),
+                UrlProblem::NotLocalPath => t!("로컬 경로가 아닙니다", "it is not a local path"),
+                UrlProblem::Scheme(other) => t!(
+                    "'{other}' 은(는) 지원하지 않습니다 (s3:// 또는 file:///)",
+                    "'{other}' is not supported (s3:// or file:///)"
+                ),
+            };
+            t!(
+                "복제본 주소 '{url}' 을(를) 쓸 수 없습니다: {why}",
+                "cannot use the replica URL '{url}': {why}"
+            )
+        }
+        StoreError::Replica { location, cause } => {
+            t!("복제본 {location}: {cause}", "replica {location}: {cause}")
+        }
+        StoreError::NoRecipient { url } => t!(
+            "복제본 {url}: 암호화 수신자가 없습니다 (스냅샷에는 고객의 통화 내용이 들어 있습니다)",
+            "replica {url}: no encryption recipient (snapshots hold customers' call transcripts)"
+        ),
+        StoreError::RecipientsFile { path, err } => t!(
+            "수신자 파일 {} 을(를) 읽을 수 없습니다: {err}",
+            "cannot read the recipients file {}: {err}",
+            path.display()
+        ),
+        StoreError::BadRecipient { key, cause } => t!(
+            "수신자 '{key}' 은(는) age X25519 공개 키가 아닙니다: {cause}",
+            "recipient '{key}' is not an age X25519 public key: {cause}"
+        ),
+        StoreError::NoIdentity => t!(
+            "복제본이 암호화되어 있어 읽으려면 개인 키가 필요합니다",
+            "the replica is encrypted: reading it back needs the identity (private key)"
+        ),
+        StoreError::BadIdentity { path, cause } => t!(
+            "개인 키 파일 {} 을(를) 쓸 수 없습니다: {cause}",
+            "cannot use the identity file {}: {cause}",
+            path.display()
+        ),
+        StoreError::Encrypt { path, err } => t!(
+            "{} 암호화 실패: {err}",
+            "encrypting {}: {err}",
+            path.display()
+        ),
+        StoreError::Undecryptable { location, why } => {
+            let why = match why {
+                Undecryptable::OtherKey => t!(
+                    "--identity 의 키로 열리지 않습니다 (다른 키로 암호화됨)",
+                    "no key in --identity opens it (encrypted to another key)"
+                ),
+                Undecryptable::Other(e) => e.clone(),
+            };
+            t!(
+                "복제본의 {location} 을(를) 복호화할 수 없습니다: {why}",
+                "cannot decrypt {location} from the replica: {why}"
+            )
+        }
+        StoreError::ThreadFailed {
+            work: Work::Encryption,
+        } => t!("암호화 스레드가 실패했습니다", "encryption thread failed"),
+        StoreError::ThreadFailed {
+            work: Work::Download,
+        } => t!("다운로드 스레드가 실패했습니다", "download thread failed"),
+        StoreError::CopyFailed { n, first, why } => t!(
+            "로컬 작업은 끝났지만 복제본에 복사하지 못했습니다 ({n}개, 처음: {first}): {why}",
+            "the local work succeeded but its off-host copy failed ({n} object(s), first {first}): {why}"
+        ),
+        StoreError::NoneYet { kind } => {
+            let what = id_kind(*kind);
+            t!("{what} 이(가) 하나도 없습니다", "there is no {what} yet")
+        }
+        StoreError::NoMatch { kind, wanted } => {
+            let what = id_kind(*kind);
+            t!(
+                "'{wanted}' 에 해당하는 {what} 이(가) 없습니다",
+                "no {what} matches '{wanted}'"
+            )
+        }
+        StoreError::Ambiguous {
+            kind,
+            wanted,
+            matches,
+        } => {
+            let what = id_kind(*kind);
+            let (n, list) = (matches.len(), matches.join(", "));
+            t!(
+                "'{wanted}' 은(는) {what} {n}개에 해당합니다: {list}",
+                "'{wanted}' matches {n} {what}s: {list}"
+            )
+        }
     }
 }
 
-/// "journal", for messages about ids.
-pub fn journal_noun() -> String {
-    t!("저널", "journal")
+/// The hint of a store failure, if it has one.
+pub fn store_hint(e: &StoreError) -> Option<String> {
+    Some(match e {
+        StoreError::NoMatch { .. } => t!(
+            "목록을 보려면 jobsweep log 또는 jobsweep snapshot list",
+            "see jobsweep log or jobsweep snapshot list"
+        ),
+        StoreError::Refused { .. } => t!(
+            "jobsweep 는 저장소에서 링크를 따라가지 않습니다: 그것을 지우거나, 내 것(또는 root 의 것)인 실제 디렉터리를 --store 로 지정하세요",
+            "jobsweep never follows links in its store: remove it, or pass a real directory owned by you or root with --store"
+        ),
+        StoreError::Locked { .. } => t!(
+            "끝날 때까지 기다리거나 --wait 를 붙여 다시 실행하세요",
+            "let it finish, or run again with --wait"
+        ),
+        StoreError::NoRecipient { .. } => t!(
+            "--replica-recipient age1... (age-keygen 의 공개 키) 를 주거나, 평문 복제를 원하면 --replica-plaintext",
+            "pass --replica-recipient age1... (the public key from age-keygen), or --replica-plaintext if plaintext copies are wanted"
+        ),
+        StoreError::NoIdentity => t!(
+            "--identity FILE 또는 JOBSWEEP_IDENTITY (age-keygen 으로 만든 키 파일)",
+            "pass --identity FILE or set JOBSWEEP_IDENTITY (the key file made by age-keygen)"
+        ),
+        StoreError::CopyFailed { .. } => t!(
+            "로컬 스냅샷과 저널은 그대로입니다: 복제본이 닿으면 jobsweep snapshot push --all",
+            "the local snapshots and journals stand: run jobsweep snapshot push --all once the replica is reachable"
+        ),
+        _ => return None,
+    })
+}
+
+/// The noun of an id's kind, for messages about ids.
+fn id_kind(kind: IdKind) -> String {
+    match kind {
+        IdKind::Snapshot => t!("스냅샷", "snapshot"),
+        IdKind::Journal => t!("저널", "journal"),
+        IdKind::ReplicaSnapshot => t!("복제본의 스냅샷", "replica snapshot"),
+    }
 }
 
 /// The one line of a journal that cannot be used.
@@ -279,11 +516,6 @@ pub fn journal_hint(e: &JournalError) -> Option<String> {
         ),
         JournalError::NoneToRevert { .. } => return None,
     })
-}
-
-/// "snapshot", for messages about ids.
-pub fn snapshot_noun() -> String {
-    t!("스냅샷", "snapshot")
 }
 
 /// The first 16 hex digits of a checksum, enough to tell two apart.

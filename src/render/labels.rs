@@ -31,3 +31,27 @@ pub fn future_snapshots() -> String {
         "some snapshots were created in the future: check this host's clock; they are kept and not counted by --keep-last"
     )
 }
+
+/// The progress label of uploading an object (its key) to the replica.
+pub fn uploading(key: &str) -> String {
+    t!("복제본으로 {key}", "uploading {key}")
+}
+
+/// The progress label of downloading an object (its key) from the replica.
+pub fn downloading(key: &str) -> String {
+    t!("복제본에서 {key}", "downloading {key}")
+}
+
+/// The lock file's holder line, or "pid unknown".
+pub fn lock_holder(holder: Option<&str>) -> String {
+    holder.map_or_else(|| t!("pid 알 수 없음", "pid unknown"), str::to_string)
+}
+
+/// The notice of `--wait` while another jobsweep holds the store lock.
+pub fn waiting_for_lock(holder: Option<&str>) -> String {
+    let holder = lock_holder(holder);
+    t!(
+        "다른 jobsweep ({holder}) 이(가) 끝나기를 기다립니다...",
+        "waiting for another jobsweep ({holder}) to release the store lock..."
+    )
+}

@@ -92,3 +92,35 @@ fn encryption_note(encrypted: bool) -> String {
         t!(" (평문)", " (plaintext)")
     }
 }
+
+/// The context of a replica's snapshot that fails verification once downloaded.
+pub fn from_replica(id: &str, replica: &str) -> String {
+    t!(
+        "복제본 {replica}의 스냅샷 {id}",
+        "snapshot {id} from the replica {replica}"
+    )
+}
+
+/// The notice of `restore --snapshot` when the snapshot came from the replica.
+pub fn fetched(id: &str, replica: &str, local_err: &anyhow::Error) -> String {
+    t!(
+        "스냅샷 {id} 을(를) 복제본 {replica} 에서 가져와 검증했습니다 (로컬 사본: {local_err:#})",
+        "snapshot {id} came from the replica {replica}, verified (local copy: {local_err:#})"
+    )
+}
+
+/// Why a journal only the replica holds protects like a damaged one (prune).
+pub fn replica_copy_unreadable(why: &str) -> String {
+    t!(
+        "복제본의 사본을 읽을 수 없습니다: {why}",
+        "its copy on the replica cannot be read: {why}"
+    )
+}
+
+/// The context of a replica prune that failed after the local one.
+pub fn replica_prune_undone() -> String {
+    t!(
+        "로컬 정리는 끝났지만 복제본은 정리하지 못했습니다",
+        "the local prune is done, the replica's is not"
+    )
+}

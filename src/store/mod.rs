@@ -14,16 +14,15 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
-use crate::error::{fail, Exit, Failure};
-use crate::t;
-
 pub mod backend;
 mod error;
 mod objects;
 pub mod replica;
+mod writeback;
 
 pub use backend::{Backend, Handle, Kind, LocalDir};
-pub use error::StoreError;
+pub use error::{IdKind, Refusal, StoreError, Undecryptable, UrlProblem, Work};
+pub use writeback::FlushBehind;
 
 /// The backend for a replica URL (`s3://bucket/prefix`, `file:///path`; design.md §9). `aws`
 /// holds `AWS_*` settings that take precedence over the environment's (the tests' server).
@@ -76,15 +75,9 @@ impl Store {
             // Refused before anything is created under it, and again once it exists
             // (design.md §4 "Symlinks and ownership").
             check_dir(&sub)?;
-            fs::create_dir_all(&sub).map_err(|e| {
-                let shown = sub.display();
-                fail(
-                    Exit::Database,
-                    t!(
-                        "저장소 디렉터리 {shown} 을(를) 만들 수 없습니다: {e}",
-                        "cannot create store directory {shown}: {e}"
-                    ),
-                )
+            fs::create_dir_all(&sub).map_err(|err| StoreError::CreateDir {
+                path: sub.clone(),
+                err,
             })?;
             check_dir(&sub)?;
         }
@@ -165,15 +158,9 @@ impl Store {
     /// a planted link must never lead elsewhere (design.md §4).
     fn open_lock_file(&self) -> Result<File> {
         let path = self.lock_path();
-        let shown = path.display();
-        let cannot_open = |e: std::io::Error| {
-            fail(
-                Exit::Database,
-                t!(
-                    "잠금 파일 {shown} 을(를) 열 수 없습니다: {e}",
-                    "cannot open the lock file {shown}: {e}"
-                ),
-            )
+        let cannot_open = |err: std::io::Error| StoreError::LockFile {
+            path: path.clone(),
+            err,
         };
         let file = no_follow()
             .read(true)
@@ -183,29 +170,20 @@ impl Store {
             .open(&path)
             .map_err(|e| {
                 if is_symlink_error(&e, &path) {
-                    refused(&path, t!("심볼릭 링크입니다", "it is a symbolic link"))
+                    refused(&path, Refusal::Symlink)
                 } else {
                     cannot_open(e)
                 }
             })?;
         let meta = file.metadata().map_err(cannot_open)?;
         if !meta.is_file() {
-            return Err(refused(
-                &path,
-                t!("일반 파일이 아닙니다", "it is not a regular file"),
-            ));
+            return Err(refused(&path, Refusal::NotRegular).into());
         }
         if let Some(why) = foreign_owner(&meta) {
-            return Err(refused(&path, why));
+            return Err(refused(&path, why).into());
         }
         if hard_links(&meta) > 1 {
-            return Err(refused(
-                &path,
-                t!(
-                    "다른 이름(하드 링크)이 있습니다",
-                    "it has other names (hard links)"
-                ),
-            ));
+            return Err(refused(&path, Refusal::HardLinks).into());
         }
         Ok(file)
     }
@@ -216,15 +194,9 @@ impl Store {
         let path = self.lock_path();
         self.check()?;
         let mut file = self.open_lock_file()?;
-        let dir = open_dir(&self.dir).map_err(|e| {
-            let shown = self.dir.display();
-            fail(
-                Exit::Database,
-                t!(
-                    "저장소 디렉터리 {shown} 을(를) 열 수 없습니다: {e}",
-                    "cannot open the store directory {shown}: {e}"
-                ),
-            )
+        let dir = open_dir(&self.dir).map_err(|err| StoreError::OpenDir {
+            path: self.dir.clone(),
+            err,
         })?;
         Store::take(&file, &file, &path, wait)?;
         // The lock file's holder is gone when the file was deleted under it: read the pid from
@@ -257,44 +229,26 @@ impl Store {
             Err(std::fs::TryLockError::WouldBlock) => {
                 let holder = read_holder(info);
                 if !wait {
-                    return Err(Failure::new(
-                        Exit::Locked,
-                        t!(
-                            "다른 jobsweep ({holder}) 이(가) 저장소 잠금 {} 을(를) 쥐고 있습니다",
-                            "another jobsweep ({holder}) holds the store lock {}",
-                            path.display()
-                        ),
-                    )
-                    .hint(t!(
-                        "끝날 때까지 기다리거나 --wait 를 붙여 다시 실행하세요",
-                        "let it finish, or run again with --wait"
-                    ))
+                    return Err(StoreError::Locked {
+                        path: path.to_path_buf(),
+                        holder,
+                    }
                     .into());
                 }
-                crate::output::notice(&t!(
-                    "다른 jobsweep ({holder}) 이(가) 끝나기를 기다립니다...",
-                    "waiting for another jobsweep ({holder}) to release the store lock..."
-                ));
-                target.lock().map_err(|e| {
-                    fail(
-                        Exit::Locked,
-                        t!(
-                            "저장소 잠금 {} 을(를) 얻지 못했습니다: {e}",
-                            "cannot take the store lock {}: {e}",
-                            path.display()
-                        ),
-                    )
+                crate::render::notice(&crate::render::labels::waiting_for_lock(holder.as_deref()));
+                target.lock().map_err(|err| StoreError::CannotLock {
+                    path: path.to_path_buf(),
+                    err,
+                    waited: true,
                 })?;
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(fail(
-                    Exit::Database,
-                    t!(
-                        "저장소 잠금 {} 을(를) 얻지 못했습니다: {e}",
-                        "cannot take the store lock {}: {e}",
-                        path.display()
-                    ),
-                ))
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(StoreError::CannotLock {
+                    path: path.to_path_buf(),
+                    err,
+                    waited: false,
+                }
+                .into())
             }
         }
         Ok(())
@@ -336,16 +290,13 @@ impl Store {
     }
 }
 
-fn read_holder(mut file: &File) -> String {
+/// The holder line of the lock file ("pid N started ..."), if it has one.
+fn read_holder(mut file: &File) -> Option<String> {
     let mut text = String::new();
     let _ = file.seek(SeekFrom::Start(0));
     let _ = file.read_to_string(&mut text);
     let text = text.trim();
-    if text.is_empty() {
-        t!("pid 알 수 없음", "pid unknown")
-    } else {
-        text.to_string()
-    }
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 /// `OpenOptions` that never follow a symlink in the last component of the path (`O_NOFOLLOW`):
@@ -386,26 +337,17 @@ fn is_symlink_error(err: &std::io::Error, path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
-/// "refusing {path}: {why}", exit 3: a store that could redirect jobsweep's writes is an
-/// environment problem (design.md §4).
-fn refused(path: &Path, why: String) -> anyhow::Error {
-    let shown = path.display();
-    Failure::new(
-        Exit::Database,
-        t!(
-            "{shown} 을(를) 쓰지 않습니다: {why}",
-            "refusing {shown}: {why}"
-        ),
-    )
-    .hint(t!(
-        "jobsweep 는 저장소에서 링크를 따라가지 않습니다: 그것을 지우거나, 내 것(또는 root 의 것)인 실제 디렉터리를 --store 로 지정하세요",
-        "jobsweep never follows links in its store: remove it, or pass a real directory owned by you or root with --store"
-    ))
-    .into()
+/// A store path refused (exit 3): one that could redirect jobsweep's writes is an environment
+/// problem (design.md §4).
+fn refused(path: &Path, why: Refusal) -> StoreError {
+    StoreError::Refused {
+        path: path.to_path_buf(),
+        why,
+    }
 }
 
 /// The reason to refuse a file owned by another user than this one or root, if it is.
-fn foreign_owner(meta: &fs::Metadata) -> Option<String> {
+fn foreign_owner(meta: &fs::Metadata) -> Option<Refusal> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -413,10 +355,7 @@ fn foreign_owner(meta: &fs::Metadata) -> Option<String> {
         let me = unsafe { libc::geteuid() };
         let owner = meta.uid();
         if owner != me && owner != 0 {
-            return Some(t!(
-                "uid {owner} 의 것입니다 (이 사용자 uid {me} 도 root 도 아님)",
-                "it belongs to uid {owner}, neither this user (uid {me}) nor root"
-            ));
+            return Some(Refusal::ForeignOwner { owner, me });
         }
     }
     let _ = meta;
@@ -442,31 +381,22 @@ fn check_dir(path: &Path) -> Result<()> {
     let meta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            let shown = path.display();
-            return Err(fail(
-                Exit::Database,
-                t!(
-                    "저장소 디렉터리 {shown} 을(를) 확인할 수 없습니다: {e}",
-                    "cannot inspect the store directory {shown}: {e}"
-                ),
-            ));
+        Err(err) => {
+            return Err(StoreError::Inspect {
+                path: path.to_path_buf(),
+                err,
+            }
+            .into());
         }
     };
     if meta.file_type().is_symlink() {
-        return Err(refused(
-            path,
-            t!("심볼릭 링크입니다", "it is a symbolic link"),
-        ));
+        return Err(refused(path, Refusal::Symlink).into());
     }
     if !meta.is_dir() {
-        return Err(refused(
-            path,
-            t!("디렉터리가 아닙니다", "it is not a directory"),
-        ));
+        return Err(refused(path, Refusal::NotDirectory).into());
     }
     match foreign_owner(&meta) {
-        Some(why) => Err(refused(path, why)),
+        Some(why) => Err(refused(path, why).into()),
         None => Ok(()),
     }
 }
@@ -567,8 +497,7 @@ pub mod micros {
 /// Writes `value` as pretty JSON atomically: temp file in the same directory, fsync, rename,
 /// fsync the directory. A crash leaves either the old file or the new one, never a mix.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value)
-        .with_context(|| t!("JSON 직렬화 실패", "serialising JSON"))?;
+    let mut text = serde_json::to_vec_pretty(value).map_err(|err| StoreError::Json { err })?;
     text.push(b'\n');
     write_atomic(path, &text)
 }
@@ -615,20 +544,19 @@ pub fn write_error(path: &Path, err: std::io::Error) -> anyhow::Error {
 }
 
 /// Picks one id among `items` (id, created_at): `latest` is the newest by created_at, else an
-/// exact id, else a unique prefix. Unknown or ambiguous is a usage error (exit 2); `what` names
-/// the kind of thing in the message ("snapshot", "journal").
-pub fn resolve_id(items: &[(String, DateTime<Utc>)], wanted: &str, what: &str) -> Result<String> {
+/// exact id, else a unique prefix. Unknown or ambiguous is a usage error (exit 2); `kind` names
+/// the kind of thing in the message.
+pub fn resolve_id(
+    items: &[(String, DateTime<Utc>)],
+    wanted: &str,
+    kind: IdKind,
+) -> Result<String, StoreError> {
     if wanted == "latest" {
         return items
             .iter()
             .max_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
             .map(|(id, _)| id.clone())
-            .ok_or_else(|| {
-                fail(
-                    Exit::Usage,
-                    t!("{what} 이(가) 하나도 없습니다", "there is no {what} yet"),
-                )
-            });
+            .ok_or(StoreError::NoneYet { kind });
     }
     if let Some((id, _)) = items.iter().find(|(id, _)| id == wanted) {
         return Ok(id.clone());
@@ -641,34 +569,17 @@ pub fn resolve_id(items: &[(String, DateTime<Utc>)], wanted: &str, what: &str) -
             .filter(|(id, _)| id.starts_with(wanted))
             .collect()
     };
+    let wanted = wanted.to_string();
     match matches.len() {
         1 => Ok(matches[0].0.clone()),
-        0 => Err(Failure::new(
-            Exit::Usage,
-            t!(
-                "'{wanted}' 에 해당하는 {what} 이(가) 없습니다",
-                "no {what} matches '{wanted}'"
-            ),
-        )
-        .hint(t!(
-            "목록을 보려면 jobsweep log 또는 jobsweep snapshot list",
-            "see jobsweep log or jobsweep snapshot list"
-        ))
-        .into()),
-        n => {
+        0 => Err(StoreError::NoMatch { kind, wanted }),
+        _ => {
             matches.sort_by_key(|m| std::cmp::Reverse(m.1));
-            let list = matches
-                .iter()
-                .map(|(id, _)| id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            Err(fail(
-                Exit::Usage,
-                t!(
-                    "'{wanted}' 은(는) {what} {n}개에 해당합니다: {list}",
-                    "'{wanted}' matches {n} {what}s: {list}"
-                ),
-            ))
+            Err(StoreError::Ambiguous {
+                kind,
+                wanted,
+                matches: matches.iter().map(|(id, _)| id.clone()).collect(),
+            })
         }
     }
 }
@@ -676,6 +587,7 @@ pub fn resolve_id(items: &[(String, DateTime<Utc>)], wanted: &str, what: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Exit;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -701,12 +613,12 @@ mod tests {
     #[test]
     fn latest_is_newest_by_created_at() {
         assert_eq!(
-            resolve_id(&items(), "latest", "snapshot").unwrap(),
+            resolve_id(&items(), "latest", IdKind::Snapshot).unwrap(),
             "20260102T000000Z-cccc0003"
         );
         let same_second = &items()[..2];
         assert_eq!(
-            resolve_id(same_second, "latest", "snapshot").unwrap(),
+            resolve_id(same_second, "latest", IdKind::Snapshot).unwrap(),
             "20260101T000000Z-aaaa0001"
         );
     }
@@ -714,16 +626,17 @@ mod tests {
     #[test]
     fn prefixes_must_be_unique() {
         assert_eq!(
-            resolve_id(&items(), "20260102", "snapshot").unwrap(),
+            resolve_id(&items(), "20260102", IdKind::Snapshot).unwrap(),
             "20260102T000000Z-cccc0003"
         );
-        let err = resolve_id(&items(), "20260101", "snapshot").unwrap_err();
+        let err =
+            anyhow::Error::new(resolve_id(&items(), "20260101", IdKind::Snapshot).unwrap_err());
         assert_eq!(crate::error::classify(&err).0, Exit::Usage);
         assert!(err.to_string().contains("aaaa0001"), "{err}");
         assert!(err.to_string().contains("bbbb0002"), "{err}");
-        let err = resolve_id(&items(), "2027", "snapshot").unwrap_err();
+        let err = anyhow::Error::new(resolve_id(&items(), "2027", IdKind::Snapshot).unwrap_err());
         assert_eq!(crate::error::classify(&err).0, Exit::Usage);
-        assert!(resolve_id(&[], "latest", "snapshot").is_err());
+        assert!(resolve_id(&[], "latest", IdKind::Snapshot).is_err());
     }
 
     #[test]

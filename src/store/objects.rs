@@ -17,8 +17,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig, WriteMultipart};
 
 use super::backend::{Backend, Handle, Kind, ObjectInfo};
-use crate::error::{fail, Exit};
-use crate::t;
+use super::error::{StoreError, UrlProblem};
 
 /// Parts of a multipart upload; with `IN_FLIGHT` of them uploading at once, an upload holds at
 /// most (IN_FLIGHT + 1) × PART bytes whatever the file's size (issue: ≤ 64 MiB).
@@ -37,22 +36,17 @@ pub struct ObjectBackend {
 /// Opens the replica named by `url` (`s3://bucket/prefix` or `file:///path`). A malformed URL or
 /// an unknown scheme is a usage error (exit 2).
 pub fn open(url: &str, aws: &[(&str, &str)]) -> Result<ObjectBackend> {
-    let bad = |why: String| {
-        fail(
-            Exit::Usage,
-            t!(
-                "복제본 주소 '{url}' 을(를) 쓸 수 없습니다: {why}",
-                "cannot use the replica URL '{url}': {why}"
-            ),
-        )
+    let bad = |why: UrlProblem| StoreError::BadReplicaUrl {
+        url: url.to_string(),
+        why,
     };
-    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    let parsed = url::Url::parse(url).map_err(|e| bad(UrlProblem::Invalid(e.to_string())))?;
     let (store, prefix): (Arc<dyn ObjectStore>, String) = match parsed.scheme() {
         "s3" => {
             let bucket = parsed
                 .host_str()
                 .filter(|b| !b.is_empty())
-                .ok_or_else(|| bad(t!("버킷 이름이 없습니다", "it names no bucket")))?;
+                .ok_or_else(|| bad(UrlProblem::NoBucket))?;
             let mut builder = AmazonS3Builder::from_env();
             for (key, value) in aws {
                 if let Ok(key) = key.to_ascii_lowercase().parse() {
@@ -80,24 +74,21 @@ pub fn open(url: &str, aws: &[(&str, &str)]) -> Result<ObjectBackend> {
                     .with_virtual_hosted_style_request(false)
                     .with_allow_http(endpoint.starts_with("http://"));
             }
-            let s3 = builder.build().map_err(|e| bad(e.to_string()))?;
+            let s3 = builder
+                .build()
+                .map_err(|e| bad(UrlProblem::Invalid(e.to_string())))?;
             (Arc::new(s3), parsed.path().to_string())
         }
         "file" => {
             let dir = parsed
                 .to_file_path()
-                .map_err(|()| bad(t!("로컬 경로가 아닙니다", "it is not a local path")))?;
+                .map_err(|()| bad(UrlProblem::NotLocalPath))?;
             std::fs::create_dir_all(&dir).map_err(|e| replica_error(url, e))?;
             let local =
                 LocalFileSystem::new_with_prefix(&dir).map_err(|e| replica_error(url, e))?;
             (Arc::new(local), String::new())
         }
-        other => {
-            return Err(bad(t!(
-                "'{other}' 은(는) 지원하지 않습니다 (s3:// 또는 file:///)",
-                "'{other}' is not supported (s3:// or file:///)"
-            )))
-        }
+        other => return Err(bad(UrlProblem::Scheme(other.to_string())).into()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -128,10 +119,11 @@ fn retry() -> RetryConfig {
 
 /// A replica failure: exit 8, one line naming the replica.
 fn replica_error(location: &str, e: impl std::fmt::Display) -> anyhow::Error {
-    fail(
-        Exit::Replica,
-        t!("복제본 {location}: {e}", "replica {location}: {e}"),
-    )
+    StoreError::Replica {
+        location: location.to_string(),
+        cause: e.to_string(),
+    }
+    .into()
 }
 
 impl ObjectBackend {

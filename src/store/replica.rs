@@ -15,9 +15,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use super::backend::{Backend, Handle, Kind, LocalDir};
+use super::error::{StoreError, Undecryptable, Work};
 use super::Store;
-use crate::error::{fail, Exit, Failure};
-use crate::t;
+use crate::render::labels;
 
 /// The replica options as given (global options, design.md §9); plain data for `Settings`.
 #[derive(Debug, Clone, Default)]
@@ -63,18 +63,9 @@ impl ReplicaConfig {
         let config = self;
         let recipients = recipients(config)?;
         if recipients.is_empty() && !config.plaintext {
-            return Err(Failure::new(
-                Exit::Usage,
-                t!(
-                    "복제본 {}: 암호화 수신자가 없습니다 (스냅샷에는 고객의 통화 내용이 들어 있습니다)",
-                    "replica {}: no encryption recipient (snapshots hold customers' call transcripts)",
-                    config.url
-                ),
-            )
-            .hint(t!(
-                "--replica-recipient age1... (age-keygen 의 공개 키) 를 주거나, 평문 복제를 원하면 --replica-plaintext",
-                "pass --replica-recipient age1... (the public key from age-keygen), or --replica-plaintext if plaintext copies are wanted"
-            ))
+            return Err(StoreError::NoRecipient {
+                url: config.url.clone(),
+            }
             .into());
         }
         Ok(recipients)
@@ -149,18 +140,15 @@ impl Replica {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let h = self.handle(kind, &name);
-        let shown = path.display();
-        let file = super::no_follow().read(true).open(path).map_err(|e| {
-            fail(
-                Exit::Database,
-                t!(
-                    "{shown} 을(를) 읽을 수 없습니다: {e}",
-                    "cannot read {shown}: {e}"
-                ),
-            )
-        })?;
+        let file = super::no_follow()
+            .read(true)
+            .open(path)
+            .map_err(|err| StoreError::Read {
+                path: path.to_path_buf(),
+                err,
+            })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let bar = self.bar(len, t!("복제본으로 {}", "uploading {}", h.key()));
+        let bar = self.bar(len, labels::uploading(&h.key()));
         let mut file = bar.wrap_read(file);
         if !self.encrypted() {
             let saved = self.backend.save(&h, &mut file);
@@ -177,19 +165,19 @@ impl Replica {
             // Dropped before joining: an encryptor blocked on a full pipe then fails and ends.
             drop(reader);
             let encrypted = encrypting.join().unwrap_or_else(|_| {
-                Err(io::Error::other(t!(
-                    "암호화 스레드가 실패했습니다",
-                    "encryption thread failed"
-                )))
+                Err(io::Error::other(StoreError::ThreadFailed {
+                    work: Work::Encryption,
+                }))
             });
             bar.finish_and_clear();
             match (saved, encrypted) {
                 (Ok(n), Ok(())) => Ok(n),
                 (Err(e), _) => Err(e),
-                (Ok(_), Err(e)) => Err(fail(
-                    Exit::Database,
-                    t!("{shown} 암호화 실패: {e}", "encrypting {shown}: {e}"),
-                )),
+                (Ok(_), Err(err)) => Err(StoreError::Encrypt {
+                    path: path.to_path_buf(),
+                    err,
+                }
+                .into()),
             }
         })
     }
@@ -203,7 +191,7 @@ impl Replica {
             .prefix(&format!("{}{name}-", super::TEMP_PREFIX))
             .tempfile_in(dir)
             .map_err(|e| super::write_error(dir, e))?;
-        let bar = self.bar(0, t!("복제본에서 {}", "downloading {}", h.key()));
+        let bar = self.bar(0, labels::downloading(&h.key()));
         if let Ok(Some(len)) = self.backend.stat(&h) {
             bar.set_length(len);
         }
@@ -235,10 +223,10 @@ impl Replica {
             let decrypted = decrypt(&identities, reader, to, &self.damaged(h));
             // The reader is gone (moved into `decrypt`): a loader blocked on it ends too.
             let loaded = loading.join().unwrap_or_else(|_| {
-                Err(anyhow::anyhow!(t!(
-                    "다운로드 스레드가 실패했습니다",
-                    "download thread failed"
-                )))
+                Err(StoreError::ThreadFailed {
+                    work: Work::Download,
+                }
+                .into())
             });
             match (loaded, decrypted) {
                 (Ok(_), Ok(n)) => Ok(n),
@@ -257,33 +245,18 @@ impl Replica {
 
     fn identities(&self) -> Result<Vec<Box<dyn age::Identity>>> {
         let Some(path) = &self.identity else {
-            return Err(Failure::new(
-                Exit::Usage,
-                t!(
-                    "복제본이 암호화되어 있어 읽으려면 개인 키가 필요합니다",
-                    "the replica is encrypted: reading it back needs the identity (private key)"
-                ),
-            )
-            .hint(t!(
-                "--identity FILE 또는 JOBSWEEP_IDENTITY (age-keygen 으로 만든 키 파일)",
-                "pass --identity FILE or set JOBSWEEP_IDENTITY (the key file made by age-keygen)"
-            ))
-            .into());
+            return Err(StoreError::NoIdentity.into());
         };
-        let shown = path.display();
-        let cannot = |e: String| {
-            fail(
-                Exit::Usage,
-                t!(
-                    "개인 키 파일 {shown} 을(를) 쓸 수 없습니다: {e}",
-                    "cannot use the identity file {shown}: {e}"
-                ),
-            )
+        let cannot = |e: String| StoreError::BadIdentity {
+            path: path.clone(),
+            cause: e,
         };
-        age::IdentityFile::from_file(path.to_string_lossy().into_owned())
-            .map_err(|e| cannot(e.to_string()))?
-            .into_identities()
-            .map_err(|e| cannot(e.to_string()))
+        Ok(
+            age::IdentityFile::from_file(path.to_string_lossy().into_owned())
+                .map_err(|e| cannot(e.to_string()))?
+                .into_identities()
+                .map_err(|e| cannot(e.to_string()))?,
+        )
     }
 
     /// Store file names of `kind` on the replica (`.age` removed), with their sizes. Objects of
@@ -421,27 +394,19 @@ fn decrypt(
     to: &mut dyn io::Write,
     location: &str,
 ) -> Result<u64> {
-    let damaged = |e: String| {
-        fail(
-            Exit::Integrity,
-            t!(
-                "복제본의 {location} 을(를) 복호화할 수 없습니다: {e}",
-                "cannot decrypt {location} from the replica: {e}"
-            ),
-        )
+    let damaged = |why: Undecryptable| StoreError::Undecryptable {
+        location: location.to_string(),
+        why,
     };
     let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 20, from))
-        .map_err(|e| damaged(e.to_string()))?;
+        .map_err(|e| damaged(Undecryptable::Other(e.to_string())))?;
     let mut plain = decryptor
         .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
         .map_err(|e| match e {
-            age::DecryptError::NoMatchingKeys => damaged(t!(
-                "--identity 의 키로 열리지 않습니다 (다른 키로 암호화됨)",
-                "no key in --identity opens it (encrypted to another key)"
-            )),
-            e => damaged(e.to_string()),
+            age::DecryptError::NoMatchingKeys => damaged(Undecryptable::OtherKey),
+            e => damaged(Undecryptable::Other(e.to_string())),
         })?;
-    copy_plain(&mut plain, to).map_err(|e| damaged(e.to_string()))
+    Ok(copy_plain(&mut plain, to).map_err(|e| damaged(Undecryptable::Other(e.to_string())))?)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -464,15 +429,9 @@ fn recipients(config: &ReplicaConfig) -> Result<Vec<x25519::Recipient>> {
         .map(str::to_string)
         .collect();
     if let Some(path) = &config.recipients_file {
-        let shown = path.display();
-        let text = fs::read_to_string(path).map_err(|e| {
-            fail(
-                Exit::Usage,
-                t!(
-                    "수신자 파일 {shown} 을(를) 읽을 수 없습니다: {e}",
-                    "cannot read the recipients file {shown}: {e}"
-                ),
-            )
+        let text = fs::read_to_string(path).map_err(|err| StoreError::RecipientsFile {
+            path: path.to_path_buf(),
+            err,
         })?;
         // age's recipients-file format: one key a line, `#` comments, blank lines.
         keys.extend(
@@ -485,13 +444,11 @@ fn recipients(config: &ReplicaConfig) -> Result<Vec<x25519::Recipient>> {
     keys.iter()
         .map(|k| {
             x25519::Recipient::from_str(k).map_err(|e| {
-                fail(
-                    Exit::Usage,
-                    t!(
-                        "수신자 '{k}' 은(는) age X25519 공개 키가 아닙니다: {e}",
-                        "recipient '{k}' is not an age X25519 public key: {e}"
-                    ),
-                )
+                StoreError::BadRecipient {
+                    key: k.to_string(),
+                    cause: e.to_string(),
+                }
+                .into()
             })
         })
         .collect()
@@ -592,18 +549,11 @@ pub fn failure() -> Option<anyhow::Error> {
     let n = failed.len();
     let why = first.error.clone().unwrap_or_default();
     Some(
-        Failure::new(
-            Exit::Replica,
-            t!(
-                "로컬 작업은 끝났지만 복제본에 복사하지 못했습니다 ({n}개, 처음: {}): {why}",
-                "the local work succeeded but its off-host copy failed ({n} object(s), first {}): {why}",
-                first.object
-            ),
-        )
-        .hint(t!(
-            "로컬 스냅샷과 저널은 그대로입니다: 복제본이 닿으면 jobsweep snapshot push --all",
-            "the local snapshots and journals stand: run jobsweep snapshot push --all once the replica is reachable"
-        ))
+        StoreError::CopyFailed {
+            n,
+            first: first.object.clone(),
+            why,
+        }
         .into(),
     )
 }

@@ -20,6 +20,18 @@ fn jobsweep(url: &str, store: &Path) -> Command {
     cmd
 }
 
+/// Runs `cmd` and asserts it exits 0 (showing its stderr when not).
+fn succeeds(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -78,16 +90,7 @@ fn apply_then_restore_journal_round_trip_and_the_report_hides_the_password() {
     let (env, pg) = both(22);
     let store = env.path("pgstore");
     let before = pg.dump();
-    let out = jobsweep(&pg.url(), &store)
-        .args(["--json", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeds(jobsweep(&pg.url(), &store).args(["--json", "apply"]));
     let report = json(&out);
     assert!(
         !report["changed"].as_array().unwrap().is_empty(),
@@ -107,16 +110,7 @@ fn apply_then_restore_journal_round_trip_and_the_report_hides_the_password() {
             "{file} holds the password"
         );
     }
-    let out = jobsweep(&pg.url(), &store)
-        .args(["restore", "--journal", "latest"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(jobsweep(&pg.url(), &store).args(["restore", "--journal", "latest"]));
     assert_eq!(pg.dump(), before);
     let out = jobsweep(&pg.url(), &store).arg("log").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -163,16 +157,7 @@ fn snapshot_verify_without_the_server_then_restore_and_diff() {
     let (env, pg) = both(24);
     let store = env.path("pgstore");
     let before = pg.dump();
-    let out = jobsweep(&pg.url(), &store)
-        .arg("snapshot")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(jobsweep(&pg.url(), &store).arg("snapshot"));
     let manifest: Vec<String> = crate::common::files_under(&store)
         .into_iter()
         .filter(|f| f.ends_with(".json") && f.starts_with("snapshots"))
@@ -181,16 +166,7 @@ fn snapshot_verify_without_the_server_then_restore_and_diff() {
         serde_json::from_slice(&std::fs::read(store.join(&manifest[0])).unwrap()).unwrap();
     assert!(!manifest.to_string().contains(&pg.password()));
     // Verify needs no server: point it at a database that does not exist.
-    let out = jobsweep(&pg.url_of("gone_db"), &store)
-        .args(["snapshot", "verify"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(jobsweep(&pg.url_of("gone_db"), &store).args(["snapshot", "verify"]));
 
     pg.sql(
         "UPDATE analysis_jobs SET status = 'failed' WHERE id <= 5; DELETE FROM analysis_progress;",
@@ -203,16 +179,7 @@ fn snapshot_verify_without_the_server_then_restore_and_diff() {
     assert!(diff.to_string().contains("analysis_progress"), "{diff}");
     assert!(diff.to_string().contains("job-0001"), "{diff}");
 
-    let out = jobsweep(&pg.url(), &store)
-        .args(["restore", "--snapshot", "latest", "--force"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(jobsweep(&pg.url(), &store).args(["restore", "--snapshot", "latest", "--force"]));
     assert_eq!(pg.dump(), before);
 }
 
@@ -268,16 +235,7 @@ fn kill_9_inside_the_transaction_changes_nothing_and_the_next_run_resolves_it() 
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert_eq!(pg.dump(), before, "all or nothing");
-    let out = jobsweep(&pg.url(), &store)
-        .args(["--json", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeds(jobsweep(&pg.url(), &store).args(["--json", "apply"]));
     let report = json(&out);
     assert_eq!(report["recovered"][0]["state"], "abandoned", "{report}");
     assert_ne!(pg.dump(), before);
@@ -287,16 +245,7 @@ fn kill_9_inside_the_transaction_changes_nothing_and_the_next_run_resolves_it() 
 fn restore_to_another_database_creates_it_refuses_a_full_one_and_replaces_with_force() {
     let (env, pg) = both(26);
     let store = env.path("pgstore");
-    let out = jobsweep(&pg.url(), &store)
-        .arg("snapshot")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(jobsweep(&pg.url(), &store).arg("snapshot"));
     let other = PgDb::new();
     let restore = |force: bool| {
         let mut cmd = jobsweep(&pg.url(), &store);
@@ -339,21 +288,15 @@ fn restore_to_another_database_creates_it_refuses_a_full_one_and_replaces_with_f
 #[test]
 fn the_apps_database_url_is_found_without_db() {
     let (env, pg) = both(27);
-    let out = bare_cmd()
-        .env(
-            "DATABASE_URL",
-            pg.url().replace("postgresql://", "postgresql+psycopg2://"),
-        )
-        .arg("--store")
-        .arg(env.path("pgstore"))
-        .args(["--lang", "en", "--now", NOW, "--json", "check"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeds(
+        bare_cmd()
+            .env(
+                "DATABASE_URL",
+                pg.url().replace("postgresql://", "postgresql+psycopg2://"),
+            )
+            .arg("--store")
+            .arg(env.path("pgstore"))
+            .args(["--lang", "en", "--now", NOW, "--json", "check"]),
     );
     let report = json(&out);
     assert!(report["stats"]["total"].as_u64().unwrap() > 0, "{report}");
@@ -404,28 +347,10 @@ fn kill_9_after_commit_leaves_a_planned_journal_the_next_run_resolves_as_committ
     assert_ne!(out.status.code(), Some(0));
     let changed = pg.dump();
     assert_ne!(changed, before, "the transaction committed");
-    let out = jobsweep(&pg.url(), &store)
-        .args(["--json", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeds(jobsweep(&pg.url(), &store).args(["--json", "apply"]));
     assert_eq!(json(&out)["recovered"][0]["state"], "committed");
     // And it can be reverted like any apply.
-    let out = jobsweep(&pg.url(), &store)
-        .args(["restore", "--journal", "latest"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(jobsweep(&pg.url(), &store).args(["restore", "--journal", "latest"]));
     assert_eq!(pg.dump(), before);
 }
 
@@ -493,16 +418,7 @@ fn the_legacy_schema_is_recognised_and_reported_as_on_sqlite() {
     pg.sql(&format!("BEGIN; {rows} COMMIT;"));
     let store = env.path("pgstore");
     let sqlite = env.cmd().args(["--json", "check"]).output().unwrap();
-    let postgres = jobsweep(&pg.url(), &store)
-        .args(["--json", "check"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        postgres.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&postgres.stderr)
-    );
+    let postgres = succeeds(jobsweep(&pg.url(), &store).args(["--json", "check"]));
     let (sqlite, postgres) = (json(&sqlite), json(&postgres));
     assert_eq!(postgres["schema"], "legacy", "{postgres}");
     assert_eq!(
@@ -515,17 +431,11 @@ fn the_legacy_schema_is_recognised_and_reported_as_on_sqlite() {
 fn the_store_defaults_to_the_state_directory_named_after_the_server_and_database() {
     let (env, pg) = both(32);
     let state = env.path("state");
-    let out = bare_cmd()
-        .env_remove("DATABASE_URL")
-        .env("XDG_STATE_HOME", &state)
-        .args(["--db", &pg.url(), "--lang", "en", "snapshot"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        bare_cmd()
+            .env_remove("DATABASE_URL")
+            .env("XDG_STATE_HOME", &state)
+            .args(["--db", &pg.url(), "--lang", "en", "snapshot"]),
     );
     let port = pg
         .url()
@@ -591,32 +501,17 @@ fn the_apps_tables_in_another_schema_work_with_pg_schema() {
     );
 
     // apply changes the tables in app, and nothing appears in public.
-    let out = jobsweep(&pg.url(), &store)
-        .args(["--pg-schema", "app", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(jobsweep(&pg.url(), &store).args(["--pg-schema", "app", "apply"]));
     assert_ne!(pg.dump_schema("app"), before);
     assert_eq!(pg.dump_schema("public"), "");
 
     // restore --to another database's schema app: the state before apply.
     let other = PgDb::new();
     other.sql("CREATE SCHEMA app");
-    let out = jobsweep(&pg.url(), &store)
-        .args(["--pg-schema", "app", "restore", "--snapshot", "latest"])
-        .args(["--to", &other.url()])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        jobsweep(&pg.url(), &store)
+            .args(["--pg-schema", "app", "restore", "--snapshot", "latest"])
+            .args(["--to", &other.url()]),
     );
     assert_eq!(other.dump_schema("app"), before);
     assert_eq!(other.dump_schema("public"), "");
@@ -626,16 +521,7 @@ fn the_apps_tables_in_another_schema_work_with_pg_schema() {
 fn a_missing_schema_is_one_line_exit_3_and_changes_nothing() {
     let (env, pg) = both_in_app_schema(28);
     let store = env.path("pgstore");
-    let out = jobsweep(&pg.url(), &store)
-        .args(["--pg-schema", "app", "snapshot"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(jobsweep(&pg.url(), &store).args(["--pg-schema", "app", "snapshot"]));
     let before = pg.dump_schema("app");
     let files = crate::common::files_under(&store);
     for command in [

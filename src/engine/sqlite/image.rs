@@ -4,6 +4,7 @@
 //! SQLite's format (rollback mode) or the backup API in one step (WAL); checking one:
 //! `integrity_check`; comparing two: `diff`.
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::{rawcopy, sqlite_error, Database};
 use crate::engine::{previous_copy_method, EngineKind, ImageFacts, LiveImage, Progress};
 use crate::engine::{EngineError, WriteFailure};
-use crate::store::{self, EXTRACT_PREFIX};
+use crate::store::{self, FlushBehind, EXTRACT_PREFIX};
 use crate::t;
 
 /// Outside writes restart a stepped backup; after this many the copy is done in one step.
@@ -25,6 +26,9 @@ const MAX_RESTARTS: u32 = 5;
 const STEP_TARGET: Duration = Duration::from_millis(20);
 /// Gap between steps in rollback-journal mode, in which a waiting writer gets the file.
 const STEP_PAUSE: Duration = Duration::from_millis(2);
+/// The most pages a backup step copies: a step's pages are written back after it, so a few MiB
+/// (16 MiB of 4 KiB pages) keeps the image's dirty pages few (design.md §3.4).
+const MAX_STEP_PAGES: i32 = 4096;
 
 /// Writes a consistent image of `source` into the existing empty file `dest`, in rollback-journal
 /// form (it opens anywhere without `-wal`/`-shm` files).
@@ -169,6 +173,8 @@ fn copy_online(
         if let Ok(pages) = src.query_row("PRAGMA page_count", [], |r| r.get::<_, u64>(0)) {
             bar.set_length(pages);
         }
+        // The image's pages reach the disk as it grows, not in one burst (design.md §3.4).
+        let mut written = File::open(image).ok().map(FlushBehind::new);
         let mut step_pages: i32 = 256;
         let mut restarts = 0u32;
         let mut copied_before: i64 = 0;
@@ -199,6 +205,11 @@ fn copy_online(
                     continue;
                 }
             }
+            if let Some(out) = written.as_mut() {
+                if let Ok(meta) = out.get_ref().metadata() {
+                    out.grown_to(meta.len());
+                }
+            }
             let p = backup.progress();
             let copied = i64::from(p.pagecount) - i64::from(p.remaining);
             bar.set_length(p.pagecount as u64);
@@ -209,7 +220,7 @@ fn copy_online(
             }
             copied_before = copied;
             if took < STEP_TARGET / 2 {
-                step_pages = (step_pages * 2).min(1 << 16);
+                step_pages = (step_pages * 2).min(MAX_STEP_PAGES);
             } else if took > STEP_TARGET && step_pages > 16 {
                 step_pages /= 2;
             }

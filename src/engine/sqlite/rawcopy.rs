@@ -19,7 +19,7 @@ use crate::engine::sqlite::{sqlite_error, Database};
 use crate::engine::EngineError;
 use crate::engine::Progress;
 use crate::failpoint;
-use crate::store;
+use crate::store::{self, FlushBehind};
 use crate::t;
 
 /// Bytes per read: a multiple of every page size SQLite allows (512 B to 64 KiB).
@@ -39,12 +39,13 @@ pub struct Copied {
 /// the file is read again and hashed, and only chunks whose hash differs from the draft's are
 /// written. The lock is held for one read of the file from the page cache (the draft is never
 /// read back under it), and the result is exactly the committed state the lock protects.
-/// `out` is not synced (a scratch file).
+/// `out` is not synced (a scratch file), but its draft is written back as it grows so that the
+/// app's commits never wait behind a burst of it (design.md §3.4).
 pub fn copy(source: &Database, out: File, image: &Path, progress: &Progress) -> Result<Copied> {
     let conn = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
     let file = main_file(source)?;
-    let mut out = out;
+    let mut out = FlushBehind::new(out);
     let drafted = draft(source, file, &mut out, image, progress)?;
     failpoint::hit("pause-snapshot-after-draft");
     // The first read of a deferred transaction takes the SHARED lock (waiting up to the busy
@@ -61,7 +62,7 @@ pub fn copy(source: &Database, out: File, image: &Path, progress: &Progress) -> 
             .query_row("PRAGMA page_count", [], |r| r.get(0))
             .map_err(src_err)?;
         let total = page_count * u64::from(page_size);
-        settle(source, file, &mut out, image, total, &drafted)?;
+        settle(source, file, out.get_ref(), image, total, &drafted)?;
         Ok(Copied {
             page_size,
             page_count,
@@ -153,7 +154,7 @@ impl ChunkHashes {
 fn draft(
     source: &Database,
     file: *mut ffi::sqlite3_file,
-    out: &mut File,
+    out: &mut FlushBehind,
     image: &Path,
     progress: &Progress,
 ) -> Result<ChunkHashes> {
@@ -191,36 +192,91 @@ fn draft(
 }
 
 /// The locked second pass: makes `out` equal to the first `total` bytes of the file, writing
-/// only the chunks whose hash differs from the draft's.
+/// only the chunks whose hash differs from the draft's. The chunks are shared out among a few
+/// threads: while the lock is held the app's writers are waiting, not using the CPU, and reading
+/// and hashing is what the window costs.
 fn settle(
     source: &Database,
     file: *mut ffi::sqlite3_file,
-    out: &mut File,
+    out: &File,
     image: &Path,
     total: u64,
     drafted: &ChunkHashes,
 ) -> Result<()> {
+    let chunks = total.div_ceil(CHUNK as u64) as usize;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, SETTLE_WORKERS)
+        .min(chunks.max(1));
+    let handle = SharedFile(file);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures: Vec<Option<SettleFailure>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..workers)
+            .map(|_| scope.spawn(|| settle_chunks(&handle, out, total, drafted, &next)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or(Some(SettleFailure::Panicked)))
+            .collect()
+    });
+    match failures.into_iter().flatten().next() {
+        Some(SettleFailure::Read(rc)) => return Err(io_failure(source, rc)),
+        Some(SettleFailure::Write(e)) => return Err(store::write_error(image, e)),
+        Some(SettleFailure::Panicked) => {
+            return Err(io_failure(source, ffi::SQLITE_IOERR));
+        }
+        None => {}
+    }
+    out.set_len(total)
+        .map_err(|e| store::write_error(image, e))?;
+    Ok(())
+}
+
+/// Threads reading the live file in the locked pass (each holds one chunk buffer).
+const SETTLE_WORKERS: usize = 4;
+
+/// SQLite's handle of the database file, read by several threads at once in the locked pass.
+/// The unix VFS's `xRead` is a `pread` at an explicit offset and keeps no position: concurrent
+/// reads are safe, and the connection is not used meanwhile.
+struct SharedFile(*mut ffi::sqlite3_file);
+// SAFETY: see above; the pointer outlives the scope the threads run in.
+unsafe impl Sync for SharedFile {}
+
+enum SettleFailure {
+    Read(i32),
+    Write(std::io::Error),
+    Panicked,
+}
+
+/// One worker of the locked pass: takes the next chunk until none is left.
+fn settle_chunks(
+    file: &SharedFile,
+    out: &File,
+    total: u64,
+    drafted: &ChunkHashes,
+    next: &std::sync::atomic::AtomicUsize,
+) -> Option<SettleFailure> {
     use std::os::unix::fs::FileExt;
-    let werr = |e| store::write_error(image, e);
     let mut live = vec![0u8; CHUNK];
-    let mut offset = 0u64;
-    let mut chunk = 0usize;
-    while offset < total {
+    loop {
+        let chunk = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let offset = chunk as u64 * CHUNK as u64;
+        if offset >= total {
+            return None;
+        }
         let n = (total - offset).min(CHUNK as u64) as usize;
-        let rc = read_at(file, &mut live[..n], offset);
+        let rc = read_at(file.0, &mut live[..n], offset);
         if rc != ffi::SQLITE_OK {
-            return Err(io_failure(source, rc));
+            return Some(SettleFailure::Read(rc));
         }
         // A chunk the draft holds only in part (the file grew) has another hash: rewritten.
         if !drafted.matches(chunk, &live[..n]) {
-            out.write_all_at(&live[..n], offset).map_err(werr)?;
+            if let Err(e) = out.write_all_at(&live[..n], offset) {
+                return Some(SettleFailure::Write(e));
+            }
         }
-        offset += n as u64;
-        chunk += 1;
         failpoint::hit("pause-snapshot-raw-copy");
     }
-    out.set_len(total).map_err(werr)?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
