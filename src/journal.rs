@@ -677,6 +677,7 @@ mod tests {
             id: ServerId {
                 system_identifier: sysid.into(),
                 database: db.into(),
+                schema: None,
             },
             shown: format!("postgresql://h/{db}"),
         };

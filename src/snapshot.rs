@@ -10,6 +10,8 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::Arc;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -21,6 +23,7 @@ use tempfile::TempPath;
 use crate::engine::{
     self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
 };
+use crate::error::{fail, Exit};
 use crate::progress::{self, Sink};
 use crate::store::{self, FlushBehind, Store, EXTRACT_PREFIX, TEMP_PREFIX};
 use crate::t;
@@ -262,8 +265,91 @@ pub fn create(
     sink: impl Into<Sink>,
 ) -> Result<Manifest> {
     let sink = sink.into();
-    let image = take_image(db, store, reason, sink)?;
-    create_from_image(&image, store, reason, note, sink)
+    if !db.exports_by_appending() {
+        let image = take_image(db, store, reason, sink)?;
+        return create_from_image(&image, store, reason, note, sink);
+    }
+    // The engine writes its image front to back: compress it as it grows, so compression runs
+    // beside the export instead of after it (design.md §8.4).
+    let (id, created_at) = store::new_id();
+    let dir = store.snapshots_dir();
+    let path = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
+    let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
+    let written = Written(Arc::new(AtomicBool::new(false)));
+    let compressor = {
+        let growing = Growing {
+            file: File::open(&path).map_err(|e| store::write_error(&path, e))?,
+            written: Arc::clone(&written.0),
+        };
+        let out = zst_tmp.to_path_buf();
+        std::thread::spawn(move || compress_from(growing, None, &out, &ProgressBar::hidden()))
+    };
+    let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
+    let exported = db.export_image(&path, &sink.engine(label));
+    drop(written);
+    let compressed = compressor.join().unwrap_or_else(|_| {
+        Err(fail(
+            Exit::Database,
+            t!("압축 스레드가 실패했습니다", "compression thread failed"),
+        ))
+    });
+    let image = Image {
+        path,
+        id,
+        created_at,
+        source: db.identity(),
+        facts: exported?,
+    };
+    let (image_sum, file_sum) = compressed?;
+    let checker = spawn_check(&image);
+    seal(
+        &image,
+        zst_tmp,
+        (image_sum, file_sum),
+        checker,
+        store,
+        reason,
+        note,
+        sink,
+    )
+}
+
+/// Set once the engine has written the whole image (or failed): dropped after `export_image`
+/// returns, also when it panics, so the compressing thread never waits for ever.
+struct Written(Arc<AtomicBool>);
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        self.0.store(true, AtomicOrdering::Release);
+    }
+}
+
+/// The image file while the engine still appends to it: at its end, a read waits for more
+/// until the engine is done (then the end is the end).
+struct Growing {
+    file: File,
+    written: Arc<AtomicBool>,
+}
+
+impl Read for Growing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            // Looked at before reading: once set, every byte is in the file.
+            let done = self.written.load(AtomicOrdering::Acquire);
+            let n = self.file.read(buf)?;
+            if n > 0 || done {
+                return Ok(n);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+}
+
+/// The engine's check of an image on its own thread, beside compression and verification.
+fn spawn_check(image: &Image) -> std::thread::JoinHandle<Result<Option<String>>> {
+    let path = image.path.to_path_buf();
+    let facts = image.facts.clone();
+    std::thread::spawn(move || engine::image_format(facts.engine).check(&path, &facts))
 }
 
 /// Step 1 of a snapshot: the consistent image of `db`, in a temp file in the store (same
@@ -298,37 +384,39 @@ pub fn create_from_image(
     sink: impl Into<Sink>,
 ) -> Result<Manifest> {
     let dir = store.snapshots_dir();
+    // 2. Compress (hashing both sides) while the engine checks the image on another thread.
+    let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{}-", image.id), ".db.zst")?;
+    let checker = spawn_check(image);
+    let label = progress::snapshot_step(reason.as_str(), &image.id, 2, &t!("압축", "compressing"));
+    let sink = sink.into();
+    let sums = match compress(&image.path, &zst_tmp, sink, &label) {
+        Ok(sums) => sums,
+        Err(e) => {
+            let _ = checker.join();
+            return Err(e);
+        }
+    };
+    seal(image, zst_tmp, sums, checker, store, reason, note, sink)
+}
+
+/// Steps 3-4 of a snapshot, once `zst_tmp` holds the compressed image: the verify pass, the
+/// engine's check (`checker`, running meanwhile) and the final names.
+#[allow(clippy::too_many_arguments)]
+fn seal(
+    image: &Image,
+    zst_tmp: TempPath,
+    (image_sum, file_sum): (Sum, Sum),
+    checker: std::thread::JoinHandle<Result<Option<String>>>,
+    store: &Store,
+    reason: Reason,
+    note: Option<String>,
+    sink: Sink,
+) -> Result<Manifest> {
+    let dir = store.snapshots_dir();
     let id = image.id.clone();
     let facts = image.facts.clone();
     let source = image.source.clone();
     let created_at = image.created_at;
-    let image = &image.path;
-
-    // 2. Compress (hashing both sides) while SQLite checks the image on another thread.
-    let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
-    let checker = {
-        let image = image.to_path_buf();
-        let facts = facts.clone();
-        std::thread::spawn(move || engine::image_format(facts.engine).check(&image, &facts))
-    };
-    let label = progress::snapshot_step(reason.as_str(), &id, 2, &t!("압축", "compressing"));
-    let sink = sink.into();
-    let compressed = compress(image, &zst_tmp, sink, &label);
-    let checked = checker
-        .join()
-        .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
-    let (image_sum, file_sum) = compressed?;
-    // The image is the source as it was: damage found in it is the source's (exit 3, one line,
-    // design.md §3), which `apply` relies on instead of checking the live file a second time.
-    if let Some(what) =
-        checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?
-    {
-        return Err(SnapshotError::SourceCorrupt {
-            db: source.shown(),
-            what,
-        }
-        .into());
-    }
 
     let manifest = Manifest {
         id: id.clone(),
@@ -366,8 +454,23 @@ pub fn create_from_image(
         manifest.image_bytes,
         &progress::snapshot_step(reason.as_str(), &id, 3, &t!("검증", "verifying")),
     );
-    check_compressed(&zst_tmp, &manifest, io::sink(), &bar)?;
+    let verified = check_compressed(&zst_tmp, &manifest, io::sink(), &bar);
     bar.finish_and_clear();
+    let checked = checker
+        .join()
+        .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
+    // The image is the source as it was: damage found in it is the source's (exit 3, one line,
+    // design.md §3), which `apply` relies on instead of checking the live file a second time.
+    if let Some(what) =
+        checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?
+    {
+        return Err(SnapshotError::SourceCorrupt {
+            db: source.shown(),
+            what,
+        }
+        .into());
+    }
+    verified?;
 
     // 4. Final names: the data file first, then the manifest that makes it a snapshot.
     let final_data = data_path(store, &id);
@@ -456,7 +559,20 @@ fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, S
     let len = fs::metadata(image)
         .map_err(|e| store::write_error(image, e))?
         .len();
-    let mut reader = File::open(image).map_err(|e| store::write_error(image, e))?;
+    let reader = File::open(image).map_err(|e| store::write_error(image, e))?;
+    let bar = sink.bytes(len, label);
+    let sums = compress_from(reader, Some(len), out, &bar);
+    bar.finish_and_clear();
+    sums
+}
+
+/// [`compress`] from any reader; `len` when known in advance.
+fn compress_from(
+    mut reader: impl Read,
+    len: Option<u64>,
+    out: &Path,
+    bar: &ProgressBar,
+) -> Result<(Sum, Sum)> {
     let file = store::no_follow()
         .write(true)
         .truncate(true)
@@ -470,9 +586,9 @@ fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, S
     let zerr = |e: io::Error| store::write_error(out, e);
     let mut encoder = zstd::stream::Encoder::new(writer, ZSTD_LEVEL).map_err(zerr)?;
     encoder.include_checksum(true).map_err(zerr)?;
-    encoder.set_pledged_src_size(Some(len)).map_err(zerr)?;
+    encoder.set_pledged_src_size(len).map_err(zerr)?;
     // Worker threads pay off beyond a few MiB; below that one thread is faster.
-    if len > 8 << 20 {
+    if len.is_none_or(|len| len > 8 << 20) {
         encoder.multithread(compress_workers()).map_err(zerr)?;
         // zstd's default job for level 3 is 8 MiB, and it keeps a few jobs' input and output per
         // worker in flight (about 50 MiB with two workers). 4 MiB jobs halve that; the output
@@ -481,7 +597,6 @@ fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, S
             .set_parameter(zstd::zstd_safe::CParameter::JobSize(4 << 20))
             .map_err(zerr)?;
     }
-    let bar = sink.bytes(len, label);
     let mut hasher = Sha256::new();
     let mut read_bytes = 0u64;
     let mut buf = vec![0u8; BUF];
@@ -490,14 +605,13 @@ fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, S
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(store::write_error(image, e)),
+            Err(e) => return Err(zerr(e)),
         };
         hasher.update(&buf[..n]);
         encoder.write_all(&buf[..n]).map_err(zerr)?;
         read_bytes += n as u64;
         bar.set_position(read_bytes);
     }
-    bar.finish_and_clear();
     let mut writer = encoder.finish().map_err(zerr)?;
     writer.flush().map_err(zerr)?;
     writer.inner.get_ref().get_ref().sync_all().map_err(zerr)?;

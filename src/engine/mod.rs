@@ -151,7 +151,8 @@ impl Target {
     }
 
     /// The store's default home when `--store` is not given: `.jobsweep/` beside an SQLite
-    /// file; `$XDG_STATE_HOME/jobsweep/<host>-<port>-<dbname>/` for a server (design.md §8).
+    /// file; `$XDG_STATE_HOME/jobsweep/<host>-<port>-<dbname>/` for a server, with
+    /// `-<schema>` added when the schema is not `public` (design.md §8).
     pub fn default_store(&self) -> PathBuf {
         match self {
             Target::Sqlite(path) => path
@@ -159,7 +160,7 @@ impl Target {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .join(".jobsweep"),
-            Target::Postgres { url, .. } => pg::seam::default_store(url),
+            Target::Postgres { url, schema } => pg::seam::default_store(url, schema),
         }
     }
 }
@@ -187,12 +188,24 @@ pub enum Identity {
     },
 }
 
-/// A PostgreSQL database: the server's system identifier and the database name. Journals and
-/// manifests of a server database carry it (`db_server`, `source_server`).
+/// A PostgreSQL database: the server's system identifier, the database name and the schema
+/// the app's tables are in. Journals and manifests of a server database carry it (`db_server`,
+/// `source_server`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerId {
     pub system_identifier: String,
     pub database: String,
+    /// The schema when it is not `public` (design.md §8): `public`'s identity is written and
+    /// matched as before schemas counted, so its existing journals and snapshots still match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+}
+
+impl ServerId {
+    /// How the identity records `schema`: nothing for `public`.
+    pub fn schema_field(schema: &str) -> Option<String> {
+        (schema != DEFAULT_PG_SCHEMA).then(|| schema.to_string())
+    }
 }
 
 /// A file's identity on its file system: `st_dev` and `st_ino`.
@@ -405,6 +418,13 @@ pub trait Database {
     /// copies pages; PostgreSQL writes a logical dump of every base table from one MVCC
     /// snapshot.
     fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts>;
+
+    /// Whether [`Database::export_image`] writes `dest` front to back, appending only, so a
+    /// snapshot can compress the image while it is being written (design.md §8.4). SQLite's
+    /// copies write pages in place, so not there.
+    fn exports_by_appending(&self) -> bool {
+        false
+    }
 
     /// Replaces the live contents with `image` in one transaction, waiting at most the busy
     /// timeout for the app's locks: readers see the old state or the new one, never a mix.

@@ -567,3 +567,112 @@ fn pg_schema_is_refused_for_an_sqlite_file() {
     assert_eq!(crate::common::dump(&env.db), before);
     assert!(!env.store().exists());
 }
+
+/// `both(seed)`, and a copy of the app's tables (rows, keys, indexes) in schema `app`: two
+/// jobsweeps on one database, one per schema.
+fn both_in_two_schemas(seed: u64) -> (crate::common::TestEnv, PgDb) {
+    let (env, pg) = both(seed);
+    let tables = pg.sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' \
+         AND table_type = 'BASE TABLE' ORDER BY 1",
+    );
+    let mut copy = String::from("CREATE SCHEMA app;");
+    for table in tables.lines().filter(|l| !l.is_empty()) {
+        copy.push_str(&format!(
+            "CREATE TABLE app.{table} (LIKE public.{table} INCLUDING ALL); \
+             INSERT INTO app.{table} SELECT * FROM public.{table};"
+        ));
+    }
+    pg.sql(&copy);
+    (env, pg)
+}
+
+#[test]
+fn a_schema_other_than_public_is_its_own_database_for_snapshots_and_the_store() {
+    let (env, pg) = both_in_two_schemas(33);
+    let store = env.path("shared-store");
+    let snapshot = |schema: &str| -> Value {
+        let out = jobsweep(&pg.url(), &store)
+            .args(["--pg-schema", schema, "--json", "snapshot"])
+            .output()
+            .unwrap();
+        let manifest = json(&out);
+        assert_eq!(out.status.code(), Some(0), "{manifest}");
+        manifest
+    };
+    // public's identity is written as before schemas counted; app's names its schema.
+    let of_public = snapshot("public");
+    assert!(
+        of_public["source_server"].get("schema").is_none(),
+        "{of_public}"
+    );
+    let of_app = snapshot("app");
+    assert_eq!(of_app["source_server"]["schema"], "app", "{of_app}");
+
+    // `latest` on public is public's snapshot, not app's newer one.
+    pg.sql("UPDATE public.analysis_jobs SET status = 'failed'");
+    let app_before = pg.dump_schema("app");
+    let out = jobsweep(&pg.url(), &store)
+        .args(["--json", "restore", "--snapshot", "latest"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(report["snapshot_id"], of_public["id"], "{report}");
+    assert_eq!(pg.dump_schema("app"), app_before);
+
+    // app's snapshot named on public: refused (another database), nothing changed.
+    pg.sql("UPDATE public.analysis_jobs SET status = 'failed'");
+    let public_before = pg.dump_schema("public");
+    let files = crate::common::files_under(&store);
+    let id = of_app["id"].as_str().unwrap();
+    let out = jobsweep(&pg.url(), &store)
+        .args(["restore", "--snapshot", id])
+        .output()
+        .unwrap();
+    crate::common::assert_error_containing(&out, 2, "is of another database");
+    assert_eq!(pg.dump_schema("public"), public_before);
+    assert_eq!(pg.dump_schema("app"), app_before);
+    assert_eq!(crate::common::files_under(&store), files);
+
+    // Without --store, each schema has its own default store; public's keeps today's name.
+    let state = env.path("state");
+    for schema in ["public", "app"] {
+        let out = bare_cmd()
+            .env_remove("DATABASE_URL")
+            .env("XDG_STATE_HOME", &state)
+            .args([
+                "--db",
+                &pg.url(),
+                "--lang",
+                "en",
+                "--pg-schema",
+                schema,
+                "snapshot",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let port = pg
+        .url()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let base = format!("127.0.0.1-{port}-{}", pg.name);
+    let mut stores: Vec<String> = std::fs::read_dir(state.join("jobsweep"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    stores.sort();
+    assert_eq!(stores, [base.clone(), format!("{base}-app")]);
+}

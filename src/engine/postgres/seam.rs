@@ -40,6 +40,7 @@ pub fn open(url: &str, schema: &str, busy_timeout: Duration) -> Result<PgEngine>
         id: ServerId {
             system_identifier: id.system_identifier,
             database: id.database,
+            schema: ServerId::schema_field(schema),
         },
         shown: target.display.clone(),
     };
@@ -61,9 +62,10 @@ pub fn shown(url: &str) -> String {
     }
 }
 
-/// `$XDG_STATE_HOME/jobsweep/<host>-<port>-<dbname>/` (`~/.local/state/...` when unset): a
-/// server has no file to keep the store beside (design.md §8).
-pub fn default_store(url: &str) -> std::path::PathBuf {
+/// `$XDG_STATE_HOME/jobsweep/<host>-<port>-<dbname>/` (`~/.local/state/...` when unset), or
+/// `<host>-<port>-<dbname>-<schema>/` for a schema other than `public`: a server has no file to
+/// keep the store beside (design.md §8).
+pub fn default_store(url: &str, schema: &str) -> std::path::PathBuf {
     let env = |key: &str| std::env::var(key).ok();
     let base = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
@@ -73,6 +75,10 @@ pub fn default_store(url: &str) -> std::path::PathBuf {
     let name = match target::parse(url, &env) {
         Ok(t) => format!("{}-{}-{}", t.host, t.port, t.dbname),
         Err(_) => "postgresql".into(),
+    };
+    let name = match ServerId::schema_field(schema) {
+        Some(schema) => format!("{name}-{schema}"),
+        None => name,
     };
     // A socket directory is a path: keep the name one component.
     let name: String = name
@@ -183,9 +189,8 @@ impl engine::Database for PgEngine {
             .truncate(true)
             .open(dest)
             .map_err(|e| fail(Exit::Database, format!("{}: {e}", dest.display())))?;
+        // No fsync: the image is a scratch file, compressed (and that file synced) then deleted.
         let layout = snapshot::export(&mut self.db(), &mut file)?;
-        file.sync_all()
-            .map_err(|e| fail(Exit::Database, format!("{}: {e}", dest.display())))?;
         Ok(ImageFacts {
             engine: EngineKind::Postgresql,
             engine_version: layout.server_version.clone(),
@@ -199,6 +204,11 @@ impl engine::Database for PgEngine {
                 .collect(),
             ..ImageFacts::default()
         })
+    }
+
+    fn exports_by_appending(&self) -> bool {
+        // One stream: the header, then each table's COPY rows (snapshot.rs).
+        true
     }
 
     fn import_image(

@@ -91,17 +91,21 @@ impl Table {
 
     /// The `ORDER BY` that writes rows in the order [`compare_keys`] expects: integers as
     /// numbers, everything else as its text in byte order (`COLLATE "C"`, the order of Rust's
-    /// strings), NULL first.
+    /// strings), NULL first. `NULLS FIRST` only where a NULL can be: on a `NOT NULL` integer
+    /// key (every serial primary key) the plain `ORDER BY` is the primary key index's order,
+    /// so the server walks the index instead of sorting the table (design.md §8.4).
     fn order_by(&self) -> String {
         self.key_columns()
             .iter()
             .zip(self.numeric_keys())
             .map(|(&i, numeric)| {
-                let name = quote_ident(&self.columns[i].name);
+                let column = &self.columns[i];
+                let name = quote_ident(&column.name);
+                let nulls = if column.not_null { "" } else { " NULLS FIRST" };
                 if numeric {
-                    format!("{name} NULLS FIRST")
+                    format!("{name}{nulls}")
                 } else {
-                    format!("{name}::text COLLATE \"C\" NULLS FIRST")
+                    format!("{name}::text COLLATE \"C\"{nulls}")
                 }
             })
             .collect::<Vec<_>>()
@@ -533,7 +537,7 @@ pub fn check(path: &Path, expected: &[(String, u64)]) -> Result<Option<String>> 
                 bad_row = Some(shown());
             }
             if let Some(order) = &mut order {
-                if !order.follows(&self::fields(line)) && out_of_order.is_none() {
+                if !order.follows(order.key_of_line(line)) && out_of_order.is_none() {
                     out_of_order = Some(shown());
                 }
             }
@@ -880,16 +884,24 @@ impl KeyOrder {
         }
     }
 
-    fn key(&self, row: &[Option<String>]) -> Vec<Option<String>> {
+    fn key(&self, row: &[Option<String>]) -> Key {
         self.key
             .iter()
             .map(|&i| row.get(i).cloned().flatten())
             .collect()
     }
 
-    /// Whether `row` may follow the rows seen so far; remembers its key.
-    fn follows(&mut self, row: &[Option<String>]) -> bool {
-        let key = self.key(row);
+    /// The key of a row line, decoding only the key fields (not the long texts beside them).
+    fn key_of_line(&self, line: &[u8]) -> Key {
+        let raw: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+        self.key
+            .iter()
+            .map(|&i| raw.get(i).and_then(|f| decode_field(f)))
+            .collect()
+    }
+
+    /// Whether a row with `key` may follow the rows seen so far; remembers the key.
+    fn follows(&mut self, key: Key) -> bool {
         let fine = match &self.last {
             None => true,
             Some(last) => match compare_keys(&self.numeric, last, &key) {
@@ -940,13 +952,14 @@ impl<'a> SortedRows<'a> {
             return Ok(None);
         }
         let row = fields(&self.line);
-        if !self.order.follows(&row) {
+        let key = self.order.key(&row);
+        if !self.order.follows(key.clone()) {
             return Err(corrupt(
                 self.path,
                 format!("table {}: a row is out of key order", self.name),
             ));
         }
-        Ok(Some((self.order.key(&row), row)))
+        Ok(Some((key, row)))
     }
 }
 
