@@ -162,9 +162,9 @@ fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<
     }
     if let Some(e) = e.downcast_ref::<SnapshotError>() {
         let exit = match e {
-            SnapshotError::SourceCorrupt { .. } | SnapshotError::CheckThreadFailed => {
-                Exit::Database
-            }
+            SnapshotError::SourceCorrupt { .. }
+            | SnapshotError::CheckThreadFailed
+            | SnapshotError::CompressThreadFailed => Exit::Database,
             SnapshotError::ImageFailsCheck { .. }
             | SnapshotError::DataMissing { .. }
             | SnapshotError::DataUnreadable { .. }

@@ -23,7 +23,6 @@ use tempfile::TempPath;
 use crate::engine::{
     self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
 };
-use crate::error::{fail, Exit};
 use crate::progress::{self, Sink};
 use crate::store::{self, FlushBehind, Store, EXTRACT_PREFIX, TEMP_PREFIX};
 use crate::t;
@@ -105,6 +104,8 @@ pub enum SnapshotError {
     },
     /// The thread checking the new image died.
     CheckThreadFailed,
+    /// The thread compressing an image while the engine writes it died.
+    CompressThreadFailed,
     /// An extracted image fails the engine's check.
     ImageFailsCheck {
         image: PathBuf,
@@ -287,12 +288,9 @@ pub fn create(
     let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
     let exported = db.export_image(&path, &sink.engine(label));
     drop(written);
-    let compressed = compressor.join().unwrap_or_else(|_| {
-        Err(fail(
-            Exit::Database,
-            t!("압축 스레드가 실패했습니다", "compression thread failed"),
-        ))
-    });
+    let compressed = compressor
+        .join()
+        .unwrap_or_else(|_| Err(SnapshotError::CompressThreadFailed.into()));
     let image = Image {
         path,
         id,
@@ -454,7 +452,7 @@ fn seal(
         manifest.image_bytes,
         &progress::snapshot_step(reason.as_str(), &id, 3, &t!("검증", "verifying")),
     );
-    let verified = check_compressed(&zst_tmp, &manifest, io::sink(), &bar);
+    let verified = check_compressed(&zst_tmp, &manifest, io::sink(), &bar, Rehash::JustWritten);
     bar.finish_and_clear();
     let checked = checker
         .join()
@@ -517,12 +515,16 @@ struct HashWriter<W> {
     inner: W,
     hasher: Sha256,
     bytes: u64,
+    /// False: counts the bytes only (see [`Rehash`]).
+    hashing: bool,
 }
 
 impl<W: Write> Write for HashWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if self.hashing {
+            self.hasher.update(&buf[..n]);
+        }
         self.bytes += n as u64;
         Ok(n)
     }
@@ -582,6 +584,7 @@ fn compress_from(
         inner: BufWriter::with_capacity(BUF, FlushBehind::new(file)),
         hasher: Sha256::new(),
         bytes: 0,
+        hashing: true,
     };
     let zerr = |e: io::Error| store::write_error(out, e);
     let mut encoder = zstd::stream::Encoder::new(writer, ZSTD_LEVEL).map_err(zerr)?;
@@ -648,10 +651,28 @@ fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {
 // ---------------------------------------------------------------------------------------------
 // Reading back
 
+/// What the decompress-and-check pass recomputes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rehash {
+    /// Every checksum: `snapshot verify`, restore, diff, a fetched replica.
+    All,
+    /// A snapshot just written: the compressed file's SHA-256 and zstd's frame checksum of the
+    /// decompressed bytes, which the compressor took of the very bytes the image's SHA-256 was
+    /// taken of. Hashing the image a second time proves nothing more and costs a pass of
+    /// SHA-256 over the largest file (design.md §3.4).
+    JustWritten,
+}
+
 /// Decompresses the snapshot file `zst` into `out`, checking it against the manifest: size,
 /// compressed checksum, zstd's frame checksum, image checksum and size. Exit 4 naming the file
 /// and what differs.
-fn check_compressed<W: Write>(zst: &Path, m: &Manifest, out: W, bar: &ProgressBar) -> Result<()> {
+fn check_compressed<W: Write>(
+    zst: &Path,
+    m: &Manifest,
+    out: W,
+    bar: &ProgressBar,
+    rehash: Rehash,
+) -> Result<()> {
     let path = || zst.to_path_buf();
     let file = File::open(zst).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
@@ -684,6 +705,7 @@ fn check_compressed<W: Write>(zst: &Path, m: &Manifest, out: W, bar: &ProgressBa
         inner: out,
         hasher: Sha256::new(),
         bytes: 0,
+        hashing: rehash == Rehash::All,
     };
     let decoded = (|| -> io::Result<()> {
         let mut decoder = zstd::stream::read::Decoder::new(&mut reader)?.single_frame();
@@ -730,7 +752,7 @@ fn check_compressed<W: Write>(zst: &Path, m: &Manifest, out: W, bar: &ProgressBa
         }
         .into());
     }
-    if image_sum.hex() != m.image_sha256 {
+    if rehash == Rehash::All && image_sum.hex() != m.image_sha256 {
         return Err(SnapshotError::ImageChecksum {
             path: path(),
             manifest: m.image_sha256.clone(),
@@ -767,7 +789,7 @@ pub fn extract_to(
         ),
     );
     let mut out = BufWriter::with_capacity(BUF, FlushBehind::new(file));
-    check_compressed(&zst, m, &mut out, &bar)?;
+    check_compressed(&zst, m, &mut out, &bar, Rehash::All)?;
     let file = out
         .into_inner()
         .map_err(|e| store::write_error(&tmp, e.into_error()))?;

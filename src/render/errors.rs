@@ -535,6 +535,7 @@ pub fn snapshot(e: &SnapshotError) -> String {
             "무결성 검사 스레드가 실패했습니다",
             "integrity check thread failed"
         ),
+        CompressThreadFailed => t!("압축 스레드가 실패했습니다", "compression thread failed"),
         ImageFailsCheck { image, what } => t!(
             "{} 의 이미지가 integrity_check 를 통과하지 못했습니다: {what}",
             "the image in {} fails integrity_check: {what}",
