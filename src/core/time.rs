@@ -1,4 +1,4 @@
-//! Reading the app's timestamps (design.md §2) and `--now`, and saying how long ago something was.
+//! Reading the app's timestamps (design.md §2) and `--now`.
 //!
 //! The app stores naive UTC text; older rows and other tools may carry a `T`, a `Z` or an offset,
 //! or Unix seconds. Anything else is "unreadable", which makes a job's age unknown.
@@ -197,47 +197,6 @@ pub fn display(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// "4일 10시간 전" / "4 days 10 hours ago"; a time in the future says so.
-pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let seconds = (now - then).num_seconds();
-    if seconds < 0 {
-        return crate::t!("미래 시각", "in the future");
-    }
-    let (days, hours, minutes) = (
-        seconds / 86_400,
-        seconds % 86_400 / 3600,
-        seconds % 3600 / 60,
-    );
-    let korean = crate::i18n::is_korean();
-    let unit = |n: i64, ko: &str, en: &str| {
-        if korean {
-            format!("{n}{ko}")
-        } else {
-            format!("{n} {en}{}", if n == 1 { "" } else { "s" })
-        }
-    };
-    let span = if days > 0 {
-        format!(
-            "{} {}",
-            unit(days, "일", "day"),
-            unit(hours, "시간", "hour")
-        )
-    } else if hours > 0 {
-        format!(
-            "{} {}",
-            unit(hours, "시간", "hour"),
-            unit(minutes, "분", "minute")
-        )
-    } else {
-        unit(minutes, "분", "minute")
-    };
-    if korean {
-        format!("{span} 전")
-    } else {
-        format!("{span} ago")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,17 +277,5 @@ mod tests {
         ));
         assert_eq!(DbTimezone::parse("Asia/Seoul"), None);
         assert_eq!(DbTimezone::parse("+25:00"), None);
-    }
-
-    #[test]
-    fn relative_ages() {
-        let now = utc("2026-02-25T00:45:15Z");
-        crate::i18n::set(crate::i18n::Lang::En);
-        assert_eq!(ago(utc("2026-02-20T14:30:15Z"), now), "4 days 10 hours ago");
-        assert_eq!(ago(utc("2026-02-24T23:44:15Z"), now), "1 hour 1 minute ago");
-        assert_eq!(
-            ago(utc("2026-02-24T23:44:16Z"), now),
-            "1 hour 0 minutes ago"
-        );
     }
 }

@@ -7,7 +7,8 @@ use serde::Serialize;
 use crate::core::jobs::{Criteria, StaleJob, Stats, Survey, UnknownAge};
 use crate::core::reason::{plan_reason, ChangeReason, ReasonCode};
 use crate::core::schema::Variant;
-use crate::core::time::{ago, display};
+use crate::core::time::display;
+use crate::render::labels::ago;
 use crate::render::{esc, heading, Render, Style};
 use crate::t;
 

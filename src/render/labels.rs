@@ -1,6 +1,8 @@
 //! Short texts the commands show or record that are not reports: progress labels, notices,
 //! notes and warnings. Fed data; only the words are here.
 
+use chrono::{DateTime, Utc};
+
 use crate::t;
 
 /// The progress label of copying the live database for `diff`.
@@ -54,4 +56,66 @@ pub fn waiting_for_lock(holder: Option<&str>) -> String {
         "다른 jobsweep ({holder}) 이(가) 끝나기를 기다립니다...",
         "waiting for another jobsweep ({holder}) to release the store lock..."
     )
+}
+
+/// "4일 10시간 전" / "4 days 10 hours ago"; a time in the future says so.
+pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - then).num_seconds();
+    if seconds < 0 {
+        return t!("미래 시각", "in the future");
+    }
+    let (days, hours, minutes) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
+    let korean = crate::i18n::is_korean();
+    let unit = |n: i64, ko: &str, en: &str| {
+        if korean {
+            format!("{n}{ko}")
+        } else {
+            format!("{n} {en}{}", if n == 1 { "" } else { "s" })
+        }
+    };
+    let span = if days > 0 {
+        format!(
+            "{} {}",
+            unit(days, "일", "day"),
+            unit(hours, "시간", "hour")
+        )
+    } else if hours > 0 {
+        format!(
+            "{} {}",
+            unit(hours, "시간", "hour"),
+            unit(minutes, "분", "minute")
+        )
+    } else {
+        unit(minutes, "분", "minute")
+    };
+    if korean {
+        format!("{span} 전")
+    } else {
+        format!("{span} ago")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn relative_ages() {
+        let now = utc("2026-02-25T00:45:15Z");
+        crate::i18n::set(crate::i18n::Lang::En);
+        assert_eq!(ago(utc("2026-02-20T14:30:15Z"), now), "4 days 10 hours ago");
+        assert_eq!(ago(utc("2026-02-24T23:44:15Z"), now), "1 hour 1 minute ago");
+        assert_eq!(
+            ago(utc("2026-02-24T23:44:16Z"), now),
+            "1 hour 0 minutes ago"
+        );
+    }
 }
