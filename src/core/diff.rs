@@ -14,9 +14,19 @@ pub struct TableDiff {
     pub added: u64,
     pub removed: u64,
     pub changed: u64,
-    /// Set when the table exists on one side only or its columns differ.
+    /// Set when the table exists on one side only or cannot be compared row by row.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub note: Option<TableNote>,
+}
+
+/// Why a table's rows were not (all) compared: data, worded by the renderer.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TableNote {
+    OnlyInFrom,
+    OnlyInTo,
+    ColumnsDiffer { from: Vec<String>, to: Vec<String> },
+    KeysDiffer,
 }
 
 impl TableDiff {

@@ -7,6 +7,7 @@ use crate::cmd::diff::{DbDiffReport, DiffReport, JournalDiffReport, Standing};
 use crate::cmd::log::LogReport;
 use crate::cmd::revert::{Outcome, RevertReport};
 use crate::cmd::txn::Applied;
+use crate::core::diff::TableNote;
 use crate::core::time::display;
 use crate::journal::{shown_value, Kind, Resolved, State};
 use crate::render::check::{reason_text, render_stale_jobs, render_stats, survey_warnings};
@@ -352,7 +353,7 @@ fn render_db_diff(out: &mut String, style: Style, r: &DbDiffReport) {
             t.changed
         ));
         if let Some(note) = &t.note {
-            out.push_str(&style.warn(&format!("    ⚠ {}\n", esc(note))));
+            out.push_str(&style.warn(&format!("    ⚠ {}\n", esc(&table_note(note)))));
         }
     }
     out.push_str(&t!(
@@ -560,5 +561,23 @@ impl Render for LogReport {
                 self.unresolved
             )));
         }
+    }
+}
+
+/// Why a table was not (all) compared row by row, in words.
+fn table_note(note: &TableNote) -> String {
+    match note {
+        TableNote::OnlyInFrom => t!("TO 에 없는 테이블", "table only in FROM"),
+        TableNote::OnlyInTo => t!("FROM 에 없는 테이블", "table only in TO"),
+        TableNote::ColumnsDiffer { from, to } => t!(
+            "열이 다름: FROM ({}) / TO ({})",
+            "columns differ: FROM ({}) / TO ({})",
+            from.join(", "),
+            to.join(", ")
+        ),
+        TableNote::KeysDiffer => t!(
+            "기본 키가 달라 행 단위로 비교할 수 없습니다",
+            "primary keys differ: rows cannot be matched"
+        ),
     }
 }

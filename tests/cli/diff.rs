@@ -370,3 +370,41 @@ fn a_column_named_rowid_does_not_hide_the_rowid() {
     assert_eq!(counts(&odder), (Some(1), Some(1), Some(0)), "{doc}");
     assert_eq!(doc["tables"].as_array().unwrap().len(), 2, "{doc}");
 }
+
+#[test]
+fn table_notes_are_codes_in_json_and_words_in_the_report_in_either_language() {
+    let env = TestEnv::with("current", &["guide"]);
+    env.conn()
+        .execute_batch(
+            "CREATE TABLE gone (id INTEGER PRIMARY KEY);
+             CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);",
+        )
+        .unwrap();
+    let from = id_of(&snap(&env));
+    env.conn()
+        .execute_batch(
+            "DROP TABLE gone; CREATE TABLE fresh (id INTEGER PRIMARY KEY);
+             ALTER TABLE settings ADD COLUMN extra TEXT;",
+        )
+        .unwrap();
+    // Files and JSON hold data: the same under either language.
+    let json = |lang: &str| stdout_json(&run(&env, &["--lang", lang, "--json", "diff", &from]));
+    let doc = json("ko");
+    assert_eq!(doc, json("en"));
+    assert_eq!(table(&doc, "gone")["note"]["kind"], "only_in_from");
+    assert_eq!(table(&doc, "fresh")["note"]["kind"], "only_in_to");
+    let settings = table(&doc, "settings")["note"].clone();
+    assert_eq!(settings["kind"], "columns_differ", "{doc}");
+    assert_eq!(settings["from"], serde_json::json!(["key", "value"]));
+    assert_eq!(settings["to"], serde_json::json!(["key", "value", "extra"]));
+
+    let en = stdout(&run(&env, &["--lang", "en", "diff", &from]));
+    assert!(en.contains("table only in FROM"), "{en}");
+    assert!(
+        en.contains("columns differ: FROM (key, value) / TO (key, value, extra)"),
+        "{en}"
+    );
+    let ko = stdout(&run(&env, &["--lang", "ko", "diff", &from]));
+    assert!(ko.contains("TO 에 없는 테이블"), "{ko}");
+    assert!(ko.contains("열이 다름"), "{ko}");
+}

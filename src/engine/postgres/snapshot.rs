@@ -1047,7 +1047,7 @@ impl TableDiffer<'_> {
 /// the order was introduced) are merged row by row, so memory does not grow with the tables;
 /// older images hold one table of each side in memory.
 pub fn diff(from: &Path, to: &Path) -> Result<crate::core::diff::DbDiff> {
-    use crate::core::diff::{DbDiff, TableDiff};
+    use crate::core::diff::{DbDiff, TableDiff, TableNote};
     let from_tables = Image::open(from)?.layout.tables;
     let to_tables = Image::open(to)?.layout.tables;
     let mut names: Vec<String> = from_tables
@@ -1074,15 +1074,13 @@ pub fn diff(from: &Path, to: &Path) -> Result<crate::core::diff::DbDiff> {
         let b = find(&to_tables, &name);
         let (table, note) = match (&a, &b) {
             (Some((_, ta)), Some((_, tb))) => {
-                let differ = ta
-                    .columns
-                    .iter()
-                    .map(|c| &c.name)
-                    .ne(tb.columns.iter().map(|c| &c.name));
-                (ta.clone(), differ.then(|| "columns differ".to_string()))
+                let names = |t: &Table| t.columns.iter().map(|c| c.name.clone()).collect();
+                let (from, to): (Vec<String>, Vec<String>) = (names(ta), names(tb));
+                let note = (from != to).then_some(TableNote::ColumnsDiffer { from, to });
+                (ta.clone(), note)
             }
-            (Some((_, t)), None) => (t.clone(), Some("only in FROM".to_string())),
-            (None, Some((_, t))) => (t.clone(), Some("only in TO".to_string())),
+            (Some((_, t)), None) => (t.clone(), Some(TableNote::OnlyInFrom)),
+            (None, Some((_, t))) => (t.clone(), Some(TableNote::OnlyInTo)),
             (None, None) => continue,
         };
         let key = if table.primary_key.is_empty() {

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::sqlite_error;
-use crate::core::diff::{ColumnChange, DbDiff, JobRowDiff, TableDiff};
+use crate::core::diff::{ColumnChange, DbDiff, JobRowDiff, TableDiff, TableNote};
 use anyhow::Result;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -139,7 +139,7 @@ fn compare(conn: &Connection, from: &Path, to: &Path) -> Result<DbDiff> {
                     added: 0,
                     removed: count("a", from)?,
                     changed: 0,
-                    note: Some(crate::t!("TO 에 없는 테이블", "table only in FROM")),
+                    note: Some(TableNote::OnlyInFrom),
                 });
                 continue;
             }
@@ -150,7 +150,7 @@ fn compare(conn: &Connection, from: &Path, to: &Path) -> Result<DbDiff> {
                     added: count("b", to)?,
                     removed: 0,
                     changed: 0,
-                    note: Some(crate::t!("FROM 에 없는 테이블", "table only in TO")),
+                    note: Some(TableNote::OnlyInTo),
                 });
                 continue;
             }
@@ -160,12 +160,10 @@ fn compare(conn: &Connection, from: &Path, to: &Path) -> Result<DbDiff> {
         let b = shape(conn, "b", name, b_sql).map_err(|e| sqlite_error(to, e))?;
         let mut note = None;
         if a.columns != b.columns {
-            note = Some(crate::t!(
-                "열이 다름: FROM ({}) / TO ({})",
-                "columns differ: FROM ({}) / TO ({})",
-                a.columns.join(", "),
-                b.columns.join(", ")
-            ));
+            note = Some(TableNote::ColumnsDiffer {
+                from: a.columns.clone(),
+                to: b.columns.clone(),
+            });
         }
         // The declared key when both sides agree on it; else the rowid, which the backup API
         // and ordinary writes keep stable for rowid tables. A real column named `rowid` (or
@@ -192,10 +190,7 @@ fn compare(conn: &Connection, from: &Path, to: &Path) -> Result<DbDiff> {
                 added: count("b", to)?,
                 removed: count("a", from)?,
                 changed: 0,
-                note: Some(crate::t!(
-                    "기본 키가 달라 행 단위로 비교할 수 없습니다",
-                    "primary keys differ: rows cannot be matched"
-                )),
+                note: Some(TableNote::KeysDiffer),
             });
             continue;
         };
@@ -304,7 +299,7 @@ fn whole_rows(
     name: &str,
     a: &Shape,
     b: &Shape,
-    note: Option<String>,
+    note: Option<TableNote>,
     from: &Path,
     to: &Path,
 ) -> Result<TableDiff> {
