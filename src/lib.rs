@@ -50,16 +50,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
         (Ok(_), Some(err)) => Err(err),
         (Ok(exit), None) => {
             if let (false, Some(summary)) = (json, store::replica::summary()) {
-                output::notice(&t!(
-                    "복제본 {}: {}개 복사됨{}",
-                    "replica {}: {} object(s) copied{}",
-                    summary.url,
+                output::notice(&render::replica::copied(
+                    &summary.url,
                     summary.copied.len(),
-                    if summary.encrypted {
-                        String::new()
-                    } else {
-                        t!(" (평문)", " (plaintext)")
-                    }
+                    summary.encrypted,
                 ));
             }
             Ok(exit)

@@ -68,12 +68,25 @@ pub fn engine(settings: &Settings, label: String) -> crate::engine::Progress {
     }
 }
 
+/// The three steps of taking a snapshot, as progress bars name them.
+#[derive(Debug, Clone, Copy)]
+pub enum SnapshotStep {
+    Copy,
+    Compress,
+    Verify,
+}
+
 /// The label of one step of taking a snapshot: which snapshot (its reason and id), which step of
-/// the three (copy, compress, verify).
-pub fn snapshot_step(reason: &str, id: &str, step: u8, what: &str) -> String {
+/// the three.
+pub fn snapshot_step(reason: &str, id: &str, step: SnapshotStep) -> String {
+    let (n, what) = match step {
+        SnapshotStep::Copy => (1, crate::t!("복사", "copying")),
+        SnapshotStep::Compress => (2, crate::t!("압축", "compressing")),
+        SnapshotStep::Verify => (3, crate::t!("검증", "verifying")),
+    };
     crate::t!(
-        "{reason} 스냅샷 {id} ({step}/3 {what})",
-        "{reason} snapshot {id} ({step}/3 {what})"
+        "{reason} 스냅샷 {id} ({n}/3 {what})",
+        "{reason} snapshot {id} ({n}/3 {what})"
     )
 }
 

@@ -23,7 +23,7 @@ use tempfile::TempPath;
 use crate::engine::{
     self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
 };
-use crate::progress::{self, Sink};
+use crate::progress::{self, Sink, SnapshotStep};
 use crate::store::{self, FlushBehind, Store, EXTRACT_PREFIX, TEMP_PREFIX};
 use crate::t;
 
@@ -285,7 +285,7 @@ pub fn create(
         let out = zst_tmp.to_path_buf();
         std::thread::spawn(move || compress_from(growing, None, &out, &ProgressBar::hidden()))
     };
-    let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
+    let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
     let exported = db.export_image(&path, &sink.engine(label));
     drop(written);
     let compressed = compressor
@@ -361,7 +361,7 @@ pub fn take_image(
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
     let path = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
-    let label = progress::snapshot_step(reason.as_str(), &id, 1, &t!("복사", "copying"));
+    let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
     let facts = db.export_image(&path, &sink.into().engine(label))?;
     Ok(Image {
         path,
@@ -385,7 +385,7 @@ pub fn create_from_image(
     // 2. Compress (hashing both sides) while the engine checks the image on another thread.
     let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{}-", image.id), ".db.zst")?;
     let checker = spawn_check(image);
-    let label = progress::snapshot_step(reason.as_str(), &image.id, 2, &t!("압축", "compressing"));
+    let label = progress::snapshot_step(reason.as_str(), &image.id, SnapshotStep::Compress);
     let sink = sink.into();
     let sums = match compress(&image.path, &zst_tmp, sink, &label) {
         Ok(sums) => sums,
@@ -450,7 +450,7 @@ fn seal(
     // 3. Verify what is on disk: the compressed file decompresses to the same image.
     let bar = sink.bytes(
         manifest.image_bytes,
-        &progress::snapshot_step(reason.as_str(), &id, 3, &t!("검증", "verifying")),
+        &progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Verify),
     );
     let verified = check_compressed(&zst_tmp, &manifest, io::sink(), &bar, Rehash::JustWritten);
     bar.finish_and_clear();
@@ -1218,8 +1218,11 @@ mod tests {
     #[test]
     fn progress_labels_name_the_snapshot_and_the_step() {
         crate::i18n::set(crate::i18n::Lang::En);
-        let label =
-            progress::snapshot_step("pre-apply", "20260101T000000Z-00000000", 2, "compressing");
+        let label = progress::snapshot_step(
+            "pre-apply",
+            "20260101T000000Z-00000000",
+            SnapshotStep::Compress,
+        );
         assert_eq!(
             label,
             "pre-apply snapshot 20260101T000000Z-00000000 (2/3 compressing)"

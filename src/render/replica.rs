@@ -94,6 +94,19 @@ fn encryption_note(encrypted: bool) -> String {
 }
 
 /// The context of a replica's snapshot that fails verification once downloaded.
+/// The notice after a command copied its new files to the replica.
+pub fn copied(url: &str, objects: usize, encrypted: bool) -> String {
+    let plain = if encrypted {
+        String::new()
+    } else {
+        t!(" (평문)", " (plaintext)")
+    };
+    t!(
+        "복제본 {url}: {objects}개 복사됨{plain}",
+        "replica {url}: {objects} object(s) copied{plain}"
+    )
+}
+
 pub fn from_replica(id: &str, replica: &str) -> String {
     t!(
         "복제본 {replica}의 스냅샷 {id}",

@@ -871,3 +871,16 @@ fn the_weekly_cron_script_alerts_on_exit_8_with_the_local_work_done() {
     let pushed = r.ok(&["snapshot", "push", "--all"]);
     assert!(ids(&pushed["uploaded"]).contains(&id), "{pushed}");
 }
+
+#[test]
+fn a_human_run_says_what_it_copied_in_either_language() {
+    let r = Replicated::file();
+    let en = r.run(&["--lang", "en", "snapshot"]);
+    assert!(en.status.success(), "{}", stderr(&en));
+    let said = stderr(&en);
+    assert!(said.contains(&format!("replica {}: ", r.url)), "{said}");
+    assert!(said.contains("object(s) copied"), "{said}");
+    assert!(!said.contains("plaintext"), "encrypted copies: {said}");
+    let ko = r.run(&["--lang", "ko", "snapshot"]);
+    assert!(stderr(&ko).contains("개 복사됨"), "{}", stderr(&ko));
+}
