@@ -68,33 +68,36 @@ impl Write for FlushBehind {
 // Best effort: a file system without `sync_file_range` (or another OS) just keeps the kernel's
 // own writeback; a real write error still surfaces at the write or the final sync.
 #[cfg(target_os = "linux")]
-fn start_writeback(file: &File, offset: u64, len: u64) {
+fn sync_range(file: &File, offset: u64, len: u64, flags: libc::c_uint) {
     use std::os::fd::AsRawFd;
-    // SAFETY: a valid descriptor; the call only schedules I/O of the file's own pages.
+    // SAFETY: a valid descriptor; the call only schedules (or waits for) I/O of the file's own
+    // pages.
     unsafe {
         libc::sync_file_range(
             file.as_raw_fd(),
             offset as libc::off64_t,
             len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
+            flags,
         );
     }
 }
 
 #[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    sync_range(file, offset, len, libc::SYNC_FILE_RANGE_WRITE);
+}
+
+/// Also waits for the range's writeback to finish.
+#[cfg(target_os = "linux")]
 fn wait_writeback(file: &File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: as above; this also waits for the range's writeback to finish.
-    unsafe {
-        libc::sync_file_range(
-            file.as_raw_fd(),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                | libc::SYNC_FILE_RANGE_WRITE
-                | libc::SYNC_FILE_RANGE_WAIT_AFTER,
-        );
-    }
+    sync_range(
+        file,
+        offset,
+        len,
+        libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+    );
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -32,6 +32,12 @@ fn succeeds(cmd: &mut Command) -> std::process::Output {
     out
 }
 
+/// The port of a `postgresql://host:port/db` URL.
+fn port_of(url: &str) -> String {
+    let (_, after) = url.rsplit_once(':').unwrap();
+    after.split('/').next().unwrap().to_string()
+}
+
 fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -437,15 +443,7 @@ fn the_store_defaults_to_the_state_directory_named_after_the_server_and_database
             .env("XDG_STATE_HOME", &state)
             .args(["--db", &pg.url(), "--lang", "en", "snapshot"]),
     );
-    let port = pg
-        .url()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = port_of(&pg.url());
     let store = state
         .join("jobsweep")
         .join(format!("127.0.0.1-{port}-{}", pg.name));
@@ -638,36 +636,22 @@ fn a_schema_other_than_public_is_its_own_database_for_snapshots_and_the_store() 
     // Without --store, each schema has its own default store; public's keeps today's name.
     let state = env.path("state");
     for schema in ["public", "app"] {
-        let out = bare_cmd()
-            .env_remove("DATABASE_URL")
-            .env("XDG_STATE_HOME", &state)
-            .args([
-                "--db",
-                &pg.url(),
-                "--lang",
-                "en",
-                "--pg-schema",
-                schema,
-                "snapshot",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeeds(
+            bare_cmd()
+                .env_remove("DATABASE_URL")
+                .env("XDG_STATE_HOME", &state)
+                .args([
+                    "--db",
+                    &pg.url(),
+                    "--lang",
+                    "en",
+                    "--pg-schema",
+                    schema,
+                    "snapshot",
+                ]),
         );
     }
-    let port = pg
-        .url()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = port_of(&pg.url());
     let base = format!("127.0.0.1-{port}-{}", pg.name);
     let mut stores: Vec<String> = std::fs::read_dir(state.join("jobsweep"))
         .unwrap()
