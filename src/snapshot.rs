@@ -10,8 +10,6 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
-use std::sync::Arc;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -266,45 +264,30 @@ pub fn create(
     sink: impl Into<Sink>,
 ) -> Result<Manifest> {
     let sink = sink.into();
-    if !db.exports_by_appending() {
+    if !db.exports_as_stream() {
         let image = take_image(db, store, reason, sink)?;
         return create_from_image(&image, store, reason, note, sink);
     }
-    // The engine writes its image front to back: compress it as it grows, so compression runs
-    // beside the export instead of after it (design.md §8.4).
+    // The engine's image is one stream: compress and hash it on the way, so no image-sized
+    // file is written and read back, and compression runs beside the export (design.md §8.4).
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
-    let path = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
     let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
-    let written = Written(Arc::new(AtomicBool::new(false)));
-    let compressor = {
-        let growing = Growing {
-            file: File::open(&path).map_err(|e| store::write_error(&path, e))?,
-            written: Arc::clone(&written.0),
-        };
-        let out = zst_tmp.to_path_buf();
-        std::thread::spawn(move || compress_from(growing, None, &out, &ProgressBar::hidden()))
-    };
+    let mut compressor = Compressor::create(&zst_tmp, None)?;
     let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
-    let exported = db.export_image(&path, &sink.engine(label));
-    drop(written);
-    let compressed = compressor
-        .join()
-        .unwrap_or_else(|_| Err(SnapshotError::CompressThreadFailed.into()));
-    let image = Image {
-        path,
+    let facts = db.export_stream(&mut compressor, &sink.engine(label))?;
+    let sums = compressor.finish()?;
+    let image = Sealing {
         id,
         created_at,
         source: db.identity(),
-        facts: exported?,
+        facts,
     };
-    let (image_sum, file_sum) = compressed?;
-    let checker = spawn_check(&image);
     seal(
         &image,
         zst_tmp,
-        (image_sum, file_sum),
-        checker,
+        sums,
+        Checker::OnVerify,
         store,
         reason,
         note,
@@ -312,33 +295,29 @@ pub fn create(
     )
 }
 
-/// Set once the engine has written the whole image (or failed): dropped after `export_image`
-/// returns, also when it panics, so the compressing thread never waits for ever.
-struct Written(Arc<AtomicBool>);
-
-impl Drop for Written {
-    fn drop(&mut self) {
-        self.0.store(true, AtomicOrdering::Release);
-    }
+/// How the engine's check of a new image runs (design.md §3.4, §8.4).
+enum Checker {
+    /// On its own thread over the image file, started before compression.
+    Running(std::thread::JoinHandle<Result<Option<String>>>),
+    /// Over the verify pass's decompressed bytes: a streamed image has no file.
+    OnVerify,
 }
 
-/// The image file while the engine still appends to it: at its end, a read waits for more
-/// until the engine is done (then the end is the end).
-struct Growing {
-    file: File,
-    written: Arc<AtomicBool>,
+/// What [`seal`] names a new snapshot by.
+struct Sealing {
+    id: String,
+    created_at: DateTime<Utc>,
+    source: Identity,
+    facts: ImageFacts,
 }
 
-impl Read for Growing {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            // Looked at before reading: once set, every byte is in the file.
-            let done = self.written.load(AtomicOrdering::Acquire);
-            let n = self.file.read(buf)?;
-            if n > 0 || done {
-                return Ok(n);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
+impl From<&Image> for Sealing {
+    fn from(image: &Image) -> Sealing {
+        Sealing {
+            id: image.id.clone(),
+            created_at: image.created_at,
+            source: image.source.clone(),
+            facts: image.facts.clone(),
         }
     }
 }
@@ -394,17 +373,19 @@ pub fn create_from_image(
             return Err(e);
         }
     };
-    seal(image, zst_tmp, sums, checker, store, reason, note, sink)
+    let sealing = Sealing::from(image);
+    let checker = Checker::Running(checker);
+    seal(&sealing, zst_tmp, sums, checker, store, reason, note, sink)
 }
 
 /// Steps 3-4 of a snapshot, once `zst_tmp` holds the compressed image: the verify pass, the
 /// engine's check (`checker`, running meanwhile) and the final names.
 #[allow(clippy::too_many_arguments)]
 fn seal(
-    image: &Image,
+    image: &Sealing,
     zst_tmp: TempPath,
     (image_sum, file_sum): (Sum, Sum),
-    checker: std::thread::JoinHandle<Result<Option<String>>>,
+    checker: Checker,
     store: &Store,
     reason: Reason,
     note: Option<String>,
@@ -452,7 +433,24 @@ fn seal(
         manifest.image_bytes,
         &progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Verify),
     );
-    let verified = check_compressed(&zst_tmp, &manifest, io::sink(), &bar, Rehash::JustWritten);
+    let (verified, checker) = match checker {
+        Checker::Running(checker) => {
+            let verified =
+                check_compressed(&zst_tmp, &manifest, io::sink(), &bar, Rehash::JustWritten);
+            (verified, checker)
+        }
+        Checker::OnVerify => {
+            // The check reads what the verify pass decompresses, through a pipe to its thread.
+            let (mut reader, writer) = io::pipe().map_err(|e| store::write_error(&zst_tmp, e))?;
+            let (shown, facts) = (zst_tmp.to_path_buf(), image.facts.clone());
+            let checker = std::thread::spawn(move || {
+                engine::image_format(facts.engine).check_stream(&mut reader, &shown, &facts)
+            });
+            // The writer is dropped when the pass ends: the check then sees the image's end.
+            let verified = check_compressed(&zst_tmp, &manifest, writer, &bar, Rehash::JustWritten);
+            (verified, checker)
+        }
+    };
     bar.finish_and_clear();
     let checked = checker
         .join()
@@ -575,53 +573,92 @@ fn compress_from(
     out: &Path,
     bar: &ProgressBar,
 ) -> Result<(Sum, Sum)> {
-    let file = store::no_follow()
-        .write(true)
-        .truncate(true)
-        .open(out)
-        .map_err(|e| store::write_error(out, e))?;
-    let writer = HashWriter {
-        inner: BufWriter::with_capacity(BUF, FlushBehind::new(file)),
-        hasher: Sha256::new(),
-        bytes: 0,
-        hashing: true,
-    };
-    let zerr = |e: io::Error| store::write_error(out, e);
-    let mut encoder = zstd::stream::Encoder::new(writer, ZSTD_LEVEL).map_err(zerr)?;
-    encoder.include_checksum(true).map_err(zerr)?;
-    encoder.set_pledged_src_size(len).map_err(zerr)?;
-    // Worker threads pay off beyond a few MiB; below that one thread is faster.
-    if len.is_none_or(|len| len > 8 << 20) {
-        encoder.multithread(compress_workers()).map_err(zerr)?;
-        // zstd's default job for level 3 is 8 MiB, and it keeps a few jobs' input and output per
-        // worker in flight (about 50 MiB with two workers). 4 MiB jobs halve that; the output
-        // grows by under 1% (2 MiB jobs would cost over 2%).
-        encoder
-            .set_parameter(zstd::zstd_safe::CParameter::JobSize(4 << 20))
-            .map_err(zerr)?;
-    }
-    let mut hasher = Sha256::new();
-    let mut read_bytes = 0u64;
+    let mut compressor = Compressor::create(out, len)?;
     let mut buf = vec![0u8; BUF];
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(zerr(e)),
+            Err(e) => return Err(store::write_error(out, e)),
         };
-        hasher.update(&buf[..n]);
-        encoder.write_all(&buf[..n]).map_err(zerr)?;
-        read_bytes += n as u64;
-        bar.set_position(read_bytes);
+        compressor
+            .write_all(&buf[..n])
+            .map_err(|e| store::write_error(out, e))?;
+        bar.set_position(compressor.image_bytes);
     }
-    let mut writer = encoder.finish().map_err(zerr)?;
-    writer.flush().map_err(zerr)?;
-    writer.inner.get_ref().get_ref().sync_all().map_err(zerr)?;
-    Ok((
-        finish(hasher, read_bytes),
-        finish(writer.hasher, writer.bytes),
-    ))
+    compressor.finish()
+}
+
+/// Writes an image into the compressed file `out` as it comes: hashes the image bytes written
+/// to it and the compressed bytes written to `out`, which is handed to the disk as it grows
+/// (flush-behind) and fsynced by [`Compressor::finish`].
+struct Compressor {
+    out: PathBuf,
+    encoder: zstd::stream::Encoder<'static, HashWriter<BufWriter<FlushBehind>>>,
+    image_hasher: Sha256,
+    image_bytes: u64,
+}
+
+impl Compressor {
+    /// `len`: the image's size when known in advance.
+    fn create(out: &Path, len: Option<u64>) -> Result<Compressor> {
+        let file = store::no_follow()
+            .write(true)
+            .truncate(true)
+            .open(out)
+            .map_err(|e| store::write_error(out, e))?;
+        let writer = HashWriter {
+            inner: BufWriter::with_capacity(BUF, FlushBehind::new(file)),
+            hasher: Sha256::new(),
+            bytes: 0,
+            hashing: true,
+        };
+        let zerr = |e: io::Error| store::write_error(out, e);
+        let mut encoder = zstd::stream::Encoder::new(writer, ZSTD_LEVEL).map_err(zerr)?;
+        encoder.include_checksum(true).map_err(zerr)?;
+        encoder.set_pledged_src_size(len).map_err(zerr)?;
+        // Worker threads pay off beyond a few MiB; below that one thread is faster.
+        if len.is_none_or(|len| len > 8 << 20) {
+            encoder.multithread(compress_workers()).map_err(zerr)?;
+            // zstd's default job for level 3 is 8 MiB, and it keeps a few jobs' input and output
+            // per worker in flight (about 50 MiB with two workers). 4 MiB jobs halve that; the
+            // output grows by under 1% (2 MiB jobs would cost over 2%).
+            encoder
+                .set_parameter(zstd::zstd_safe::CParameter::JobSize(4 << 20))
+                .map_err(zerr)?;
+        }
+        Ok(Compressor {
+            out: out.to_path_buf(),
+            encoder,
+            image_hasher: Sha256::new(),
+            image_bytes: 0,
+        })
+    }
+
+    /// Ends the frame and fsyncs the file. Returns (image sum, file sum).
+    fn finish(self) -> Result<(Sum, Sum)> {
+        let zerr = |e: io::Error| store::write_error(&self.out, e);
+        let mut writer = self.encoder.finish().map_err(zerr)?;
+        writer.flush().map_err(zerr)?;
+        writer.inner.get_ref().get_ref().sync_all().map_err(zerr)?;
+        Ok((
+            finish(self.image_hasher, self.image_bytes),
+            finish(writer.hasher, writer.bytes),
+        ))
+    }
+}
+
+impl Write for Compressor {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.encoder.write(buf)?;
+        self.image_hasher.update(&buf[..n]);
+        self.image_bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.encoder.flush()
+    }
 }
 
 fn compress_workers() -> u32 {

@@ -27,6 +27,7 @@ pub mod postgres;
 use self::postgres as pg;
 pub mod sqlite;
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -419,11 +420,20 @@ pub trait Database {
     /// snapshot.
     fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts>;
 
-    /// Whether [`Database::export_image`] writes `dest` front to back, appending only, so a
-    /// snapshot can compress the image while it is being written (design.md §8.4). SQLite's
-    /// copies write pages in place, so not there.
-    fn exports_by_appending(&self) -> bool {
+    /// Whether the engine can write its image as one stream, front to back
+    /// ([`Database::export_stream`]): a snapshot then compresses and hashes it on the way and
+    /// never writes the uncompressed image to disk (design.md §8.4). SQLite's copies write
+    /// pages in place, so not there.
+    fn exports_as_stream(&self) -> bool {
         false
+    }
+
+    /// [`Database::export_image`] into `out` instead of a file, for an engine that
+    /// [`Database::exports_as_stream`].
+    fn export_stream(&self, _out: &mut dyn Write, _progress: &Progress) -> Result<ImageFacts> {
+        Err(anyhow::anyhow!(
+            "internal: this engine writes its images into a file"
+        ))
     }
 
     /// Replaces the live contents with `image` in one transaction, waiting at most the busy
@@ -521,6 +531,20 @@ pub trait ImageFormat: Sync {
     /// `integrity_check`; PostgreSQL: the dump decodes and every table has its recorded row
     /// count (`facts`).
     fn check(&self, image: &Path, facts: &ImageFacts) -> Result<Option<String>>;
+
+    /// [`ImageFormat::check`] of an image read as a stream (named `shown` in what it reports),
+    /// for the engines whose images [`Database::exports_as_stream`]: a new snapshot is checked
+    /// as its compressed file is decompressed, with no image file on disk.
+    fn check_stream(
+        &self,
+        _image: &mut dyn Read,
+        _shown: &Path,
+        _facts: &ImageFacts,
+    ) -> Result<Option<String>> {
+        Err(anyhow::anyhow!(
+            "internal: this engine checks its images as files"
+        ))
+    }
 
     /// Row diff by primary key of two images (snapshot vs snapshot, or snapshot vs a fresh
     /// image of the live database).

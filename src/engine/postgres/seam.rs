@@ -3,6 +3,7 @@
 //! a `RefCell`, never borrowed across calls), `ImageFormat` over logical images.
 
 use std::cell::{RefCell, RefMut};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -183,14 +184,23 @@ impl engine::Database for PgEngine {
         }))
     }
 
-    fn export_image(&self, dest: &Path, _progress: &Progress) -> Result<ImageFacts> {
+    fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts> {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .truncate(true)
             .open(dest)
             .map_err(|e| fail(Exit::Database, format!("{}: {e}", dest.display())))?;
-        // No fsync: the image is a scratch file, compressed (and that file synced) then deleted.
-        let layout = snapshot::export(&mut self.db(), &mut file)?;
+        // No fsync: the image is a scratch file (diff's live side), deleted after use.
+        self.export_stream(&mut file, progress)
+    }
+
+    fn exports_as_stream(&self) -> bool {
+        // One stream: the header, then each table's COPY rows (snapshot.rs).
+        true
+    }
+
+    fn export_stream(&self, out: &mut dyn Write, _progress: &Progress) -> Result<ImageFacts> {
+        let layout = snapshot::export(&mut self.db(), out)?;
         Ok(ImageFacts {
             engine: EngineKind::Postgresql,
             engine_version: layout.server_version.clone(),
@@ -204,11 +214,6 @@ impl engine::Database for PgEngine {
                 .collect(),
             ..ImageFacts::default()
         })
-    }
-
-    fn exports_by_appending(&self) -> bool {
-        // One stream: the header, then each table's COPY rows (snapshot.rs).
-        true
     }
 
     fn import_image(
@@ -285,15 +290,28 @@ impl ImageFormat for PgImages {
     }
 
     fn check(&self, image: &Path, facts: &ImageFacts) -> Result<Option<String>> {
-        let expected: Vec<(String, u64)> = facts
-            .tables
-            .iter()
-            .map(|t| (t.table.clone(), t.rows))
-            .collect();
-        snapshot::check(image, &expected)
+        snapshot::check(image, &expected_rows(facts))
+    }
+
+    fn check_stream(
+        &self,
+        image: &mut dyn Read,
+        shown: &Path,
+        facts: &ImageFacts,
+    ) -> Result<Option<String>> {
+        snapshot::check_reader(image, shown, &expected_rows(facts))
     }
 
     fn diff(&self, from: &Path, to: &Path) -> Result<DbDiff> {
         snapshot::diff(from, to)
     }
+}
+
+/// The row count of each table a manifest recorded.
+fn expected_rows(facts: &ImageFacts) -> Vec<(String, u64)> {
+    facts
+        .tables
+        .iter()
+        .map(|t| (t.table.clone(), t.rows))
+        .collect()
 }

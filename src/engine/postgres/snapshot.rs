@@ -391,9 +391,9 @@ fn copy_counting_lines(reader: &mut dyn Read, out: &mut dyn Write) -> std::io::R
 }
 
 /// An image opened for reading: its layout, then its tables in order.
-pub struct Image {
+pub struct Image<R = std::fs::File> {
     pub layout: Layout,
-    reader: BufReader<std::fs::File>,
+    reader: BufReader<R>,
     next_table: usize,
 }
 
@@ -412,7 +412,14 @@ impl Image {
     pub fn open(path: &Path) -> Result<Image> {
         let file = std::fs::File::open(path)
             .map_err(|e| fail(Exit::Integrity, format!("{}: {e}", path.display())))?;
-        let mut reader = BufReader::with_capacity(1 << 20, file);
+        Image::from_reader(file, path)
+    }
+}
+
+impl<R: Read> Image<R> {
+    /// The image `reader` streams (`path` names it in errors).
+    pub fn from_reader(reader: R, path: &Path) -> Result<Image<R>> {
+        let mut reader = BufReader::with_capacity(1 << 20, reader);
         let mut line = String::new();
         reader
             .read_line(&mut line)
@@ -513,7 +520,20 @@ impl Image {
 /// `snapshot verify` without a server: the image decodes and every table holds `expected` rows
 /// (from the manifest). `None` when sound, else what is wrong.
 pub fn check(path: &Path, expected: &[(String, u64)]) -> Result<Option<String>> {
-    let mut image = match Image::open(path) {
+    match std::fs::File::open(path) {
+        Ok(mut file) => check_reader(&mut file, path, expected),
+        Err(e) => Ok(Some(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// [`check`] of an image read from `reader` (a new snapshot's decompressed stream, design.md
+/// §8.4); `path` names it in what is reported.
+pub fn check_reader(
+    reader: &mut dyn Read,
+    path: &Path,
+    expected: &[(String, u64)],
+) -> Result<Option<String>> {
+    let mut image = match Image::from_reader(reader, path) {
         Ok(image) => image,
         Err(e) => return Ok(Some(format!("{e:#}"))),
     };
