@@ -54,6 +54,11 @@ pub fn bytes_if(show: bool, len: u64, label: &str) -> ProgressBar {
     )
 }
 
+/// A bar counting table rows, `len` in total (an estimate when the engine has no better).
+pub fn rows_if(show: bool, len: u64, label: &str) -> ProgressBar {
+    make(show, len, label, "{msg} [{bar:30}] {pos}/{len} {eta}")
+}
+
 /// A bar counting database pages (the total is set once the engine knows it).
 pub fn pages_if(show: bool, label: &str) -> ProgressBar {
     make(show, 0, label, "{msg} [{bar:30}] {percent}% {eta}")

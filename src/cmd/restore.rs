@@ -175,7 +175,14 @@ fn restore_to_database(
         settings,
         fetched,
     )?;
-    engine::import_new(to, &image, &m.facts(), force, settings.busy_timeout)?;
+    engine::import_new(
+        to,
+        &image,
+        &m.facts(),
+        force,
+        settings.busy_timeout,
+        &progress::engine(settings, String::new()),
+    )?;
     Ok(RestoreReport::copied(m, to.shown(), from_replica))
 }
 

@@ -314,10 +314,11 @@ pub fn import_new(
     facts: &ImageFacts,
     force: bool,
     busy_timeout: Duration,
+    progress: &Progress,
 ) -> Result<()> {
     match target {
         Target::Postgres { url, schema } => {
-            pg::seam::import_new(url, schema, image, facts, force, busy_timeout)
+            pg::seam::import_new(url, schema, image, facts, force, busy_timeout, progress)
         }
         Target::Sqlite(path) => Err(crate::error::fail(
             crate::error::Exit::Usage,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use jobsweep::core::jobs::{AgeBasis, Criteria, Plan};
 use jobsweep::core::time::DbTimezone;
 use jobsweep::engine::postgres::{snapshot, target, write, PgDatabase};
+use jobsweep::engine::{ImageFacts, Progress};
 use jobsweep::error::{classify, Exit};
 
 use crate::common::{TestEnv, NOW};
@@ -245,7 +246,7 @@ fn snapshot_image_verifies_and_rebuilds_an_empty_database_and_the_live_one() {
     let mut db = connect(&pg.url()).expect("connect");
     let layout = {
         let mut file = std::fs::File::create(&image).unwrap();
-        snapshot::export(&mut db, &mut file).expect("export")
+        snapshot::export(&mut db, &mut file, &Progress::default()).expect("export")
     };
     let counts: Vec<(String, u64)> = layout
         .tables
@@ -263,11 +264,17 @@ fn snapshot_image_verifies_and_rebuilds_an_empty_database_and_the_live_one() {
     let cut = dir.path().join("cut");
     std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
     assert!(snapshot::check(&cut, &counts).unwrap().is_some());
+    // The same check of a stream (a new snapshot's verify pass, no image file).
+    let check_stream = |bytes: &[u8]| snapshot::check_reader(&mut &bytes[..], &image, &counts);
+    assert_eq!(check_stream(&bytes).unwrap(), None);
+    assert!(check_stream(&bytes[..bytes.len() - 10]).unwrap().is_some());
+    let facts = ImageFacts::default();
 
     // Into an empty database: tables, keys, indexes, sequences created; same rows.
     let empty = PgDb::new();
     let mut fresh = connect(&empty.url()).expect("connect empty");
-    snapshot::import_new(&mut fresh, &image, &[]).expect("import new");
+    snapshot::import_new(&mut fresh, &image, &[], false, &facts, &Progress::default())
+        .expect("import new");
     assert_eq!(empty.dump(), before);
     let fk = empty.sql(
         "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace",
@@ -281,7 +288,7 @@ fn snapshot_image_verifies_and_rebuilds_an_empty_database_and_the_live_one() {
     // Onto the live one after the app changed rows: back to the snapshot's rows.
     pg.sql("UPDATE analysis_jobs SET status = 'failed'; DELETE FROM analysis_progress;");
     assert_ne!(pg.dump(), before);
-    snapshot::import_live(&mut db, &image).expect("import live");
+    snapshot::import_live(&mut db, &image, &facts, &Progress::default()).expect("import live");
     assert_eq!(pg.dump(), before);
 }
 
@@ -401,7 +408,7 @@ fn an_app_lock_held_past_the_busy_timeout_is_exit_3_and_nothing_changes() {
 fn export_to(pg: &PgDb, path: &std::path::Path) -> Vec<(String, u64)> {
     let mut db = connect(&pg.url()).expect("connect");
     let mut file = std::fs::File::create(path).unwrap();
-    let layout = snapshot::export(&mut db, &mut file).expect("export");
+    let layout = snapshot::export(&mut db, &mut file, &Progress::default()).expect("export");
     layout
         .tables
         .iter()

@@ -516,6 +516,25 @@ fn the_apps_tables_in_another_schema_work_with_pg_schema() {
 }
 
 #[test]
+fn restore_to_a_database_without_the_schema_creates_it_with_the_tables() {
+    let (env, pg) = both_in_app_schema(29);
+    let store = env.path("pgstore");
+    let app = pg.dump_schema("app");
+    succeeds(jobsweep(&pg.url(), &store).args(["--pg-schema", "app", "snapshot"]));
+    let other = PgDb::new();
+    let schema_exists = || other.sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'app'");
+    assert_eq!(schema_exists().trim(), "0");
+    succeeds(
+        jobsweep(&pg.url(), &store)
+            .args(["--pg-schema", "app", "restore", "--snapshot", "latest"])
+            .args(["--to", &other.url()]),
+    );
+    assert_eq!(schema_exists().trim(), "1");
+    assert_eq!(other.dump_schema("app"), app);
+    assert_eq!(other.dump_schema("public"), "");
+}
+
+#[test]
 fn a_missing_schema_is_one_line_exit_3_and_changes_nothing() {
     let (env, pg) = both_in_app_schema(28);
     let store = env.path("pgstore");
@@ -659,4 +678,56 @@ fn a_schema_other_than_public_is_its_own_database_for_snapshots_and_the_store() 
         .collect();
     stores.sort();
     assert_eq!(stores, [base.clone(), format!("{base}-app")]);
+}
+
+#[test]
+fn progress_bars_show_for_postgresql_export_and_import_on_a_terminal() {
+    // `script` gives the binary a terminal.
+    assert!(
+        std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "script is not installed: apt-get install bsdutils (.ci/run does)"
+    );
+    let (env, pg) = both(30);
+    let store = env.path("pgstore");
+    let on_terminal = |args: &str| {
+        let line = format!(
+            "{} --db '{}' --store '{}' --lang en {args}",
+            assert_cmd::cargo::cargo_bin("jobsweep").display(),
+            pg.url(),
+            store.display()
+        );
+        let out = std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{shown}");
+        shown
+    };
+    let shown = on_terminal("snapshot");
+    // The export counts rows as the server sends them; then the verify pass.
+    assert!(shown.contains("(1/3 copying) ["), "{shown}");
+    assert!(shown.contains("(3/3 verifying) ["), "{shown}");
+    let list = json(&succeeds(
+        jobsweep(&pg.url(), &store).args(["--json", "snapshot", "list"]),
+    ));
+    let rows: u64 = list["snapshots"][0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rows"].as_u64().unwrap())
+        .sum();
+    // The import's bar counts the image's rows out of the manifest's total.
+    let other = PgDb::new();
+    let shown = on_terminal(&format!("restore --snapshot latest --to '{}'", other.url()));
+    assert!(shown.contains(&format!("/{rows}")), "{rows}: {shown}");
+    assert_eq!(other.dump(), pg.dump());
+    // -q: no bars.
+    let quiet = on_terminal("-q snapshot");
+    assert!(!quiet.contains("copying"), "{quiet}");
 }

@@ -43,6 +43,35 @@ impl PgDatabase {
     /// Connects (TLS as `sslmode` asks), sets the app's schema as the search path and
     /// `--busy-timeout` as `lock_timeout`.
     pub fn connect(target: &Target, schema: &str, busy_timeout: Duration) -> Result<PgDatabase> {
+        let mut db = PgDatabase::connect_to_server(target, schema, busy_timeout)?;
+        // A schema missing from the search path is silently skipped by the server; name it
+        // here, once, for every command (design.md §8).
+        let exists = db.schema_exists()?;
+        if !exists {
+            return Err(Failure::new(
+                Exit::Database,
+                t!(
+                    "{} 에 스키마 {} 이(가) 없습니다",
+                    "{} has no schema {}",
+                    db.target.display,
+                    quote_ident(schema)
+                ),
+            )
+            .hint(t!(
+                "--pg-schema 로 앱의 테이블이 있는 스키마를 지정하세요",
+                "name the schema holding the app's tables with --pg-schema"
+            ))
+            .into());
+        }
+        Ok(db)
+    }
+
+    /// [`PgDatabase::connect`] without requiring the schema: `restore --to` creates it.
+    pub fn connect_to_server(
+        target: &Target,
+        schema: &str,
+        busy_timeout: Duration,
+    ) -> Result<PgDatabase> {
         let mut config = target.config.clone();
         config.ssl_mode(match target.ssl {
             SslMode::Disable => postgres::config::SslMode::Disable,
@@ -68,33 +97,20 @@ impl PgDatabase {
             quote_ident(schema)
         );
         db.client.batch_execute(&setup).map_err(|e| db.error(&e))?;
-        // A schema missing from the search path is silently skipped by the server; name it
-        // here, once, for every command (design.md §8).
-        let exists: bool = db
+        Ok(db)
+    }
+
+    /// Whether the schema the app's tables are looked for in exists.
+    pub fn schema_exists(&mut self) -> Result<bool> {
+        let exists = self
             .client
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-                &[&db.schema],
+                &[&self.schema],
             )
-            .map_err(|e| db.error(&e))?
+            .map_err(|e| self.error(&e))?
             .get(0);
-        if !exists {
-            return Err(Failure::new(
-                Exit::Database,
-                t!(
-                    "{} 에 스키마 {} 이(가) 없습니다",
-                    "{} has no schema {}",
-                    db.target.display,
-                    quote_ident(schema)
-                ),
-            )
-            .hint(t!(
-                "--pg-schema 로 앱의 테이블이 있는 스키마를 지정하세요",
-                "name the schema holding the app's tables with --pg-schema"
-            ))
-            .into());
-        }
-        Ok(db)
+        Ok(exists)
     }
 
     /// A server error as one line naming the database (never the password), exit 3.

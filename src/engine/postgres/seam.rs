@@ -97,6 +97,7 @@ pub fn import_new(
     facts: &ImageFacts,
     force: bool,
     busy_timeout: Duration,
+    progress: &Progress,
 ) -> Result<()> {
     if facts.engine != EngineKind::Postgresql {
         return Err(fail(
@@ -109,7 +110,9 @@ pub fn import_new(
     }
     let env = |key: &str| std::env::var(key).ok();
     let target = target::parse(url, &env)?;
-    let mut db = PgDatabase::connect(&target, schema, busy_timeout)?;
+    // A schema that does not exist yet is created with the tables (design.md §8.4).
+    let mut db = PgDatabase::connect_to_server(&target, schema, busy_timeout)?;
+    let create_schema = !db.schema_exists()?;
     let wanted: Vec<String> = facts.tables.iter().map(|t| t.table.clone()).collect();
     let clashing: Vec<String> = snapshot::existing_tables(&mut db)?
         .into_iter()
@@ -131,7 +134,7 @@ pub fn import_new(
         ))
         .into());
     }
-    snapshot::import_new(&mut db, image, &clashing)
+    snapshot::import_new(&mut db, image, &clashing, create_schema, facts, progress)
 }
 
 impl PgEngine {
@@ -199,8 +202,8 @@ impl engine::Database for PgEngine {
         true
     }
 
-    fn export_stream(&self, out: &mut dyn Write, _progress: &Progress) -> Result<ImageFacts> {
-        let layout = snapshot::export(&mut self.db(), out)?;
+    fn export_stream(&self, out: &mut dyn Write, progress: &Progress) -> Result<ImageFacts> {
+        let layout = snapshot::export(&mut self.db(), out, progress)?;
         Ok(ImageFacts {
             engine: EngineKind::Postgresql,
             engine_version: layout.server_version.clone(),
@@ -219,10 +222,10 @@ impl engine::Database for PgEngine {
     fn import_image(
         &mut self,
         image: &Path,
-        _facts: &ImageFacts,
-        _progress: &Progress,
+        facts: &ImageFacts,
+        progress: &Progress,
     ) -> Result<()> {
-        snapshot::import_live(self.db.get_mut(), image)
+        snapshot::import_live(self.db.get_mut(), image, facts, progress)
     }
 
     fn restore_mode(&self) -> Result<Option<String>> {

@@ -23,7 +23,10 @@ use std::path::Path;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use indicatif::ProgressBar;
+
 use super::{query_error, quote_ident, PgDatabase};
+use crate::engine::{ImageFacts, Progress};
 use crate::error::{fail, Exit};
 use crate::t;
 
@@ -323,12 +326,23 @@ fn parents_first(tables: Vec<Table>, depends: Vec<Vec<String>>) -> Vec<Table> {
 
 /// Writes the image of the schema's tables to `out`: the layout line, then each table's rows.
 /// Returns the layout with each table's row count.
-pub fn export(db: &mut PgDatabase, out: &mut dyn Write) -> Result<Layout> {
+pub fn export(db: &mut PgDatabase, out: &mut dyn Write, progress: &Progress) -> Result<Layout> {
     let target = db.target.clone();
     let schema = db.schema.clone();
     let qerr = |e: postgres::Error| query_error(&target, &e);
     let mut tx = db.read_transaction()?;
     let mut layout = read_layout(&mut tx, &schema).map_err(qerr)?;
+    // The bar's total is the planner's estimate (`reltuples`; -1 for a table never analyzed).
+    let estimate: i64 = tx
+        .query_one(
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition",
+            &[&schema],
+        )
+        .map_err(qerr)?
+        .get(0);
+    let bar = crate::progress::rows_if(progress.bars, estimate.max(0) as u64, &progress.label);
     let mut out = BufWriter::with_capacity(1 << 20, out);
     // The layout's row counts are only known at the end; the header line carries the layout
     // without them, and the manifest (ImageFacts) records the counts.
@@ -351,7 +365,7 @@ pub fn export(db: &mut PgDatabase, out: &mut dyn Write) -> Result<Layout> {
                 .as_str(),
             )
             .map_err(qerr)?;
-        table.rows = copy_counting_lines(&mut reader, &mut out).map_err(|e| {
+        table.rows = copy_counting_lines(&mut reader, &mut out, &bar).map_err(|e| {
             fail(
                 Exit::Database,
                 format!("{}: COPY {}: {e}", target.display, table.name),
@@ -362,6 +376,7 @@ pub fn export(db: &mut PgDatabase, out: &mut dyn Write) -> Result<Layout> {
     out.flush().map_err(io)?;
     drop(out);
     tx.commit().map_err(qerr)?;
+    bar.finish_and_clear();
     Ok(layout)
 }
 
@@ -375,7 +390,11 @@ fn column_list(table: &Table) -> String {
 }
 
 /// Copies `reader` to `out`, counting newlines (one per row in COPY's text format).
-fn copy_counting_lines(reader: &mut dyn Read, out: &mut dyn Write) -> std::io::Result<u64> {
+fn copy_counting_lines(
+    reader: &mut dyn Read,
+    out: &mut dyn Write,
+    bar: &ProgressBar,
+) -> std::io::Result<u64> {
     let mut buf = vec![0u8; 1 << 16];
     let mut lines = 0u64;
     loop {
@@ -385,7 +404,9 @@ fn copy_counting_lines(reader: &mut dyn Read, out: &mut dyn Write) -> std::io::R
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        let rows = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        lines += rows;
+        bar.inc(rows);
         out.write_all(&buf[..n])?;
     }
 }
@@ -701,9 +722,13 @@ fn load_rows(
     tx: &mut postgres::Transaction<'_>,
     image_path: &Path,
     db: &super::Target,
+    progress: &Progress,
+    facts: &ImageFacts,
 ) -> Result<Layout> {
     let mut image = Image::open(image_path)?;
     let layout = image.layout.clone();
+    let total = facts.tables.iter().map(|t| t.rows).sum();
+    let bar = crate::progress::rows_if(progress.bars, total, &progress.label);
     while let Some(table) = layout.tables.get(image.next_table) {
         let mut writer = tx
             .copy_in(
@@ -724,6 +749,7 @@ fn load_rows(
                 {
                     failed = Some(e);
                 }
+                bar.inc(1);
             }
             Ok(())
         })?;
@@ -736,13 +762,19 @@ fn load_rows(
         writer.finish().map_err(|e| query_error(db, &e))?;
     }
     image.finish(image_path)?;
+    bar.finish_and_clear();
     Ok(layout)
 }
 
 /// Replaces the rows of the live schema's tables with the image's, in one transaction: the
 /// tables are locked (waiting at most `lock_timeout`), emptied children first, filled parents
 /// first, and the sequences set. Readers see the old state or the new one, never a mix.
-pub fn import_live(db: &mut PgDatabase, image_path: &Path) -> Result<()> {
+pub fn import_live(
+    db: &mut PgDatabase,
+    image_path: &Path,
+    facts: &ImageFacts,
+    progress: &Progress,
+) -> Result<()> {
     let target = db.target.clone();
     let qerr = |e: postgres::Error| query_error(&target, &e);
     let layout = Image::open(image_path)?.layout;
@@ -760,7 +792,7 @@ pub fn import_live(db: &mut PgDatabase, image_path: &Path) -> Result<()> {
                 .map_err(qerr)?;
         }
     }
-    load_rows(&mut tx, image_path, &target)?;
+    load_rows(&mut tx, image_path, &target, progress, facts)?;
     for statement in sequence_statements(&layout) {
         tx.batch_execute(&statement).map_err(qerr)?;
     }
@@ -769,12 +801,26 @@ pub fn import_live(db: &mut PgDatabase, image_path: &Path) -> Result<()> {
 }
 
 /// Creates the image's tables in the schema of `db` and fills them, in one transaction;
-/// `replace` names existing tables dropped first (`--force`).
-pub fn import_new(db: &mut PgDatabase, image_path: &Path, replace: &[String]) -> Result<()> {
+/// `replace` names existing tables dropped first (`--force`); `create_schema`: the schema does
+/// not exist yet and is created first, in the same transaction.
+pub fn import_new(
+    db: &mut PgDatabase,
+    image_path: &Path,
+    replace: &[String],
+    create_schema: bool,
+    facts: &ImageFacts,
+    progress: &Progress,
+) -> Result<()> {
     let target = db.target.clone();
+    let schema = db.schema.clone();
     let qerr = |e: postgres::Error| query_error(&target, &e);
     let layout = Image::open(image_path)?.layout;
     let mut tx = db.client.transaction().map_err(qerr)?;
+    if create_schema {
+        // The search path names it already: once it exists, the tables are created in it.
+        tx.batch_execute(&format!("CREATE SCHEMA {}", quote_ident(&schema)))
+            .map_err(qerr)?;
+    }
     for table in replace {
         tx.batch_execute(&format!(
             "DROP TABLE IF EXISTS {} CASCADE",
@@ -792,7 +838,7 @@ pub fn import_new(db: &mut PgDatabase, image_path: &Path, replace: &[String]) ->
     for statement in create_statements(&layout) {
         tx.batch_execute(&statement).map_err(qerr)?;
     }
-    load_rows(&mut tx, image_path, &target)?;
+    load_rows(&mut tx, image_path, &target, progress, facts)?;
     for statement in finish_statements(&layout)
         .into_iter()
         .chain(sequence_statements(&layout))
