@@ -448,7 +448,16 @@ fn seal(
             });
             // The writer is dropped when the pass ends: the check then sees the image's end.
             let verified = check_compressed(&zst_tmp, &manifest, writer, &bar, Rehash::JustWritten);
-            (verified, checker)
+            // A pass that failed by itself, not because the check stopped reading, cut the
+            // check's stream short: the file on disk is at fault, not the source.
+            match verified {
+                Err(e) if !closed_pipe(&e) => {
+                    let _ = checker.join();
+                    bar.finish_and_clear();
+                    return Err(e);
+                }
+                verified => (verified, checker),
+            }
         }
     };
     bar.finish_and_clear();
@@ -484,6 +493,15 @@ fn seal(
     // Off the host once verified here (design.md §9); a failed copy ends the run with exit 8.
     store::replica::after_snapshot(store, &id);
     Ok(manifest)
+}
+
+/// Whether `e` is a write into a pipe whose reader has gone.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// A temp file that is removed when dropped (also on every error path).
