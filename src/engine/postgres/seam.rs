@@ -17,11 +17,10 @@ use crate::core::schema::Schema;
 use crate::core::time::DbTimezone;
 use crate::engine::{
     self, CommitError, EngineKind, Identity, ImageFacts, ImageFormat, LiveImage, Progress,
-    ServerId, TableRows,
+    ServerError, ServerId, TableRows,
 };
 use crate::error::{fail, Exit};
 use crate::journal::{Change, Skipped};
-use crate::t;
 
 /// An open PostgreSQL database behind the seam.
 pub struct PgEngine {
@@ -55,10 +54,7 @@ pub fn shown(url: &str) -> String {
     let env = |key: &str| std::env::var(key).ok();
     match target::parse(url, &env) {
         Ok(target) => target.display,
-        Err(_) => t!(
-            "(읽을 수 없는 PostgreSQL URL)",
-            "(unreadable PostgreSQL URL)"
-        ),
+        Err(_) => crate::render::labels::unreadable_url(),
     }
 }
 
@@ -98,13 +94,7 @@ pub fn import_new(
     busy_timeout: Duration,
 ) -> Result<()> {
     if facts.engine != EngineKind::Postgresql {
-        return Err(fail(
-            Exit::Usage,
-            t!(
-                "SQLite 스냅샷은 PostgreSQL 데이터베이스로 복원할 수 없습니다 (--to 파일 경로를 쓰세요)",
-                "an SQLite snapshot cannot be restored into a PostgreSQL database (use --to PATH)"
-            ),
-        ));
+        return Err(ServerError::SqliteImage.into());
     }
     let env = |key: &str| std::env::var(key).ok();
     let target = target::parse(url, &env)?;
@@ -115,19 +105,10 @@ pub fn import_new(
         .filter(|t| wanted.contains(t))
         .collect();
     if !clashing.is_empty() && !force {
-        return Err(crate::error::Failure::new(
-            Exit::Usage,
-            t!(
-                "{} 에 이미 테이블이 있습니다: {}",
-                "{} already holds tables: {}",
-                target.display,
-                clashing.join(", ")
-            ),
-        )
-        .hint(t!(
-            "바꾸려면 --force 를 붙이세요",
-            "pass --force to replace them"
-        ))
+        return Err(ServerError::TablesExist {
+            db: target.display.clone(),
+            tables: clashing,
+        }
         .into());
     }
     snapshot::import_new(&mut db, image, &clashing)

@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{query_error, quote_ident, PgDatabase};
 use crate::error::{fail, Exit};
-use crate::t;
 
 pub const MAGIC: &str = "JOBSWEEP-PG-IMAGE/1";
 
@@ -398,14 +397,11 @@ pub struct Image {
 }
 
 fn corrupt(path: &Path, what: String) -> anyhow::Error {
-    fail(
-        Exit::Integrity,
-        t!(
-            "{}: PostgreSQL 스냅샷 이미지가 손상되었습니다: {what}",
-            "{}: the PostgreSQL snapshot image is damaged: {what}",
-            path.display()
-        ),
-    )
+    crate::engine::ServerError::ImageDamaged {
+        path: path.to_path_buf(),
+        what,
+    }
+    .into()
 }
 
 impl Image {
