@@ -443,7 +443,11 @@ mod tests {
                 Exit::Database,
                 true,
             ),
-            (ServerError::ChangingElsewhere { db: db() }, Exit::Locked, true),
+            (
+                ServerError::ChangingElsewhere { db: db() },
+                Exit::Locked,
+                true,
+            ),
             (
                 ServerError::TablesExist {
                     db: db(),
@@ -492,6 +496,8 @@ mod tests {
         })
         .context(extracted());
         assert_eq!(classify(&size).0, Exit::Integrity);
-        assert!(failure(&size).message.starts_with("snapshot 20260101T000000Z-aaaa0001 ("));
+        assert!(failure(&size)
+            .message
+            .starts_with("snapshot 20260101T000000Z-aaaa0001 ("));
     }
 }

@@ -108,7 +108,10 @@ pub enum SnapshotError {
     /// Context: the decompressed image cannot be written (the cause follows).
     WritingImage,
     /// Context: snapshot `id` (its file `path`) extracted, then failed (the cause follows).
-    Extracted { id: String, path: PathBuf },
+    Extracted {
+        id: String,
+        path: PathBuf,
+    },
     /// The thread compressing an image while the engine writes it died.
     CompressThreadFailed,
     /// An extracted image fails the engine's check.
@@ -464,9 +467,7 @@ fn seal(
         .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
     // The image is the source as it was: damage found in it is the source's (exit 3, one line,
     // design.md §3), which `apply` relies on instead of checking the live file a second time.
-    if let Some(what) =
-        checked.map_err(|e| e.context(SnapshotError::NewImage))?
-    {
+    if let Some(what) = checked.map_err(|e| e.context(SnapshotError::NewImage))? {
         return Err(SnapshotError::SourceCorrupt {
             db: source.shown(),
             what,
@@ -785,10 +786,9 @@ pub fn extract_to(
         .truncate(true)
         .open(&tmp)
         .map_err(|e| store::write_error(&tmp, e))?;
-    let bar = sink.into().bytes(
-        m.image_bytes,
-        &crate::progress::snapshot_check(&m.id),
-    );
+    let bar = sink
+        .into()
+        .bytes(m.image_bytes, &crate::progress::snapshot_check(&m.id));
     let mut out = BufWriter::with_capacity(BUF, FlushBehind::new(file));
     check_compressed(&zst, m, &mut out, &bar, Rehash::All)?;
     let file = out

@@ -460,7 +460,10 @@ fn check_same_database(m: &Manifest, live: &Identity, force: bool) -> Result<()>
         id: m.id.clone(),
         of: m.source_shown(),
         live: live.shown(),
-        of_schema: m.source_server.as_ref().map(|s| s.schema_name().to_string()),
+        of_schema: m
+            .source_server
+            .as_ref()
+            .map(|s| s.schema_name().to_string()),
         live_schema,
     }
     .into())

@@ -883,10 +883,9 @@ pub fn server_hint(e: &ServerError) -> Option<String> {
                 "사용자와 암호(URL, PGPASSWORD 또는 ~/.pgpass)를 확인하세요",
                 "check the user and password (in the URL, PGPASSWORD or ~/.pgpass)"
             ),
-            ConnectFailure::NoDatabase => t!(
-                "데이터베이스 이름을 확인하세요",
-                "check the database name"
-            ),
+            ConnectFailure::NoDatabase => {
+                t!("데이터베이스 이름을 확인하세요", "check the database name")
+            }
             ConnectFailure::Unreachable => t!(
                 "서버가 실행 중이고 호스트와 포트가 맞는지 확인하세요",
                 "is the server running, and are the host and port right?"

@@ -242,7 +242,10 @@ fn a_damaged_journal_keeps_every_snapshot_it_could_refer_to_and_prune_says_why()
         let warning = &doc["warnings"][0];
         assert_eq!(warning["kind"], "damaged_journal", "{warning}");
         assert_eq!(warning["journal"], journal_id.as_str(), "{warning}");
-        assert!(warning["error"].as_str().unwrap().contains("damaged"), "{warning}");
+        assert!(
+            warning["error"].as_str().unwrap().contains("damaged"),
+            "{warning}"
+        );
         // The newer snapshot is kept by --keep-last; nothing is deleted.
         assert!(zst_path(&env, &newer).exists());
         assert_eq!(doc["deleted"], serde_json::json!([]));

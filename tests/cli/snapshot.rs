@@ -778,7 +778,15 @@ fn prune_with_a_future_dated_snapshot_keeps_the_real_newest() {
     // The same data under another language; only the human report is translated.
     let ko = run(
         &env,
-        &["--lang", "ko", "--json", "snapshot", "prune", "--keep-last", "1"],
+        &[
+            "--lang",
+            "ko",
+            "--json",
+            "snapshot",
+            "prune",
+            "--keep-last",
+            "1",
+        ],
     );
     assert_eq!(stdout_json(&ko)["warnings"], doc["warnings"]);
     let text = stdout(&run(
@@ -998,7 +1006,10 @@ fn verbose_snapshot_says_how_long_the_app_waited_in_either_language() {
     let out = run(&env, &["-v", "snapshot"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("held the app's") && err.contains(" ms "), "{err}");
+    assert!(
+        err.contains("held the app's") && err.contains(" ms "),
+        "{err}"
+    );
     let out = run(&env, &["--lang", "ko", "-v", "snapshot"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);

@@ -262,12 +262,11 @@ fn tls_connector(target: &Target) -> Result<postgres_native_tls::MakeTlsConnecto
             path: path.clone(),
             err: e.to_string(),
         })?;
-        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-            ServerError::RootCertNotPem {
+        let cert =
+            native_tls::Certificate::from_pem(&pem).map_err(|e| ServerError::RootCertNotPem {
                 path: path.clone(),
                 err: e.to_string(),
-            }
-        })?;
+            })?;
         builder.add_root_certificate(cert);
     }
     let connector = builder

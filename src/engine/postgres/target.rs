@@ -98,10 +98,12 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target>
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
             "sslmode" => {
-                ssl = Some(SslMode::parse(value).ok_or_else(|| ServerError::BadSslMode {
-                    value: value.to_string(),
-                    from_env: false,
-                })?)
+                ssl = Some(
+                    SslMode::parse(value).ok_or_else(|| ServerError::BadSslMode {
+                        value: value.to_string(),
+                        from_env: false,
+                    })?,
+                )
             }
             "sslrootcert" => root_cert = Some(PathBuf::from(percent_decode(value))),
             _ => kept.push(pair),
@@ -447,7 +449,11 @@ mod tests {
             "mysql://h/db",
         ] {
             let err = parse(url, &env).unwrap_err();
-            assert_eq!(crate::error::classify(&err).0, crate::error::Exit::Database, "{url}");
+            assert_eq!(
+                crate::error::classify(&err).0,
+                crate::error::Exit::Database,
+                "{url}"
+            );
         }
     }
 

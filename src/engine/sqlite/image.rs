@@ -16,8 +16,8 @@ use rusqlite::{Connection, OpenFlags};
 use super::{rawcopy, sqlite_error, Database};
 use crate::engine::{previous_copy_method, EngineKind, ImageFacts, LiveImage, Progress};
 use crate::engine::{EngineError, WriteFailure};
-use crate::store::{self, FlushBehind, EXTRACT_PREFIX};
 use crate::render::labels::{copy_notice, CopyNotice};
+use crate::store::{self, FlushBehind, EXTRACT_PREFIX};
 
 /// Outside writes restart a stepped backup; after this many the copy is done in one step.
 const MAX_RESTARTS: u32 = 5;

@@ -19,8 +19,8 @@ use crate::engine::sqlite::{sqlite_error, Database};
 use crate::engine::EngineError;
 use crate::engine::Progress;
 use crate::failpoint;
-use crate::store::{self, FlushBehind};
 use crate::render::labels::{copy_notice, CopyNotice};
+use crate::store::{self, FlushBehind};
 
 /// Bytes per read: a multiple of every page size SQLite allows (512 B to 64 KiB).
 const CHUNK: usize = 4 << 20;
