@@ -226,6 +226,14 @@ impl Journal {
         }
     }
 
+    /// Replaces the plan of a journal still `planned` (apply's plan changed under the write
+    /// lock), before it is saved again.
+    pub fn replan(&mut self, changes: Vec<Change>, skipped: Vec<Skipped>) {
+        self.changes_sha256 = changes_sha256(&changes);
+        self.changes = changes;
+        self.skipped = skipped;
+    }
+
     /// Marks the journal committed with what really changed.
     pub fn commit(&mut self, changed: Vec<Change>, skipped: Vec<Skipped>) {
         self.state = State::Committed;

@@ -7,12 +7,13 @@
 //! of its consistent image is the check of the live file: a damaged file is refused there (exit
 //! 3), before any change, and the run leaves no snapshot and no journal (design.md §3). A
 //! separate `quick_check` of the live file would hold the app's writers off for as long again.
-//! Then one `BEGIN IMMEDIATE` transaction: the same survey again, of the planned rows only,
-//! under the write lock (a job that made progress or changed status since the first survey drops
-//! out and is reported as skipped), the journal of exactly those changes written as `planned` and fsynced (before
-//! any row changes), the compare-and-set updates, `COMMIT`; then the journal is marked
-//! `committed`. No other writer can commit while the write lock is held, so the planned journal
-//! is exactly what commits (and what crash recovery finds).
+//! Then the journal of the first survey's plan is written as `planned` and fsynced, before the
+//! write lock (the app does not wait for that fsync), and one `BEGIN IMMEDIATE` transaction: the
+//! same survey again, of the planned rows only, under the write lock (a job that made progress or
+//! changed status since the first survey drops out and is reported as skipped; the planned
+//! journal is then written again, before any row changes), the compare-and-set updates,
+//! `COMMIT`; then the journal is marked `committed`. No other writer can commit while the write
+//! lock is held, so the planned journal is exactly what commits (and what crash recovery finds).
 //!
 //! Any failure after the snapshot and before `COMMIT` (typically the busy timeout at
 //! `BEGIN IMMEDIATE` or at `COMMIT` while the app holds a lock) rolls back and removes the
@@ -45,7 +46,8 @@ pub struct Timings {
     pub snapshot_ms: f64,
     pub journal_ms: f64,
     /// From `BEGIN IMMEDIATE` to the end of `COMMIT`, including the re-survey under the write
-    /// lock and the planned journal's fsync: the only time the app's writers wait.
+    /// lock (and the planned journal's second fsync when the plan changed meanwhile): the only
+    /// time the app's writers wait.
     pub transaction_ms: f64,
     pub total_ms: f64,
 }
@@ -259,15 +261,9 @@ fn transaction(
     timings: &mut Timings,
     written: &mut Written,
 ) -> Result<(Journal, Survey)> {
-    let t = Instant::now();
-    let tx = db.begin_write()?;
-    // Nobody else can commit from here on: what this survey sees is what the updates meet. It
-    // reads only the planned rows, which keeps the app's wait short (design.md §3.4).
-    let planned: Vec<i64> = first.stale.iter().map(|j| j.id).collect();
-    let survey = tx.survey(schema, criteria, settings.tz, &planned)?;
-    let (changes, skipped) = replan(tx.as_ref(), first, &survey)?;
-    check_max_changes(changes.len(), max_changes)?;
-
+    // Write-ahead, outside the app's wait: the journal of the first survey's plan is on disk
+    // before the write lock is taken. Under the lock it is written again only when the plan
+    // changed meanwhile, so it is always exactly what commits (design.md §3.4).
     let tj = Instant::now();
     let (id, created_at) = store::new_id();
     let mut journal = Journal::planned(
@@ -279,13 +275,27 @@ fn transaction(
         manifest.image_sha256.clone(),
         &db.identity(),
         Some(criteria.clone()),
-        changes,
+        first.stale.iter().map(change_of).collect(),
     );
-    journal.skipped = skipped;
     written.journal = Some(id);
-    // Write-ahead: the journal is on disk before any row changes.
     journal.save(store)?;
     timings.journal_ms = ms(tj);
+    failpoint::hit("pause-before-write-lock");
+
+    let t = Instant::now();
+    let tx = db.begin_write()?;
+    // Nobody else can commit from here on: what this survey sees is what the updates meet. It
+    // reads only the planned rows, which keeps the app's wait short (design.md §3.4).
+    let planned: Vec<i64> = first.stale.iter().map(|j| j.id).collect();
+    let survey = tx.survey(schema, criteria, settings.tz, &planned)?;
+    let (changes, skipped) = replan(tx.as_ref(), first, &survey)?;
+    check_max_changes(changes.len(), max_changes)?;
+    if changes != journal.changes || !skipped.is_empty() {
+        let tj = Instant::now();
+        journal.replan(changes, skipped);
+        journal.save(store)?;
+        timings.journal_ms += ms(tj);
+    }
     failpoint::hit("after-planned");
 
     let (changed, lost) = tx.set(&journal.changes)?;

@@ -329,6 +329,55 @@ fn a_job_the_app_finishes_meanwhile_is_skipped_and_its_writes_kept() {
     assert_eq!(j["skipped"][0]["job_id"], "job_abc123def");
 }
 
+/// The planned journal is on disk before the write lock (the app commits meanwhile), and is
+/// written again under the lock when the plan changed: a crash inside the transaction leaves
+/// exactly the changes that were about to commit, and nothing in the database.
+#[test]
+fn the_planned_journal_is_written_before_the_lock_and_again_when_the_plan_changed() {
+    let env = TestEnv::with("current", &["guide"]);
+    let (child, dir) = spawn_paused(
+        &env,
+        &["--json", "apply"],
+        "pause-before-write-lock,in-transaction",
+    );
+    let left = journals(&env);
+    assert_eq!(left.len(), 1, "no planned journal before the write lock");
+    let planned = read_json(&left[0]);
+    assert_eq!(planned["state"], "planned");
+    assert_eq!(planned["changes"].as_array().unwrap().len(), 7);
+    // apply holds no lock: the app commits at once (no busy timeout to wait through).
+    let app = env.conn();
+    app.busy_timeout(std::time::Duration::ZERO).unwrap();
+    app.execute(
+        "UPDATE analysis_jobs SET status = 'completed' WHERE job_id = 'job_abc123def'",
+        [],
+    )
+    .unwrap();
+    let app_state = dump(&env.db);
+    std::fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.code().is_none(),
+        "expected an abort: {}",
+        stderr(&out)
+    );
+
+    let j = read_json(&left[0]);
+    assert_eq!(j["state"], "planned");
+    let changes = j["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 6, "{j}");
+    assert!(
+        changes.iter().all(|c| c["job_id"] != "job_abc123def"),
+        "{j}"
+    );
+    assert_eq!(j["skipped"][0]["job_id"], "job_abc123def", "{j}");
+    assert_eq!(dump_after_recovery(&env), app_state);
+    // The next run finds no outcome record: abandoned, and its own apply changes the six.
+    let report = apply_ok(&env, &[]);
+    assert_eq!(report["recovered"][0]["state"], "abandoned", "{report}");
+    assert_eq!(report["changed"].as_array().unwrap().len(), 6, "{report}");
+}
+
 /// Runs apply until the fail point aborts it.
 fn crash_at(env: &TestEnv, point: &str) {
     let out = env

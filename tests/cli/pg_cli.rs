@@ -91,6 +91,60 @@ fn check_reports_exactly_what_it_reports_on_sqlite() {
     assert!(!store.exists());
 }
 
+/// The README's walkthrough from an empty database: the app's tables and the guide's rows
+/// (`fixtures/postgres-schema.sql`, `fixtures/postgres-guide.sql`), `check` reports the guide as
+/// on the SQLite fixture, `apply` cleans its seven stuck jobs, `log` shows the run, and
+/// `restore --journal latest` brings every row back.
+#[test]
+fn the_readmes_walkthrough_cleans_and_reverts_the_guide() {
+    let pg = PgDb::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for file in ["postgres-schema.sql", "postgres-guide.sql"] {
+        pg.sql(&std::fs::read_to_string(fixtures.join(file)).unwrap());
+    }
+    let env = crate::common::TestEnv::with("current", &["guide"]);
+    let store = env.path("pgstore");
+    let before = pg.dump();
+
+    let sqlite = json(&succeeds(env.cmd().args(["--json", "check"])));
+    let postgres = json(&succeeds(
+        jobsweep(&pg.url(), &store).args(["--json", "check"]),
+    ));
+    assert_eq!(
+        without(postgres, &["database"]),
+        without(sqlite, &["database"])
+    );
+
+    let report = json(&succeeds(
+        jobsweep(&pg.url(), &store).args(["--json", "apply"]),
+    ));
+    let changed: Vec<(String, String, String)> = report["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            (text("job_id"), text("before"), text("after"))
+        })
+        .collect();
+    let mut plan: Vec<(String, String, String)> = crate::apply::GUIDE_PLAN
+        .iter()
+        .map(|(j, b, a)| (j.to_string(), b.to_string(), a.to_string()))
+        .collect();
+    let mut changed_sorted = changed.clone();
+    changed_sorted.sort();
+    plan.sort();
+    assert_eq!(changed_sorted, plan, "{report}");
+
+    let log = json(&succeeds(
+        jobsweep(&pg.url(), &store).args(["--json", "log"]),
+    ));
+    assert_eq!(log["entries"][0]["id"], report["journal_id"], "{log}");
+    assert_eq!(log["entries"][0]["jobs_changed"], 7, "{log}");
+    succeeds(jobsweep(&pg.url(), &store).args(["restore", "--journal", "latest"]));
+    assert_eq!(pg.dump(), before);
+}
+
 #[test]
 fn apply_then_restore_journal_round_trip_and_the_report_hides_the_password() {
     let (env, pg) = both(22);
