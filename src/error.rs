@@ -1,8 +1,9 @@
 //! Exit codes (design.md §5) and the one place a failure is classified.
 //!
 //! Each layer returns its own typed error carrying data, never a sentence: `CommandError`
-//! (src/cmd), `SettingsError`, `JournalError`, `SnapshotError`, `StoreError` (src/store) and `EngineError` (the
-//! engine seam, into which each engine maps its driver's errors). Their text is the renderer's
+//! (src/cmd), `SettingsError`, `JournalError`, `SnapshotError`, `StoreError` (src/store), `EngineError` (the
+//! engine seam, into which each engine maps its driver's errors) and `ServerError` (a database
+//! reached over the network). Their text is the renderer's
 //! (`render::errors`). `failure` maps the first typed error of a chain to its exit status and
 //! hint (`classify` is its short form); anything else is an environment problem and exits
 //! with 3, like a database problem.
@@ -10,7 +11,7 @@
 use std::fmt;
 
 use crate::cmd::error::CommandError;
-use crate::engine::EngineError;
+use crate::engine::{EngineError, ServerError};
 use crate::journal::JournalError;
 use crate::settings::SettingsError;
 use crate::snapshot::SnapshotError;
@@ -162,9 +163,13 @@ fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<
     }
     if let Some(e) = e.downcast_ref::<SnapshotError>() {
         let exit = match e {
-            SnapshotError::SourceCorrupt { .. }
-            | SnapshotError::CheckThreadFailed
-            | SnapshotError::CompressThreadFailed => Exit::Database,
+            // A context line: the failure it introduces classifies.
+            SnapshotError::NewImage
+            | SnapshotError::WritingImage
+            | SnapshotError::Extracted { .. } => return None,
+            SnapshotError::SourceCorrupt { .. } | SnapshotError::CheckThreadFailed => {
+                Exit::Database
+            }
             SnapshotError::ImageFailsCheck { .. }
             | SnapshotError::DataMissing { .. }
             | SnapshotError::DataUnreadable { .. }
@@ -222,6 +227,30 @@ fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<
     }
     if let Some(e) = e.downcast_ref::<EngineError>() {
         return Some((Exit::Database, text::engine_hint(e)));
+    }
+    if let Some(e) = e.downcast_ref::<ServerError>() {
+        use ServerError::*;
+        let exit = match e {
+            ChangingElsewhere { .. } => Exit::Locked,
+            SchemaOfFile { .. } | NotAServer { .. } | SqliteImage | TablesExist { .. } => {
+                Exit::Usage
+            }
+            ImageDamaged { .. } => Exit::Integrity,
+            // A `--db` URL that cannot be read is a database problem, as a missing file is.
+            NotAUrl
+            | BadSslMode { .. }
+            | BadUrl { .. }
+            | BadPort { .. }
+            | RootCertUnreadable { .. }
+            | RootCertNotPem { .. }
+            | Tls { .. }
+            | CannotConnect { .. }
+            | NoSchema { .. }
+            | NoTable { .. }
+            | Query { .. }
+            | LockTimeout { .. } => Exit::Database,
+        };
+        return Some((exit, text::server_hint(e)));
     }
     None
 }
@@ -390,5 +419,85 @@ mod tests {
         let (exit, hint) = classify(&many);
         assert_eq!(exit, Exit::TooManyChanges);
         assert!(hint.is_some_and(|h| h.contains("--max-changes 9")));
+    }
+
+    #[test]
+    fn server_errors_keep_the_exit_codes_and_hints_their_failures_had() {
+        use crate::engine::{ConnectFailure, ServerError};
+        let db = || "postgresql://u@h:5432/d".to_string();
+        let connect = |why| ServerError::CannotConnect {
+            db: db(),
+            reason: "refused".into(),
+            why,
+        };
+        let cases: Vec<(ServerError, Exit, bool)> = vec![
+            (connect(ConnectFailure::Auth), Exit::Database, true),
+            (connect(ConnectFailure::Unreachable), Exit::Database, true),
+            (connect(ConnectFailure::Other), Exit::Database, false),
+            (ServerError::NotAUrl, Exit::Database, false),
+            (
+                ServerError::LockTimeout {
+                    db: db(),
+                    reason: "canceling statement due to lock timeout".into(),
+                },
+                Exit::Database,
+                true,
+            ),
+            (
+                ServerError::ChangingElsewhere { db: db() },
+                Exit::Locked,
+                true,
+            ),
+            (
+                ServerError::TablesExist {
+                    db: db(),
+                    tables: vec!["analysis_jobs".into()],
+                },
+                Exit::Usage,
+                true,
+            ),
+            (
+                ServerError::SchemaOfFile { db: "x.db".into() },
+                Exit::Usage,
+                false,
+            ),
+            (
+                ServerError::ImageDamaged {
+                    path: PathBuf::from("/s/x"),
+                    what: "no header".into(),
+                },
+                Exit::Integrity,
+                false,
+            ),
+        ];
+        for (e, exit, hinted) in cases {
+            let shown = format!("{e:?}");
+            let (got, hint) = classify(&e.into());
+            assert_eq!((got, hint.is_some()), (exit, hinted), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_context_line_leaves_the_classification_to_its_cause() {
+        let extracted = || SnapshotError::Extracted {
+            id: "20260101T000000Z-aaaa0001".into(),
+            path: PathBuf::from("/s/snapshots/x.db.zst"),
+        };
+        let corrupt = anyhow::Error::new(EngineError::Corrupt {
+            db: "/s/x.db".into(),
+            what: "page 3".into(),
+        })
+        .context(extracted());
+        assert_eq!(classify(&corrupt).0, Exit::Database);
+        let size = anyhow::Error::new(SnapshotError::ImageSize {
+            path: PathBuf::from("/s/x"),
+            manifest: 2,
+            actual: 1,
+        })
+        .context(extracted());
+        assert_eq!(classify(&size).0, Exit::Integrity);
+        assert!(failure(&size)
+            .message
+            .starts_with("snapshot 20260101T000000Z-aaaa0001 ("));
     }
 }

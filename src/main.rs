@@ -59,10 +59,7 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         format!("error: {message}")
     };
     let command = command_path(&args);
-    let hint = jobsweep::t!(
-        "'{command} --help' 로 사용법을 확인하세요",
-        "run '{command} --help' for usage"
-    );
+    let hint = jobsweep::render::errors::usage_hint(&command);
     if wants_json(&args) {
         // Every command prints one JSON document, a refused command line too (design.md §6).
         let name = command.strip_prefix("jobsweep").unwrap_or("").trim();

@@ -95,6 +95,14 @@ pub fn snapshot_step(reason: &str, id: &str, step: SnapshotStep) -> String {
     )
 }
 
+/// The label of checking a snapshot while it is decompressed (restore, diff).
+pub fn snapshot_check(id: &str) -> String {
+    crate::t!(
+        "스냅샷 {id} 확인 (체크섬, 압축 해제)",
+        "snapshot {id}: checking (checksums, decompressing)"
+    )
+}
+
 fn make(show: bool, len: u64, label: &str, template: &str) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();

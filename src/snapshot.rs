@@ -23,7 +23,6 @@ use crate::engine::{
 };
 use crate::progress::{self, Sink, SnapshotStep};
 use crate::store::{self, FlushBehind, Store, EXTRACT_PREFIX, TEMP_PREFIX};
-use crate::t;
 
 /// zstd level: the CLI's default, the best speed/size trade-off for text-heavy databases.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -102,8 +101,15 @@ pub enum SnapshotError {
     },
     /// The thread checking the new image died.
     CheckThreadFailed,
-    /// The thread compressing an image while the engine writes it died.
-    CompressThreadFailed,
+    /// Context: the check of the new image failed (the cause follows).
+    NewImage,
+    /// Context: the decompressed image cannot be written (the cause follows).
+    WritingImage,
+    /// Context: snapshot `id` (its file `path`) extracted, then failed (the cause follows).
+    Extracted {
+        id: String,
+        path: PathBuf,
+    },
     /// An extracted image fails the engine's check.
     ImageFailsCheck {
         image: PathBuf,
@@ -275,7 +281,13 @@ pub fn create(
     let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
     let mut compressor = Compressor::create(&zst_tmp, None)?;
     let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
-    let facts = db.export_stream(&mut compressor, &sink.engine(label))?;
+    let facts = db
+        .export_stream(&mut compressor, &sink.engine(label))
+        .map_err(|e| match e.downcast::<std::io::Error>() {
+            // Writing into the compressed file failed: the store's disk.
+            Ok(io) => store::write_error(&zst_tmp, io),
+            Err(e) => e,
+        })?;
     let sums = compressor.finish()?;
     let image = Sealing {
         id,
@@ -466,9 +478,7 @@ fn seal(
         .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
     // The image is the source as it was: damage found in it is the source's (exit 3, one line,
     // design.md §3), which `apply` relies on instead of checking the live file a second time.
-    if let Some(what) =
-        checked.map_err(|e| e.context(t!("새 스냅샷 이미지", "new snapshot image")))?
-    {
+    if let Some(what) = checked.map_err(|e| e.context(SnapshotError::NewImage))? {
         return Err(SnapshotError::SourceCorrupt {
             db: source.shown(),
             what,
@@ -796,7 +806,7 @@ fn check_compressed<W: Write>(
             }
             .into());
         }
-        return Err(anyhow::Error::from(e).context(t!("압축 해제 결과 쓰기", "writing image")));
+        return Err(anyhow::Error::from(e).context(SnapshotError::WritingImage));
     }
     let image_sum = finish(out.hasher, out.bytes);
     if image_sum.bytes != m.image_bytes {
@@ -835,14 +845,9 @@ pub fn extract_to(
         .truncate(true)
         .open(&tmp)
         .map_err(|e| store::write_error(&tmp, e))?;
-    let bar = sink.into().bytes(
-        m.image_bytes,
-        &t!(
-            "스냅샷 {} 확인 (체크섬, 압축 해제)",
-            "snapshot {}: checking (checksums, decompressing)",
-            m.id
-        ),
-    );
+    let bar = sink
+        .into()
+        .bytes(m.image_bytes, &crate::progress::snapshot_check(&m.id));
     let mut out = BufWriter::with_capacity(BUF, FlushBehind::new(file));
     check_compressed(&zst, m, &mut out, &bar, Rehash::All)?;
     let file = out
@@ -854,12 +859,10 @@ pub fn extract_to(
     drop(file);
     bar.finish_and_clear();
     integrity_check(&tmp, &m.facts()).map_err(|e| {
-        e.context(t!(
-            "스냅샷 {} ({})",
-            "snapshot {} ({})",
-            m.id,
-            zst.display()
-        ))
+        e.context(SnapshotError::Extracted {
+            id: m.id.clone(),
+            path: zst.clone(),
+        })
     })?;
     Ok(tmp)
 }
@@ -1002,24 +1005,43 @@ pub struct Protection {
     /// A damaged journal may refer to any snapshot made before it: those created up to this
     /// time are kept (`DamagedJournal`, or `JournalsUnreadable` when the folder cannot be read).
     pub before: Option<(DateTime<Utc>, Keep)>,
-    /// What the operator should know (damaged journals), one line each.
-    pub warnings: Vec<String>,
+    /// What the operator should know (damaged journals).
+    pub warnings: Vec<PruneWarning>,
+}
+
+/// What `prune` tells the operator besides what it deleted and kept: data, worded by
+/// `render::snapshot` (design.md §6: `--json` carries it as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PruneWarning {
+    /// A journal fails its checks (`error`, the error line): every snapshot made before it is
+    /// kept.
+    DamagedJournal { journal: String, error: String },
+    /// The replica's copy of a journal cannot be read (no identity here, or damaged): the same.
+    UnreadableReplicaJournal { journal: String, error: String },
+    /// The journals cannot be listed: every snapshot is kept.
+    JournalsUnreadable { error: String },
+    /// Some snapshots were created in the future: this host's clock was ahead, or is behind.
+    FutureSnapshots,
 }
 
 impl Protection {
     /// A journal that cannot be read (damaged, or a replica's copy that cannot be decrypted)
     /// may refer to any snapshot taken before it: every snapshot up to its time (the id's, one
     /// second of slack for the id's truncation), or all when unknown, is kept, with a warning.
-    pub fn keep_before(&mut self, journal_id: &str, why: &str) {
+    /// `error` says why; `on_replica`: it is the replica's copy that cannot be read.
+    pub fn keep_before(&mut self, journal_id: &str, error: String, on_replica: bool) {
         let upto = store::time_of_id(journal_id)
             .map(|t| t + chrono::Duration::seconds(1))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let later = self.before.map(|(t, _)| t.max(upto)).unwrap_or(upto);
         self.before = Some((later, Keep::DamagedJournal));
-        self.warnings.push(t!(
-            "저널 {journal_id}: {why} — 이 저널이 가리킬 수 있는 스냅샷(그보다 먼저 만든 것)을 모두 남깁니다",
-            "journal {journal_id}: {why} — every snapshot it could refer to (made before it) is kept"
-        ));
+        let journal = journal_id.to_string();
+        self.warnings.push(if on_replica {
+            PruneWarning::UnreadableReplicaJournal { journal, error }
+        } else {
+            PruneWarning::DamagedJournal { journal, error }
+        });
     }
 }
 
@@ -1039,10 +1061,9 @@ pub fn protection(
         Ok(entries) => entries,
         Err(e) => {
             out.before = Some((DateTime::<Utc>::MAX_UTC, Keep::JournalsUnreadable));
-            out.warnings.push(t!(
-                "저널을 읽을 수 없어 모든 스냅샷을 남깁니다: {e:#}",
-                "the journals cannot be read, so every snapshot is kept: {e:#}"
-            ));
+            out.warnings.push(PruneWarning::JournalsUnreadable {
+                error: format!("{e:#}"),
+            });
             return out;
         }
     };
@@ -1080,7 +1101,7 @@ pub fn protection(
         }
     }
     for (id, e) in damaged {
-        out.keep_before(id, &e.to_string());
+        out.keep_before(id, e.to_string(), false);
     }
     out
 }

@@ -34,11 +34,14 @@ pub enum CommandError {
     TargetIsLive { target: String, suffix: String },
     /// `restore --to` names a file inside the store.
     TargetInStore { target: String },
-    /// `restore --snapshot` of another database's snapshot, without `--force`.
+    /// `restore --snapshot` of another database's snapshot, without `--force`. The schemas
+    /// are those of server databases (the same URL may hold the app's tables in two).
     SnapshotOfAnother {
         id: String,
         of: String,
         live: String,
+        of_schema: Option<String>,
+        live_schema: Option<String>,
     },
     /// `restore --journal` naming a restore record.
     RevertOfRestore { journal: String, snapshot: String },

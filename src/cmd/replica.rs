@@ -416,7 +416,7 @@ fn survey_of(
     }
     let mut protection = snapshot::protection(&merged, now, protect_applies);
     for (id, why) in unreadable {
-        protection.keep_before(&id, &text::replica_copy_unreadable(&why));
+        protection.keep_before(&id, why, true);
     }
     Ok(RemoteSurvey {
         replica,

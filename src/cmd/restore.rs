@@ -459,10 +459,19 @@ fn check_same_database(m: &Manifest, live: &Identity, force: bool) -> Result<()>
     if force || m.is_of(live) {
         return Ok(());
     }
+    let live_schema = match live {
+        Identity::Server { id, .. } => Some(id.schema_name().to_string()),
+        Identity::File { .. } => None,
+    };
     Err(CommandError::SnapshotOfAnother {
         id: m.id.clone(),
         of: m.source_shown(),
         live: live.shown(),
+        of_schema: m
+            .source_server
+            .as_ref()
+            .map(|s| s.schema_name().to_string()),
+        live_schema,
     }
     .into())
 }

@@ -57,7 +57,7 @@ pub struct PruneReport {
     pub deleted_journals: Vec<String>,
     pub kept: Vec<KeptItem>,
     pub freed_bytes: u64,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<snapshot::PruneWarning>,
     /// The same rules applied to the replica (design.md §9), when one is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replica: Option<super::replica::RemotePrune>,
@@ -265,7 +265,7 @@ fn prune(
     {
         report
             .warnings
-            .push(crate::render::labels::future_snapshots());
+            .push(snapshot::PruneWarning::FutureSnapshots);
     }
     for (i, reasons) in plan {
         let m = &manifests[i];

@@ -75,3 +75,68 @@ pub enum EngineError {
         err: String,
     },
 }
+
+/// Why a connection to a database server failed, for the hint that follows the server's reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// The server refused the user or the password.
+    Auth,
+    /// The server has no database of that name.
+    NoDatabase,
+    /// No server answered (down, or the wrong host or port).
+    Unreachable,
+    /// Any other refusal of the server.
+    Other,
+}
+
+/// The failures of a database reached over the network (PostgreSQL, design.md §8), as data:
+/// the URL as shown (never its password), the server's own message as `reason`. Worded by
+/// `render::errors::server`; the exit statuses are `error::classify`'s (3 unless noted).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", crate::render::errors::server(self))]
+pub enum ServerError {
+    /// `--db` is not a `postgresql://` URL.
+    NotAUrl,
+    /// The URL's `sslmode` (or `PGSSLMODE`, `from_env`) names no mode.
+    BadSslMode { value: String, from_env: bool },
+    /// The client library cannot read the URL; `err` is its message (it never quotes the URL).
+    BadUrl { err: String },
+    /// `PGPORT` is not a port number.
+    BadPort { port: String },
+    /// The `sslrootcert` file cannot be read.
+    RootCertUnreadable { path: PathBuf, err: String },
+    /// The `sslrootcert` file holds no PEM certificate.
+    RootCertNotPem { path: PathBuf, err: String },
+    /// The TLS library cannot be set up.
+    Tls { err: String },
+    /// The connection failed.
+    CannotConnect {
+        db: String,
+        reason: String,
+        why: ConnectFailure,
+    },
+    /// The schema named by `--pg-schema` does not exist (`schema` is quoted as SQL quotes it).
+    NoSchema { db: String, schema: String },
+    /// A table of the app's schema is missing from `schema`.
+    NoTable {
+        db: String,
+        schema: String,
+        table: &'static str,
+    },
+    /// A query failed.
+    Query { db: String, reason: String },
+    /// A query waited past `lock_timeout` for a lock an app transaction holds.
+    LockTimeout { db: String, reason: String },
+    /// Another jobsweep holds the advisory lock (exit 6).
+    ChangingElsewhere { db: String },
+    /// `--pg-schema` given for an SQLite file (exit 2).
+    SchemaOfFile { db: String },
+    /// `restore --to` a file, where a server database was expected (exit 2).
+    NotAServer { db: String },
+    /// `restore --to URL` of an SQLite snapshot (exit 2).
+    SqliteImage,
+    /// `restore --to URL` into a database that already holds the image's tables (exit 2).
+    TablesExist { db: String, tables: Vec<String> },
+    /// A PostgreSQL snapshot image is damaged (exit 4).
+    ImageDamaged { path: PathBuf, what: String },
+}

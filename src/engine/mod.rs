@@ -18,8 +18,10 @@
 //!
 //! The values that cross the seam are the core's: `Schema`/`Variant`, `Criteria`, `Survey`,
 //! `Change`, `Skipped`, `DbDiff`, and the [`Identity`] of a database that journals and manifests
-//! carry. Errors are one-line `Failure`s with the spec's exit codes, made by the engine (it
-//! knows what "locked" or "not a database" means for it).
+//! carry. Errors are typed data, made by the engine (it knows what "locked" or "not a
+//! database" means for it): [`EngineError`] for what every engine can meet, [`ServerError`]
+//! for a database reached over the network; `render::errors` words them, `error::classify`
+//! gives their exit statuses.
 
 mod error;
 pub mod postgres;
@@ -41,7 +43,7 @@ use crate::core::time::DbTimezone;
 use crate::journal::{Change, Skipped};
 
 pub use crate::core::schema::{Schema, Variant};
-pub use error::{EngineError, Special, WriteFailure};
+pub use error::{ConnectFailure, EngineError, ServerError, Special, WriteFailure};
 
 // ---------------------------------------------------------------------------------------------
 // Choosing and naming a database
@@ -108,14 +110,10 @@ impl Target {
                 url,
                 schema: schema.to_string(),
             }),
-            (Target::Sqlite(path), Some(_)) => Err(crate::error::fail(
-                crate::error::Exit::Usage,
-                crate::t!(
-                    "--pg-schema 는 PostgreSQL 에만 쓰입니다 ({} 은(는) SQLite 파일입니다)",
-                    "--pg-schema applies to PostgreSQL only ({} is an SQLite file)",
-                    path.display()
-                ),
-            )),
+            (Target::Sqlite(path), Some(_)) => Err(ServerError::SchemaOfFile {
+                db: path.display().to_string(),
+            }
+            .into()),
         }
     }
 
@@ -206,6 +204,11 @@ impl ServerId {
     /// How the identity records `schema`: nothing for `public`.
     pub fn schema_field(schema: &str) -> Option<String> {
         (schema != DEFAULT_PG_SCHEMA).then(|| schema.to_string())
+    }
+
+    /// The schema holding the app's tables (`public` when none is recorded).
+    pub fn schema_name(&self) -> &str {
+        self.schema.as_deref().unwrap_or(DEFAULT_PG_SCHEMA)
     }
 }
 
@@ -320,10 +323,10 @@ pub fn import_new(
         Target::Postgres { url, schema } => {
             pg::seam::import_new(url, schema, image, facts, force, busy_timeout, progress)
         }
-        Target::Sqlite(path) => Err(crate::error::fail(
-            crate::error::Exit::Usage,
-            format!("{}: not a server database", path.display()),
-        )),
+        Target::Sqlite(path) => Err(ServerError::NotAServer {
+            db: path.display().to_string(),
+        }
+        .into()),
     }
 }
 

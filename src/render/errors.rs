@@ -2,7 +2,7 @@
 //! the error carries. `error::classify` picks the exit status; this module only words it.
 
 use crate::cmd::error::{CommandError, Committed};
-use crate::engine::{EngineError, Special, WriteFailure};
+use crate::engine::{ConnectFailure, EngineError, ServerError, Special, WriteFailure};
 use crate::journal::{Damage, JournalError};
 use crate::settings::SettingsError;
 use crate::snapshot::{ManifestDamage, SnapshotError};
@@ -54,7 +54,17 @@ pub fn command(e: &CommandError) -> String {
             "{target} 은(는) 스냅샷 저장소 안에 있습니다. 다른 경로를 지정하세요",
             "{target} is inside the snapshot store: choose another path"
         ),
-        SnapshotOfAnother { id, of, live } => t!(
+        SnapshotOfAnother {
+            id,
+            of,
+            live,
+            of_schema: Some(theirs),
+            live_schema: Some(ours),
+        } if of == live && theirs != ours => t!(
+            "스냅샷 {id} 은(는) {of} 의 다른 스키마 {theirs} 의 것입니다 (지금 대상: 스키마 {ours})",
+            "snapshot {id} is of another schema of {of}, {theirs} (this one is {ours})"
+        ),
+        SnapshotOfAnother { id, of, live, .. } => t!(
             "스냅샷 {id} 은(는) 다른 데이터베이스 {of} 의 것입니다 (지금 대상: {live})",
             "snapshot {id} is of another database, {of} (this one is {live})"
         ),
@@ -535,7 +545,9 @@ pub fn snapshot(e: &SnapshotError) -> String {
             "무결성 검사 스레드가 실패했습니다",
             "integrity check thread failed"
         ),
-        CompressThreadFailed => t!("압축 스레드가 실패했습니다", "compression thread failed"),
+        NewImage => t!("새 스냅샷 이미지", "new snapshot image"),
+        WritingImage => t!("압축 해제 결과 쓰기", "writing image"),
+        Extracted { id, path } => t!("스냅샷 {id} ({})", "snapshot {id} ({})", path.display()),
         ImageFailsCheck { image, what } => t!(
             "{} 의 이미지가 integrity_check 를 통과하지 못했습니다: {what}",
             "the image in {} fails integrity_check: {what}",
@@ -775,4 +787,141 @@ pub fn engine_hint(e: &EngineError) -> Option<String> {
         ),
         _ => return None,
     })
+}
+
+/// The one line of a database server's failure. The URL is always the shown one, without its
+/// password; the server's own message is carried as `reason`.
+pub fn server(e: &ServerError) -> String {
+    use ServerError::*;
+    match e {
+        NotAUrl => t!(
+            "PostgreSQL URL 이 아닙니다: postgresql://... 형식이어야 합니다",
+            "not a PostgreSQL URL: expected postgresql://..."
+        ),
+        BadSslMode {
+            value,
+            from_env: false,
+        } => t!(
+            "sslmode 값이 잘못되었습니다: {value} (disable, allow, prefer, require, verify-ca, verify-full)",
+            "bad sslmode: {value} (disable, allow, prefer, require, verify-ca, verify-full)"
+        ),
+        BadSslMode {
+            value,
+            from_env: true,
+        } => t!(
+            "PGSSLMODE 값이 잘못되었습니다: {value}",
+            "bad PGSSLMODE: {value}"
+        ),
+        BadUrl { err } => t!(
+            "PostgreSQL URL 을 읽을 수 없습니다: {err}",
+            "cannot read the PostgreSQL URL: {err}"
+        ),
+        BadPort { port } => t!(
+            "PGPORT 가 포트 번호가 아닙니다: {port}",
+            "PGPORT is not a port number: {port}"
+        ),
+        RootCertUnreadable { path, err } => t!(
+            "sslrootcert {} 을(를) 읽을 수 없습니다: {err}",
+            "cannot read sslrootcert {}: {err}",
+            path.display()
+        ),
+        RootCertNotPem { path, err } => t!(
+            "sslrootcert {} 이(가) PEM 인증서가 아닙니다: {err}",
+            "sslrootcert {} is not a PEM certificate: {err}",
+            path.display()
+        ),
+        Tls { err } => t!("TLS 를 준비할 수 없습니다: {err}", "cannot set up TLS: {err}"),
+        CannotConnect { db, reason, .. } => t!(
+            "{db} 에 연결할 수 없습니다: {reason}",
+            "cannot connect to {db}: {reason}"
+        ),
+        NoSchema { db, schema } => t!(
+            "{db} 에 스키마 {schema} 이(가) 없습니다",
+            "{db} has no schema {schema}"
+        ),
+        NoTable { db, schema, table } => t!(
+            "{db} (schema {schema}) 에 {table} 테이블이 없습니다",
+            "{db} (schema {schema}) has no {table} table"
+        ),
+        Query { db, reason } | LockTimeout { db, reason } => format!("{db}: {reason}"),
+        ChangingElsewhere { db } => t!(
+            "다른 jobsweep 이 {db} 을(를) 변경하는 중입니다 (PostgreSQL advisory lock)",
+            "another jobsweep is changing {db} (PostgreSQL advisory lock)"
+        ),
+        SchemaOfFile { db } => t!(
+            "--pg-schema 는 PostgreSQL 에만 쓰입니다 ({db} 은(는) SQLite 파일입니다)",
+            "--pg-schema applies to PostgreSQL only ({db} is an SQLite file)"
+        ),
+        NotAServer { db } => t!(
+            "{db} 은(는) 서버 데이터베이스가 아닙니다",
+            "{db}: not a server database"
+        ),
+        SqliteImage => t!(
+            "SQLite 스냅샷은 PostgreSQL 데이터베이스로 복원할 수 없습니다 (--to 파일 경로를 쓰세요)",
+            "an SQLite snapshot cannot be restored into a PostgreSQL database (use --to PATH)"
+        ),
+        TablesExist { db, tables } => t!(
+            "{db} 에 이미 테이블이 있습니다: {}",
+            "{db} already holds tables: {}",
+            tables.join(", ")
+        ),
+        ImageDamaged { path, what } => t!(
+            "{}: PostgreSQL 스냅샷 이미지가 손상되었습니다: {what}",
+            "{}: the PostgreSQL snapshot image is damaged: {what}",
+            path.display()
+        ),
+    }
+}
+
+/// The hint of a database server's failure, if it has one.
+pub fn server_hint(e: &ServerError) -> Option<String> {
+    use ServerError::*;
+    Some(match e {
+        CannotConnect { why, .. } => match why {
+            ConnectFailure::Auth => t!(
+                "사용자와 암호(URL, PGPASSWORD 또는 ~/.pgpass)를 확인하세요",
+                "check the user and password (in the URL, PGPASSWORD or ~/.pgpass)"
+            ),
+            ConnectFailure::NoDatabase => {
+                t!("데이터베이스 이름을 확인하세요", "check the database name")
+            }
+            ConnectFailure::Unreachable => t!(
+                "서버가 실행 중이고 호스트와 포트가 맞는지 확인하세요",
+                "is the server running, and are the host and port right?"
+            ),
+            ConnectFailure::Other => return None,
+        },
+        NoSchema { .. } => t!(
+            "--pg-schema 로 앱의 테이블이 있는 스키마를 지정하세요",
+            "name the schema holding the app's tables with --pg-schema"
+        ),
+        NoTable {
+            table: "analysis_jobs",
+            ..
+        } => t!(
+            "웹 앱의 데이터베이스와 스키마(--pg-schema)가 맞는지 확인하세요",
+            "is this the web app's database, and its schema (--pg-schema)?"
+        ),
+        LockTimeout { .. } => t!(
+            "앱의 트랜잭션이 잠금을 쥐고 있습니다: 잠시 후 다시 하거나 --busy-timeout 을 늘리세요",
+            "an app transaction holds a lock: retry later or raise --busy-timeout"
+        ),
+        ChangingElsewhere { .. } => t!(
+            "끝날 때까지 기다리거나 --wait 를 사용하세요",
+            "wait for it to finish, or use --wait"
+        ),
+        TablesExist { .. } => t!(
+            "바꾸려면 --force 를 붙이세요",
+            "pass --force to replace them"
+        ),
+        _ => return None,
+    })
+}
+
+/// The hint after a command line clap refused: the command's own help.
+pub fn usage_hint(command: &str) -> String {
+    t!(
+        "'{command} --help' 로 사용법을 확인하세요",
+        "run '{command} --help' for usage"
+    )
 }

@@ -119,3 +119,41 @@ mod tests {
         );
     }
 }
+
+/// How the tool names a `--db` PostgreSQL URL it cannot read (it may hold a password).
+pub fn unreadable_url() -> String {
+    t!(
+        "(읽을 수 없는 PostgreSQL URL)",
+        "(unreadable PostgreSQL URL)"
+    )
+}
+
+/// What an engine tells `-v` about holding the app back while it copies the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyNotice {
+    /// The app's writers waited for `ms` (a read lock).
+    HeldWriters { ms: u128 },
+    /// The app's readers and writers waited for `ms` (a write lock).
+    HeldAll { ms: u128 },
+    /// The copy started over `times` times because the app wrote meanwhile.
+    Restarted { times: u32 },
+}
+
+/// Shows `notice` on stderr (the engine shows it only with `-v`; `-q` silences it).
+pub fn copy_notice(notice: CopyNotice) {
+    let text = match notice {
+        CopyNotice::HeldWriters { ms } => t!(
+            "앱의 쓰기를 {ms} ms 동안 막았습니다 (읽기 잠금)",
+            "held the app's writers for {ms} ms (read lock)"
+        ),
+        CopyNotice::HeldAll { ms } => t!(
+            "앱의 읽기와 쓰기를 {ms} ms 동안 막았습니다 (쓰기 잠금)",
+            "held the app's readers and writers for {ms} ms (write lock)"
+        ),
+        CopyNotice::Restarted { times } => t!(
+            "복사 중 앱의 쓰기로 {times}번 다시 시작했습니다",
+            "the copy restarted {times} times because the app wrote meanwhile"
+        ),
+    };
+    super::notice(&text);
+}

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cmd::snapshot::SnapshotReport;
 use crate::render::{esc, Render, Style};
-use crate::snapshot::Keep;
+use crate::snapshot::{Keep, PruneWarning};
 use crate::t;
 
 /// `1.20 MiB`-style sizes.
@@ -128,7 +128,7 @@ impl Render for SnapshotReport {
             SnapshotReport::Remote(r) => crate::render::replica::render_list(r, out, style),
             SnapshotReport::Prune(r) => {
                 for w in &r.warnings {
-                    out.push_str(&style.warn(&format!("{w}\n")));
+                    out.push_str(&style.warn(&format!("{}\n", prune_warning(w))));
                 }
                 for id in &r.deleted {
                     let verb = if r.dry_run {
@@ -191,5 +191,27 @@ impl Render for SnapshotReport {
                 }
             }
         }
+    }
+}
+
+/// One warning of `snapshot prune`.
+pub fn prune_warning(w: &PruneWarning) -> String {
+    let kept_before = |journal: &str, why: &str| {
+        t!(
+            "저널 {journal}: {why} — 이 저널이 가리킬 수 있는 스냅샷(그보다 먼저 만든 것)을 모두 남깁니다",
+            "journal {journal}: {why} — every snapshot it could refer to (made before it) is kept"
+        )
+    };
+    match w {
+        PruneWarning::DamagedJournal { journal, error } => kept_before(journal, error),
+        PruneWarning::UnreadableReplicaJournal { journal, error } => kept_before(
+            journal,
+            &crate::render::replica::replica_copy_unreadable(error),
+        ),
+        PruneWarning::JournalsUnreadable { error } => t!(
+            "저널을 읽을 수 없어 모든 스냅샷을 남깁니다: {error}",
+            "the journals cannot be read, so every snapshot is kept: {error}"
+        ),
+        PruneWarning::FutureSnapshots => crate::render::labels::future_snapshots(),
     }
 }

@@ -685,7 +685,8 @@ fn a_schema_other_than_public_is_its_own_database_for_snapshots_and_the_store() 
     assert_eq!(report["snapshot_id"], of_public["id"], "{report}");
     assert_eq!(pg.dump_schema("app"), app_before);
 
-    // app's snapshot named on public: refused (another database), nothing changed.
+    // app's snapshot named on public: refused (another schema, named with the URL once),
+    // nothing changed.
     pg.sql("UPDATE public.analysis_jobs SET status = 'failed'");
     let public_before = pg.dump_schema("public");
     let files = crate::common::files_under(&store);
@@ -694,7 +695,10 @@ fn a_schema_other_than_public_is_its_own_database_for_snapshots_and_the_store() 
         .args(["restore", "--snapshot", id])
         .output()
         .unwrap();
-    crate::common::assert_error_containing(&out, 2, "is of another database");
+    let line = crate::common::assert_error_containing(&out, 2, "is of another schema of");
+    assert!(line.contains(", app (this one is public)"), "{line}");
+    let shown = of_app["source_path"].as_str().unwrap();
+    assert_eq!(line.matches(shown).count(), 1, "{line}");
     assert_eq!(pg.dump_schema("public"), public_before);
     assert_eq!(pg.dump_schema("app"), app_before);
     assert_eq!(crate::common::files_under(&store), files);

@@ -238,9 +238,14 @@ fn a_damaged_journal_keeps_every_snapshot_it_could_refer_to_and_prune_says_why()
             .unwrap_or_else(|| panic!("{field}: {doc}"))
             .clone();
         assert_eq!(kept["reasons"], serde_json::json!(["damaged-journal"]));
-        let warning = doc["warnings"][0].as_str().unwrap();
-        assert!(warning.contains(&journal_id), "{warning}");
-        assert!(warning.contains("damaged"), "{warning}");
+        // Data in JSON: which journal, and its error line.
+        let warning = &doc["warnings"][0];
+        assert_eq!(warning["kind"], "damaged_journal", "{warning}");
+        assert_eq!(warning["journal"], journal_id.as_str(), "{warning}");
+        assert!(
+            warning["error"].as_str().unwrap().contains("damaged"),
+            "{warning}"
+        );
         // The newer snapshot is kept by --keep-last; nothing is deleted.
         assert!(zst_path(&env, &newer).exists());
         assert_eq!(doc["deleted"], serde_json::json!([]));

@@ -717,13 +717,9 @@ fn the_replicas_own_journals_protect_snapshots_on_both_sides() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let report = stdout_json(&out);
-    assert!(
-        report["warnings"][0]
-            .as_str()
-            .unwrap()
-            .contains(&journal_id),
-        "{report}"
-    );
+    let warning = &report["warnings"][0];
+    assert_eq!(warning["kind"], "unreadable_replica_journal", "{report}");
+    assert_eq!(warning["journal"], journal_id.as_str(), "{report}");
     assert!(!ids(&report["deleted"]).contains(&pre_apply), "{report}");
     assert!(!ids(&report["replica"]["deleted"]).contains(&pre_apply));
     assert!(manifest_path(&r.env, &pre_apply).exists());

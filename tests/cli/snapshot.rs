@@ -770,10 +770,30 @@ fn prune_with_a_future_dated_snapshot_keeps_the_real_newest() {
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = stdout_json(&out);
     assert_eq!(doc["deleted"], serde_json::json!([ids[1]]));
-    assert!(
-        doc["warnings"][0].as_str().unwrap().contains("future"),
+    assert_eq!(
+        doc["warnings"],
+        serde_json::json!([{"kind": "future_snapshots"}]),
         "{doc}"
     );
+    // The same data under another language; only the human report is translated.
+    let ko = run(
+        &env,
+        &[
+            "--lang",
+            "ko",
+            "--json",
+            "snapshot",
+            "prune",
+            "--keep-last",
+            "1",
+        ],
+    );
+    assert_eq!(stdout_json(&ko)["warnings"], doc["warnings"]);
+    let text = stdout(&run(
+        &env,
+        &["--lang", "ko", "snapshot", "prune", "--keep-last", "1"],
+    ));
+    assert!(text.contains("미래인 스냅샷"), "{text}");
     // Ids made within one second differ only by their random suffix: compare as sets.
     let mut left = ids_in_store(&env);
     left.sort();
@@ -976,4 +996,25 @@ fn commits_during_the_raw_copy_are_in_the_image_never_half() {
         .query_row("SELECT n FROM counters WHERE id = 1", [], |r| r.get(0))
         .unwrap();
     assert_eq!(live, committed, "the app lost commits");
+}
+
+/// `-v` says how long the copy held the app back, in the chosen language (the engine gives the
+/// figure, the renderer the words).
+#[test]
+fn verbose_snapshot_says_how_long_the_app_waited_in_either_language() {
+    let env = TestEnv::with("current", &["guide"]);
+    let out = run(&env, &["-v", "snapshot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("held the app's") && err.contains(" ms "),
+        "{err}"
+    );
+    let out = run(&env, &["--lang", "ko", "-v", "snapshot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("동안 막았습니다"), "{err}");
+    // Without -v, no such notice.
+    let out = run(&env, &["snapshot"]);
+    assert!(!stderr(&out).contains("held the app's"), "{}", stderr(&out));
 }

@@ -1,5 +1,5 @@
 //! PostgreSQL (design.md §8): connecting as libpq would (`target`), the server's failures as
-//! one-line errors with exit 3, the database's identity, the schema variant from the catalog,
+//! typed errors (`engine::ServerError`, worded by the renderer), the database's identity, the schema variant from the catalog,
 //! the survey's reads (`survey`), the advisory lock, and the logical snapshot (`snapshot`).
 
 pub mod seam;
@@ -17,8 +17,7 @@ use postgres::{Client, IsolationLevel, Transaction};
 pub use target::{is_postgres_url, SslMode, Target};
 
 use crate::core::schema::{Schema, Variant};
-use crate::error::{fail, Exit, Failure};
-use crate::t;
+use crate::engine::{ConnectFailure, EngineError, ServerError};
 
 /// An open connection to the app's database.
 pub struct PgDatabase {
@@ -48,19 +47,10 @@ impl PgDatabase {
         // here, once, for every command (design.md §8).
         let exists = db.schema_exists()?;
         if !exists {
-            return Err(Failure::new(
-                Exit::Database,
-                t!(
-                    "{} 에 스키마 {} 이(가) 없습니다",
-                    "{} has no schema {}",
-                    db.target.display,
-                    quote_ident(schema)
-                ),
-            )
-            .hint(t!(
-                "--pg-schema 로 앱의 테이블이 있는 스키마를 지정하세요",
-                "name the schema holding the app's tables with --pg-schema"
-            ))
+            return Err(ServerError::NoSchema {
+                db: db.target.display.clone(),
+                schema: quote_ident(schema),
+            }
             .into());
         }
         Ok(db)
@@ -163,8 +153,12 @@ impl PgDatabase {
         let jobs = self.columns("analysis_jobs")?;
         let results = self.columns("analysis_results")?;
         let progress = self.columns("analysis_progress")?;
-        let shown = format!("{} (schema {})", self.target.display, self.schema);
-        variant_of(&shown, jobs, results, progress)
+        let missing = |table| ServerError::NoTable {
+            db: self.target.display.clone(),
+            schema: self.schema.clone(),
+            table,
+        };
+        variant_of(missing, jobs, results, progress)
     }
 
     fn columns(&mut self, table: &str) -> Result<Vec<String>> {
@@ -200,18 +194,9 @@ impl PgDatabase {
         if got {
             Ok(())
         } else {
-            Err(Failure::new(
-                Exit::Locked,
-                t!(
-                    "다른 jobsweep 이 {} 을(를) 변경하는 중입니다 (PostgreSQL advisory lock)",
-                    "another jobsweep is changing {} (PostgreSQL advisory lock)",
-                    self.target.display
-                ),
-            )
-            .hint(t!(
-                "끝날 때까지 기다리거나 --wait 를 사용하세요",
-                "wait for it to finish, or use --wait"
-            ))
+            Err(ServerError::ChangingElsewhere {
+                db: self.target.display.clone(),
+            }
             .into())
         }
     }
@@ -223,62 +208,41 @@ pub const ADVISORY_KEY: i64 = i64::from_be_bytes(*b"jobsweep");
 
 /// Checks the columns the tool needs and names the variant (design.md §2).
 fn variant_of(
-    shown: &str,
+    missing: impl Fn(&'static str) -> ServerError,
     jobs: Vec<String>,
     results: Vec<String>,
     progress: Vec<String>,
 ) -> Result<Schema> {
     let has = |cols: &[String], name: &str| cols.iter().any(|c| c.eq_ignore_ascii_case(name));
     if jobs.is_empty() {
-        return Err(Failure::new(
-            Exit::Database,
-            t!(
-                "{shown} 에 analysis_jobs 테이블이 없습니다",
-                "{shown} has no analysis_jobs table"
-            ),
-        )
-        .hint(t!(
-            "웹 앱의 데이터베이스와 스키마(--pg-schema)가 맞는지 확인하세요",
-            "is this the web app's database, and its schema (--pg-schema)?"
-        ))
-        .into());
+        return Err(missing("analysis_jobs").into());
     }
     for column in ["id", "job_id", "status", "created_at"] {
         if !has(&jobs, column) {
-            return Err(fail(
-                Exit::Database,
-                t!(
-                    "analysis_jobs 테이블에 {column} 열이 없습니다",
-                    "table analysis_jobs has no column {column}"
-                ),
-            ));
+            return Err(EngineError::NoColumn {
+                table: "analysis_jobs",
+                column: column.to_string(),
+            }
+            .into());
         }
     }
     if !has(&results, "job_id") {
-        return Err(fail(
-            Exit::Database,
-            if results.is_empty() {
-                t!(
-                    "{shown} 에 analysis_results 테이블이 없습니다",
-                    "{shown} has no analysis_results table"
-                )
-            } else {
-                t!(
-                    "analysis_results 테이블에 job_id 열이 없습니다",
-                    "table analysis_results has no column job_id"
-                )
-            },
-        ));
+        return Err(if results.is_empty() {
+            missing("analysis_results").into()
+        } else {
+            EngineError::NoColumn {
+                table: "analysis_results",
+                column: "job_id".into(),
+            }
+            .into()
+        });
     }
     let variant = if has(&results, "status") {
         Variant::Current
     } else if has(&results, "stt_text") {
         Variant::Legacy
     } else {
-        return Err(fail(Exit::Database, t!(
-            "analysis_results 테이블에 status 열(현재 스키마)도 stt_text 열(이전 스키마)도 없습니다",
-            "table analysis_results has neither a status column (current schema) nor stt_text (legacy schema)"
-        )));
+        return Err(EngineError::NoVariant.into());
     };
     Ok(Schema {
         variant,
@@ -310,87 +274,52 @@ fn tls_connector(target: &Target) -> Result<postgres_native_tls::MakeTlsConnecto
         }
     }
     if let Some(path) = &target.root_cert {
-        let pem = std::fs::read(path).map_err(|e| {
-            fail(
-                Exit::Database,
-                t!(
-                    "sslrootcert {} 을(를) 읽을 수 없습니다: {e}",
-                    "cannot read sslrootcert {}: {e}",
-                    path.display()
-                ),
-            )
+        let pem = std::fs::read(path).map_err(|e| ServerError::RootCertUnreadable {
+            path: path.clone(),
+            err: e.to_string(),
         })?;
-        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-            fail(
-                Exit::Database,
-                t!(
-                    "sslrootcert {} 이(가) PEM 인증서가 아닙니다: {e}",
-                    "sslrootcert {} is not a PEM certificate: {e}",
-                    path.display()
-                ),
-            )
-        })?;
+        let cert =
+            native_tls::Certificate::from_pem(&pem).map_err(|e| ServerError::RootCertNotPem {
+                path: path.clone(),
+                err: e.to_string(),
+            })?;
         builder.add_root_certificate(cert);
     }
-    let connector = builder.build().map_err(|e| {
-        fail(
-            Exit::Database,
-            t!("TLS 를 준비할 수 없습니다: {e}", "cannot set up TLS: {e}"),
-        )
-    })?;
+    let connector = builder
+        .build()
+        .map_err(|e| ServerError::Tls { err: e.to_string() })?;
     Ok(postgres_native_tls::MakeTlsConnector::new(connector))
 }
 
-/// A failed connection as one line: which database, and the server's or the network's reason.
+/// A failed connection: which database, the server's or the network's reason, and what kind
+/// of failure it is (for the hint).
 fn connect_error(target: &Target, err: &postgres::Error) -> anyhow::Error {
-    let reason = reason(err);
-    let hint = match err.code() {
+    let why = match err.code() {
         Some(c)
             if *c == SqlState::INVALID_PASSWORD
                 || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
         {
-            Some(t!(
-                "사용자와 암호(URL, PGPASSWORD 또는 ~/.pgpass)를 확인하세요",
-                "check the user and password (in the URL, PGPASSWORD or ~/.pgpass)"
-            ))
+            ConnectFailure::Auth
         }
-        Some(c) if *c == SqlState::INVALID_CATALOG_NAME => Some(t!(
-            "데이터베이스 이름을 확인하세요",
-            "check the database name"
-        )),
-        Some(_) => None,
-        None => Some(t!(
-            "서버가 실행 중이고 호스트와 포트가 맞는지 확인하세요",
-            "is the server running, and are the host and port right?"
-        )),
+        Some(c) if *c == SqlState::INVALID_CATALOG_NAME => ConnectFailure::NoDatabase,
+        Some(_) => ConnectFailure::Other,
+        None => ConnectFailure::Unreachable,
     };
-    let failure = Failure::new(
-        Exit::Database,
-        t!(
-            "{} 에 연결할 수 없습니다: {reason}",
-            "cannot connect to {}: {reason}",
-            target.display
-        ),
-    );
-    match hint {
-        Some(hint) => failure.hint(hint).into(),
-        None => failure.into(),
+    ServerError::CannotConnect {
+        db: target.display.clone(),
+        reason: reason(err),
+        why,
     }
+    .into()
 }
 
 /// A failed query: a missing table or column, a lock past `lock_timeout`, a lost connection.
 pub fn query_error(target: &Target, err: &postgres::Error) -> anyhow::Error {
-    let reason = reason(err);
-    let failure = Failure::new(Exit::Database, format!("{}: {reason}", target.display));
+    let (db, reason) = (target.display.clone(), reason(err));
     if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-        return failure
-            .hint(t!(
-                "앱의 트랜잭션이 잠금을 쥐고 있습니다: 잠시 후 다시 하거나 --busy-timeout 을 늘리세요",
-                "an app transaction holds a lock: retry later or raise --busy-timeout"
-            ))
-            .into();
+        return ServerError::LockTimeout { db, reason }.into();
     }
-    failure.into()
+    ServerError::Query { db, reason }.into()
 }
 
 /// The server's message (one line), else the client's, with its cause.

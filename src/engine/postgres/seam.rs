@@ -18,11 +18,10 @@ use crate::core::schema::Schema;
 use crate::core::time::DbTimezone;
 use crate::engine::{
     self, CommitError, EngineKind, Identity, ImageFacts, ImageFormat, LiveImage, Progress,
-    ServerId, TableRows,
+    ServerError, ServerId, TableRows,
 };
-use crate::error::{fail, Exit};
+
 use crate::journal::{Change, Skipped};
-use crate::t;
 
 /// An open PostgreSQL database behind the seam.
 pub struct PgEngine {
@@ -56,10 +55,7 @@ pub fn shown(url: &str) -> String {
     let env = |key: &str| std::env::var(key).ok();
     match target::parse(url, &env) {
         Ok(target) => target.display,
-        Err(_) => t!(
-            "(읽을 수 없는 PostgreSQL URL)",
-            "(unreadable PostgreSQL URL)"
-        ),
+        Err(_) => crate::render::labels::unreadable_url(),
     }
 }
 
@@ -100,13 +96,7 @@ pub fn import_new(
     progress: &Progress,
 ) -> Result<()> {
     if facts.engine != EngineKind::Postgresql {
-        return Err(fail(
-            Exit::Usage,
-            t!(
-                "SQLite 스냅샷은 PostgreSQL 데이터베이스로 복원할 수 없습니다 (--to 파일 경로를 쓰세요)",
-                "an SQLite snapshot cannot be restored into a PostgreSQL database (use --to PATH)"
-            ),
-        ));
+        return Err(ServerError::SqliteImage.into());
     }
     let env = |key: &str| std::env::var(key).ok();
     let target = target::parse(url, &env)?;
@@ -119,19 +109,10 @@ pub fn import_new(
         .filter(|t| wanted.contains(t))
         .collect();
     if !clashing.is_empty() && !force {
-        return Err(crate::error::Failure::new(
-            Exit::Usage,
-            t!(
-                "{} 에 이미 테이블이 있습니다: {}",
-                "{} already holds tables: {}",
-                target.display,
-                clashing.join(", ")
-            ),
-        )
-        .hint(t!(
-            "바꾸려면 --force 를 붙이세요",
-            "pass --force to replace them"
-        ))
+        return Err(ServerError::TablesExist {
+            db: target.display.clone(),
+            tables: clashing,
+        }
         .into());
     }
     snapshot::import_new(&mut db, image, &clashing, create_schema, facts, progress)
@@ -192,7 +173,7 @@ impl engine::Database for PgEngine {
             .write(true)
             .truncate(true)
             .open(dest)
-            .map_err(|e| fail(Exit::Database, format!("{}: {e}", dest.display())))?;
+            .map_err(|e| crate::store::write_error(dest, e))?;
         // No fsync: the image is a scratch file (diff's live side), deleted after use.
         self.export_stream(&mut file, progress)
     }
@@ -236,7 +217,7 @@ impl engine::Database for PgEngine {
         let temp = tempfile::Builder::new()
             .prefix(".live-")
             .tempfile_in(scratch)
-            .map_err(|e| fail(Exit::Database, format!("{}: {e}", scratch.display())))?
+            .map_err(|e| crate::store::write_error(scratch, e))?
             .into_temp_path();
         self.export_image(&temp, progress)?;
         Ok(LiveImage::Copy(temp))

@@ -26,9 +26,7 @@ use serde::{Deserialize, Serialize};
 use indicatif::ProgressBar;
 
 use super::{query_error, quote_ident, PgDatabase};
-use crate::engine::{ImageFacts, Progress};
-use crate::error::{fail, Exit};
-use crate::t;
+use crate::engine::{ImageFacts, Progress, ServerError};
 
 pub const MAGIC: &str = "JOBSWEEP-PG-IMAGE/1";
 
@@ -346,7 +344,8 @@ pub fn export(db: &mut PgDatabase, out: &mut dyn Write, progress: &Progress) -> 
     let mut out = BufWriter::with_capacity(1 << 20, out);
     // The layout's row counts are only known at the end; the header line carries the layout
     // without them, and the manifest (ImageFacts) records the counts.
-    let io = |e: std::io::Error| fail(Exit::Database, format!("writing the snapshot image: {e}"));
+    // The caller names the file it writes into (`out` is its compressor).
+    let io = anyhow::Error::from;
     writeln!(out, "{MAGIC}").map_err(io)?;
     serde_json::to_writer(&mut out, &layout)?;
     out.write_all(b"\n").map_err(io)?;
@@ -365,12 +364,11 @@ pub fn export(db: &mut PgDatabase, out: &mut dyn Write, progress: &Progress) -> 
                 .as_str(),
             )
             .map_err(qerr)?;
-        table.rows = copy_counting_lines(&mut reader, &mut out, &bar).map_err(|e| {
-            fail(
-                Exit::Database,
-                format!("{}: COPY {}: {e}", target.display, table.name),
-            )
-        })?;
+        table.rows =
+            copy_counting_lines(&mut reader, &mut out, &bar).map_err(|e| ServerError::Query {
+                db: target.display.clone(),
+                reason: format!("COPY {}: {e}", table.name),
+            })?;
         out.write_all(b"\\.\n").map_err(io)?;
     }
     out.flush().map_err(io)?;
@@ -419,20 +417,19 @@ pub struct Image<R = std::fs::File> {
 }
 
 fn corrupt(path: &Path, what: String) -> anyhow::Error {
-    fail(
-        Exit::Integrity,
-        t!(
-            "{}: PostgreSQL 스냅샷 이미지가 손상되었습니다: {what}",
-            "{}: the PostgreSQL snapshot image is damaged: {what}",
-            path.display()
-        ),
-    )
+    crate::engine::ServerError::ImageDamaged {
+        path: path.to_path_buf(),
+        what,
+    }
+    .into()
 }
 
 impl Image {
     pub fn open(path: &Path) -> Result<Image> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| fail(Exit::Integrity, format!("{}: {e}", path.display())))?;
+        let file = std::fs::File::open(path).map_err(|e| ServerError::ImageDamaged {
+            path: path.to_path_buf(),
+            what: e.to_string(),
+        })?;
         Image::from_reader(file, path)
     }
 }
@@ -754,10 +751,11 @@ fn load_rows(
             Ok(())
         })?;
         if let Some(e) = failed {
-            return Err(fail(
-                Exit::Database,
-                format!("{}: COPY {}: {e}", db.display, table.name),
-            ));
+            return Err(ServerError::Query {
+                db: db.display.clone(),
+                reason: format!("COPY {}: {e}", table.name),
+            }
+            .into());
         }
         writer.finish().map_err(|e| query_error(db, &e))?;
     }

@@ -11,8 +11,7 @@ use std::str::FromStr;
 use anyhow::Result;
 use postgres::config::Host;
 
-use crate::error::{fail, Exit};
-use crate::t;
+use crate::engine::ServerError;
 
 /// libpq's `sslmode`. The client library knows only disable/prefer/require; verification is
 /// the TLS connector's part (see `super::tls`).
@@ -84,20 +83,11 @@ fn scheme_rest(text: &str) -> Option<&str> {
     known.then_some(rest)
 }
 
-/// A `--db` URL that cannot be read is a database problem (exit 3), as a missing file is.
-fn usage(message: String) -> anyhow::Error {
-    fail(Exit::Database, message)
-}
-
 /// Reads a `postgresql://` URL and fills in what it leaves out from `env` (libpq's variables)
 /// and the password file. `env` is the process environment outside of tests.
 pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target> {
-    let rest = scheme_rest(text).ok_or_else(|| {
-        usage(t!(
-            "PostgreSQL URL 이 아닙니다: postgresql://... 형식이어야 합니다",
-            "not a PostgreSQL URL: expected postgresql://..."
-        ))
-    })?;
+    // A `--db` URL that cannot be read is a database problem (exit 3), as a missing file is.
+    let rest = scheme_rest(text).ok_or(ServerError::NotAUrl)?;
     // The driver part of `postgresql+psycopg2://` is SQLAlchemy's; libpq does not know it.
     // `sslmode` and `sslrootcert` are taken out: the client library rejects the verify modes.
     let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -108,12 +98,12 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target>
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
             "sslmode" => {
-                ssl = Some(SslMode::parse(value).ok_or_else(|| {
-                    usage(t!(
-                        "sslmode 값이 잘못되었습니다: {value} (disable, allow, prefer, require, verify-ca, verify-full)",
-                        "bad sslmode: {value} (disable, allow, prefer, require, verify-ca, verify-full)"
-                    ))
-                })?)
+                ssl = Some(
+                    SslMode::parse(value).ok_or_else(|| ServerError::BadSslMode {
+                        value: value.to_string(),
+                        from_env: false,
+                    })?,
+                )
             }
             "sslrootcert" => root_cert = Some(PathBuf::from(percent_decode(value))),
             _ => kept.push(pair),
@@ -130,13 +120,9 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target>
         url.push('?');
         url.push_str(&kept.join("&"));
     }
-    let mut config = postgres::Config::from_str(&url).map_err(|e| {
-        // The parser's message never quotes the URL, so it cannot leak the password.
-        usage(t!(
-            "PostgreSQL URL 을 읽을 수 없습니다: {e}",
-            "cannot read the PostgreSQL URL: {e}"
-        ))
-    })?;
+    // The parser's message never quotes the URL, so it cannot leak the password.
+    let mut config =
+        postgres::Config::from_str(&url).map_err(|e| ServerError::BadUrl { err: e.to_string() })?;
     if config.get_hosts().is_empty() {
         let hosts = env("PGHOST").unwrap_or_else(default_host);
         for host in hosts.split(',') {
@@ -145,12 +131,9 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target>
     }
     if config.get_ports().is_empty() {
         if let Some(port) = env("PGPORT") {
-            let port = port.parse().map_err(|_| {
-                usage(t!(
-                    "PGPORT 가 포트 번호가 아닙니다: {port}",
-                    "PGPORT is not a port number: {port}"
-                ))
-            })?;
+            let port = port
+                .parse()
+                .map_err(|_| ServerError::BadPort { port: port.clone() })?;
             config.port(port);
         }
     }
@@ -164,11 +147,9 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Target>
     let ssl = match ssl {
         Some(mode) => mode,
         None => match env("PGSSLMODE") {
-            Some(text) => SslMode::parse(&text).ok_or_else(|| {
-                usage(t!(
-                    "PGSSLMODE 값이 잘못되었습니다: {text}",
-                    "bad PGSSLMODE: {text}"
-                ))
+            Some(text) => SslMode::parse(&text).ok_or_else(|| ServerError::BadSslMode {
+                value: text.clone(),
+                from_env: true,
             })?,
             None => SslMode::Prefer,
         },
@@ -468,7 +449,11 @@ mod tests {
             "mysql://h/db",
         ] {
             let err = parse(url, &env).unwrap_err();
-            assert_eq!(crate::error::classify(&err).0, Exit::Database, "{url}");
+            assert_eq!(
+                crate::error::classify(&err).0,
+                crate::error::Exit::Database,
+                "{url}"
+            );
         }
     }
 

@@ -16,8 +16,8 @@ use rusqlite::{Connection, OpenFlags};
 use super::{rawcopy, sqlite_error, Database};
 use crate::engine::{previous_copy_method, EngineKind, ImageFacts, LiveImage, Progress};
 use crate::engine::{EngineError, WriteFailure};
+use crate::render::labels::{copy_notice, CopyNotice};
 use crate::store::{self, FlushBehind, EXTRACT_PREFIX};
-use crate::t;
 
 /// Outside writes restart a stepped backup; after this many the copy is done in one step.
 const MAX_RESTARTS: u32 = 5;
@@ -230,10 +230,7 @@ fn copy_online(
         }
         bar.finish_and_clear();
         if progress.verbose && restarts > 0 {
-            crate::render::notice(&t!(
-                "복사 중 앱의 쓰기로 {restarts}번 다시 시작했습니다",
-                "the copy restarted {restarts} times because the app wrote meanwhile"
-            ));
+            copy_notice(CopyNotice::Restarted { times: restarts });
         }
         Ok(())
     })();

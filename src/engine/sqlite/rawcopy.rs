@@ -19,8 +19,8 @@ use crate::engine::sqlite::{sqlite_error, Database};
 use crate::engine::EngineError;
 use crate::engine::Progress;
 use crate::failpoint;
+use crate::render::labels::{copy_notice, CopyNotice};
 use crate::store::{self, FlushBehind};
-use crate::t;
 
 /// Bytes per read: a multiple of every page size SQLite allows (512 B to 64 KiB).
 const CHUNK: usize = 4 << 20;
@@ -72,10 +72,7 @@ pub fn copy(source: &Database, out: File, image: &Path, progress: &Progress) -> 
     let _ = conn.execute_batch("COMMIT");
     if progress.verbose && result.is_ok() {
         let ms = started.elapsed().as_millis();
-        crate::render::notice(&t!(
-            "앱의 쓰기를 {ms} ms 동안 막았습니다 (읽기 잠금)",
-            "held the app's writers for {ms} ms (read lock)"
-        ));
+        copy_notice(CopyNotice::HeldWriters { ms });
     }
     result
 }
@@ -341,10 +338,7 @@ pub fn write_into(live: &Database, image: &Path, progress: &Progress) -> Result<
     }
     if progress.verbose && result.is_ok() {
         let ms = started.elapsed().as_millis();
-        crate::render::notice(&t!(
-            "앱의 읽기와 쓰기를 {ms} ms 동안 막았습니다 (쓰기 잠금)",
-            "held the app's readers and writers for {ms} ms (write lock)"
-        ));
+        copy_notice(CopyNotice::HeldAll { ms });
     }
     result
 }
