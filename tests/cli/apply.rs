@@ -354,13 +354,7 @@ fn the_planned_journal_is_written_before_the_lock_and_again_when_the_plan_change
     )
     .unwrap();
     let app_state = dump(&env.db);
-    std::fs::write(dir.join("resume"), b"").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.code().is_none(),
-        "expected an abort: {}",
-        stderr(&out)
-    );
+    resume_until_abort(child, &dir);
 
     let j = read_json(&left[0]);
     assert_eq!(j["state"], "planned");
@@ -376,6 +370,17 @@ fn the_planned_journal_is_written_before_the_lock_and_again_when_the_plan_change
     let report = apply_ok(&env, &[]);
     assert_eq!(report["recovered"][0]["state"], "abandoned", "{report}");
     assert_eq!(report["changed"].as_array().unwrap().len(), 6, "{report}");
+}
+
+/// Lets a paused apply go on, and asserts that a fail point then aborted it.
+fn resume_until_abort(child: std::process::Child, dir: &std::path::Path) {
+    std::fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.code().is_none(),
+        "expected an abort: {}",
+        stderr(&out)
+    );
 }
 
 /// Runs apply until the fail point aborts it.
@@ -567,13 +572,7 @@ fn recovery_after_commit_journals_only_the_rows_really_changed() {
             [],
         )
         .unwrap();
-    std::fs::write(dir.join("resume"), b"").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.code().is_none(),
-        "expected an abort: {}",
-        stderr(&out)
-    );
+    resume_until_abort(child, &dir);
     let left = journals(&env);
     assert_eq!(left.len(), 1);
     assert_eq!(read_json(&left[0])["state"], "planned");
