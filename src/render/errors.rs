@@ -840,7 +840,7 @@ pub fn server(e: &ServerError) -> String {
             "{db} has no schema {schema}"
         ),
         NoTable { db, schema, table } => t!(
-            "{db} (schema {schema}) 에 {table} 테이블이 없습니다",
+            "{db} (스키마 {schema}) 에 {table} 테이블이 없습니다",
             "{db} (schema {schema}) has no {table} table"
         ),
         Query { db, reason } | LockTimeout { db, reason } => format!("{db}: {reason}"),
