@@ -254,10 +254,7 @@ pub fn data_path(store: &Store, id: &str) -> PathBuf {
 /// A consistent image of a database in a temp file of the store, not yet compressed.
 pub struct Image {
     pub path: TempPath,
-    pub id: String,
-    pub created_at: DateTime<Utc>,
-    pub source: Identity,
-    pub facts: ImageFacts,
+    sealing: Sealing,
 }
 
 /// Takes a snapshot of `db` into `store` and returns its manifest. The caller holds the store
@@ -323,21 +320,10 @@ struct Sealing {
     facts: ImageFacts,
 }
 
-impl From<&Image> for Sealing {
-    fn from(image: &Image) -> Sealing {
-        Sealing {
-            id: image.id.clone(),
-            created_at: image.created_at,
-            source: image.source.clone(),
-            facts: image.facts.clone(),
-        }
-    }
-}
-
 /// The engine's check of an image on its own thread, beside compression and verification.
 fn spawn_check(image: &Image) -> std::thread::JoinHandle<Result<Option<String>>> {
     let path = image.path.to_path_buf();
-    let facts = image.facts.clone();
+    let facts = image.sealing.facts.clone();
     std::thread::spawn(move || engine::image_format(facts.engine).check(&path, &facts))
 }
 
@@ -356,10 +342,12 @@ pub fn take_image(
     let facts = db.export_image(&path, &sink.into().engine(label))?;
     Ok(Image {
         path,
-        id,
-        created_at,
-        source: db.identity(),
-        facts,
+        sealing: Sealing {
+            id,
+            created_at,
+            source: db.identity(),
+            facts,
+        },
     })
 }
 
@@ -374,9 +362,13 @@ pub fn create_from_image(
 ) -> Result<Manifest> {
     let dir = store.snapshots_dir();
     // 2. Compress (hashing both sides) while the engine checks the image on another thread.
-    let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{}-", image.id), ".db.zst")?;
+    let zst_tmp = temp_in(
+        &dir,
+        &format!("{TEMP_PREFIX}{}-", image.sealing.id),
+        ".db.zst",
+    )?;
     let checker = spawn_check(image);
-    let label = progress::snapshot_step(reason.as_str(), &image.id, SnapshotStep::Compress);
+    let label = progress::snapshot_step(reason.as_str(), &image.sealing.id, SnapshotStep::Compress);
     let sink = sink.into();
     let sums = match compress(&image.path, &zst_tmp, sink, &label) {
         Ok(sums) => sums,
@@ -385,9 +377,17 @@ pub fn create_from_image(
             return Err(e);
         }
     };
-    let sealing = Sealing::from(image);
     let checker = Checker::Running(checker);
-    seal(&sealing, zst_tmp, sums, checker, store, reason, note, sink)
+    seal(
+        &image.sealing,
+        zst_tmp,
+        sums,
+        checker,
+        store,
+        reason,
+        note,
+        sink,
+    )
 }
 
 /// Steps 3-4 of a snapshot, once `zst_tmp` holds the compressed image: the verify pass, the
@@ -613,7 +613,7 @@ fn compress_from(
         compressor
             .write_all(&buf[..n])
             .map_err(|e| store::write_error(out, e))?;
-        bar.set_position(compressor.image_bytes);
+        bar.set_position(compressor.image.bytes);
     }
     compressor.finish()
 }
@@ -623,9 +623,8 @@ fn compress_from(
 /// (flush-behind) and fsynced by [`Compressor::finish`].
 struct Compressor {
     out: PathBuf,
-    encoder: zstd::stream::Encoder<'static, HashWriter<BufWriter<FlushBehind>>>,
-    image_hasher: Sha256,
-    image_bytes: u64,
+    /// The image side, hashed on its way into the encoder, whose output is hashed in turn.
+    image: HashWriter<zstd::stream::Encoder<'static, HashWriter<BufWriter<FlushBehind>>>>,
 }
 
 impl Compressor {
@@ -658,20 +657,24 @@ impl Compressor {
         }
         Ok(Compressor {
             out: out.to_path_buf(),
-            encoder,
-            image_hasher: Sha256::new(),
-            image_bytes: 0,
+            image: HashWriter {
+                inner: encoder,
+                hasher: Sha256::new(),
+                bytes: 0,
+                hashing: true,
+            },
         })
     }
 
     /// Ends the frame and fsyncs the file. Returns (image sum, file sum).
     fn finish(self) -> Result<(Sum, Sum)> {
         let zerr = |e: io::Error| store::write_error(&self.out, e);
-        let mut writer = self.encoder.finish().map_err(zerr)?;
+        let image = self.image;
+        let mut writer = image.inner.finish().map_err(zerr)?;
         writer.flush().map_err(zerr)?;
         writer.inner.get_ref().get_ref().sync_all().map_err(zerr)?;
         Ok((
-            finish(self.image_hasher, self.image_bytes),
+            finish(image.hasher, image.bytes),
             finish(writer.hasher, writer.bytes),
         ))
     }
@@ -679,13 +682,10 @@ impl Compressor {
 
 impl Write for Compressor {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.encoder.write(buf)?;
-        self.image_hasher.update(&buf[..n]);
-        self.image_bytes += n as u64;
-        Ok(n)
+        self.image.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.encoder.flush()
+        self.image.flush()
     }
 }
 

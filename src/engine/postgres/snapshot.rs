@@ -417,7 +417,7 @@ pub struct Image<R = std::fs::File> {
 }
 
 fn corrupt(path: &Path, what: String) -> anyhow::Error {
-    crate::engine::ServerError::ImageDamaged {
+    ServerError::ImageDamaged {
         path: path.to_path_buf(),
         what,
     }
