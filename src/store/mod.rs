@@ -410,10 +410,17 @@ pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A new store id `YYYYMMDDTHHMMSSZ-<8 hex>` from the real clock (never `--now`), and the
-/// creation time with microsecond precision that orders ids made within one second.
+/// creation time with microsecond precision that orders ids made within one second. The hex is
+/// the microsecond (5 digits) then 12 random bits, so ids sort as they were made even where
+/// only the names are known (a replica without its identity; design.md §9).
 pub fn new_id() -> (String, DateTime<Utc>) {
     let now = clock_now().trunc_subsecs(6);
-    let id = format!("{}-{:08x}", now.format("%Y%m%dT%H%M%SZ"), fastrand::u32(..));
+    let id = format!(
+        "{}-{:05x}{:03x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        now.timestamp_subsec_micros(),
+        fastrand::u16(..0x1000)
+    );
     (id, now)
 }
 
@@ -647,6 +654,16 @@ mod tests {
         assert_eq!(&id[15..17], "Z-");
         assert!(id[17..].chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(created.timestamp_subsec_nanos() % 1000, 0);
+    }
+
+    #[test]
+    fn ids_made_within_one_second_sort_as_they_were_made() {
+        let mut made: Vec<(String, DateTime<Utc>)> = (0..200).map(|_| new_id()).collect();
+        made.sort_by(|a, b| a.0.cmp(&b.0));
+        // By name, the creation times never go back (ids of one microsecond may come in any order).
+        assert!(made.windows(2).all(|w| w[0].1 <= w[1].1), "{made:?}");
+        let micros = u32::from_str_radix(&made[0].0[17..22], 16).unwrap();
+        assert_eq!(micros, made[0].1.timestamp_subsec_micros());
     }
 
     #[test]
