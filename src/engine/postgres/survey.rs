@@ -132,17 +132,25 @@ pub fn survey<C: GenericClient>(
              FROM analysis_results WHERE job_id::text = ANY($1)"
         );
         let mut activity: std::collections::HashMap<String, Activity> = Default::default();
-        for row in client.query(&sql, &[&wanted]).map_err(qerr)? {
-            let Some(job_id) = row.get::<_, Option<String>>(0) else {
+        // Streamed, as the jobs are: ten result rows per candidate would otherwise all sit in
+        // memory at once (134 MiB for 100,000 jobs, a third of them pending).
+        let mut rows = client.query_raw(&sql, [&wanted]).map_err(qerr)?;
+        while let Some(row) = rows.next().map_err(qerr)? {
+            let Some(job_id) = row.get::<_, Option<&str>>(0) else {
                 continue;
             };
-            activity.entry(job_id).or_default().result_row(
+            let entry = match activity.get_mut(job_id) {
+                Some(entry) => entry,
+                None => activity.entry(job_id.to_string()).or_default(),
+            };
+            entry.result_row(
                 row.get(1),
                 row.get(2),
                 stamp(row.get(3), tz),
                 stamp(row.get(4), tz),
             );
         }
+        drop(rows);
         for (job_id, activity) in activity {
             tally.results(&job_id, activity);
         }
@@ -156,7 +164,8 @@ pub fn survey<C: GenericClient>(
                 super::quote_ident(column)
             );
             let label = format!("analysis_progress.{column}");
-            for row in client.query(&sql, &[&wanted]).map_err(qerr)? {
+            let mut rows = client.query_raw(&sql, [&wanted]).map_err(qerr)?;
+            while let Some(row) = rows.next().map_err(qerr)? {
                 if let Some(job_id) = row.get::<_, Option<&str>>(0) {
                     tally.progress(job_id, &label, stamp(row.get(1), tz));
                 }
