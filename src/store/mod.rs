@@ -414,7 +414,16 @@ pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
 /// the microsecond (5 digits) then 12 random bits, so ids sort as they were made even where
 /// only the names are known (a replica without its identity; design.md §9).
 pub fn new_id() -> (String, DateTime<Utc>) {
-    let now = clock_now().trunc_subsecs(6);
+    use std::sync::Mutex;
+    // Two ids of one process never share a microsecond: each is at least one after the last.
+    static LAST: Mutex<Option<DateTime<Utc>>> = Mutex::new(None);
+    let mut now = clock_now().trunc_subsecs(6);
+    if let Ok(mut last) = LAST.lock() {
+        if let Some(previous) = *last {
+            now = now.max(previous + chrono::Duration::microseconds(1));
+        }
+        *last = Some(now);
+    }
     let id = format!(
         "{}-{:05x}{:03x}",
         now.format("%Y%m%dT%H%M%SZ"),
@@ -660,8 +669,8 @@ mod tests {
     fn ids_made_within_one_second_sort_as_they_were_made() {
         let mut made: Vec<(String, DateTime<Utc>)> = (0..200).map(|_| new_id()).collect();
         made.sort_by(|a, b| a.0.cmp(&b.0));
-        // By name, the creation times never go back (ids of one microsecond may come in any order).
-        assert!(made.windows(2).all(|w| w[0].1 <= w[1].1), "{made:?}");
+        // By name, the creation times go forward, and no two ids share a microsecond.
+        assert!(made.windows(2).all(|w| w[0].1 < w[1].1), "{made:?}");
         let micros = u32::from_str_radix(&made[0].0[17..22], 16).unwrap();
         assert_eq!(micros, made[0].1.timestamp_subsec_micros());
     }
