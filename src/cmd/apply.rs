@@ -30,7 +30,7 @@ use crate::cmd::error::{CommandError, Committed};
 use crate::cmd::txn::{commit, committed_but_unmarked, mark_committed, Applied, Written};
 use crate::core::jobs::{self, Criteria, StaleJob, Survey};
 use crate::core::reason::{plan_reason, ReasonCode};
-use crate::engine::{self, Access, Database, Schema, Variant, WriteTx};
+use crate::engine::{self, Access, Database, Reading, Schema, Variant, WriteTx};
 use crate::error::Exit;
 use crate::failpoint;
 use crate::journal::{self, Change, Journal, Kind, Resolved, Skipped};
@@ -97,7 +97,7 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> Result<(ApplyReport, Exit)>
     // write lock, after the snapshot.
     let mut timings = Timings::default();
     let t = Instant::now();
-    let first = db.survey(&schema, &criteria, settings.tz)?;
+    let first = db.survey(&schema, &criteria, settings.tz, Reading::Plan)?;
     timings.survey_ms = ms(t);
     if let Err(refused) = check_max_changes(first.stale.len(), args.max_changes) {
         // `--json` prints the plan it refused (design.md §6).

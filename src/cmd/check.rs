@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use crate::cli::{CheckArgs, SelectArgs};
 use crate::core::jobs::Criteria;
-use crate::engine::{self, Access};
+use crate::engine::{self, Access, Reading};
 use crate::error::Exit;
 use crate::journal::{self, State};
 use crate::render::check::CheckReport;
@@ -44,7 +44,7 @@ pub fn run(settings: &Settings, args: &CheckArgs) -> Result<(CheckReport, Exit)>
     let db = engine::open(&target, Access::Read, settings.busy_timeout)?;
     let schema = db.schema()?;
     let criteria = criteria(&args.select, settings);
-    let survey = db.survey(&schema, &criteria, settings.tz)?;
+    let survey = db.survey(&schema, &criteria, settings.tz, Reading::OneMoment)?;
     let found = !survey.stale.is_empty();
     let mut report = CheckReport::new(
         target.shown(),

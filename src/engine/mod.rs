@@ -375,6 +375,18 @@ pub struct Progress {
     pub label: String,
 }
 
+/// How much of a survey must be one moment (design.md §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// All of it: a report (`check`).
+    OneMoment,
+    /// A plan that is read again under the write lock (`apply`'s first survey): the candidates'
+    /// result and progress rows may be read in short reads of their own, so that where a reader
+    /// holds the app's commits off (SQLite in rollback-journal mode) the app waits for one short
+    /// read, not for the whole survey.
+    Plan,
+}
+
 /// One open connection to the app's database.
 pub trait Database {
     /// How reports and errors name it (path, or URL without password).
@@ -391,9 +403,15 @@ pub trait Database {
     /// missing.
     fn schema(&self) -> Result<Schema>;
 
-    /// Reads the jobs in one read-only transaction (one consistent moment) and classifies them
-    /// with the core's rules. Never writes.
-    fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey>;
+    /// Reads the jobs and classifies them with the core's rules, in one read-only transaction
+    /// (one consistent moment) unless `reading` allows short reads. Never writes.
+    fn survey(
+        &self,
+        schema: &Schema,
+        criteria: &Criteria,
+        tz: DbTimezone,
+        reading: Reading,
+    ) -> Result<Survey>;
 
     /// The journaled column's value in row `pk` now; `None` when the row is gone. Used by crash
     /// recovery of old journals and by revert's planning.

@@ -660,3 +660,59 @@ fn a_journal_written_under_korean_holds_the_same_data_as_under_english() {
     }
     assert_eq!(seen[0], seen[1]);
 }
+
+/// In rollback-journal mode a reader keeps the app from committing. `apply`'s first survey is
+/// only a plan (the survey under the write lock decides), so it reads the candidates' results in
+/// short reads of their own: between them the app commits at once, and the job it finished
+/// meanwhile is skipped, not changed.
+#[test]
+fn the_first_survey_lets_the_app_commit_between_its_reads() {
+    let env = TestEnv::with("current", &["guide"]);
+    let app = env.conn();
+    let mode: String = app
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+    // More candidates than one short read takes.
+    app.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+         INSERT INTO analysis_jobs (job_id, emp_id, folder_path, status, created_at)
+         SELECT printf('bulk_%04d', i), 'emp001', '/data/bulk', 'pending', '2026-02-20 00:00:00'
+         FROM n;",
+    )
+    .unwrap();
+    let (child, dir) = spawn_paused(
+        &env,
+        &["--json", "apply", "--max-changes", "1000"],
+        "pause-between-survey-reads",
+    );
+    app.busy_timeout(std::time::Duration::ZERO).unwrap();
+    app.execute(
+        "UPDATE analysis_jobs SET status = 'completed' WHERE job_id = 'bulk_0042'",
+        [],
+    )
+    .expect("the app commits while apply surveys");
+    std::fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["changed"].as_array().unwrap().len(),
+        7 + 299,
+        "{report}"
+    );
+    assert_eq!(report["skipped"][0]["job_id"], "bulk_0042", "{report}");
+    let status: String = app
+        .query_row(
+            "SELECT status FROM analysis_jobs WHERE job_id = 'bulk_0042'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "completed");
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jobsweep::core::jobs::{AgeBasis, Criteria, Plan};
 use jobsweep::core::time::DbTimezone;
 use jobsweep::engine::postgres::{snapshot, target, write, PgDatabase};
-use jobsweep::engine::{ImageFacts, Progress};
+use jobsweep::engine::{ImageFacts, Progress, Reading};
 use jobsweep::error::{classify, Exit};
 
 use crate::common::{TestEnv, NOW};
@@ -162,7 +162,7 @@ fn survey_equals_sqlite_on_one_data_set() {
         ),
     ] {
         let want = sqlite
-            .survey(&sqlite_schema, &c, DbTimezone::Utc)
+            .survey(&sqlite_schema, &c, DbTimezone::Utc, Reading::OneMoment)
             .expect("sqlite survey");
         let got = db.survey(&schema, &c, DbTimezone::Utc).expect("pg survey");
         assert!(want.stats.total > 0 || !c.jobs.is_empty());

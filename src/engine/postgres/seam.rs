@@ -17,7 +17,7 @@ use crate::core::jobs::{Criteria, Survey};
 use crate::core::schema::Schema;
 use crate::core::time::DbTimezone;
 use crate::engine::{
-    self, CommitError, EngineKind, Identity, ImageFacts, ImageFormat, LiveImage, Progress,
+    self, CommitError, EngineKind, Identity, ImageFacts, ImageFormat, LiveImage, Progress, Reading,
     ServerError, ServerId, TableRows,
 };
 
@@ -141,7 +141,14 @@ impl engine::Database for PgEngine {
         self.db().schema()
     }
 
-    fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey> {
+    fn survey(
+        &self,
+        schema: &Schema,
+        criteria: &Criteria,
+        tz: DbTimezone,
+        _reading: Reading,
+    ) -> Result<Survey> {
+        // MVCC: a reader never holds the app's writers off, so every survey is one moment.
         self.db().survey(schema, criteria, tz)
     }
 

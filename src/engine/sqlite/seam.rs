@@ -14,7 +14,7 @@ use crate::core::jobs::{Criteria, Survey};
 use crate::core::schema::Schema;
 use crate::core::time::DbTimezone;
 use crate::engine::{
-    self, Access, CommitError, Identity, ImageFacts, ImageFormat, LiveImage, Progress,
+    self, Access, CommitError, Identity, ImageFacts, ImageFormat, LiveImage, Progress, Reading,
 };
 use crate::journal::{Change, Skipped};
 
@@ -43,8 +43,14 @@ impl engine::Database for Sqlite {
         Sqlite::schema(self)
     }
 
-    fn survey(&self, schema: &Schema, criteria: &Criteria, tz: DbTimezone) -> Result<Survey> {
-        survey::survey(self, schema, criteria, tz, None)
+    fn survey(
+        &self,
+        schema: &Schema,
+        criteria: &Criteria,
+        tz: DbTimezone,
+        reading: Reading,
+    ) -> Result<Survey> {
+        survey::survey(self, schema, criteria, tz, None, reading)
     }
 
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {
@@ -99,7 +105,14 @@ impl engine::WriteTx for WriteTx<'_> {
         rows: &[i64],
     ) -> Result<Survey> {
         // Inside `BEGIN IMMEDIATE`: the survey reads in this transaction.
-        survey::survey(self.db, schema, criteria, tz, Some(rows))
+        survey::survey(
+            self.db,
+            schema,
+            criteria,
+            tz,
+            Some(rows),
+            Reading::OneMoment,
+        )
     }
 
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {

@@ -15,6 +15,8 @@ use super::{sqlite_error, value_text, Database};
 use crate::core::jobs::{Activity, CandidateRow, Criteria, StatusValue, Survey, Tally};
 use crate::core::schema::{Schema, Variant};
 use crate::core::time::{DbTimezone, Stamp};
+use crate::engine::Reading;
+use crate::failpoint;
 
 /// A text value as a borrowed `&str` (no allocation); `None` for NULL, non-text or invalid UTF-8.
 fn borrowed<'a>(value: ValueRef<'a>) -> Option<&'a str> {
@@ -35,18 +37,26 @@ pub fn stamp(value: ValueRef<'_>, tz: DbTimezone) -> Stamp {
     }
 }
 
+/// Candidates whose result and progress rows one short read of a plan takes (about 10 result
+/// rows each: a few tens of milliseconds on 1 GiB).
+const PLAN_BATCH: usize = 256;
+
 /// Reads the jobs (in one read transaction, so all queries see the same moment) and classifies
 /// them: every job, or only the rows `only` (`apply`'s plan, under its write lock). Called inside
 /// a transaction the caller already holds (`apply`'s `BEGIN IMMEDIATE`), it reads in that one.
+/// For a plan (`Reading::Plan`), the candidates' result and progress rows are read
+/// [`PLAN_BATCH`] jobs per read transaction: in rollback-journal mode a reader keeps the app
+/// from committing, and the whole survey of 1 GiB held it off for half a second.
 pub fn survey(
     db: &Database,
     schema: &Schema,
     criteria: &Criteria,
     tz: DbTimezone,
     only: Option<&[i64]>,
+    reading: Reading,
 ) -> anyhow::Result<Survey> {
     let sql_err = |e| sqlite_error(&db.path, e);
-    let own = if db.conn.is_autocommit() {
+    let mut own = if db.conn.is_autocommit() {
         Some(db.conn.unchecked_transaction().map_err(sql_err)?)
     } else {
         None
@@ -112,10 +122,23 @@ pub fn survey(
     }
 
     let old_enough: Vec<Value> = tally.old_enough().into_iter().map(Value::Text).collect();
-    if !old_enough.is_empty() {
-        let old_enough = Rc::new(old_enough);
-        let activity =
-            scan_results(tx, &results_query(schema), &old_enough, tz).map_err(sql_err)?;
+    let batch = match (&own, reading) {
+        (Some(_), Reading::Plan) => PLAN_BATCH,
+        _ => old_enough.len().max(1),
+    };
+    if batch < old_enough.len() {
+        if let Some(jobs_read) = own.take() {
+            jobs_read.finish().map_err(sql_err)?;
+        }
+        failpoint::hit("pause-between-survey-reads");
+    }
+    for jobs in old_enough.chunks(batch) {
+        let short = match own.is_none() && tx.is_autocommit() {
+            true => Some(tx.unchecked_transaction().map_err(sql_err)?),
+            false => None,
+        };
+        let jobs = Rc::new(jobs.to_vec());
+        let activity = scan_results(tx, &results_query(schema), &jobs, tz).map_err(sql_err)?;
         for (job_id, activity) in activity {
             tally.results(&job_id, activity);
         }
@@ -127,8 +150,8 @@ pub fn survey(
             let sql = format!(
                 "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN rarray(?1)"
             );
-            let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
-            let mut rows = stmt.query([&old_enough]).map_err(sql_err)?;
+            let mut stmt = tx.prepare_cached(&sql).map_err(sql_err)?;
+            let mut rows = stmt.query([&jobs]).map_err(sql_err)?;
             let label = format!("analysis_progress.{column}");
             while let Some(row) = rows.next().map_err(sql_err)? {
                 let Some(job_id) = value_text(row.get_ref(0).map_err(sql_err)?) else {
@@ -136,6 +159,9 @@ pub fn survey(
                 };
                 tally.progress(&job_id, &label, stamp(row.get_ref(1).map_err(sql_err)?, tz));
             }
+        }
+        if let Some(short) = short {
+            short.finish().map_err(sql_err)?;
         }
     }
     if let Some(own) = own {
@@ -178,7 +204,7 @@ fn scan_results(
     tz: DbTimezone,
 ) -> rusqlite::Result<HashMap<String, Activity>> {
     let mut found: HashMap<String, Activity> = HashMap::new();
-    let mut stmt = conn.prepare(sql)?;
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query([job_ids])?;
     while let Some(row) = rows.next()? {
         let Some(job_id) = borrowed(row.get_ref(0)?) else {
