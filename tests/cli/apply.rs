@@ -673,14 +673,7 @@ fn the_first_survey_lets_the_app_commit_between_its_reads() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "delete");
-    // More candidates than one short read takes.
-    app.execute_batch(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
-         INSERT INTO analysis_jobs (job_id, emp_id, folder_path, status, created_at)
-         SELECT printf('bulk_%04d', i), 'emp001', '/data/bulk', 'pending', '2026-02-20 00:00:00'
-         FROM n;",
-    )
-    .unwrap();
+    add_bulk_jobs(&app);
     let (child, dir) = spawn_paused(
         &env,
         &["--json", "apply", "--max-changes", "1000"],
@@ -703,7 +696,7 @@ fn the_first_survey_lets_the_app_commit_between_its_reads() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["changed"].as_array().unwrap().len(),
-        7 + 299,
+        7 + 270 - 1,
         "{report}"
     );
     assert_eq!(report["skipped"][0]["job_id"], "bulk_0042", "{report}");
@@ -715,4 +708,48 @@ fn the_first_survey_lets_the_app_commit_between_its_reads() {
         )
         .unwrap();
     assert_eq!(status, "completed");
+}
+
+/// Adds 300 pending jobs created days ago, more candidates than one short read of a plan takes,
+/// each with a result row: every tenth one's is minutes old (that job is active, not stale).
+fn add_bulk_jobs(app: &rusqlite::Connection) {
+    app.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+         INSERT INTO analysis_jobs (job_id, emp_id, folder_path, status, created_at)
+         SELECT printf('bulk_%04d', i), 'emp001', '/data/bulk', 'pending', '2026-02-20 00:00:00'
+         FROM n;
+         INSERT INTO analysis_results (job_id, file_id, created_at)
+         SELECT job_id, 'f1',
+                CASE WHEN id % 10 = 0 THEN '2026-02-25 00:40:00' ELSE '2026-02-20 00:01:00' END
+         FROM analysis_jobs WHERE job_id LIKE 'bulk_%';",
+    )
+    .unwrap();
+}
+
+/// A plan read in short batches (current schema: results indexed by `job_id`) or in one read
+/// (legacy: no such index) changes exactly the jobs `check` lists.
+#[test]
+fn a_plan_read_in_batches_changes_what_check_lists() {
+    for variant in ["current", "legacy"] {
+        let env = TestEnv::with(variant, &["guide"]);
+        add_bulk_jobs(&env.conn());
+        let listed = stdout_json(&run(&env, &["--json", "check"]));
+        let mut stale: Vec<&str> = listed["stale_jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["job_id"].as_str().unwrap())
+            .collect();
+        stale.sort();
+        assert_eq!(stale.len(), 7 + 270, "{variant}");
+        let report = apply_ok(&env, &["--max-changes", "1000"]);
+        let mut changed: Vec<&str> = report["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["job_id"].as_str().unwrap())
+            .collect();
+        changed.sort();
+        assert_eq!(changed, stale, "{variant}");
+    }
 }

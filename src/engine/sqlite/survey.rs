@@ -1,6 +1,6 @@
 //! The survey on SQLite: one pass, one query over `analysis_jobs`, then one query each over the
 //! result and progress rows of the pending/processing jobs that are already past the threshold
-//! by `created_at`, passed as one array. SQLite evaluates the `IN` on `job_id` before it reads
+//! by `created_at`, passed as one array (for `apply`'s plan, in batches; see [`survey`]). SQLite evaluates the `IN` on `job_id` before it reads
 //! the rest of a row, so on the legacy schema (no index on `analysis_results.job_id`) the scan
 //! skips the transcripts of every other job. The rules that classify the rows are the core's
 //! (`core::jobs::Tally`).
@@ -45,8 +45,9 @@ const PLAN_BATCH: usize = 256;
 /// them: every job, or only the rows `only` (`apply`'s plan, under its write lock). Called inside
 /// a transaction the caller already holds (`apply`'s `BEGIN IMMEDIATE`), it reads in that one.
 /// For a plan (`Reading::Plan`), the candidates' result and progress rows are read
-/// [`PLAN_BATCH`] jobs per read transaction: in rollback-journal mode a reader keeps the app
-/// from committing, and the whole survey of 1 GiB held it off for half a second.
+/// [`PLAN_BATCH`] jobs per read transaction when both tables are indexed by `job_id`: in
+/// rollback-journal mode a reader keeps the app from committing, and the whole survey of 1 GiB
+/// held it off for half a second.
 pub fn survey(
     db: &Database,
     schema: &Schema,
@@ -122,8 +123,14 @@ pub fn survey(
     }
 
     let old_enough: Vec<Value> = tally.old_enough().into_iter().map(Value::Text).collect();
+    // Batches only where a batch is a few index lookups: without an index on `job_id` (the
+    // legacy schema's results) every batch would scan the whole table, so one read does.
+    let lookups = || -> rusqlite::Result<bool> {
+        Ok(indexed_by_job(tx, "analysis_results")?
+            && (!schema.progress_has("job_id") || indexed_by_job(tx, "analysis_progress")?))
+    };
     let batch = match (&own, reading) {
-        (Some(_), Reading::Plan) => PLAN_BATCH,
+        (Some(_), Reading::Plan) if lookups().map_err(sql_err)? => PLAN_BATCH,
         _ => old_enough.len().max(1),
     };
     if batch < old_enough.len() {
@@ -133,9 +140,10 @@ pub fn survey(
         failpoint::hit("pause-between-survey-reads");
     }
     for jobs in old_enough.chunks(batch) {
-        let short = match own.is_none() && tx.is_autocommit() {
-            true => Some(tx.unchecked_transaction().map_err(sql_err)?),
-            false => None,
+        let short = if own.is_none() && tx.is_autocommit() {
+            Some(tx.unchecked_transaction().map_err(sql_err)?)
+        } else {
+            None
         };
         let jobs = Rc::new(jobs.to_vec());
         let activity = scan_results(tx, &results_query(schema), &jobs, tz).map_err(sql_err)?;
@@ -168,6 +176,16 @@ pub fn survey(
         own.finish().map_err(sql_err)?;
     }
     Ok(tally.finish(schema.variant))
+}
+
+/// Whether `table` has an index that starts with `job_id`.
+fn indexed_by_job(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i \
+         WHERE i.seqno = 0 AND i.name = 'job_id')",
+        [table],
+        |r| r.get(0),
+    )
 }
 
 /// The query over the result rows of the given jobs (`?1`, an array of job_id). With an index on
