@@ -427,7 +427,8 @@ pub fn new_id() -> (String, DateTime<Utc>) {
     let id = format!(
         "{}-{:05x}{:03x}",
         now.format("%Y%m%dT%H%M%SZ"),
-        now.timestamp_subsec_micros(),
+        // A leap second's microsecond counts past 999,999 in chrono: kept to five digits.
+        now.timestamp_subsec_micros().min(999_999),
         fastrand::u16(..0x1000)
     );
     (id, now)

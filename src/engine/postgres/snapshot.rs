@@ -1286,7 +1286,7 @@ pub fn diff(from: &Path, to: &Path) -> Result<crate::core::diff::DbDiff> {
 mod tests {
     use super::*;
 
-    fn table(key_type: &str) -> Table {
+    fn table(key_type: &str, keyed: bool) -> Table {
         let column = |name: &str, data_type: &str| Column {
             name: name.into(),
             data_type: data_type.into(),
@@ -1296,40 +1296,47 @@ mod tests {
         };
         Table {
             name: "t".into(),
-            columns: vec![column("id", key_type), column("note", "text")],
+            // Without a primary key the whole row is the key: one column keeps it one integer.
+            columns: if keyed {
+                vec![column("id", key_type), column("note", "text")]
+            } else {
+                vec![column("id", key_type)]
+            },
             constraints: Vec::new(),
             foreign_keys: Vec::new(),
             indexes: Vec::new(),
-            primary_key: vec!["id".into()],
+            primary_key: if keyed { vec!["id".into()] } else { Vec::new() },
             rows: 0,
             sorted: true,
         }
     }
 
     /// The check's reading of row lines agrees with the general comparison of decoded keys,
-    /// also across a NULL key and a key that is not a number.
+    /// also across a NULL key, a key that is not a number or overflows, equal keys of a table
+    /// without a primary key, and numbers written with a sign or leading zeros.
     #[test]
     fn line_order_agrees_with_the_decoded_key_order() {
-        let cases: [&[&str]; 6] = [
+        let cases: [&[&str]; 9] = [
             &["1\ta", "2\tb", "10\tc"],
             &["2\ta", "10\tb", "9\tc"],
             &["5\ta", "5\tb"],
             &["\\N\ta", "1\tb", "2\tc"],
             &["1\ta", "\\N\tb"],
             &["-3\ta", "x\tb", "y\tc", "4\td"],
+            &["+5\ta", "5\tb", "007\tc", "8\td"],
+            &["9\ta", "99999999999999999999\tb", "10\tc"],
+            &["3", "3", "2"],
         ];
-        for key_type in ["integer", "text"] {
+        for (key_type, keyed) in [("integer", true), ("text", true), ("integer", false)] {
             for lines in cases {
-                let (mut fast, mut general) = (
-                    KeyOrder::new(&table(key_type)),
-                    KeyOrder::new(&table(key_type)),
-                );
+                let table = table(key_type, keyed);
+                let (mut fast, mut general) = (KeyOrder::new(&table), KeyOrder::new(&table));
                 for line in lines {
                     let expected = general.follows(general.key_of_line(line.as_bytes()));
                     assert_eq!(
                         fast.line_follows(line.as_bytes()),
                         expected,
-                        "{key_type} {lines:?} at {line}"
+                        "{key_type} {keyed} {lines:?} at {line}"
                     );
                 }
             }

@@ -178,11 +178,13 @@ pub fn survey(
     Ok(tally.finish(schema.variant))
 }
 
-/// Whether `table` has an index that starts with `job_id`.
+/// Whether `table` has an index that starts with `job_id` and serves `job_id IN (...)`: not
+/// partial, in byte order (under another collation one job's rows could also match another's
+/// id in another batch).
 fn indexed_by_job(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
     conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i \
-         WHERE i.seqno = 0 AND i.name = 'job_id')",
+        "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) AS l, pragma_index_xinfo(l.name) AS i \
+         WHERE l.partial = 0 AND i.seqno = 0 AND i.name = 'job_id' AND i.coll = 'BINARY')",
         [table],
         |r| r.get(0),
     )
