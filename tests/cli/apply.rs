@@ -667,47 +667,49 @@ fn a_journal_written_under_korean_holds_the_same_data_as_under_english() {
 /// meanwhile is skipped, not changed.
 #[test]
 fn the_first_survey_lets_the_app_commit_between_its_reads() {
-    let env = TestEnv::with("current", &["guide"]);
-    let app = env.conn();
-    let mode: String = app
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "delete");
-    add_bulk_jobs(&app);
-    let (child, dir) = spawn_paused(
-        &env,
-        &["--json", "apply", "--max-changes", "1000"],
-        "pause-between-survey-reads",
-    );
-    app.busy_timeout(std::time::Duration::ZERO).unwrap();
-    app.execute(
-        "UPDATE analysis_jobs SET status = 'completed' WHERE job_id = 'bulk_0042'",
-        [],
-    )
-    .expect("the app commits while apply surveys");
-    std::fs::write(dir.join("resume"), b"").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        report["changed"].as_array().unwrap().len(),
-        7 + 270 - 1,
-        "{report}"
-    );
-    assert_eq!(report["skipped"][0]["job_id"], "bulk_0042", "{report}");
-    let status: String = app
-        .query_row(
-            "SELECT status FROM analysis_jobs WHERE job_id = 'bulk_0042'",
+    // After the jobs are read, and between two batches of the candidates' results.
+    for point in ["pause-after-survey-jobs", "pause-between-survey-batches"] {
+        let env = TestEnv::with("current", &["guide"]);
+        let app = env.conn();
+        let mode: String = app
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        add_bulk_jobs(&app);
+        let (child, dir) = spawn_paused(&env, &["--json", "apply", "--max-changes", "1000"], point);
+        app.busy_timeout(std::time::Duration::ZERO).unwrap();
+        app.execute(
+            "UPDATE analysis_jobs SET status = 'completed' WHERE job_id = 'bulk_0042'",
             [],
-            |r| r.get(0),
         )
-        .unwrap();
-    assert_eq!(status, "completed");
+        .unwrap_or_else(|e| panic!("at {point} the app must commit: {e}"));
+        std::fs::write(dir.join("resume"), b"").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            report["changed"].as_array().unwrap().len(),
+            7 + 270 - 1,
+            "{point}: {report}"
+        );
+        assert_eq!(
+            report["skipped"][0]["job_id"], "bulk_0042",
+            "{point}: {report}"
+        );
+        let status: String = app
+            .query_row(
+                "SELECT status FROM analysis_jobs WHERE job_id = 'bulk_0042'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(status, "completed", "{point}");
+    }
 }
 
 /// Adds 300 pending jobs created days ago, more candidates than one short read of a plan takes,

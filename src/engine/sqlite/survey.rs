@@ -137,9 +137,10 @@ pub fn survey(
         if let Some(jobs_read) = own.take() {
             jobs_read.finish().map_err(sql_err)?;
         }
-        failpoint::hit("pause-between-survey-reads");
+        failpoint::hit("pause-after-survey-jobs");
     }
-    for jobs in old_enough.chunks(batch) {
+    let batches = old_enough.len().div_ceil(batch);
+    for (n, jobs) in old_enough.chunks(batch).enumerate() {
         let short = if own.is_none() && tx.is_autocommit() {
             Some(tx.unchecked_transaction().map_err(sql_err)?)
         } else {
@@ -170,6 +171,9 @@ pub fn survey(
         }
         if let Some(short) = short {
             short.finish().map_err(sql_err)?;
+            if n + 1 < batches {
+                failpoint::hit("pause-between-survey-batches");
+            }
         }
     }
     if let Some(own) = own {
