@@ -587,35 +587,27 @@ fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, S
     let len = fs::metadata(image)
         .map_err(|e| store::write_error(image, e))?
         .len();
-    let reader = File::open(image).map_err(|e| store::write_error(image, e))?;
+    let mut reader = File::open(image).map_err(|e| store::write_error(image, e))?;
     let bar = sink.bytes(len, label);
-    let sums = compress_from(reader, Some(len), out, &bar);
+    let sums = (|| {
+        let mut compressor = Compressor::create(out, Some(len))?;
+        let mut buf = vec![0u8; BUF];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(store::write_error(out, e)),
+            };
+            compressor
+                .write_all(&buf[..n])
+                .map_err(|e| store::write_error(out, e))?;
+            bar.set_position(compressor.image.bytes);
+        }
+        compressor.finish()
+    })();
     bar.finish_and_clear();
     sums
-}
-
-/// [`compress`] from any reader; `len` when known in advance.
-fn compress_from(
-    mut reader: impl Read,
-    len: Option<u64>,
-    out: &Path,
-    bar: &ProgressBar,
-) -> Result<(Sum, Sum)> {
-    let mut compressor = Compressor::create(out, len)?;
-    let mut buf = vec![0u8; BUF];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(store::write_error(out, e)),
-        };
-        compressor
-            .write_all(&buf[..n])
-            .map_err(|e| store::write_error(out, e))?;
-        bar.set_position(compressor.image.bytes);
-    }
-    compressor.finish()
 }
 
 /// Writes an image into the compressed file `out` as it comes: hashes the image bytes written

@@ -139,6 +139,20 @@ pub fn survey(
         }
         failpoint::hit("pause-after-survey-jobs");
     }
+    let results_sql = results_query(schema);
+    // Progress rows: current schema has `timestamp` per step, legacy one `created_at` per job.
+    let progress = ["timestamp", "updated_at", "created_at"]
+        .into_iter()
+        .find(|c| schema.progress_has(c))
+        .filter(|_| schema.progress_has("job_id"))
+        .map(|column| {
+            (
+                format!(
+                    "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN rarray(?1)"
+                ),
+                format!("analysis_progress.{column}"),
+            )
+        });
     let batches = old_enough.len().div_ceil(batch);
     for (n, jobs) in old_enough.chunks(batch).enumerate() {
         let short = if own.is_none() && tx.is_autocommit() {
@@ -147,26 +161,18 @@ pub fn survey(
             None
         };
         let jobs = Rc::new(jobs.to_vec());
-        let activity = scan_results(tx, &results_query(schema), &jobs, tz).map_err(sql_err)?;
+        let activity = scan_results(tx, &results_sql, &jobs, tz).map_err(sql_err)?;
         for (job_id, activity) in activity {
             tally.results(&job_id, activity);
         }
-        // Progress rows: current schema has `timestamp` per step, legacy one `created_at` per job.
-        let progress_time = ["timestamp", "updated_at", "created_at"]
-            .into_iter()
-            .find(|c| schema.progress_has(c));
-        if let (true, Some(column)) = (schema.progress_has("job_id"), progress_time) {
-            let sql = format!(
-                "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN rarray(?1)"
-            );
-            let mut stmt = tx.prepare_cached(&sql).map_err(sql_err)?;
+        if let Some((sql, label)) = &progress {
+            let mut stmt = tx.prepare_cached(sql).map_err(sql_err)?;
             let mut rows = stmt.query([&jobs]).map_err(sql_err)?;
-            let label = format!("analysis_progress.{column}");
             while let Some(row) = rows.next().map_err(sql_err)? {
                 let Some(job_id) = value_text(row.get_ref(0).map_err(sql_err)?) else {
                     continue;
                 };
-                tally.progress(&job_id, &label, stamp(row.get_ref(1).map_err(sql_err)?, tz));
+                tally.progress(&job_id, label, stamp(row.get_ref(1).map_err(sql_err)?, tz));
             }
         }
         if let Some(short) = short {
