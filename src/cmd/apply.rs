@@ -282,12 +282,10 @@ fn transaction(
     timings.journal_ms = ms(tj);
     failpoint::hit("pause-before-write-lock");
 
-    let t = Instant::now();
-    let tx = db.begin_write()?;
     // Nobody else can commit from here on: what this survey sees is what the updates meet. It
     // reads only the planned rows, which keeps the app's wait short (design.md §3.4).
     let planned: Vec<i64> = first.stale.iter().map(|j| j.id).collect();
-    let survey = tx.survey(schema, criteria, settings.tz, &planned)?;
+    let (tx, survey) = db.begin_write_surveyed(schema, criteria, settings.tz, &planned)?;
     let (changes, skipped) = replan(tx.as_ref(), first, &survey)?;
     check_max_changes(changes.len(), max_changes)?;
     if changes != journal.changes || !skipped.is_empty() {
@@ -302,8 +300,9 @@ fn transaction(
     // The outcome record commits with the changes, or not at all (design.md §4.2).
     journal::record_outcome(tx.as_ref(), &journal)?;
     failpoint::hit("in-transaction");
+    let began = tx.began();
     commit(tx, written)?;
-    timings.transaction_ms = ms(t);
+    timings.transaction_ms = ms(began);
     if !lost.is_empty() {
         // Cannot happen while the write lock is held; if it does, the journal must still say
         // exactly what changed.

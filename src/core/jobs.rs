@@ -167,6 +167,11 @@ impl Activity {
         self.saw("analysis_results.created_at", created);
     }
 
+    /// One progress row: its timestamp from `column`.
+    pub fn progress_row(&mut self, column: &str, stamp: Stamp) {
+        self.saw(column, stamp);
+    }
+
     fn saw(&mut self, column: &str, stamp: Stamp) {
         match stamp {
             Stamp::At(t) => self.newest = self.newest.max(Some(t)),
@@ -295,7 +300,8 @@ impl<'a> Tally<'a> {
     /// with none (the usual weekly case) nothing more is read at all.
     pub fn old_enough(&self) -> Vec<String> {
         let threshold = self.criteria.threshold();
-        self.by_job_id
+        let mut old: Vec<String> = self
+            .by_job_id
             .iter()
             .filter(|(_, at)| {
                 at.iter().any(|&i| {
@@ -306,7 +312,11 @@ impl<'a> Tally<'a> {
                 })
             })
             .map(|(job_id, _)| job_id.clone())
-            .collect()
+            .collect();
+        // In key order: SQLite then looks them up in the order of its index (and the batches
+        // of a plan stay in one part of it).
+        old.sort_unstable();
+        old
     }
 
     /// What the result rows of `job_id` say.

@@ -436,6 +436,20 @@ pub trait Database {
     /// back.
     fn begin_write(&self) -> Result<Box<dyn WriteTx + '_>>;
 
+    /// [`Database::begin_write`], then the survey of the job rows `rows` only (the first
+    /// survey's plan) as they are under the write lock (PostgreSQL: with those rows locked `FOR
+    /// UPDATE`): what it sees is what the updates meet. Its `stats` count those rows only.
+    /// Reading only them keeps the app's wait short; SQLite also reads their result and
+    /// progress rows just before the lock and, under it, again only those of jobs whose rows
+    /// were added or removed meanwhile (design.md §3.4).
+    fn begin_write_surveyed(
+        &self,
+        schema: &Schema,
+        criteria: &Criteria,
+        tz: DbTimezone,
+        rows: &[i64],
+    ) -> Result<(Box<dyn WriteTx + '_>, Survey)>;
+
     /// Writes a consistent image of the database into the existing empty file `dest` (a temp
     /// file in the store), never blocking the app's writers for long (design.md §3): SQLite
     /// copies pages; PostgreSQL writes a logical dump of every base table from one MVCC
@@ -502,20 +516,11 @@ pub enum CommitError {
 }
 
 /// The write transaction of `apply` and `restore --journal` (design.md §4.2). The order a
-/// command follows: `survey` again (under the lock: what it sees is what the updates meet),
-/// decide, write the planned journal, `set`, `record_outcome`, `commit`.
+/// command follows: survey again under the lock ([`Database::begin_write_surveyed`]), decide,
+/// write the planned journal, `set`, `record_outcome`, `commit`.
 pub trait WriteTx {
-    /// The survey of the job rows `rows` only (the first survey's plan), inside this
-    /// transaction (SQLite: under the write lock; PostgreSQL: with those rows locked `FOR
-    /// UPDATE`). Reading only them keeps the app's wait short (design.md §3.4); its `stats`
-    /// count those rows only.
-    fn survey(
-        &self,
-        schema: &Schema,
-        criteria: &Criteria,
-        tz: DbTimezone,
-        rows: &[i64],
-    ) -> Result<Survey>;
+    /// When the transaction began: the app's writers may wait from here to the commit.
+    fn began(&self) -> std::time::Instant;
 
     /// [`Database::current_value`] inside this transaction.
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>>;

@@ -529,6 +529,83 @@ fn a_job_that_makes_progress_during_the_snapshot_is_skipped_not_flipped() {
     assert_eq!(j["skipped"][0]["job_id"], "job_pending_01");
 }
 
+/// Runs the guide's apply paused at `point` while `app` writes, and returns (the jobs it
+/// skipped as active, sorted, and their statuses after it).
+fn skipped_as_active(point: &str, app: &str) -> (Vec<String>, Vec<Option<String>>) {
+    let env = TestEnv::with("current", &["guide"]);
+    let (child, dir) = start_paused(&env, point);
+    env.conn().execute_batch(app).unwrap();
+    std::fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = stdout_json(&out);
+    let mut skipped: Vec<String> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert_eq!(
+                s["reason"],
+                serde_json::json!({"code": "active_since_check"})
+            );
+            s["job_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    skipped.sort();
+    assert_eq!(
+        report["changed"].as_array().unwrap().len(),
+        GUIDE_PLAN.len() - skipped.len(),
+        "{report}"
+    );
+    let j = journal(&env, report["journal_id"].as_str().unwrap());
+    assert_eq!(
+        j["changes"].as_array().unwrap().len(),
+        GUIDE_PLAN.len() - skipped.len()
+    );
+    let statuses = skipped.iter().map(|job| status_of(&env, job)).collect();
+    (skipped, statuses)
+}
+
+#[test]
+fn what_changes_after_the_read_ahead_is_read_again_under_the_lock() {
+    // Between the read ahead of the planned jobs and the write lock, the app adds a result row
+    // to one planned job and a progress row to another: the marks differ under the lock, so
+    // those jobs' rows are read again there, and both jobs are left alone.
+    let (skipped, statuses) = skipped_as_active(
+        "pause-after-read-ahead",
+        "INSERT INTO analysis_results (job_id, file_id, stt_text, status, updated_at, created_at)
+             VALUES ('job_abc123def', 'late.wav', 'late', 'processing', NULL, '2026-02-25 00:45:00');
+         INSERT INTO analysis_progress (job_id, file_id, step, progress_percent, status, message, timestamp)
+             VALUES ('job_pending_02', 'f1.wav', 'stt', 10, 'processing', 'resumed', '2026-02-25 00:45:00');",
+    );
+    assert_eq!(skipped, ["job_abc123def", "job_pending_02"]);
+    assert_eq!(
+        statuses,
+        [Some("processing".to_string()), Some("pending".to_string())]
+    );
+    // Only a job's own row changes (restarted: its status stays): the job rows, compared value
+    // for value under the lock, differ.
+    let (skipped, statuses) = skipped_as_active(
+        "pause-after-read-ahead",
+        "UPDATE analysis_jobs SET started_at = '2026-02-25 00:45:00' WHERE job_id = 'job_xyz789ghi';",
+    );
+    assert_eq!(skipped, ["job_xyz789ghi"]);
+    assert_eq!(statuses, [Some("processing".to_string())]);
+}
+
+#[test]
+fn a_row_updated_in_place_before_the_read_ahead_is_seen() {
+    // An update of an existing result row keeps the row's marks: what catches it is that the
+    // read ahead is taken after the journal, right before the lock, not reused from the plan.
+    let (skipped, statuses) = skipped_as_active(
+        "pause-before-write-lock",
+        "UPDATE analysis_results SET updated_at = '2026-02-25 00:45:00'
+             WHERE id = (SELECT min(id) FROM analysis_results WHERE job_id = 'job_xyz789ghi');",
+    );
+    assert_eq!(skipped, ["job_xyz789ghi"]);
+    assert_eq!(statuses, [Some("processing".to_string())]);
+}
+
 #[test]
 fn an_app_lock_past_the_busy_timeout_exits_3_and_leaves_the_store_as_it_was() {
     // BEGIN IMMEDIATE waits for the app's write lock; COMMIT waits for the app's readers.

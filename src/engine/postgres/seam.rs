@@ -170,9 +170,30 @@ impl engine::Database for PgEngine {
     }
 
     fn begin_write(&self) -> Result<Box<dyn engine::WriteTx + '_>> {
+        let began = std::time::Instant::now();
         Ok(Box::new(PgWriteTx {
             tx: RefCell::new(PgWrite::begin(self.db())?),
+            began,
         }))
+    }
+
+    fn begin_write_surveyed(
+        &self,
+        schema: &Schema,
+        criteria: &Criteria,
+        tz: DbTimezone,
+        rows: &[i64],
+    ) -> Result<(Box<dyn engine::WriteTx + '_>, Survey)> {
+        let began = std::time::Instant::now();
+        let mut tx = PgWrite::begin(self.db())?;
+        let survey = tx.survey(schema, criteria, tz, rows)?;
+        Ok((
+            Box::new(PgWriteTx {
+                tx: RefCell::new(tx),
+                began,
+            }),
+            survey,
+        ))
     }
 
     fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts> {
@@ -234,17 +255,12 @@ impl engine::Database for PgEngine {
 /// `apply`'s and revert's transaction.
 struct PgWriteTx<'a> {
     tx: RefCell<PgWrite<RefMut<'a, PgDatabase>>>,
+    began: std::time::Instant,
 }
 
 impl engine::WriteTx for PgWriteTx<'_> {
-    fn survey(
-        &self,
-        schema: &Schema,
-        criteria: &Criteria,
-        tz: DbTimezone,
-        rows: &[i64],
-    ) -> Result<Survey> {
-        self.tx.borrow_mut().survey(schema, criteria, tz, rows)
+    fn began(&self) -> std::time::Instant {
+        self.began
     }
 
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {

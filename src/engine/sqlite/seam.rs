@@ -16,6 +16,7 @@ use crate::core::time::DbTimezone;
 use crate::engine::{
     self, Access, CommitError, Identity, ImageFacts, ImageFormat, LiveImage, Progress, Reading,
 };
+use crate::failpoint;
 use crate::journal::{Change, Skipped};
 
 /// Opens the SQLite file at `path`.
@@ -74,6 +75,20 @@ impl engine::Database for Sqlite {
         Ok(Box::new(WriteTx::begin(self)?))
     }
 
+    fn begin_write_surveyed(
+        &self,
+        schema: &Schema,
+        criteria: &Criteria,
+        tz: DbTimezone,
+        rows: &[i64],
+    ) -> Result<(Box<dyn engine::WriteTx + '_>, Survey)> {
+        let ahead = survey::read_ahead(self, schema, criteria, tz, rows)?;
+        failpoint::hit("pause-after-read-ahead");
+        let tx = WriteTx::begin(self)?;
+        let survey = survey::survey_locked(self, schema, criteria, tz, rows, ahead)?;
+        Ok((Box::new(tx), survey))
+    }
+
     fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts> {
         image::export(self, dest, progress)
     }
@@ -97,22 +112,8 @@ impl engine::Database for Sqlite {
 }
 
 impl engine::WriteTx for WriteTx<'_> {
-    fn survey(
-        &self,
-        schema: &Schema,
-        criteria: &Criteria,
-        tz: DbTimezone,
-        rows: &[i64],
-    ) -> Result<Survey> {
-        // Inside `BEGIN IMMEDIATE`: the survey reads in this transaction.
-        survey::survey(
-            self.db,
-            schema,
-            criteria,
-            tz,
-            Some(rows),
-            Reading::OneMoment,
-        )
+    fn began(&self) -> std::time::Instant {
+        self.began
     }
 
     fn current_value(&self, pk: i64) -> Result<Option<Option<String>>> {

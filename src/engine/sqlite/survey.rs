@@ -42,12 +42,11 @@ pub fn stamp(value: ValueRef<'_>, tz: DbTimezone) -> Stamp {
 const PLAN_BATCH: usize = 256;
 
 /// Reads the jobs (in one read transaction, so all queries see the same moment) and classifies
-/// them: every job, or only the rows `only` (`apply`'s plan, under its write lock). Called inside
-/// a transaction the caller already holds (`apply`'s `BEGIN IMMEDIATE`), it reads in that one.
-/// For a plan (`Reading::Plan`), the candidates' result and progress rows are read
-/// [`PLAN_BATCH`] jobs per read transaction when both tables are indexed by `job_id`: in
-/// rollback-journal mode a reader keeps the app from committing, and the whole survey of 1 GiB
-/// held it off for half a second.
+/// them: every job, or only the rows `only`. Called inside a transaction the caller already
+/// holds (`apply`'s `BEGIN IMMEDIATE`), it reads in that one. For a plan (`Reading::Plan`), the
+/// candidates' result and progress rows are read [`PLAN_BATCH`] jobs per read transaction when
+/// both tables are indexed by `job_id`: in rollback-journal mode a reader keeps the app from
+/// committing, and the whole survey of 1 GiB held it off for half a second.
 pub fn survey(
     db: &Database,
     schema: &Schema,
@@ -56,6 +55,107 @@ pub fn survey(
     only: Option<&[i64]>,
     reading: Reading,
 ) -> anyhow::Result<Survey> {
+    let mut tally = Tally::new(criteria);
+    let rows = read(db, schema, tz, only, reading, &mut tally, false)?;
+    rows.feed(&mut tally);
+    Ok(tally.finish(schema.variant))
+}
+
+/// What a read of `apply`'s planned jobs just before the write lock saw (design.md §3.4): their
+/// classification, the rows it came from, and the marks that tell under the lock whether those
+/// are still the rows.
+pub struct ReadAhead {
+    survey: Survey,
+    rows: Rows,
+}
+
+/// Reads the planned jobs and their result and progress rows ahead of the write lock, in short
+/// reads (`Reading::Plan`), so that under the lock little is read again (see
+/// [`survey_locked`]). `None` where the marks would not be index lookups (the legacy schema's
+/// results have no index on `job_id`): there the survey under the lock reads everything.
+pub fn read_ahead(
+    db: &Database,
+    schema: &Schema,
+    criteria: &Criteria,
+    tz: DbTimezone,
+    only: &[i64],
+) -> anyhow::Result<Option<ReadAhead>> {
+    if !indexed(&db.conn, schema).map_err(|e| sqlite_error(&db.path, e))? {
+        return Ok(None);
+    }
+    let mut tally = Tally::new(criteria);
+    let rows = read(db, schema, tz, Some(only), Reading::Plan, &mut tally, true)?;
+    rows.feed(&mut tally);
+    Ok(Some(ReadAhead {
+        survey: tally.finish(schema.variant),
+        rows,
+    }))
+}
+
+/// The survey of the planned rows `only` under the write lock (inside `BEGIN IMMEDIATE`).
+/// When the job rows are the read ahead's, value for value, and their jobs' result and progress
+/// rows are the same rows (one total of the marks, from the index), the read ahead's survey is
+/// the survey. Otherwise the job rows are classified again, with the result and progress rows
+/// of every job whose marks differ read again (a row added or removed since); the others' are
+/// the read ahead's. Without a read ahead, everything is read.
+pub fn survey_locked(
+    db: &Database,
+    schema: &Schema,
+    criteria: &Criteria,
+    tz: DbTimezone,
+    only: &[i64],
+    ahead: Option<ReadAhead>,
+) -> anyhow::Result<Survey> {
+    let Some(ReadAhead {
+        survey: seen_survey,
+        rows: mut seen,
+    }) = ahead
+    else {
+        return survey(db, schema, criteria, tz, Some(only), Reading::OneMoment);
+    };
+    let sql_err = |e| sqlite_error(&db.path, e);
+    let tx: &Connection = &db.conn;
+    let queries = Queries::new(schema);
+    let job_ids = Rc::new(std::mem::take(&mut seen.job_ids));
+    if job_rows(tx, schema, only).map_err(sql_err)? == seen.jobs
+        && queries.total(tx, &job_ids).map_err(sql_err)? == Marks::total(seen.marks.values())
+    {
+        return Ok(seen_survey);
+    }
+    let mut tally = Tally::new(criteria);
+    read_jobs(tx, schema, tz, Some(only), &mut tally).map_err(sql_err)?;
+    let old_enough: Vec<Value> = tally.old_enough().into_iter().map(Value::Text).collect();
+    let now = queries.marks(tx, &Rc::new(old_enough)).map_err(sql_err)?;
+    let mut rows = Rows::default();
+    let mut changed = Vec::new();
+    // A job without rows now is not in `now`, and rightly gets no activity.
+    for (job_id, marks) in now {
+        if seen.marks.remove(&job_id).unwrap_or_default() != marks {
+            changed.push(Value::Text(job_id));
+        } else if let Some(activity) = seen.activity.remove(&job_id) {
+            rows.activity.insert(job_id, activity);
+        }
+    }
+    if !changed.is_empty() {
+        queries
+            .rows(tx, &Rc::new(changed), tz, &mut rows, false)
+            .map_err(sql_err)?;
+    }
+    rows.feed(&mut tally);
+    Ok(tally.finish(schema.variant))
+}
+
+/// Reads the job rows into `tally`, then the result and progress rows of its
+/// [`Tally::old_enough`] jobs (with their marks when `marks`).
+fn read(
+    db: &Database,
+    schema: &Schema,
+    tz: DbTimezone,
+    only: Option<&[i64]>,
+    reading: Reading,
+    tally: &mut Tally,
+    marks: bool,
+) -> anyhow::Result<Rows> {
     let sql_err = |e| sqlite_error(&db.path, e);
     let mut own = if db.conn.is_autocommit() {
         Some(db.conn.unchecked_transaction().map_err(sql_err)?)
@@ -63,10 +163,59 @@ pub fn survey(
         None
     };
     let tx: &Connection = &db.conn;
-    // The first read takes the read lock; from here on every query sees this moment.
-    tx.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-        .map_err(sql_err)?;
-    rusqlite::vtab::array::load_module(tx).map_err(sql_err)?;
+    read_jobs(tx, schema, tz, only, tally).map_err(sql_err)?;
+    let old_enough: Vec<Value> = tally.old_enough().into_iter().map(Value::Text).collect();
+    let mut rows = Rows::default();
+    if let (true, Some(only)) = (marks, only) {
+        rows.jobs = job_rows(tx, schema, only).map_err(sql_err)?;
+        rows.job_ids.clone_from(&old_enough);
+    }
+    // Batches only where a batch is a few index lookups: without an index on `job_id` (the
+    // legacy schema's results) every batch would scan the whole table, so one read does.
+    let batch = match (&own, reading) {
+        (Some(_), Reading::Plan) if indexed(tx, schema).map_err(sql_err)? => PLAN_BATCH,
+        _ => old_enough.len().max(1),
+    };
+    if batch < old_enough.len() {
+        if let Some(jobs_read) = own.take() {
+            jobs_read.finish().map_err(sql_err)?;
+        }
+        failpoint::hit("pause-after-survey-jobs");
+    }
+    let queries = Queries::new(schema);
+    let batches = old_enough.len().div_ceil(batch);
+    for (n, jobs) in old_enough.chunks(batch).enumerate() {
+        let short = if own.is_none() && tx.is_autocommit() {
+            Some(tx.unchecked_transaction().map_err(sql_err)?)
+        } else {
+            None
+        };
+        queries
+            .rows(tx, &Rc::new(jobs.to_vec()), tz, &mut rows, marks)
+            .map_err(sql_err)?;
+        if let Some(short) = short {
+            short.finish().map_err(sql_err)?;
+            if n + 1 < batches {
+                failpoint::hit("pause-between-survey-batches");
+            }
+        }
+    }
+    if let Some(own) = own {
+        own.finish().map_err(sql_err)?;
+    }
+    Ok(rows)
+}
+
+/// One pass over `analysis_jobs` (or its rows `only`) into `tally`. The first read takes the
+/// read lock: every later query of the transaction sees this moment.
+fn read_jobs(
+    tx: &Connection,
+    schema: &Schema,
+    tz: DbTimezone,
+    only: Option<&[i64]>,
+    tally: &mut Tally,
+) -> rusqlite::Result<()> {
+    rusqlite::vtab::array::load_module(tx)?;
     let col = |name: &str| {
         if schema.job_has(name) {
             name.to_string()
@@ -89,103 +238,244 @@ pub fn survey(
         col("started_at"),
         if only.is_some() { " WHERE id IN rarray(?1)" } else { "" },
     );
-    let mut tally = Tally::new(criteria);
-    {
-        let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
-        let mut rows = match only {
-            Some(pks) => {
-                let pks: Vec<Value> = pks.iter().map(|&pk| Value::Integer(pk)).collect();
-                stmt.query([Rc::new(pks)])
-            }
-            None => stmt.query([]),
+    let mut stmt = tx.prepare(&sql)?;
+    let mut rows = match only {
+        Some(pks) => {
+            let pks: Vec<Value> = pks.iter().map(|&pk| Value::Integer(pk)).collect();
+            stmt.query([Rc::new(pks)])
         }
-        .map_err(sql_err)?;
-        while let Some(row) = rows.next().map_err(sql_err)? {
-            // Borrowed views: no allocation for the many rows that are only counted.
-            let job_id = borrowed(row.get_ref(1).map_err(sql_err)?);
-            let emp_id = borrowed(row.get_ref(2).map_err(sql_err)?);
-            let status_ref = row.get_ref(3).map_err(sql_err)?;
-            let status = match (borrowed(status_ref), status_ref) {
-                (Some(s), _) => StatusValue::Text(s),
-                (None, ValueRef::Null) => StatusValue::Null,
-                (None, other) => StatusValue::Other(value_text(other).unwrap_or_default()),
-            };
-            let created = stamp(row.get_ref(4).map_err(sql_err)?, tz);
-            tally.job(job_id, emp_id, status, created, || {
-                Ok::<_, anyhow::Error>(CandidateRow {
-                    id: row.get(0).map_err(sql_err)?,
-                    folder_path: value_text(row.get_ref(5).map_err(sql_err)?),
-                    started: stamp(row.get_ref(6).map_err(sql_err)?, tz),
-                    file_count: row.get(7).map_err(sql_err)?,
-                })
-            })?;
+        None => stmt.query([]),
+    }?;
+    while let Some(row) = rows.next()? {
+        // Borrowed views: no allocation for the many rows that are only counted.
+        let job_id = borrowed(row.get_ref(1)?);
+        let emp_id = borrowed(row.get_ref(2)?);
+        let status_ref = row.get_ref(3)?;
+        let status = match (borrowed(status_ref), status_ref) {
+            (Some(s), _) => StatusValue::Text(s),
+            (None, ValueRef::Null) => StatusValue::Null,
+            (None, other) => StatusValue::Other(value_text(other).unwrap_or_default()),
+        };
+        let created = stamp(row.get_ref(4)?, tz);
+        tally.job(job_id, emp_id, status, created, || {
+            Ok::<_, rusqlite::Error>(CandidateRow {
+                id: row.get(0)?,
+                folder_path: value_text(row.get_ref(5)?),
+                started: stamp(row.get_ref(6)?, tz),
+                file_count: row.get(7)?,
+            })
+        })?;
+    }
+    Ok(())
+}
+
+/// The job rows `only` as they are, every column the survey reads, in key order: equal lists
+/// classify alike (no JSON is parsed here, so this is cheap under the lock).
+fn job_rows(tx: &Connection, schema: &Schema, only: &[i64]) -> rusqlite::Result<Vec<Vec<Value>>> {
+    let columns: Vec<&str> = [
+        "job_id",
+        "emp_id",
+        "status",
+        "created_at",
+        "folder_path",
+        "started_at",
+        "file_ids",
+    ]
+    .into_iter()
+    .map(|c| if schema.job_has(c) { c } else { "NULL" })
+    .collect();
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT id, {} FROM analysis_jobs WHERE id IN rarray(?1) ORDER BY id",
+        columns.join(", ")
+    ))?;
+    let pks: Vec<Value> = only.iter().map(|&pk| Value::Integer(pk)).collect();
+    let mut rows = stmt.query([Rc::new(pks)])?;
+    let mut found = Vec::new();
+    while let Some(row) = rows.next()? {
+        found.push(
+            (0..=columns.len())
+                .map(|i| row.get(i))
+                .collect::<rusqlite::Result<Vec<Value>>>()?,
+        );
+    }
+    Ok(found)
+}
+
+/// Whether the result and progress rows of a job are index lookups (see [`indexed_by_job`]).
+fn indexed(conn: &Connection, schema: &Schema) -> rusqlite::Result<bool> {
+    Ok(indexed_by_job(conn, "analysis_results")?
+        && (!schema.progress_has("job_id") || indexed_by_job(conn, "analysis_progress")?))
+}
+
+/// What the result and progress rows of some jobs say, by job_id.
+#[derive(Default)]
+struct Rows {
+    activity: HashMap<String, Activity>,
+    /// Read ahead only: per job, which rows were read; the job rows ([`job_rows`]) and the
+    /// job_ids whose rows were read.
+    marks: HashMap<String, Marks>,
+    jobs: Vec<Vec<Value>>,
+    job_ids: Vec<Value>,
+}
+
+impl Rows {
+    fn feed(&self, tally: &mut Tally) {
+        for (job_id, activity) in &self.activity {
+            tally.results(job_id, activity.clone());
+        }
+    }
+}
+
+/// Which rows of a table some jobs have: their count, largest rowid and the sum of the rowids'
+/// low 32 bits (exact, whatever the order it is summed in), read from the index on `job_id`
+/// alone. A row added or removed changes it (the app's rows get new, larger ids); a row changed
+/// in place does not, which is why the read ahead is taken just before the lock (design.md
+/// §3.4). `None`: no rows.
+type Mark = Option<(i64, i64, i64)>;
+
+/// The SQL of a [`Mark`].
+const MARK: &str = "count(*), max(rowid), sum(rowid & 4294967295)";
+
+#[derive(Debug, Default, PartialEq)]
+struct Marks {
+    results: Mark,
+    progress: Mark,
+}
+
+impl Marks {
+    /// The marks of all these jobs' rows together.
+    fn total<'a>(all: impl Iterator<Item = &'a Marks>) -> Marks {
+        let add = |a: Mark, b: Mark| match (a, b) {
+            (Some((n, max, sum)), Some((m, max2, sum2))) => {
+                Some((n + m, max.max(max2), sum.wrapping_add(sum2)))
+            }
+            (a, None) => a,
+            (None, b) => b,
+        };
+        all.fold(Marks::default(), |t, m| Marks {
+            results: add(t.results, m.results),
+            progress: add(t.progress, m.progress),
+        })
+    }
+}
+
+/// A [`Mark`] from a row of (count, max, sum) starting at column `at`.
+fn mark(row: &rusqlite::Row, at: usize) -> rusqlite::Result<Mark> {
+    let n: i64 = row.get(at)?;
+    Ok(if n == 0 {
+        None
+    } else {
+        Some((n, row.get(at + 1)?, row.get(at + 2)?))
+    })
+}
+
+/// The statements over the result and progress rows of a set of jobs (`?1`, an array of
+/// job_id), built once per survey.
+struct Queries {
+    results: String,
+    /// The query and the column the timestamp comes from: current schema has `timestamp` per
+    /// step, legacy one `created_at` per job.
+    progress: Option<(String, String)>,
+}
+
+impl Queries {
+    fn new(schema: &Schema) -> Queries {
+        let progress = ["timestamp", "updated_at", "created_at"]
+            .into_iter()
+            .find(|c| schema.progress_has(c))
+            .filter(|_| schema.progress_has("job_id"))
+            .map(|column| {
+                (
+                    format!(
+                        "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN rarray(?1)"
+                    ),
+                    format!("analysis_progress.{column}"),
+                )
+            });
+        Queries {
+            results: results_query(schema),
+            progress,
         }
     }
 
-    let old_enough: Vec<Value> = tally.old_enough().into_iter().map(Value::Text).collect();
-    // Batches only where a batch is a few index lookups: without an index on `job_id` (the
-    // legacy schema's results) every batch would scan the whole table, so one read does.
-    let lookups = || -> rusqlite::Result<bool> {
-        Ok(indexed_by_job(tx, "analysis_results")?
-            && (!schema.progress_has("job_id") || indexed_by_job(tx, "analysis_progress")?))
-    };
-    let batch = match (&own, reading) {
-        (Some(_), Reading::Plan) if lookups().map_err(sql_err)? => PLAN_BATCH,
-        _ => old_enough.len().max(1),
-    };
-    if batch < old_enough.len() {
-        if let Some(jobs_read) = own.take() {
-            jobs_read.finish().map_err(sql_err)?;
-        }
-        failpoint::hit("pause-after-survey-jobs");
-    }
-    let results_sql = results_query(schema);
-    // Progress rows: current schema has `timestamp` per step, legacy one `created_at` per job.
-    let progress = ["timestamp", "updated_at", "created_at"]
-        .into_iter()
-        .find(|c| schema.progress_has(c))
-        .filter(|_| schema.progress_has("job_id"))
-        .map(|column| {
-            (
-                format!(
-                    "SELECT job_id, {column} FROM analysis_progress WHERE job_id IN rarray(?1)"
-                ),
-                format!("analysis_progress.{column}"),
-            )
-        });
-    let batches = old_enough.len().div_ceil(batch);
-    for (n, jobs) in old_enough.chunks(batch).enumerate() {
-        let short = if own.is_none() && tx.is_autocommit() {
-            Some(tx.unchecked_transaction().map_err(sql_err)?)
-        } else {
-            None
-        };
-        let jobs = Rc::new(jobs.to_vec());
-        let activity = scan_results(tx, &results_sql, &jobs, tz).map_err(sql_err)?;
-        for (job_id, activity) in activity {
-            tally.results(&job_id, activity);
-        }
-        if let Some((sql, label)) = &progress {
-            let mut stmt = tx.prepare_cached(sql).map_err(sql_err)?;
-            let mut rows = stmt.query([&jobs]).map_err(sql_err)?;
-            while let Some(row) = rows.next().map_err(sql_err)? {
-                let Some(job_id) = value_text(row.get_ref(0).map_err(sql_err)?) else {
+    /// Reads the rows of `jobs` into `rows`, and their marks when `marks` (in the same read).
+    fn rows(
+        &self,
+        tx: &Connection,
+        jobs: &Rc<Vec<Value>>,
+        tz: DbTimezone,
+        rows: &mut Rows,
+        marks: bool,
+    ) -> rusqlite::Result<()> {
+        scan_results(tx, &self.results, jobs, tz, &mut rows.activity)?;
+        if let Some((sql, label)) = &self.progress {
+            let mut stmt = tx.prepare_cached(sql)?;
+            let mut found = stmt.query([jobs])?;
+            while let Some(row) = found.next()? {
+                let Some(job_id) = value_text(row.get_ref(0)?) else {
                     continue;
                 };
-                tally.progress(&job_id, label, stamp(row.get_ref(1).map_err(sql_err)?, tz));
+                rows.activity
+                    .entry(job_id)
+                    .or_default()
+                    .progress_row(label, stamp(row.get_ref(1)?, tz));
             }
         }
-        if let Some(short) = short {
-            short.finish().map_err(sql_err)?;
-            if n + 1 < batches {
-                failpoint::hit("pause-between-survey-batches");
+        if marks {
+            rows.marks.extend(self.marks(tx, jobs)?);
+        }
+        Ok(())
+    }
+
+    /// The tables marks are taken of: results, and progress where it is read.
+    fn marked(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once("analysis_results")
+            .chain(self.progress.is_some().then_some("analysis_progress"))
+    }
+
+    /// The marks of each of `jobs` that has rows (index lookups only).
+    fn marks(
+        &self,
+        tx: &Connection,
+        jobs: &Rc<Vec<Value>>,
+    ) -> rusqlite::Result<HashMap<String, Marks>> {
+        let mut marks: HashMap<String, Marks> = HashMap::new();
+        for table in self.marked() {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT job_id, {MARK} FROM {table} WHERE job_id IN rarray(?1) GROUP BY job_id"
+            ))?;
+            let mut found = stmt.query([jobs])?;
+            while let Some(row) = found.next()? {
+                let Some(job_id) = value_text(row.get_ref(0)?) else {
+                    continue;
+                };
+                let entry = marks.entry(job_id).or_default();
+                *if table == "analysis_results" {
+                    &mut entry.results
+                } else {
+                    &mut entry.progress
+                } = mark(row, 1)?;
             }
         }
+        Ok(marks)
     }
-    if let Some(own) = own {
-        own.finish().map_err(sql_err)?;
+
+    /// The marks of all `jobs` together (one pass over the index, no grouping).
+    fn total(&self, tx: &Connection, jobs: &Rc<Vec<Value>>) -> rusqlite::Result<Marks> {
+        let mut total = Marks::default();
+        for table in self.marked() {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {MARK} FROM {table} WHERE job_id IN rarray(?1)"
+            ))?;
+            let found = stmt.query_row([jobs], |row| mark(row, 0))?;
+            if table == "analysis_results" {
+                total.results = found;
+            } else {
+                total.progress = found;
+            }
+        }
+        Ok(total)
     }
-    Ok(tally.finish(schema.variant))
 }
 
 /// Whether `table` has an index that starts with `job_id` and serves `job_id IN (...)`: not
@@ -232,8 +522,8 @@ fn scan_results(
     sql: &str,
     job_ids: &Rc<Vec<Value>>,
     tz: DbTimezone,
-) -> rusqlite::Result<HashMap<String, Activity>> {
-    let mut found: HashMap<String, Activity> = HashMap::new();
+    found: &mut HashMap<String, Activity>,
+) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query([job_ids])?;
     while let Some(row) = rows.next()? {
@@ -251,7 +541,7 @@ fn scan_results(
             stamp(row.get_ref(4)?, tz),
         );
     }
-    Ok(found)
+    Ok(())
 }
 
 #[cfg(test)]
