@@ -282,8 +282,9 @@ fn transaction(
     timings.journal_ms = ms(tj);
     failpoint::hit("pause-before-write-lock");
 
-    // Nobody else can commit from here on: what this survey sees is what the updates meet. It
-    // reads only the planned rows, which keeps the app's wait short (design.md §3.4).
+    // Nobody else can commit once the lock is taken: the job rows this survey sees are what
+    // the updates meet. It reads only the planned rows, and on SQLite reads their result and
+    // progress rows ahead of the lock, which keeps the app's wait short (design.md §3.4).
     let planned: Vec<i64> = first.stale.iter().map(|j| j.id).collect();
     let (tx, survey) = db.begin_write_surveyed(schema, criteria, settings.tz, &planned)?;
     let (changes, skipped) = replan(tx.as_ref(), first, &survey)?;

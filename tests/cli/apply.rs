@@ -594,6 +594,26 @@ fn what_changes_after_the_read_ahead_is_read_again_under_the_lock() {
 }
 
 #[test]
+fn a_planned_job_whose_text_is_not_utf8_is_read_ahead_and_changed() {
+    // The app's text columns may hold any bytes: the read ahead keeps them as bytes, never
+    // assuming UTF-8 (a job the first survey planned must not make apply fail later).
+    let env = TestEnv::with("current", &["guide"]);
+    env.conn()
+        .execute_batch(
+            "UPDATE analysis_jobs SET folder_path = CAST(X'2f64617461ff' AS TEXT),
+                    emp_id = CAST(X'ff' AS TEXT) WHERE job_id = 'job_pending_01';",
+        )
+        .unwrap();
+    let report = apply_ok(&env, &[]);
+    assert_eq!(
+        report["changed"].as_array().unwrap().len(),
+        GUIDE_PLAN.len(),
+        "{report}"
+    );
+    assert_eq!(status_of(&env, "job_pending_01").as_deref(), Some("failed"));
+}
+
+#[test]
 fn a_row_updated_in_place_before_the_read_ahead_is_seen() {
     // An update of an existing result row keeps the row's marks: what catches it is that the
     // read ahead is taken after the journal, right before the lock, not reused from the plan.

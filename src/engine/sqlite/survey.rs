@@ -269,9 +269,31 @@ fn read_jobs(
     Ok(())
 }
 
+/// A column's value as read, text kept as bytes: a job's text need not be UTF-8.
+#[derive(Debug, PartialEq)]
+enum Raw {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(Vec<u8>),
+    Blob(Vec<u8>),
+}
+
+impl From<ValueRef<'_>> for Raw {
+    fn from(value: ValueRef<'_>) -> Raw {
+        match value {
+            ValueRef::Null => Raw::Null,
+            ValueRef::Integer(i) => Raw::Integer(i),
+            ValueRef::Real(r) => Raw::Real(r),
+            ValueRef::Text(t) => Raw::Text(t.to_vec()),
+            ValueRef::Blob(b) => Raw::Blob(b.to_vec()),
+        }
+    }
+}
+
 /// The job rows `only` as they are, every column the survey reads, in key order: equal lists
 /// classify alike (no JSON is parsed here, so this is cheap under the lock).
-fn job_rows(tx: &Connection, schema: &Schema, only: &[i64]) -> rusqlite::Result<Vec<Vec<Value>>> {
+fn job_rows(tx: &Connection, schema: &Schema, only: &[i64]) -> rusqlite::Result<Vec<Vec<Raw>>> {
     let columns: Vec<&str> = [
         "job_id",
         "emp_id",
@@ -294,8 +316,8 @@ fn job_rows(tx: &Connection, schema: &Schema, only: &[i64]) -> rusqlite::Result<
     while let Some(row) = rows.next()? {
         found.push(
             (0..=columns.len())
-                .map(|i| row.get(i))
-                .collect::<rusqlite::Result<Vec<Value>>>()?,
+                .map(|i| row.get_ref(i).map(Raw::from))
+                .collect::<rusqlite::Result<Vec<Raw>>>()?,
         );
     }
     Ok(found)
@@ -314,7 +336,7 @@ struct Rows {
     /// Read ahead only: per job, which rows were read; the job rows ([`job_rows`]) and the
     /// job_ids whose rows were read.
     marks: HashMap<String, Marks>,
-    jobs: Vec<Vec<Value>>,
+    jobs: Vec<Vec<Raw>>,
     job_ids: Vec<Value>,
 }
 
@@ -328,9 +350,9 @@ impl Rows {
 
 /// Which rows of a table some jobs have: their count, largest rowid and the sum of the rowids'
 /// low 32 bits (exact, whatever the order it is summed in), read from the index on `job_id`
-/// alone. A row added or removed changes it (the app's rows get new, larger ids); a row changed
-/// in place does not, which is why the read ahead is taken just before the lock (design.md
-/// §3.4). `None`: no rows.
+/// alone. A row added or removed changes it (unless as many rows went as came with the same
+/// ids); a row changed in place does not, which is why the read ahead is taken just before the
+/// lock (design.md §3.4). `None`: no rows.
 type Mark = Option<(i64, i64, i64)>;
 
 /// The SQL of a [`Mark`].
@@ -342,16 +364,20 @@ struct Marks {
     progress: Mark,
 }
 
+/// Two [`Mark`]s together.
+fn add(a: Mark, b: Mark) -> Mark {
+    match (a, b) {
+        (Some((n, max, sum)), Some((m, max2, sum2))) => {
+            Some((n + m, max.max(max2), sum.wrapping_add(sum2)))
+        }
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
 impl Marks {
     /// The marks of all these jobs' rows together.
     fn total<'a>(all: impl Iterator<Item = &'a Marks>) -> Marks {
-        let add = |a: Mark, b: Mark| match (a, b) {
-            (Some((n, max, sum)), Some((m, max2, sum2))) => {
-                Some((n + m, max.max(max2), sum.wrapping_add(sum2)))
-            }
-            (a, None) => a,
-            (None, b) => b,
-        };
         all.fold(Marks::default(), |t, m| Marks {
             results: add(t.results, m.results),
             progress: add(t.progress, m.progress),
@@ -449,12 +475,14 @@ impl Queries {
                 let Some(job_id) = value_text(row.get_ref(0)?) else {
                     continue;
                 };
+                // Added, not set: an integer 5 and a text '5' are one job_id here.
                 let entry = marks.entry(job_id).or_default();
-                *if table == "analysis_results" {
+                let slot = if table == "analysis_results" {
                     &mut entry.results
                 } else {
                     &mut entry.progress
-                } = mark(row, 1)?;
+                };
+                *slot = add(*slot, mark(row, 1)?);
             }
         }
         Ok(marks)

@@ -103,8 +103,11 @@ impl<'a> WriteTx<'a> {
     pub fn set(&self, changes: &[Change]) -> Result<(Vec<Change>, Vec<Skipped>)> {
         let db = self.db;
         let sql_err = |e| sqlite_error(&db.path, e);
+        let mut ordered: Vec<&Change> = changes.iter().collect();
+        ordered.sort_by_key(|c| c.pk);
+        debug_assert!(ordered.windows(2).all(|w| w[0].pk != w[1].pk));
         let mut pairs: BTreeMap<(Option<&str>, Option<&str>), Vec<Value>> = BTreeMap::new();
-        for change in changes {
+        for change in &ordered {
             pairs
                 .entry((change.before.as_deref(), change.after.as_deref()))
                 .or_default()
@@ -127,8 +130,6 @@ impl<'a> WriteTx<'a> {
                 updated.insert(row.get::<_, i64>(0).map_err(sql_err)?);
             }
         }
-        let mut ordered: Vec<&Change> = changes.iter().collect();
-        ordered.sort_by_key(|c| c.pk);
         let (mut changed, mut skipped) = (Vec::new(), Vec::new());
         for change in ordered {
             if updated.contains(&change.pk) {
