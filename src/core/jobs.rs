@@ -319,18 +319,11 @@ impl<'a> Tally<'a> {
         old
     }
 
-    /// What the result rows of `job_id` say.
+    /// What the result and progress rows of `job_id` say.
     pub fn results(&mut self, job_id: &str, activity: Activity) {
         // Rows of a shared job_id count for each job carrying it: neither can be told apart.
         for &i in self.by_job_id.get(job_id).into_iter().flatten() {
             self.candidates[i].activity.merge(activity.clone());
-        }
-    }
-
-    /// One progress row of `job_id`: its timestamp from `column`.
-    pub fn progress(&mut self, job_id: &str, column: &str, stamp: Stamp) {
-        for &i in self.by_job_id.get(job_id).into_iter().flatten() {
-            self.candidates[i].activity.saw(column, stamp.clone());
         }
     }
 

@@ -832,23 +832,20 @@ fn a_plan_read_in_batches_changes_what_check_lists() {
     for variant in ["current", "legacy"] {
         let env = TestEnv::with(variant, &["guide"]);
         add_bulk_jobs(&env.conn());
-        let listed = stdout_json(&run(&env, &["--json", "check"]));
-        let mut stale: Vec<&str> = listed["stale_jobs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|j| j["job_id"].as_str().unwrap())
-            .collect();
-        stale.sort();
+        // The job_ids of a report's list, sorted.
+        let job_ids = |list: &serde_json::Value| {
+            let mut ids: Vec<String> = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j["job_id"].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let stale = job_ids(&stdout_json(&run(&env, &["--json", "check"]))["stale_jobs"]);
         assert_eq!(stale.len(), 7 + 270, "{variant}");
         let report = apply_ok(&env, &["--max-changes", "1000"]);
-        let mut changed: Vec<&str> = report["changed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|j| j["job_id"].as_str().unwrap())
-            .collect();
-        changed.sort();
-        assert_eq!(changed, stale, "{variant}");
+        assert_eq!(job_ids(&report["changed"]), stale, "{variant}");
     }
 }

@@ -170,11 +170,7 @@ impl engine::Database for PgEngine {
     }
 
     fn begin_write(&self) -> Result<Box<dyn engine::WriteTx + '_>> {
-        let began = std::time::Instant::now();
-        Ok(Box::new(PgWriteTx {
-            tx: RefCell::new(PgWrite::begin(self.db())?),
-            began,
-        }))
+        Ok(Box::new(PgWriteTx::begin(self)?))
     }
 
     fn begin_write_surveyed(
@@ -184,16 +180,9 @@ impl engine::Database for PgEngine {
         tz: DbTimezone,
         rows: &[i64],
     ) -> Result<(Box<dyn engine::WriteTx + '_>, Survey)> {
-        let began = std::time::Instant::now();
-        let mut tx = PgWrite::begin(self.db())?;
-        let survey = tx.survey(schema, criteria, tz, rows)?;
-        Ok((
-            Box::new(PgWriteTx {
-                tx: RefCell::new(tx),
-                began,
-            }),
-            survey,
-        ))
+        let tx = PgWriteTx::begin(self)?;
+        let survey = tx.tx.borrow_mut().survey(schema, criteria, tz, rows)?;
+        Ok((Box::new(tx), survey))
     }
 
     fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts> {
@@ -256,6 +245,16 @@ impl engine::Database for PgEngine {
 struct PgWriteTx<'a> {
     tx: RefCell<PgWrite<RefMut<'a, PgDatabase>>>,
     began: std::time::Instant,
+}
+
+impl<'a> PgWriteTx<'a> {
+    fn begin(engine: &'a PgEngine) -> Result<PgWriteTx<'a>> {
+        let began = std::time::Instant::now();
+        Ok(PgWriteTx {
+            tx: RefCell::new(PgWrite::begin(engine.db())?),
+            began,
+        })
+    }
 }
 
 impl engine::WriteTx for PgWriteTx<'_> {

@@ -151,9 +151,6 @@ pub fn survey<C: GenericClient>(
             );
         }
         drop(rows);
-        for (job_id, activity) in activity {
-            tally.results(&job_id, activity);
-        }
         // Current schema: `timestamp` per step; legacy: `created_at` per job.
         let progress_time = ["timestamp", "updated_at", "created_at"]
             .into_iter()
@@ -166,10 +163,16 @@ pub fn survey<C: GenericClient>(
             let label = format!("analysis_progress.{column}");
             let mut rows = client.query_raw(&sql, [&wanted]).map_err(qerr)?;
             while let Some(row) = rows.next().map_err(qerr)? {
-                if let Some(job_id) = row.get::<_, Option<&str>>(0) {
-                    tally.progress(job_id, &label, stamp(row.get(1), tz));
+                if let Some(job_id) = row.get::<_, Option<String>>(0) {
+                    activity
+                        .entry(job_id)
+                        .or_default()
+                        .progress_row(&label, stamp(row.get(1), tz));
                 }
             }
+        }
+        for (job_id, activity) in activity {
+            tally.results(&job_id, activity);
         }
     }
     Ok(tally.finish(schema.variant))

@@ -376,6 +376,15 @@ fn add(a: Mark, b: Mark) -> Mark {
 }
 
 impl Marks {
+    /// The mark of `table`'s rows.
+    fn of(&mut self, table: &str) -> &mut Mark {
+        if table == "analysis_results" {
+            &mut self.results
+        } else {
+            &mut self.progress
+        }
+    }
+
     /// The marks of all these jobs' rows together.
     fn total<'a>(all: impl Iterator<Item = &'a Marks>) -> Marks {
         all.fold(Marks::default(), |t, m| Marks {
@@ -476,12 +485,7 @@ impl Queries {
                     continue;
                 };
                 // Added, not set: an integer 5 and a text '5' are one job_id here.
-                let entry = marks.entry(job_id).or_default();
-                let slot = if table == "analysis_results" {
-                    &mut entry.results
-                } else {
-                    &mut entry.progress
-                };
+                let slot = marks.entry(job_id).or_default().of(table);
                 *slot = add(*slot, mark(row, 1)?);
             }
         }
@@ -495,12 +499,7 @@ impl Queries {
             let mut stmt = tx.prepare_cached(&format!(
                 "SELECT {MARK} FROM {table} WHERE job_id IN rarray(?1)"
             ))?;
-            let found = stmt.query_row([jobs], |row| mark(row, 0))?;
-            if table == "analysis_results" {
-                total.results = found;
-            } else {
-                total.progress = found;
-            }
+            *total.of(table) = stmt.query_row([jobs], |row| mark(row, 0))?;
         }
         Ok(total)
     }
