@@ -650,10 +650,22 @@ fn a_rollback_mode_restore_is_crash_safe_and_a_connected_app_sees_it() {
     let original = dump(&env.db);
     let id = id_of(&snap(&env));
     change_rows(&env);
+    // Pages changed all over the file (several chunks, compared on several threads), and pages
+    // the snapshot does not have.
+    env.conn()
+        .execute(
+            "UPDATE blobs SET body = randomblob(3000) WHERE id % 40 = 0",
+            [],
+        )
+        .unwrap();
     add_blobs(&env, 2000);
     let changed = dump(&env.db);
     let journal = PathBuf::from(format!("{}-journal", env.db.display()));
-    for point in ["restore-after-journal", "restore-mid-copy"] {
+    for point in [
+        "restore-after-journal",
+        "restore-mid-copy",
+        "restore-before-commit",
+    ] {
         let out = env
             .cmd()
             .args(["restore", "--snapshot", &id])

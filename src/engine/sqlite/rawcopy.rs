@@ -11,6 +11,8 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use anyhow::Result;
 use rusqlite::ffi;
@@ -24,6 +26,11 @@ use crate::store::{self, FlushBehind};
 
 /// Bytes per read: a multiple of every page size SQLite allows (512 B to 64 KiB).
 const CHUNK: usize = 4 << 20;
+
+/// Bytes of the image compared at a time with a chunk of the live file that differs from it
+/// (the chunk's hash did not match): a fraction of a chunk, so that the threads comparing
+/// hold little memory.
+const COMPARED: usize = 256 << 10;
 
 /// The size of the copied image.
 pub struct Copied {
@@ -189,9 +196,7 @@ fn draft(
 }
 
 /// The locked second pass: makes `out` equal to the first `total` bytes of the file, writing
-/// only the chunks whose hash differs from the draft's. The chunks are shared out among a few
-/// threads: while the lock is held the app's writers are waiting, not using the CPU, and reading
-/// and hashing is what the window costs.
+/// only the chunks whose hash differs from the draft's.
 fn settle(
     source: &Database,
     file: *mut ffi::sqlite3_file,
@@ -200,79 +205,99 @@ fn settle(
     total: u64,
     drafted: &ChunkHashes,
 ) -> Result<()> {
-    let chunks = total.div_ceil(CHUNK as u64) as usize;
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, SETTLE_WORKERS)
-        .min(chunks.max(1));
-    let handle = SharedFile(file);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failures: Vec<Option<SettleFailure>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..workers)
-            .map(|_| scope.spawn(|| settle_chunks(&handle, out, total, drafted, &next)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or(Some(SettleFailure::Panicked)))
-            .collect()
-    });
-    match failures.into_iter().flatten().next() {
-        Some(SettleFailure::Read(rc)) => return Err(io_failure(source, rc)),
-        Some(SettleFailure::Write(e)) => return Err(store::write_error(image, e)),
-        Some(SettleFailure::Panicked) => {
-            return Err(io_failure(source, ffi::SQLITE_IOERR));
+    use std::os::unix::fs::FileExt;
+    each_chunk_in_parallel(source, file, total, &|chunk, offset, live| {
+        // A chunk the draft holds only in part (the file grew) has another hash: rewritten.
+        if !drafted.matches(chunk, live) {
+            out.write_all_at(live, offset)
+                .map_err(|e| store::write_error(image, e))?;
         }
-        None => {}
-    }
+        failpoint::hit("pause-snapshot-raw-copy");
+        Ok(())
+    })?;
     out.set_len(total)
         .map_err(|e| store::write_error(image, e))?;
     Ok(())
 }
 
-/// Threads reading the live file in the locked pass (each holds one chunk buffer).
-const SETTLE_WORKERS: usize = 4;
+/// Threads reading the live file under a lock (each holds one chunk buffer).
+const LOCKED_READERS: usize = 4;
 
-/// SQLite's handle of the database file, read by several threads at once in the locked pass.
+/// SQLite's handle of the database file, read by several threads at once under a lock.
 /// The unix VFS's `xRead` is a `pread` at an explicit offset and keeps no position: concurrent
 /// reads are safe, and the connection is not used meanwhile.
 struct SharedFile(*mut ffi::sqlite3_file);
 // SAFETY: see above; the pointer outlives the scope the threads run in.
 unsafe impl Sync for SharedFile {}
 
-enum SettleFailure {
+/// What is done with each chunk read under the lock: `(index, offset, bytes)`.
+type EachChunk<'a> = dyn Fn(usize, u64, &[u8]) -> Result<()> + Sync + 'a;
+
+enum ChunkFailure {
     Read(i32),
-    Write(std::io::Error),
+    Other(anyhow::Error),
     Panicked,
 }
 
-/// One worker of the locked pass: takes the next chunk until none is left.
-fn settle_chunks(
-    file: &SharedFile,
-    out: &File,
+/// Reads the first `total` bytes of the file chunk by chunk, on a few threads at once, and
+/// hands each chunk to `each(index, offset, bytes)`. It runs under a lock: the app's writers
+/// are waiting, not using the CPU, and reading and hashing the file is what the window costs.
+fn each_chunk_in_parallel(
+    source: &Database,
+    file: *mut ffi::sqlite3_file,
     total: u64,
-    drafted: &ChunkHashes,
-    next: &std::sync::atomic::AtomicUsize,
-) -> Option<SettleFailure> {
-    use std::os::unix::fs::FileExt;
+    each: &EachChunk<'_>,
+) -> Result<()> {
+    let chunks = total.div_ceil(CHUNK as u64) as usize;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, LOCKED_READERS)
+        .min(chunks.max(1));
+    let handle = SharedFile(file);
+    let next = AtomicUsize::new(0);
+    let failures: Vec<Option<ChunkFailure>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..workers)
+            .map(|_| scope.spawn(|| read_chunks(&handle, total, &next, each)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or(Some(ChunkFailure::Panicked)))
+            .collect()
+    });
+    match failures.into_iter().flatten().next() {
+        Some(ChunkFailure::Read(rc)) => Err(io_failure(source, rc)),
+        Some(ChunkFailure::Other(e)) => Err(e),
+        Some(ChunkFailure::Panicked) => Err(io_failure(source, ffi::SQLITE_IOERR)),
+        None => Ok(()),
+    }
+}
+
+/// One worker of [`each_chunk_in_parallel`]: takes the next chunk until none is left, or until
+/// a worker failed (it moves `next` past the end).
+fn read_chunks(
+    file: &SharedFile,
+    total: u64,
+    next: &AtomicUsize,
+    each: &EachChunk<'_>,
+) -> Option<ChunkFailure> {
+    let stop = || next.store(usize::MAX / 2, Ordering::Relaxed);
     let mut live = vec![0u8; CHUNK];
     loop {
-        let chunk = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let offset = chunk as u64 * CHUNK as u64;
+        let chunk = next.fetch_add(1, Ordering::Relaxed);
+        let offset = (chunk as u64).saturating_mul(CHUNK as u64);
         if offset >= total {
             return None;
         }
         let n = (total - offset).min(CHUNK as u64) as usize;
         let rc = read_at(file.0, &mut live[..n], offset);
         if rc != ffi::SQLITE_OK {
-            return Some(SettleFailure::Read(rc));
+            stop();
+            return Some(ChunkFailure::Read(rc));
         }
-        // A chunk the draft holds only in part (the file grew) has another hash: rewritten.
-        if !drafted.matches(chunk, &live[..n]) {
-            if let Err(e) = out.write_all_at(&live[..n], offset) {
-                return Some(SettleFailure::Write(e));
-            }
+        if let Err(e) = each(chunk, offset, &live[..n]) {
+            stop();
+            return Some(ChunkFailure::Other(e));
         }
-        failpoint::hit("pause-snapshot-raw-copy");
     }
 }
 
@@ -442,52 +467,51 @@ fn write_locked(
         .create_new(true)
         .open(journal_path)
         .map_err(jerr)?;
-    let mut journal = std::io::BufWriter::with_capacity(CHUNK, jfile);
+    let mut journal = std::io::BufWriter::with_capacity(COMPARED, jfile);
     journal.write_all(&header).map_err(jerr)?;
-    let mut changed: Vec<u64> = Vec::new();
-    let mut live_buf = vec![0u8; CHUNK];
-    let mut img_buf = vec![0u8; CHUNK];
-    let per_chunk = (CHUNK / ps) as u64;
-    let mut pg = 1u64;
-    while pg <= live_pages {
-        let n = (live_pages - pg + 1).min(per_chunk);
-        let bytes = n as usize * ps;
-        let offset = (pg - 1) * ps as u64;
-        let rc = read_at(file, &mut live_buf[..bytes], offset);
-        if rc != ffi::SQLITE_OK {
-            return Err(io_failure(live, rc));
-        }
+    // The chunks are compared on a few threads; each journals the pages of its chunk that
+    // differ, in any order (playback writes each page to its own place).
+    let journaled = Mutex::new((journal, Vec::<u64>::new()));
+    each_chunk_in_parallel(live, file, live_pages * ps as u64, &|chunk, offset, old| {
         // Most chunks are as in the image: their hash says so without reading the image.
-        let chunk = ((pg - 1) / per_chunk) as usize;
-        if pg > 1 && image_hashes.matches(chunk, &live_buf[..bytes]) {
-            pg += n;
-            continue;
+        if offset > 0 && image_hashes.matches(chunk, old) {
+            return Ok(());
         }
-        // Image pages past its end count as different (the live file is cut back).
-        let have = img_pages.saturating_sub(pg - 1).min(n) as usize * ps;
-        img.read_exact_at(&mut img_buf[..have], offset)
-            .map_err(|e| store::write_error(image, e))?;
-        if pg > 1 && have == bytes && live_buf[..bytes] == img_buf[..bytes] {
-            pg += n;
-            continue;
-        }
-        for k in 0..n as usize {
-            let p = pg + k as u64;
-            let (a, b) = (k * ps, (k + 1) * ps);
-            // Page 1 always changes: it gets a new change counter.
-            let differs = p == 1 || b > have || live_buf[a..b] != img_buf[a..b];
-            if differs && p != lock_page {
-                let old = &live_buf[a..b];
-                journal.write_all(&(p as u32).to_be_bytes()).map_err(jerr)?;
-                journal.write_all(old).map_err(jerr)?;
-                journal
-                    .write_all(&page_checksum(nonce, old).to_be_bytes())
-                    .map_err(jerr)?;
-                changed.push(p);
+        let mut new = vec![0u8; COMPARED.min(old.len())];
+        for (i, old) in old.chunks(COMPARED).enumerate() {
+            let offset = offset + (i * COMPARED) as u64;
+            let pg = offset / ps as u64 + 1;
+            // Image pages past its end count as different (the live file is cut back).
+            let have = img_pages
+                .saturating_sub(pg - 1)
+                .min((old.len() / ps) as u64) as usize
+                * ps;
+            img.read_exact_at(&mut new[..have], offset)
+                .map_err(|e| store::write_error(image, e))?;
+            if pg > 1 && new[..have] == old[..] {
+                continue;
+            }
+            let mut journaled = journaled.lock().unwrap_or_else(|e| e.into_inner());
+            let (journal, changed) = &mut *journaled;
+            for (k, page) in old.chunks_exact(ps).enumerate() {
+                let p = pg + k as u64;
+                let (a, b) = (k * ps, (k + 1) * ps);
+                // Page 1 always changes: it gets a new change counter.
+                let differs = p == 1 || b > have || page != &new[a..b];
+                if differs && p != lock_page {
+                    journal.write_all(&(p as u32).to_be_bytes()).map_err(jerr)?;
+                    journal.write_all(page).map_err(jerr)?;
+                    journal
+                        .write_all(&page_checksum(nonce, page).to_be_bytes())
+                        .map_err(jerr)?;
+                    changed.push(p);
+                }
             }
         }
-        pg += n;
-    }
+        Ok(())
+    })?;
+    let (journal, mut changed) = journaled.into_inner().unwrap_or_else(|e| e.into_inner());
+    changed.sort_unstable();
     // Pages the image adds at the end need no journal: the rollback cuts the file back.
     let live_first = {
         let mut page = vec![0u8; ps];
@@ -574,6 +598,9 @@ fn write_locked(
     if rc != ffi::SQLITE_OK {
         return Err(io_failure(live, rc));
     }
+    // Every page written and synced, the journal not yet gone (tests: its playback must undo
+    // all of them, journaled by several threads).
+    failpoint::hit("restore-before-commit");
     // 3. The commit: the journal goes.
     fs::remove_file(journal_path).map_err(jerr)?;
     store::sync_dir(store::parent_dir(journal_path))?;
