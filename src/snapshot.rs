@@ -16,13 +16,12 @@ use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tempfile::TempPath;
 
 use crate::engine::{
     self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
 };
 use crate::progress::{self, Sink, SnapshotStep};
-use crate::store::{self, FlushBehind, Store, EXTRACT_PREFIX, TEMP_PREFIX};
+use crate::store::{self, FlushBehind, Scratch, Store, EXTRACT_PREFIX, TEMP_PREFIX};
 
 /// zstd level: the CLI's default, the best speed/size trade-off for text-heavy databases.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -253,7 +252,7 @@ pub fn data_path(store: &Store, id: &str) -> PathBuf {
 
 /// A consistent image of a database in a temp file of the store, not yet compressed.
 pub struct Image {
-    pub path: TempPath,
+    pub path: Scratch,
     sealing: Sealing,
 }
 
@@ -395,7 +394,7 @@ pub fn create_from_image(
 #[allow(clippy::too_many_arguments)]
 fn seal(
     image: &Sealing,
-    zst_tmp: TempPath,
+    zst_tmp: Scratch,
     (image_sum, file_sum): (Sum, Sum),
     checker: Checker,
     store: &Store,
@@ -515,12 +514,12 @@ fn closed_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// A temp file that is removed when dropped (also on every error path).
-fn temp_in(dir: &Path, prefix: &str, suffix: &str) -> Result<TempPath> {
+fn temp_in(dir: &Path, prefix: &str, suffix: &str) -> Result<Scratch> {
     tempfile::Builder::new()
         .prefix(prefix)
         .suffix(suffix)
         .tempfile_in(dir)
-        .map(|f| f.into_temp_path())
+        .map(|f| Scratch::new(f.into_temp_path()))
         .map_err(|e| store::write_error(dir, e))
 }
 
@@ -828,7 +827,7 @@ pub fn extract_to(
     dir: &Path,
     prefix: &str,
     sink: impl Into<Sink>,
-) -> Result<TempPath> {
+) -> Result<Scratch> {
     store.check()?;
     let zst = data_path(store, &m.id);
     let tmp = temp_in(dir, &format!("{prefix}{}-", m.id), ".db")?;
@@ -860,7 +859,7 @@ pub fn extract_to(
 }
 
 /// The verified, decompressed image in a temp file inside the store (for `diff`).
-pub fn extract(store: &Store, m: &Manifest, sink: impl Into<Sink>) -> Result<TempPath> {
+pub fn extract(store: &Store, m: &Manifest, sink: impl Into<Sink>) -> Result<Scratch> {
     extract_to(store, m, &store.snapshots_dir(), EXTRACT_PREFIX, sink)
 }
 

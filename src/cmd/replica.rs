@@ -281,7 +281,7 @@ pub fn extract_or_fetch(
     dir: &std::path::Path,
     prefix: &str,
     settings: &Settings,
-) -> Result<(tempfile::TempPath, Option<String>)> {
+) -> Result<(store::Scratch, Option<String>)> {
     let local = snapshot::extract_to(store, m, dir, prefix, settings);
     let Some(replica) = store::replica::active() else {
         return local.map(|image| (image, None));

@@ -257,7 +257,7 @@ fn extract(
     prefix: &str,
     settings: &Settings,
     fetched: Option<String>,
-) -> Result<(tempfile::TempPath, Option<String>)> {
+) -> Result<(store::Scratch, Option<String>)> {
     let (image, from) = super::replica::extract_or_fetch(store, m, dir, prefix, settings)?;
     Ok((image, fetched.or(from)))
 }

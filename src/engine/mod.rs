@@ -491,7 +491,7 @@ pub trait Database {
 
 /// See [`Database::comparable_image`].
 pub enum LiveImage {
-    Copy(tempfile::TempPath),
+    Copy(crate::store::Scratch),
     InPlace(PathBuf),
 }
 

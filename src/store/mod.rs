@@ -18,11 +18,13 @@ pub mod backend;
 mod error;
 mod objects;
 pub mod replica;
+mod scratch;
 mod writeback;
 
 pub use backend::{Backend, Handle, Kind, LocalDir};
 pub use error::{IdKind, Refusal, StoreError, Undecryptable, UrlProblem, Work};
-pub use writeback::FlushBehind;
+pub use scratch::Scratch;
+pub use writeback::{write_all_at, FlushBehind};
 
 /// The backend for a replica URL (`s3://bucket/prefix`, `file:///path`; design.md §9). `aws`
 /// holds `AWS_*` settings that take precedence over the environment's (the tests' server).

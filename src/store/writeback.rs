@@ -15,6 +15,21 @@ use std::io::{self, Write};
 /// Bytes per writeback request; at most two windows are dirty or in flight.
 const WINDOW: u64 = 8 << 20;
 
+/// Bytes per `write` call. Measured on this project's (Linux 6.18, ext4) machine: writing 4 MiB
+/// per call into the page cache ran at 20-30 MB/s about half the time (against 700-900 MB/s for
+/// 1 MiB and 256 KiB calls, every time), which made the 1 GiB draft of a snapshot take 47 s
+/// instead of a few.
+const PIECE: usize = 1 << 20;
+
+/// Writes `bytes` at `offset` a [`PIECE`] at a time.
+pub fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    for (i, piece) in bytes.chunks(PIECE).enumerate() {
+        file.write_all_at(piece, offset + (i * PIECE) as u64)?;
+    }
+    Ok(())
+}
+
 /// A file written from its start, in order, whose pages are written back as it grows.
 pub struct FlushBehind {
     file: File,
@@ -54,7 +69,7 @@ impl FlushBehind {
 
 impl Write for FlushBehind {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
+        let n = self.file.write(&buf[..buf.len().min(PIECE)])?;
         self.written += n as u64;
         self.grown_to(self.written);
         Ok(n)

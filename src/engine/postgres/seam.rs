@@ -236,6 +236,7 @@ impl engine::Database for PgEngine {
             .tempfile_in(scratch)
             .map_err(|e| crate::store::write_error(scratch, e))?
             .into_temp_path();
+        let temp = crate::store::Scratch::new(temp);
         self.export_image(&temp, progress)?;
         Ok(LiveImage::Copy(temp))
     }

@@ -56,7 +56,7 @@ pub fn comparable(db: &Database, scratch: &Path, progress: &Progress) -> Result<
         .prefix(&format!("{EXTRACT_PREFIX}live-"))
         .suffix(".db")
         .tempfile_in(scratch)
-        .map(|f| f.into_temp_path())
+        .map(|f| store::Scratch::new(f.into_temp_path()))
         .map_err(|e| store::write_error(scratch, e))?;
     copy_image(db, &image, progress)?;
     Ok(LiveImage::Copy(image))

@@ -205,12 +205,10 @@ fn settle(
     total: u64,
     drafted: &ChunkHashes,
 ) -> Result<()> {
-    use std::os::unix::fs::FileExt;
     each_chunk_in_parallel(source, file, total, &|chunk, offset, live| {
         // A chunk the draft holds only in part (the file grew) has another hash: rewritten.
         if !drafted.matches(chunk, live) {
-            out.write_all_at(live, offset)
-                .map_err(|e| store::write_error(image, e))?;
+            store::write_all_at(out, live, offset).map_err(|e| store::write_error(image, e))?;
         }
         failpoint::hit("pause-snapshot-raw-copy");
         Ok(())
@@ -281,6 +279,16 @@ fn read_chunks(
     each: &EachChunk<'_>,
 ) -> Option<ChunkFailure> {
     let stop = || next.store(usize::MAX / 2, Ordering::Relaxed);
+    // A panicking worker stops the others too (the lock is held until all have returned).
+    struct StopOnPanic<'a>(&'a AtomicUsize);
+    impl Drop for StopOnPanic<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.store(usize::MAX / 2, Ordering::Relaxed);
+            }
+        }
+    }
+    let _guard = StopOnPanic(next);
     let mut live = vec![0u8; CHUNK];
     loop {
         let chunk = next.fetch_add(1, Ordering::Relaxed);
