@@ -490,7 +490,7 @@ fn seal(
     let final_data = data_path(store, &id);
     zst_tmp
         .persist(&final_data)
-        .map_err(|e| store::write_error(&final_data, e.error))?;
+        .map_err(|e| store::write_error(&final_data, e))?;
     let mut manifest = manifest;
     manifest.manifest_sha256 = Some(manifest.document_sha256());
     let written = store::sync_dir(&dir)

@@ -145,9 +145,7 @@ fn restore_to_file(
             }
         }
     }
-    image
-        .persist(to)
-        .map_err(|e| store::write_error(to, e.error))?;
+    image.persist(to).map_err(|e| store::write_error(to, e))?;
     store::sync_dir(dir)?;
     Ok(RestoreReport::copied(
         m,

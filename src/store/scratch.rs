@@ -28,11 +28,15 @@ impl Scratch {
         Scratch(Some(path))
     }
 
-    /// Gives the file its final name; it is no longer removed.
-    pub fn persist(mut self, to: &Path) -> Result<(), PathPersistError> {
-        match self.0.take() {
-            Some(path) => path.persist(to),
-            None => Ok(()),
+    /// Gives the file its final name; it is no longer removed. When that fails it is removed
+    /// as on drop, a step at a time.
+    pub fn persist(mut self, to: &Path) -> std::io::Result<()> {
+        match self.0.take().map(|path| path.persist(to)) {
+            Some(Err(PathPersistError { error, path })) => {
+                self.0 = Some(path);
+                Err(error)
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -133,5 +137,14 @@ mod tests {
         scratch.persist(&to).unwrap();
         assert!(!path.exists());
         assert_eq!(std::fs::metadata(&to).unwrap().len(), 2 * STEP + 5);
+    }
+
+    #[test]
+    fn a_scratch_file_that_cannot_be_persisted_is_still_removed() {
+        let (dir, path, scratch) = scratch_of(2 * STEP + 5);
+        let to = dir.path().join("missing-dir").join("kept.db");
+        assert!(scratch.persist(&to).is_err());
+        assert!(!path.exists());
+        assert!(!to.exists());
     }
 }
