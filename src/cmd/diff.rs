@@ -13,7 +13,7 @@ use crate::error::Exit;
 use crate::journal::{self, Kind, State};
 use crate::settings::Settings;
 use crate::snapshot;
-use crate::store::Store;
+use crate::store::{Scratch, Store};
 
 /// One side of a comparison.
 #[derive(Debug, Clone, Serialize)]
@@ -110,7 +110,7 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
     };
     // Decompressing and verifying a snapshot is the slow part: both sides at once, while the
     // live database (when a side is live) is copied on this thread.
-    let extract = |m: &Option<snapshot::Manifest>| -> Result<Option<crate::store::Scratch>> {
+    let extract = |m: &Option<snapshot::Manifest>| -> Result<Option<Scratch>> {
         match (m, store.as_ref()) {
             (Some(m), Some(store)) => snapshot::extract(store, m, settings).map(Some),
             _ => Ok(None),
@@ -130,27 +130,26 @@ pub fn run(settings: &Settings, args: &DiffArgs) -> Result<(DiffReport, Exit)> {
     });
     let (from_image, to_image, live_image) = (from_image?, to_image?, live_image?);
     drop(live_db);
-    let side =
-        |m: &Option<snapshot::Manifest>, image: &Option<crate::store::Scratch>| match (m, image) {
-            (Some(m), Some(image)) => Some((
+    let side = |m: &Option<snapshot::Manifest>, image: &Option<Scratch>| match (m, image) {
+        (Some(m), Some(image)) => Some((
+            Side {
+                kind: "snapshot",
+                id: Some(m.id.clone()),
+                path: m.source_shown(),
+            },
+            image.to_path_buf(),
+        )),
+        _ => live_image.as_ref().map(|live| {
+            (
                 Side {
-                    kind: "snapshot",
-                    id: Some(m.id.clone()),
-                    path: m.source_shown(),
+                    kind: "live",
+                    id: None,
+                    path: target.shown(),
                 },
-                image.to_path_buf(),
-            )),
-            _ => live_image.as_ref().map(|live| {
-                (
-                    Side {
-                        kind: "live",
-                        id: None,
-                        path: target.shown(),
-                    },
-                    live.path().to_path_buf(),
-                )
-            }),
-        };
+                live.path().to_path_buf(),
+            )
+        }),
+    };
     let missing = || anyhow::anyhow!("diff: a side has no image");
     let (from, from_path) = side(&from_manifest, &from_image).ok_or_else(missing)?;
     let (to, to_path) = side(&to_manifest, &to_image).ok_or_else(missing)?;

@@ -271,24 +271,23 @@ fn each_chunk_in_parallel(
 }
 
 /// One worker of [`each_chunk_in_parallel`]: takes the next chunk until none is left, or until
-/// a worker failed (it moves `next` past the end).
+/// a worker ended (it moves `next` past the end).
 fn read_chunks(
     file: &SharedFile,
     total: u64,
     next: &AtomicUsize,
     each: &EachChunk<'_>,
 ) -> Option<ChunkFailure> {
-    let stop = || next.store(usize::MAX / 2, Ordering::Relaxed);
-    // A panicking worker stops the others too (the lock is held until all have returned).
-    struct StopOnPanic<'a>(&'a AtomicUsize);
-    impl Drop for StopOnPanic<'_> {
+    // However this worker ends, no chunk is handed out after it: when it failed or panicked the
+    // others stop early (the lock is held until all have returned), and when it found none left
+    // they would have stopped anyway.
+    struct StopAll<'a>(&'a AtomicUsize);
+    impl Drop for StopAll<'_> {
         fn drop(&mut self) {
-            if std::thread::panicking() {
-                self.0.store(usize::MAX / 2, Ordering::Relaxed);
-            }
+            self.0.store(usize::MAX / 2, Ordering::Relaxed);
         }
     }
-    let _guard = StopOnPanic(next);
+    let _stop = StopAll(next);
     let mut live = vec![0u8; CHUNK];
     loop {
         let chunk = next.fetch_add(1, Ordering::Relaxed);
@@ -299,11 +298,9 @@ fn read_chunks(
         let n = (total - offset).min(CHUNK as u64) as usize;
         let rc = read_at(file.0, &mut live[..n], offset);
         if rc != ffi::SQLITE_OK {
-            stop();
             return Some(ChunkFailure::Read(rc));
         }
         if let Err(e) = each(chunk, offset, &live[..n]) {
-            stop();
             return Some(ChunkFailure::Other(e));
         }
     }
