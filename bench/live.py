@@ -169,19 +169,47 @@ def measure(bin_, master, work, mode, rate, command, method):
     }
 
 
-def baseline(master, work):
+def baseline(db, work):
     """`sqlite3 .backup` + `zstd -3 -T0` + `sha256sum` of the same file (no verification)."""
-    if not all(shutil.which(t) for t in ("sqlite3", "zstd", "sha256sum")):
-        return None
     tmp = os.path.join(work, "pipeline.db")
     t0 = time.perf_counter()
-    subprocess.run(["sqlite3", master, f".backup {tmp}"], check=True)
+    subprocess.run(["sqlite3", db, f".backup {tmp}"], check=True)
     subprocess.run(["zstd", "-q", "-f", "-3", "-T0", tmp, "-o", tmp + ".zst"], check=True)
     subprocess.run(["sha256sum", tmp + ".zst"], check=True, capture_output=True)
     took = time.perf_counter() - t0
     for f in (tmp, tmp + ".zst"):
         os.remove(f)
     return took
+
+
+ROUNDS = 3
+
+
+def alone(bin_, master, work, mode):
+    """The snapshot with no writer, next to the pipeline on the same file: ROUNDS of each,
+    alternating, each from a clean page cache state (os.sync() first: the pipeline leaves its
+    1.2 GB in the page cache, unwritten, which would otherwise be written back during the next
+    run). Returns the medians (jobsweep, pipeline), or None without the pipeline's tools."""
+    if not all(shutil.which(t) for t in ("sqlite3", "zstd", "sha256sum")):
+        return None
+    db, store = os.path.join(work, "live.db"), os.path.join(work, "store")
+    reset(master, db, mode)
+    env = dict(os.environ)
+    env.pop("JOBSWEEP_COPY_METHOD", None)
+    ours, theirs = [], []
+    for _ in range(ROUNDS):
+        shutil.rmtree(store, ignore_errors=True)
+        os.sync()
+        time.sleep(1.0)
+        took, report, _ = run_cmd(bin_, db, store, ["snapshot"], env)
+        if "error" in report:
+            raise SystemExit(f"snapshot failed: {report['error']}")
+        ours.append(took)
+        os.sync()
+        time.sleep(1.0)
+        theirs.append(baseline(db, work))
+    shutil.rmtree(store, ignore_errors=True)
+    return statistics.median(ours), statistics.median(theirs)
 
 
 def main():
@@ -196,10 +224,17 @@ def main():
     os.makedirs(work, exist_ok=True)
     log(f"database {os.path.getsize(master) / 2**20:.0f} MiB; targets (delete mode): worst wait <= 0.5 s "
         f"(snapshot, apply), <= 1.0 s (restore), no 'locked' errors; WAL: <= 0.1 s (snapshot, apply)")
-    # NO_BASELINE=1 skips the pipeline (when several partial runs share one baseline).
-    base = None if os.environ.get("NO_BASELINE") else baseline(master, work)
-    if base is not None:
-        log(f"baseline sqlite3 .backup + zstd -3 -T0 + sha256sum: {base:.2f} s")
+    # NO_BASELINE=1 skips the comparison with the pipeline (to iterate on the waits alone).
+    if "snapshot" in commands and not os.environ.get("NO_BASELINE"):
+        for mode in modes:
+            medians = alone(bin_, master, work, mode)
+            if medians is None:
+                log("no sqlite3, zstd or sha256sum: the snapshot's time is not compared")
+                break
+            ours, theirs = medians
+            log(f"{mode:6} snapshot alone (no writer, median of {ROUNDS}): jobsweep {ours:.2f} s, "
+                f"sqlite3 .backup + zstd -3 -T0 + sha256sum {theirs:.2f} s, "
+                f"ratio {ours / theirs:.2f} (target <= 1.00)")
     log(f"{'mode':6} {'rate':>4} {'command':8} {'method':6} {'worst':>7} {'p99':>7} {'locked':>6} "
         f"{'time':>7} {'peak':>8}  commits")
     for mode in modes:

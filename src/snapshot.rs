@@ -267,8 +267,10 @@ pub fn create(
 ) -> Result<Manifest> {
     let sink = sink.into();
     if !db.exports_as_stream() {
-        let image = take_image(db, store, reason, sink)?;
-        return create_from_image(&image, store, reason, note, sink);
+        let Image { path, sealing } = take_image(db, store, reason, sink)?;
+        // Nothing else needs the image: it is removed beside the verify pass.
+        let image = path.to_path_buf();
+        return from_image(&image, &sealing, Some(path), store, reason, note, sink);
     }
     // The engine's image is one stream: compress and hash it on the way, so no image-sized
     // file is written and read back, and compression runs beside the export (design.md §8.4).
@@ -320,9 +322,9 @@ struct Sealing {
 }
 
 /// The engine's check of an image on its own thread, beside compression and verification.
-fn spawn_check(image: &Image) -> std::thread::JoinHandle<Result<Option<String>>> {
-    let path = image.path.to_path_buf();
-    let facts = image.sealing.facts.clone();
+fn spawn_check(image: &Path, sealing: &Sealing) -> std::thread::JoinHandle<Result<Option<String>>> {
+    let path = image.to_path_buf();
+    let facts = sealing.facts.clone();
     std::thread::spawn(move || engine::image_format(facts.engine).check(&path, &facts))
 }
 
@@ -359,29 +361,49 @@ pub fn create_from_image(
     note: Option<String>,
     sink: impl Into<Sink>,
 ) -> Result<Manifest> {
+    from_image(&image.path, &image.sealing, None, store, reason, note, sink)
+}
+
+/// Steps 2-4 of a snapshot of the image file `image`. `dispose`: the image itself, when nothing
+/// needs it afterwards; it is then removed (a step at a time, `Scratch`) as soon as compression
+/// and the engine's check are done with it, while the verify pass runs.
+fn from_image(
+    image: &Path,
+    sealing: &Sealing,
+    dispose: Option<Scratch>,
+    store: &Store,
+    reason: Reason,
+    note: Option<String>,
+    sink: impl Into<Sink>,
+) -> Result<Manifest> {
     let dir = store.snapshots_dir();
     // 2. Compress (hashing both sides) while the engine checks the image on another thread.
-    let zst_tmp = temp_in(
-        &dir,
-        &format!("{TEMP_PREFIX}{}-", image.sealing.id),
-        ".db.zst",
-    )?;
-    let checker = spawn_check(image);
-    let label = progress::snapshot_step(reason.as_str(), &image.sealing.id, SnapshotStep::Compress);
+    let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{}-", sealing.id), ".db.zst")?;
+    let checker = spawn_check(image, sealing);
+    let label = progress::snapshot_step(reason.as_str(), &sealing.id, SnapshotStep::Compress);
     let sink = sink.into();
-    let sums = match compress(&image.path, &zst_tmp, sink, &label) {
+    let sums = match compress(image, &zst_tmp, sink, &label) {
         Ok(sums) => sums,
         Err(e) => {
             let _ = checker.join();
             return Err(e);
         }
     };
-    let checker = Checker::Running(checker);
+    let checker = match dispose {
+        None => checker,
+        Some(image) => std::thread::spawn(move || {
+            let checked = checker
+                .join()
+                .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
+            drop(image);
+            checked
+        }),
+    };
     seal(
-        &image.sealing,
+        sealing,
         zst_tmp,
         sums,
-        checker,
+        Checker::Running(checker),
         store,
         reason,
         note,

@@ -6,11 +6,17 @@
 //! app's commits are small fsyncs, and they queue behind that burst for seconds: on ext4's default
 //! `data=ordered`, a journal commit first writes out the data newly allocated to any file.
 //! Here each window is handed to the disk as soon as it is written and the window before it is
-//! waited for, so no more than two windows of ours are ever dirty (PostgreSQL's
+//! waited for, so no more than two windows of ours are ever queued at the disk (PostgreSQL's
 //! `backend_flush_after` does the same for the same reason).
+//!
+//! A scratch image ([`FlushBehind::ahead`]) is paced by a thread of its own instead, and its
+//! writer may run ahead of the disk by a bounded lead: pages only dirty in the page cache are
+//! not queued at the disk (nor allocated, so no journal commit waits for them), and the copy
+//! goes at memory speed while its writeback goes on behind it, beside compression.
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Bytes per writeback request; at most two windows are dirty or in flight.
 const WINDOW: u64 = 8 << 20;
@@ -35,8 +41,37 @@ pub struct FlushBehind {
     file: File,
     /// Bytes written so far (the file's length when written in order from 0).
     written: u64,
-    /// Start of the first window not yet handed to the disk.
-    started: u64,
+    pacing: Pacing,
+}
+
+enum Pacing {
+    /// The writer hands each window to the disk and waits for the one before.
+    Inline {
+        /// Start of the first window not yet handed to the disk.
+        started: u64,
+    },
+    /// A thread of its own does ([`pace`]); the writer waits only when it is `lead` bytes
+    /// ahead of what is written back.
+    Behind { shared: Arc<Shared>, lead: u64 },
+}
+
+/// What the writer and its pacing thread share.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<Paced>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Paced {
+    /// The writer's length so far.
+    written: u64,
+    /// Written back up to here.
+    flushed: u64,
+    /// The writer is done: the thread writes back the rest and ends.
+    closed: bool,
+    /// The thread ended: nothing waits for it any more.
+    gone: bool,
 }
 
 impl FlushBehind {
@@ -46,25 +81,170 @@ impl FlushBehind {
         FlushBehind {
             file,
             written: 0,
-            started: 0,
+            pacing: Pacing::Inline { started: 0 },
+        }
+    }
+
+    /// For a scratch file that is never synced: a thread writes it back window by window, as
+    /// [`FlushBehind::new`] does, and goes on after the writer is done (until all of it is
+    /// written back, or the process ends), while the writer runs up to [`lead`] bytes ahead.
+    pub fn ahead(file: File) -> FlushBehind {
+        FlushBehind::paced(file, lead())
+    }
+
+    fn paced(file: File, lead: u64) -> FlushBehind {
+        let paced = file.try_clone().ok().filter(|_| lead > 2 * WINDOW);
+        let Some(paced) = paced else {
+            return FlushBehind::new(file);
+        };
+        let shared = Arc::new(Shared::default());
+        let theirs = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("flush-behind".into())
+            .spawn(move || pace(&paced, &theirs));
+        match spawned {
+            Ok(_detached) => FlushBehind {
+                file,
+                written: 0,
+                pacing: Pacing::Behind { shared, lead },
+            },
+            Err(_) => FlushBehind::new(file),
         }
     }
 
     /// The file now holds `len` bytes written in order: starts the writeback of each whole
-    /// window up to it, and waits for the one before.
+    /// window up to it, and waits for the one before (or, paced ahead, waits while `len` is
+    /// more than the lead beyond what is written back).
     pub fn grown_to(&mut self, len: u64) {
-        while len.saturating_sub(self.started) >= WINDOW {
-            start_writeback(&self.file, self.started, WINDOW);
-            if let Some(previous) = self.started.checked_sub(WINDOW) {
-                wait_writeback(&self.file, previous, WINDOW);
+        match &mut self.pacing {
+            Pacing::Inline { started } => {
+                while len.saturating_sub(*started) >= WINDOW {
+                    start_writeback(&self.file, *started, WINDOW);
+                    if let Some(previous) = started.checked_sub(WINDOW) {
+                        wait_writeback(&self.file, previous, WINDOW);
+                    }
+                    *started += WINDOW;
+                }
             }
-            self.started += WINDOW;
+            Pacing::Behind { shared, lead } => {
+                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                state.written = state.written.max(len);
+                shared.changed.notify_all();
+                while !state.gone && state.written.saturating_sub(state.flushed) > *lead {
+                    state = shared
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+            }
         }
     }
 
     pub fn get_ref(&self) -> &File {
         &self.file
     }
+}
+
+impl Drop for FlushBehind {
+    fn drop(&mut self) {
+        if let Pacing::Behind { shared, .. } = &self.pacing {
+            let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.closed = true;
+            shared.changed.notify_all();
+        }
+    }
+}
+
+/// The pacing thread of [`FlushBehind::ahead`]: each whole window as the writer reports it,
+/// then, once the writer is done, the rest.
+fn pace(file: &File, shared: &Shared) {
+    // However it ends, a writer waiting for it is let go.
+    struct Gone<'a>(&'a Shared);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.gone = true;
+            self.0.changed.notify_all();
+        }
+    }
+    let _gone = Gone(shared);
+    let mut started = 0u64;
+    loop {
+        let (written, closed) = {
+            let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            while !state.closed && state.written.saturating_sub(started) < WINDOW {
+                state = shared
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            (state.written, state.closed)
+        };
+        if written <= started {
+            return;
+        }
+        // The last, partial window once the writer is done.
+        let len = if closed {
+            (written - started).min(WINDOW)
+        } else {
+            WINDOW
+        };
+        start_writeback(file, started, len);
+        if let Some(previous) = started.checked_sub(WINDOW) {
+            wait_writeback(file, previous, WINDOW);
+        }
+        if closed && len < WINDOW {
+            wait_writeback(file, started, len);
+        }
+        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.flushed = started;
+        shared.changed.notify_all();
+        drop(state);
+        started += len;
+    }
+}
+
+/// How far a scratch file's writer may run ahead of its writeback: half of what the kernel
+/// lets be dirty before its own background writeback starts (which would write it in a burst),
+/// within the memory this process may use (a container's cgroup limit); at most [`MAX_LEAD`].
+/// Without these figures, two windows (as [`FlushBehind::new`]).
+fn lead() -> u64 {
+    (dirty_background_threshold().unwrap_or(0) / 2).clamp(2 * WINDOW, MAX_LEAD)
+}
+
+/// The most a scratch file's writer runs ahead of its writeback.
+const MAX_LEAD: u64 = 1 << 30;
+
+#[cfg(target_os = "linux")]
+fn dirty_background_threshold() -> Option<u64> {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let number = |text: Option<String>| text?.trim().parse::<u64>().ok();
+    let kib = |meminfo: &str, key: &str| -> Option<u64> {
+        let line = meminfo.lines().find(|l| l.starts_with(key))?;
+        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+    };
+    let mut available = kib(&read("/proc/meminfo")?, "MemAvailable:")?;
+    // A container's memory limit (cgroup v2, then v1), minus what it uses already.
+    for (max, current) in [
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ] {
+        if let (Some(max), Some(current)) = (number(read(max)), number(read(current))) {
+            available = available.min(max.saturating_sub(current));
+        }
+    }
+    match number(read("/proc/sys/vm/dirty_background_bytes")) {
+        Some(bytes) if bytes > 0 => Some(bytes.min(available)),
+        _ => Some(available / 100 * number(read("/proc/sys/vm/dirty_background_ratio"))?),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn dirty_background_threshold() -> Option<u64> {
+    None
 }
 
 impl Write for FlushBehind {
@@ -140,9 +320,47 @@ mod tests {
         }
         out.flush().unwrap();
         assert_eq!(out.written, data.len() as u64);
-        assert_eq!(out.started, 2 * WINDOW);
+        assert!(matches!(out.pacing, Pacing::Inline { started } if started == 2 * WINDOW));
         let mut back = Vec::new();
         File::open(&path).unwrap().read_to_end(&mut back).unwrap();
         assert!(back == data);
+    }
+
+    /// Paced by its own thread, with a lead that makes the writer wait for it several times:
+    /// the file holds what was written, and the thread ends once the writer is done.
+    #[test]
+    fn a_file_paced_ahead_holds_what_was_written_and_its_thread_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image");
+        let data: Vec<u8> = (0..(7 * WINDOW + 4_321)).map(|i| (i % 253) as u8).collect();
+        let mut out = FlushBehind::paced(File::create(&path).unwrap(), 3 * WINDOW);
+        let Pacing::Behind { shared, .. } = &out.pacing else {
+            panic!("not paced by a thread");
+        };
+        let shared = Arc::clone(shared);
+        for piece in data.chunks(3 << 20) {
+            out.write_all(piece).unwrap();
+            let state = shared.state.lock().unwrap();
+            assert!(state.written - state.flushed <= 3 * WINDOW);
+        }
+        drop(out);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !shared.state.lock().unwrap().gone {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the pacing thread never ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let mut back = Vec::new();
+        File::open(&path).unwrap().read_to_end(&mut back).unwrap();
+        assert!(back == data);
+    }
+
+    /// The figures the lead comes from are read on Linux (else scratch files are paced inline).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernel_dirty_threshold_is_read() {
+        assert!(dirty_background_threshold().is_some_and(|t| t > 0));
     }
 }

@@ -174,7 +174,7 @@ fn copy_online(
             bar.set_length(pages);
         }
         // The image's pages reach the disk as it grows, not in one burst (design.md §3.4).
-        let mut written = File::open(image).ok().map(FlushBehind::new);
+        let mut written = File::open(image).ok().map(FlushBehind::ahead);
         let mut step_pages: i32 = 256;
         let mut restarts = 0u32;
         let mut copied_before: i64 = 0;

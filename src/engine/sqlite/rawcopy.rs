@@ -52,7 +52,7 @@ pub fn copy(source: &Database, out: File, image: &Path, progress: &Progress) -> 
     let conn = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
     let file = main_file(source)?;
-    let mut out = FlushBehind::new(out);
+    let mut out = FlushBehind::ahead(out);
     let drafted = draft(source, file, &mut out, image, progress)?;
     failpoint::hit("pause-snapshot-after-draft");
     // The first read of a deferred transaction takes the SHARED lock (waiting up to the busy
