@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -277,7 +278,7 @@ pub fn create(
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
     let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
-    let mut compressor = Compressor::create(&zst_tmp, None)?;
+    let mut compressor = Compressor::create(&zst_tmp, None, None)?;
     let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
     let facts = db
         .export_stream(&mut compressor, &sink.engine(label))
@@ -305,10 +306,14 @@ pub fn create(
     )
 }
 
-/// How the engine's check of a new image runs (design.md §3.4, §8.4).
+/// How the engine's check of a new image runs, and the verify pass (design.md §3.4, §8.4).
 enum Checker {
-    /// On its own thread over the image file, started before compression.
-    Running(std::thread::JoinHandle<Result<Option<String>>>),
+    /// On its own thread over the image file, started before compression; the verify pass
+    /// (`follower`) read the compressed file back as it was written.
+    Running {
+        check: std::thread::JoinHandle<Result<Option<String>>>,
+        follower: std::thread::JoinHandle<Decoded>,
+    },
     /// Over the verify pass's decompressed bytes: a streamed image has no file.
     OnVerify,
 }
@@ -379,13 +384,32 @@ fn from_image(
     let dir = store.snapshots_dir();
     // 2. Compress (hashing both sides) while the engine checks the image on another thread.
     let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{}-", sealing.id), ".db.zst")?;
+    // 3. The verify pass reads the compressed file back as it is written, beside compression.
+    let grown = Arc::new(Grown::default());
+    let follower = Following {
+        file: File::open(&*zst_tmp).map_err(|e| store::write_error(&zst_tmp, e))?,
+        at: 0,
+        grown: Arc::clone(&grown),
+    };
+    let follower = std::thread::spawn(move || {
+        decode(
+            follower,
+            io::sink(),
+            &ProgressBar::hidden(),
+            Rehash::JustWritten,
+        )
+    });
     let checker = spawn_check(image, sealing);
     let label = progress::snapshot_step(reason.as_str(), &sealing.id, SnapshotStep::Compress);
     let sink = sink.into();
-    let sums = match compress(image, &zst_tmp, sink, &label) {
+    let compressed = compress(image, &zst_tmp, sink, &label, Some(&grown));
+    // The follower reads to the end of what was written, whatever happened.
+    grown.grew(None, true);
+    let sums = match compressed {
         Ok(sums) => sums,
         Err(e) => {
             let _ = checker.join();
+            let _ = follower.join();
             return Err(e);
         }
     };
@@ -403,7 +427,10 @@ fn from_image(
         sealing,
         zst_tmp,
         sums,
-        Checker::Running(checker),
+        Checker::Running {
+            check: checker,
+            follower,
+        },
         store,
         reason,
         note,
@@ -467,10 +494,17 @@ fn seal(
         &progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Verify),
     );
     let (verified, checker) = match checker {
-        Checker::Running(checker) => {
-            let verified =
-                check_compressed(&zst_tmp, &manifest, io::sink(), &bar, Rehash::JustWritten);
-            (verified, checker)
+        Checker::Running { check, follower } => {
+            let verified = match follower.join() {
+                Ok(decoded) => {
+                    bar.set_position(decoded.image_sum.bytes);
+                    let on_disk = fs::metadata(&*zst_tmp).map_or(0, |m| m.len());
+                    check_file_size(&zst_tmp, &manifest, on_disk)
+                        .and_then(|()| decoded.judge(&zst_tmp, &manifest))
+                }
+                Err(_) => Err(SnapshotError::CheckThreadFailed.into()),
+            };
+            (verified, check)
         }
         Checker::OnVerify => {
             // The check reads what the verify pass decompresses, through a pipe to its thread.
@@ -595,6 +629,84 @@ impl<R: Read> Read for HashReader<R> {
     }
 }
 
+/// How much of a file being written is there, for a reader that follows it ([`Following`]).
+#[derive(Default)]
+struct Grown {
+    /// (bytes written, writer done)
+    state: Mutex<(u64, bool)>,
+    more: Condvar,
+}
+
+impl Grown {
+    fn grew(&self, len: Option<u64>, done: bool) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(len) = len {
+            state.0 = len;
+        }
+        state.1 |= done;
+        self.more.notify_all();
+    }
+}
+
+/// The compressed file's writer: tells [`Grown`] each time bytes reached the file, and that it
+/// is done when dropped (on success or failure).
+struct Announce {
+    inner: FlushBehind,
+    written: u64,
+    grown: Option<Arc<Grown>>,
+}
+
+impl Write for Announce {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        if let Some(grown) = &self.grown {
+            grown.grew(Some(self.written), false);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Drop for Announce {
+    fn drop(&mut self) {
+        if let Some(grown) = &self.grown {
+            grown.grew(Some(self.written), true);
+        }
+    }
+}
+
+/// Reads a file while it is written (through its own descriptor, from what the file holds):
+/// waits for more until the writer is done.
+struct Following {
+    file: File,
+    at: u64,
+    grown: Arc<Grown>,
+}
+
+impl Read for Following {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let len = {
+            let mut state = self.grown.state.lock().unwrap_or_else(|e| e.into_inner());
+            while state.0 <= self.at && !state.1 {
+                state = self
+                    .grown
+                    .more
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            state.0
+        };
+        let want = len.saturating_sub(self.at).min(buf.len() as u64) as usize;
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
 fn finish(hasher: Sha256, bytes: u64) -> Sum {
     Sum {
         bytes,
@@ -604,14 +716,20 @@ fn finish(hasher: Sha256, bytes: u64) -> Sum {
 
 /// Streams `image` through zstd into `out`, hashing the image as it is read and the compressed
 /// bytes as they are written; fsyncs `out`. Returns (image sum, file sum).
-fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, Sum)> {
+fn compress(
+    image: &Path,
+    out: &Path,
+    sink: Sink,
+    label: &str,
+    grown: Option<&Arc<Grown>>,
+) -> Result<(Sum, Sum)> {
     let len = fs::metadata(image)
         .map_err(|e| store::write_error(image, e))?
         .len();
     let mut reader = File::open(image).map_err(|e| store::write_error(image, e))?;
     let bar = sink.bytes(len, label);
     let sums = (|| {
-        let mut compressor = Compressor::create(out, Some(len))?;
+        let mut compressor = Compressor::create(out, Some(len), grown.cloned())?;
         let mut buf = vec![0u8; BUF];
         loop {
             let n = match reader.read(&mut buf) {
@@ -637,19 +755,27 @@ fn compress(image: &Path, out: &Path, sink: Sink, label: &str) -> Result<(Sum, S
 struct Compressor {
     out: PathBuf,
     /// The image side, hashed on its way into the encoder, whose output is hashed in turn.
-    image: HashWriter<zstd::stream::Encoder<'static, HashWriter<BufWriter<FlushBehind>>>>,
+    image: HashWriter<zstd::stream::Encoder<'static, HashWriter<BufWriter<Announce>>>>,
 }
 
 impl Compressor {
-    /// `len`: the image's size when known in advance.
-    fn create(out: &Path, len: Option<u64>) -> Result<Compressor> {
+    /// `len`: the image's size when known in advance; `grown`: told how much of `out` is
+    /// written, for a reader that follows it.
+    fn create(out: &Path, len: Option<u64>, grown: Option<Arc<Grown>>) -> Result<Compressor> {
         let file = store::no_follow()
             .write(true)
             .truncate(true)
             .open(out)
             .map_err(|e| store::write_error(out, e))?;
         let writer = HashWriter {
-            inner: BufWriter::with_capacity(BUF, FlushBehind::new(file)),
+            inner: BufWriter::with_capacity(
+                BUF,
+                Announce {
+                    inner: FlushBehind::new(file),
+                    written: 0,
+                    grown,
+                },
+            ),
             hasher: Sha256::new(),
             bytes: 0,
             hashing: true,
@@ -685,7 +811,13 @@ impl Compressor {
         let image = self.image;
         let mut writer = image.inner.finish().map_err(zerr)?;
         writer.flush().map_err(zerr)?;
-        writer.inner.get_ref().get_ref().sync_all().map_err(zerr)?;
+        writer
+            .inner
+            .get_ref()
+            .inner
+            .get_ref()
+            .sync_all()
+            .map_err(zerr)?;
         Ok((
             finish(image.hasher, image.bytes),
             finish(writer.hasher, writer.bytes),
@@ -766,14 +898,33 @@ fn check_compressed<W: Write>(
         }
     })?;
     let actual_len = file.metadata().map(|md| md.len()).unwrap_or(0);
-    if actual_len != m.file_bytes {
+    check_file_size(zst, m, actual_len)?;
+    decode(file, out, bar, rehash).judge(zst, m)
+}
+
+fn check_file_size(zst: &Path, m: &Manifest, actual: u64) -> Result<()> {
+    if actual != m.file_bytes {
         return Err(SnapshotError::FileSize {
-            path: path(),
+            path: zst.to_path_buf(),
             manifest: m.file_bytes,
-            actual: actual_len,
+            actual,
         }
         .into());
     }
+    Ok(())
+}
+
+/// What one pass over a compressed file found: its checksum, whether it decompressed, and the
+/// image's size (and checksum, when [`Rehash::All`]).
+struct Decoded {
+    file_sum: Sum,
+    decoded: io::Result<()>,
+    image_sum: Sum,
+    rehash: Rehash,
+}
+
+/// Decompresses `file` into `out`, hashing both sides (see [`Decoded`]).
+fn decode<R: Read, W: Write>(file: R, out: W, bar: &ProgressBar, rehash: Rehash) -> Decoded {
     let mut reader = HashReader {
         inner: file,
         hasher: Sha256::new(),
@@ -802,43 +953,60 @@ fn check_compressed<W: Write>(
     })();
     // Hash the rest too, so a damaged file is reported as such rather than as a zstd error.
     let _ = io::copy(&mut reader, &mut io::sink());
-    let file_sum = finish(reader.hasher, reader.bytes);
-    if file_sum.hex() != m.file_sha256 {
-        return Err(SnapshotError::FileChecksum {
-            path: path(),
-            manifest: m.file_sha256.clone(),
-            actual: file_sum.hex(),
-        }
-        .into());
+    Decoded {
+        file_sum: finish(reader.hasher, reader.bytes),
+        decoded,
+        image_sum: finish(out.hasher, out.bytes),
+        rehash,
     }
-    if let Err(e) = decoded {
-        if e.kind() == io::ErrorKind::Other || e.kind() == io::ErrorKind::UnexpectedEof {
-            return Err(SnapshotError::Undecompressable {
+}
+
+impl Decoded {
+    /// Exit 4 naming the file `zst` and the first thing that differs from manifest `m`.
+    fn judge(self, zst: &Path, m: &Manifest) -> Result<()> {
+        let path = || zst.to_path_buf();
+        let Decoded {
+            file_sum,
+            decoded,
+            image_sum,
+            rehash,
+        } = self;
+        if file_sum.hex() != m.file_sha256 {
+            return Err(SnapshotError::FileChecksum {
                 path: path(),
-                err: e.to_string(),
+                manifest: m.file_sha256.clone(),
+                actual: file_sum.hex(),
             }
             .into());
         }
-        return Err(anyhow::Error::from(e).context(SnapshotError::WritingImage));
-    }
-    let image_sum = finish(out.hasher, out.bytes);
-    if image_sum.bytes != m.image_bytes {
-        return Err(SnapshotError::ImageSize {
-            path: path(),
-            manifest: m.image_bytes,
-            actual: image_sum.bytes,
+        if let Err(e) = decoded {
+            if e.kind() == io::ErrorKind::Other || e.kind() == io::ErrorKind::UnexpectedEof {
+                return Err(SnapshotError::Undecompressable {
+                    path: path(),
+                    err: e.to_string(),
+                }
+                .into());
+            }
+            return Err(anyhow::Error::from(e).context(SnapshotError::WritingImage));
         }
-        .into());
-    }
-    if rehash == Rehash::All && image_sum.hex() != m.image_sha256 {
-        return Err(SnapshotError::ImageChecksum {
-            path: path(),
-            manifest: m.image_sha256.clone(),
-            actual: image_sum.hex(),
+        if image_sum.bytes != m.image_bytes {
+            return Err(SnapshotError::ImageSize {
+                path: path(),
+                manifest: m.image_bytes,
+                actual: image_sum.bytes,
+            }
+            .into());
         }
-        .into());
+        if rehash == Rehash::All && image_sum.hex() != m.image_sha256 {
+            return Err(SnapshotError::ImageChecksum {
+                path: path(),
+                manifest: m.image_sha256.clone(),
+                actual: image_sum.hex(),
+            }
+            .into());
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Decompresses a snapshot into a new temp file in `dir` (named with `prefix`), verifying every
