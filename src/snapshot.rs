@@ -269,7 +269,7 @@ pub fn create(
     let sink = sink.into();
     if !db.exports_as_stream() {
         let Image { path, sealing } = take_image(db, store, reason, sink)?;
-        // Nothing else needs the image: it is removed beside the verify pass.
+        // Nothing else needs the image: it goes as soon as compression and the check are done.
         let image = path.to_path_buf();
         return from_image(&image, &sealing, Some(path), store, reason, note, sink);
     }
@@ -371,7 +371,7 @@ pub fn create_from_image(
 
 /// Steps 2-4 of a snapshot of the image file `image`. `dispose`: the image itself, when nothing
 /// needs it afterwards; it is then removed (a step at a time, `Scratch`) as soon as compression
-/// and the engine's check are done with it, while the verify pass runs.
+/// and the engine's check are done with it.
 fn from_image(
     image: &Path,
     sealing: &Sealing,
