@@ -173,6 +173,7 @@ fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<
             SnapshotError::ImageFailsCheck { .. }
             | SnapshotError::DataMissing { .. }
             | SnapshotError::DataUnreadable { .. }
+            | SnapshotError::VerifyThreadFailed
             | SnapshotError::FileSize { .. }
             | SnapshotError::FileChecksum { .. }
             | SnapshotError::Undecompressable { .. }

@@ -101,6 +101,8 @@ pub enum SnapshotError {
     },
     /// The thread checking the new image died.
     CheckThreadFailed,
+    /// The thread reading back the new compressed file died.
+    VerifyThreadFailed,
     /// Context: the check of the new image failed (the cause follows).
     NewImage,
     /// Context: the decompressed image cannot be written (the cause follows).
@@ -308,10 +310,10 @@ pub fn create(
 
 /// How the engine's check of a new image runs, and the verify pass (design.md §3.4, §8.4).
 enum Checker {
-    /// On its own thread over the image file, started before compression; the verify pass
-    /// (`follower`) read the compressed file back as it was written.
+    /// Over the image file, on its own thread beside compression (`check`: its outcome); the
+    /// verify pass (`follower`) read the compressed file back as it was written.
     Running {
-        check: std::thread::JoinHandle<Result<Option<String>>>,
+        check: Result<Option<String>>,
         follower: std::thread::JoinHandle<Decoded>,
     },
     /// Over the verify pass's decompressed bytes: a streamed image has no file.
@@ -413,33 +415,31 @@ fn from_image(
             return Err(e);
         }
     };
-    let checker = match dispose {
-        None => checker,
-        Some(image) => std::thread::spawn(move || {
-            let checked = checker
-                .join()
-                .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
-            drop(image);
-            checked
-        }),
-    };
-    seal(
+    // The check has usually ended before compression: then nothing reads the image any more.
+    let check = checker
+        .join()
+        .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
+    let removal = dispose.map(|image| std::thread::spawn(move || drop(image)));
+    let sealed = seal(
         sealing,
         zst_tmp,
         sums,
-        Checker::Running {
-            check: checker,
-            follower,
-        },
+        Checker::Running { check, follower },
         store,
         reason,
         note,
         sink,
-    )
+    );
+    // Named first, so that a run killed meanwhile still leaves its snapshot.
+    if let Some(removal) = removal {
+        let _ = removal.join();
+    }
+    sealed
 }
 
-/// Steps 3-4 of a snapshot, once `zst_tmp` holds the compressed image: the verify pass, the
-/// engine's check (`checker`, running meanwhile) and the final names.
+/// Steps 3-4 of a snapshot, once `zst_tmp` holds the compressed image: the verify pass (for an
+/// image file, the outcome of the one that ran beside compression), the engine's check and the
+/// final names.
 #[allow(clippy::too_many_arguments)]
 fn seal(
     image: &Sealing,
@@ -488,21 +488,28 @@ fn seal(
         manifest_sha256: None,
     };
 
-    // 3. Verify what is on disk: the compressed file decompresses to the same image.
+    // 3. Verify what is on disk: the compressed file decompresses to the same image (a file
+    // image's read-back ran beside compression: here its outcome is judged).
     let bar = sink.bytes(
         manifest.image_bytes,
         &progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Verify),
     );
-    let (verified, checker) = match checker {
+    let (verified, checked) = match checker {
         Checker::Running { check, follower } => {
             let verified = match follower.join() {
                 Ok(decoded) => {
                     bar.set_position(decoded.image_sum.bytes);
-                    let on_disk = fs::metadata(&*zst_tmp).map_or(0, |m| m.len());
-                    check_file_size(&zst_tmp, &manifest, on_disk)
-                        .and_then(|()| decoded.judge(&zst_tmp, &manifest))
+                    match fs::metadata(&*zst_tmp) {
+                        Ok(on_disk) => check_file_size(&zst_tmp, &manifest, on_disk.len())
+                            .and_then(|()| decoded.judge(&zst_tmp, &manifest)),
+                        Err(e) => Err(SnapshotError::DataUnreadable {
+                            path: zst_tmp.to_path_buf(),
+                            err: e.to_string(),
+                        }
+                        .into()),
+                    }
                 }
-                Err(_) => Err(SnapshotError::CheckThreadFailed.into()),
+                Err(_) => Err(SnapshotError::VerifyThreadFailed.into()),
             };
             (verified, check)
         }
@@ -523,14 +530,16 @@ fn seal(
                     bar.finish_and_clear();
                     return Err(e);
                 }
-                verified => (verified, checker),
+                verified => (
+                    verified,
+                    checker
+                        .join()
+                        .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into())),
+                ),
             }
         }
     };
     bar.finish_and_clear();
-    let checked = checker
-        .join()
-        .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
     // The image is the source as it was: damage found in it is the source's (exit 3, one line,
     // design.md §3), which `apply` relies on instead of checking the live file a second time.
     if let Some(what) = checked.map_err(|e| e.context(SnapshotError::NewImage))? {

@@ -545,6 +545,10 @@ pub fn snapshot(e: &SnapshotError) -> String {
             "무결성 검사 스레드가 실패했습니다",
             "integrity check thread failed"
         ),
+        VerifyThreadFailed => t!(
+            "새 스냅샷 파일을 다시 읽는 스레드가 실패했습니다",
+            "the thread reading the new snapshot file back failed"
+        ),
         NewImage => t!("새 스냅샷 이미지", "new snapshot image"),
         WritingImage => t!("압축 해제 결과 쓰기", "writing image"),
         Extracted { id, path } => t!("스냅샷 {id} ({})", "snapshot {id} ({})", path.display()),

@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex};
 
-/// Bytes per writeback request; at most two windows are dirty or in flight.
+/// Bytes per writeback request; at most two windows of a file are queued at the disk.
 const WINDOW: u64 = 8 << 20;
 
 /// Bytes per `write` call. Measured on this project's (Linux 6.18, ext4) machine: writing 4 MiB
@@ -51,7 +51,7 @@ enum Pacing {
         started: u64,
     },
     /// A thread of its own does ([`pace`]); the writer waits only when it is `lead` bytes
-    /// ahead of what is written back.
+    /// ahead of what is written back (or [`AHEAD_FOR`] of the disk's measured speed, when less).
     Behind { shared: Arc<Shared>, lead: u64 },
 }
 
@@ -68,6 +68,8 @@ struct Paced {
     written: u64,
     /// Written back up to here.
     flushed: u64,
+    /// What the disk wrote back in [`AHEAD_FOR`] so far (`None` until measured).
+    paced_lead: Option<u64>,
     /// The writer is done: the thread writes back the rest and ends.
     closed: bool,
     /// The thread ended: nothing waits for it any more.
@@ -87,7 +89,8 @@ impl FlushBehind {
 
     /// For a scratch file that is never synced: a thread writes it back window by window, as
     /// [`FlushBehind::new`] does, and goes on after the writer is done (until all of it is
-    /// written back, or the process ends), while the writer runs up to [`lead`] bytes ahead.
+    /// handed to the disk, or the process ends), while the writer runs up to [`lead`] bytes
+    /// ahead.
     pub fn ahead(file: File) -> FlushBehind {
         FlushBehind::paced(file, lead())
     }
@@ -130,7 +133,10 @@ impl FlushBehind {
                 let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
                 state.written = state.written.max(len);
                 shared.changed.notify_all();
-                while !state.gone && state.written.saturating_sub(state.flushed) > *lead {
+                while !state.gone
+                    && state.written.saturating_sub(state.flushed)
+                        > state.paced_lead.map_or(*lead, |paced| paced.min(*lead))
+                {
                     state = shared
                         .changed
                         .wait(state)
@@ -168,6 +174,7 @@ fn pace(file: &File, shared: &Shared) {
         }
     }
     let _gone = Gone(shared);
+    let began = std::time::Instant::now();
     let mut started = 0u64;
     loop {
         let (written, closed) = {
@@ -196,8 +203,21 @@ fn pace(file: &File, shared: &Shared) {
         if closed && len < WINDOW {
             wait_writeback(file, started, len);
         }
+        let done = if closed && len < WINDOW {
+            started + len
+        } else {
+            started
+        };
+        // Pages the writer leaves dirty for longer than the kernel's 30 s would be written back
+        // by the kernel in a burst: on a slow disk the lead shrinks to what it writes in
+        // AHEAD_FOR (never below the two windows of inline pacing).
+        let seconds = began.elapsed().as_secs_f64().max(0.001);
+        let paced = (done as f64 / seconds * AHEAD_FOR.as_secs_f64()) as u64;
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.flushed = started;
+        state.flushed = done;
+        if done >= 4 * WINDOW {
+            state.paced_lead = Some(paced.max(2 * WINDOW + 1));
+        }
         shared.changed.notify_all();
         drop(state);
         started += len;
@@ -215,26 +235,51 @@ fn lead() -> u64 {
 /// The most a scratch file's writer runs ahead of its writeback.
 const MAX_LEAD: u64 = 1 << 30;
 
+/// The most time's worth of writeback a scratch file's writer runs ahead by, well within the
+/// 30 s after which the kernel writes dirty pages back by itself (`dirty_expire_centisecs`).
+const AHEAD_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[cfg(target_os = "linux")]
 fn dirty_background_threshold() -> Option<u64> {
     let read = |path: &str| std::fs::read_to_string(path).ok();
     let number = |text: Option<String>| text?.trim().parse::<u64>().ok();
-    let kib = |meminfo: &str, key: &str| -> Option<u64> {
-        let line = meminfo.lines().find(|l| l.starts_with(key))?;
-        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+    // `key value` lines (/proc/meminfo in kB, a cgroup's memory.stat in bytes).
+    let field = |text: &str, key: &str| -> Option<u64> {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(key))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
     };
-    let mut available = kib(&read("/proc/meminfo")?, "MemAvailable:")?;
-    // A container's memory limit (cgroup v2, then v1), minus what it uses already.
-    for (max, current) in [
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
-    ] {
-        if let (Some(max), Some(current)) = (number(read(max)), number(read(current))) {
-            available = available.min(max.saturating_sub(current));
-        }
+    let mut available = field(&read("/proc/meminfo")?, "MemAvailable:")? * 1024;
+    // A container's or service's memory limit, as the kernel counts what is available to it:
+    // the room left under the limit plus the page cache it could reclaim (cgroup v2 at the
+    // root of the namespace and at this process's own group, then v1).
+    let own = read("/proc/self/cgroup")
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
+        .map(|path| format!("/sys/fs/cgroup{}", path.trim_end_matches('/')));
+    let mut groups: Vec<(String, &str, &str, &str)> = vec![(
+        "/sys/fs/cgroup/memory".into(),
+        "limit_in_bytes",
+        "usage_in_bytes",
+        "total_cache",
+    )];
+    for dir in std::iter::once("/sys/fs/cgroup".to_string()).chain(own) {
+        groups.push((dir, "max", "current", "file"));
+    }
+    for (dir, max, current, cache) in &groups {
+        let (Some(max), Some(current)) = (
+            number(read(&format!("{dir}/memory.{max}"))),
+            number(read(&format!("{dir}/memory.{current}"))),
+        ) else {
+            continue;
+        };
+        let cache = read(&format!("{dir}/memory.stat"))
+            .and_then(|stat| field(&stat, cache))
+            .unwrap_or(0);
+        available = available.min(max.saturating_sub(current).saturating_add(cache));
     }
     match number(read("/proc/sys/vm/dirty_background_bytes")) {
         Some(bytes) if bytes > 0 => Some(bytes.min(available)),
