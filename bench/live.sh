@@ -4,7 +4,8 @@
 # app-like writer (Python sqlite3, timeout 5 s, one small UPDATE per transaction, 20 and 100
 # commits/s) during `snapshot`, `apply` and a live `restore --snapshot`, in `delete` and WAL
 # mode, with the current method and the previous one side by side
-# (`JOBSWEEP_COPY_METHOD=backup`, a hidden switch for this comparison only).
+# (`JOBSWEEP_COPY_METHOD=backup`, a hidden switch for this comparison only); first, the snapshot
+# alone next to `sqlite3 .backup` + `zstd -3 -T0` + `sha256sum` of the same file (median of 3).
 #
 # usage: bench/live.sh [DATA_DIR] [SIZE_MIB] [RATES] [MODES] [COMMANDS]
 #   defaults: ./bench-data 1024 20,100 delete,wal snapshot,apply,restore
