@@ -1417,6 +1417,84 @@ pub fn delete(store: &Store, id: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// Writes `pieces` through an [`Announce`] while a [`Following`] reader on another thread
+    /// reads the file; returns what the reader read.
+    fn follow_while_writing(pieces: &[Vec<u8>]) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("followed.zst");
+        let file = File::create(&path).unwrap();
+        let grown = Arc::new(Grown::default());
+        let mut reader = Following {
+            file: File::open(&path).unwrap(),
+            at: 0,
+            grown: Arc::clone(&grown),
+        };
+        let follower = std::thread::spawn(move || {
+            let mut read = Vec::new();
+            reader.read_to_end(&mut read).unwrap();
+            read
+        });
+        let mut writer = Announce {
+            inner: FlushBehind::new(file),
+            written: 0,
+            grown: Some(grown),
+        };
+        for piece in pieces {
+            writer.write_all(piece).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        drop(writer);
+        follower.join().unwrap()
+    }
+
+    #[test]
+    fn a_follower_reads_the_file_as_it_is_written_and_ends_with_its_writer() {
+        let pieces: Vec<Vec<u8>> = (0..20u8)
+            .map(|i| vec![i; 100_000 + usize::from(i) * 7])
+            .collect();
+        assert_eq!(follow_while_writing(&pieces), pieces.concat());
+    }
+
+    /// A writer that wrote nothing (compression failed at once) still lets its follower end.
+    #[test]
+    fn a_follower_of_a_writer_that_wrote_nothing_ends() {
+        assert!(follow_while_writing(&[]).is_empty());
+    }
+
+    /// The read-back of a new snapshot judges what the file holds: a byte changed after the
+    /// compressor hashed it is a checksum mismatch naming the file (exit 4).
+    #[test]
+    fn the_read_back_catches_a_file_that_differs_from_what_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let zst = dir.path().join("new.db.zst");
+        let image: Vec<u8> = (0..300_000u32).map(|i| (i % 97) as u8).collect();
+        File::create(&zst).unwrap();
+        let mut compressor = Compressor::create(&zst, Some(image.len() as u64), None).unwrap();
+        compressor.write_all(&image).unwrap();
+        let (image_sum, file_sum) = compressor.finish().unwrap();
+        let mut m = manifest("20260302T041506Z-0a1b2c3d", "2026-03-02T04:15:06Z");
+        (m.image_bytes, m.image_sha256) = (image_sum.bytes, image_sum.hex());
+        (m.file_bytes, m.file_sha256) = (file_sum.bytes, file_sum.hex());
+        let read_back = |path: &Path| {
+            decode(
+                File::open(path).unwrap(),
+                io::sink(),
+                &ProgressBar::hidden(),
+                Rehash::JustWritten,
+            )
+        };
+        read_back(&zst).judge(&zst, &m).unwrap();
+        let mut bytes = fs::read(&zst).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        fs::write(&zst, bytes).unwrap();
+        let err = read_back(&zst).judge(&zst, &m).unwrap_err();
+        assert!(matches!(
+            err.downcast_ref::<SnapshotError>(),
+            Some(SnapshotError::FileChecksum { .. })
+        ));
+    }
+
     fn manifest(id: &str, created: &str) -> Manifest {
         Manifest {
             id: id.into(),
