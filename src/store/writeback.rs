@@ -208,14 +208,19 @@ fn pace(file: &File, shared: &Shared) {
         } else {
             started
         };
-        // Pages the writer leaves dirty for longer than the kernel's 30 s would be written back
-        // by the kernel in a burst: on a slow disk the lead shrinks to what it writes in
-        // AHEAD_FOR (never below the two windows of inline pacing).
+        // 30 s after a file was first dirtied, the kernel writes back whatever of it is still
+        // dirty, in a burst (`dirty_expire_centisecs`: per file, and a file written all along
+        // never turns clean). So the lead is at most what the disk writes back in AHEAD_FOR,
+        // and from AHEAD_UNTIL on it is the two windows of inline pacing: by the 30 s mark
+        // little of the file is dirty.
+        let late = began.elapsed() > AHEAD_UNTIL;
         let seconds = began.elapsed().as_secs_f64().max(0.001);
         let paced = (done as f64 / seconds * AHEAD_FOR.as_secs_f64()) as u64;
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         state.flushed = done;
-        if done >= 4 * WINDOW {
+        if late {
+            state.paced_lead = Some(2 * WINDOW + 1);
+        } else if done >= 4 * WINDOW {
             state.paced_lead = Some(paced.max(2 * WINDOW + 1));
         }
         shared.changed.notify_all();
@@ -235,9 +240,12 @@ fn lead() -> u64 {
 /// The most a scratch file's writer runs ahead of its writeback.
 const MAX_LEAD: u64 = 1 << 30;
 
-/// The most time's worth of writeback a scratch file's writer runs ahead by, well within the
-/// 30 s after which the kernel writes dirty pages back by itself (`dirty_expire_centisecs`).
+/// The most time's worth of writeback a scratch file's writer runs ahead by.
 const AHEAD_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a scratch file's writer runs ahead at all: with [`AHEAD_FOR`], within the 30 s
+/// after which the kernel writes back a dirty file by itself (`dirty_expire_centisecs`).
+const AHEAD_UNTIL: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[cfg(target_os = "linux")]
 fn dirty_background_threshold() -> Option<u64> {
