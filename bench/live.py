@@ -204,6 +204,7 @@ def alone(bin_, master, work, mode):
     env = dict(os.environ)
     env.pop("JOBSWEEP_COPY_METHOD", None)
     ours, theirs, synced = [], [], []
+    shutil.rmtree(store, ignore_errors=True)
     for _ in range(ROUNDS):
         # Each run's files are removed after it, then synced and left to settle, so that
         # neither run pays for the other's removals (on a disk mounted with `discard`).

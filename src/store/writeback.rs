@@ -51,7 +51,7 @@ enum Pacing {
         started: u64,
     },
     /// A thread of its own does ([`pace`]); the writer waits only when it is `lead` bytes
-    /// ahead of what is written back (or [`AHEAD_FOR`] of the disk's measured speed, when less).
+    /// ahead of what is written back (or less, by the disk's measured speed: see [`pace`]).
     Behind { shared: Arc<Shared>, lead: u64 },
 }
 
@@ -68,7 +68,7 @@ struct Paced {
     written: u64,
     /// Written back up to here.
     flushed: u64,
-    /// What the disk wrote back in [`AHEAD_FOR`] so far (`None` until measured).
+    /// The lead the disk's measured speed allows (`None` until measured; see [`pace`]).
     paced_lead: Option<u64>,
     /// The writer is done: the thread writes back the rest and ends.
     closed: bool,
@@ -174,6 +174,7 @@ fn pace(file: &File, shared: &Shared) {
         }
     }
     let _gone = Gone(shared);
+    let expiry = dirty_expiry();
     let began = std::time::Instant::now();
     let mut started = 0u64;
     loop {
@@ -208,14 +209,15 @@ fn pace(file: &File, shared: &Shared) {
         } else {
             started
         };
-        // 30 s after a file was first dirtied, the kernel writes back whatever of it is still
-        // dirty, in a burst (`dirty_expire_centisecs`: per file, and a file written all along
-        // never turns clean). So the lead is at most what the disk writes back in AHEAD_FOR,
-        // and from AHEAD_UNTIL on it is the two windows of inline pacing: by the 30 s mark
-        // little of the file is dirty.
-        let late = began.elapsed() > AHEAD_UNTIL;
+        // `expiry` (30 s by default) after a file was first dirtied, the kernel writes back
+        // whatever of it is still dirty, in a burst (`dirty_expire_centisecs`: per file, and a
+        // file written all along never turns clean). So the lead is at most what the disk has
+        // written back per quarter of it, and after half of it the lead is the two windows of
+        // inline pacing: a quarter of it is left as a margin for a disk slower than measured.
+        let (ahead_for, ahead_until) = (expiry / 4, expiry / 2);
+        let late = began.elapsed() > ahead_until;
         let seconds = began.elapsed().as_secs_f64().max(0.001);
-        let paced = (done as f64 / seconds * AHEAD_FOR.as_secs_f64()) as u64;
+        let paced = (done as f64 / seconds * ahead_for.as_secs_f64()) as u64;
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         state.flushed = done;
         if late {
@@ -240,12 +242,15 @@ fn lead() -> u64 {
 /// The most a scratch file's writer runs ahead of its writeback.
 const MAX_LEAD: u64 = 1 << 30;
 
-/// The most time's worth of writeback a scratch file's writer runs ahead by.
-const AHEAD_FOR: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// How long a scratch file's writer runs ahead at all: with [`AHEAD_FOR`], within the 30 s
-/// after which the kernel writes back a dirty file by itself (`dirty_expire_centisecs`).
-const AHEAD_UNTIL: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long after a file was first dirtied the kernel writes it back by itself.
+fn dirty_expiry() -> std::time::Duration {
+    let centis = std::fs::read_to_string("/proc/sys/vm/dirty_expire_centisecs")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .filter(|&c| c > 0)
+        .unwrap_or(3000);
+    std::time::Duration::from_millis(centis * 10)
+}
 
 #[cfg(target_os = "linux")]
 fn dirty_background_threshold() -> Option<u64> {
@@ -258,24 +263,30 @@ fn dirty_background_threshold() -> Option<u64> {
             .find(|l| l.split_whitespace().next() == Some(key))?;
         line.split_whitespace().nth(1)?.parse::<u64>().ok()
     };
-    let mut available = field(&read("/proc/meminfo")?, "MemAvailable:")? * 1024;
+    let global = field(&read("/proc/meminfo")?, "MemAvailable:")? * 1024;
+    let mut available = global;
     // A container's or service's memory limit, as the kernel counts what is available to it:
-    // the room left under the limit plus the page cache it could reclaim (cgroup v2 at the
-    // root of the namespace and at this process's own group, then v1).
-    let own = read("/proc/self/cgroup")
-        .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
-        })
-        .map(|path| format!("/sys/fs/cgroup{}", path.trim_end_matches('/')));
+    // the room left under the limit plus the page cache it could reclaim, the least over the
+    // groups above this process (cgroup v2, from its own group up to the root; then v1).
     let mut groups: Vec<(String, &str, &str, &str)> = vec![(
         "/sys/fs/cgroup/memory".into(),
         "limit_in_bytes",
         "usage_in_bytes",
         "total_cache",
     )];
-    for dir in std::iter::once("/sys/fs/cgroup".to_string()).chain(own) {
-        groups.push((dir, "max", "current", "file"));
+    let own = read("/proc/self/cgroup")
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
+        .unwrap_or_default();
+    let mut path = own.trim_end_matches('/').to_string();
+    loop {
+        groups.push((format!("/sys/fs/cgroup{path}"), "max", "current", "file"));
+        match path.rfind('/') {
+            Some(at) => path.truncate(at),
+            None => break,
+        }
     }
     for (dir, max, current, cache) in &groups {
         let (Some(max), Some(current)) = (
@@ -290,7 +301,10 @@ fn dirty_background_threshold() -> Option<u64> {
         available = available.min(max.saturating_sub(current).saturating_add(cache));
     }
     match number(read("/proc/sys/vm/dirty_background_bytes")) {
-        Some(bytes) if bytes > 0 => Some(bytes.min(available)),
+        // A byte count is the whole machine's: a group gets its share of it.
+        Some(bytes) if bytes > 0 => {
+            Some((bytes as u128 * available as u128 / global.max(1) as u128) as u64)
+        }
         _ => Some(available / 100 * number(read("/proc/sys/vm/dirty_background_ratio"))?),
     }
 }

@@ -230,6 +230,34 @@ fn verify_passes_on_good_snapshots() {
     assert_no_temp_files(&env);
 }
 
+/// A compressed file that does not hold what was written to it (a fail point changes its first
+/// byte after the compressor hashed it) is refused by the read-back that runs beside
+/// compression: exit 4 naming the file, and no snapshot, no temp file, the database untouched.
+#[test]
+fn a_new_snapshot_whose_file_differs_from_what_was_written_is_refused() {
+    let env = TestEnv::with("current", &["guide"]);
+    let before_db = fs::read(&env.db).unwrap();
+    let out = env
+        .cmd()
+        .args(["--lang", "en", "snapshot"])
+        .env("JOBSWEEP_FAILPOINT", "garble-snapshot-write")
+        .output()
+        .unwrap();
+    let line = assert_error(&out, 4);
+    assert!(line.contains("file checksum differs"), "{line}");
+    assert!(line.contains(".db.zst"), "the line names the file: {line}");
+    assert_eq!(fs::read(&env.db).unwrap(), before_db);
+    let list = run(&env, &["--json", "snapshot", "list"]);
+    assert_eq!(stdout_json(&list)["snapshots"].as_array().unwrap().len(), 0);
+    assert_no_temp_files(&env);
+    // Without the fail point the same database snapshots fine.
+    let id = id_of(&snap(&env));
+    env.cmd()
+        .args(["snapshot", "verify", &id])
+        .assert()
+        .success();
+}
+
 /// Damages the newest snapshot with `damage`, then checks that verify and restore both refuse it
 /// with exit 4 and a line containing `expect`, leaving the db and store as they were.
 fn damaged(damage: impl Fn(&TestEnv, &str), expect: &str) {
