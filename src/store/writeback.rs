@@ -6,7 +6,7 @@
 //! app's commits are small fsyncs, and they queue behind that burst for seconds: on ext4's default
 //! `data=ordered`, a journal commit first writes out the data newly allocated to any file.
 //! Here each window is handed to the disk as soon as it is written and the window before it is
-//! waited for, so no more than two windows of ours are ever queued at the disk (PostgreSQL's
+//! waited for, so no more than two windows of a file are ever queued at the disk (PostgreSQL's
 //! `backend_flush_after` does the same for the same reason).
 //!
 //! A scratch image ([`FlushBehind::ahead`]) is paced by a thread of its own instead, and its
