@@ -280,7 +280,7 @@ pub fn create(
     // file is written and read back, and compression runs beside the export (design.md §8.4).
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
-    let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
+    let zst_tmp = Scratch::create_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
     let mut compressor = Compressor::create(&zst_tmp, None, None)?;
     let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
     let facts = db
@@ -336,6 +336,15 @@ fn spawn_check(image: &Path, sealing: &Sealing) -> std::thread::JoinHandle<Resul
     std::thread::spawn(move || engine::image_format(facts.engine).check(&path, &facts))
 }
 
+/// What the check thread found (a thread that died is an error of its own).
+fn check_outcome(
+    checker: std::thread::JoinHandle<Result<Option<String>>>,
+) -> Result<Option<String>> {
+    checker
+        .join()
+        .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()))
+}
+
 /// Step 1 of a snapshot: the consistent image of `db`, in a temp file in the store (same
 /// volume, never in memory), in the shortest lock window the engine allows.
 pub fn take_image(
@@ -346,7 +355,7 @@ pub fn take_image(
 ) -> Result<Image> {
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
-    let path = temp_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
+    let path = Scratch::create_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
     let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
     let facts = db.export_image(&path, &sink.into().engine(label))?;
     Ok(Image {
@@ -386,7 +395,7 @@ fn from_image(
 ) -> Result<Manifest> {
     let dir = store.snapshots_dir();
     // 2. Compress (hashing both sides) while the engine checks the image on another thread.
-    let zst_tmp = temp_in(&dir, &format!("{TEMP_PREFIX}{}-", sealing.id), ".db.zst")?;
+    let zst_tmp = Scratch::create_in(&dir, &format!("{TEMP_PREFIX}{}-", sealing.id), ".db.zst")?;
     // 3. The verify pass reads the compressed file back as it is written, beside compression.
     let grown = Arc::new(Grown::default());
     let follower = Following {
@@ -417,9 +426,7 @@ fn from_image(
         }
     };
     // The check has usually ended before compression: then nothing reads the image any more.
-    let check = checker
-        .join()
-        .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into()));
+    let check = check_outcome(checker);
     let removal = dispose.map(|image| std::thread::spawn(move || drop(image)));
     let sealed = seal(
         sealing,
@@ -531,12 +538,7 @@ fn seal(
                     bar.finish_and_clear();
                     return Err(e);
                 }
-                verified => (
-                    verified,
-                    checker
-                        .join()
-                        .unwrap_or_else(|_| Err(SnapshotError::CheckThreadFailed.into())),
-                ),
+                verified => (verified, check_outcome(checker)),
             }
         }
     };
@@ -577,16 +579,6 @@ fn closed_pipe(e: &anyhow::Error) -> bool {
             .downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
     })
-}
-
-/// A temp file that is removed when dropped (also on every error path).
-fn temp_in(dir: &Path, prefix: &str, suffix: &str) -> Result<Scratch> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .suffix(suffix)
-        .tempfile_in(dir)
-        .map(|f| Scratch::new(f.into_temp_path()))
-        .map_err(|e| store::write_error(dir, e))
 }
 
 /// A SHA-256 and a byte count.
@@ -662,22 +654,20 @@ impl Grown {
 /// is done when dropped (on success or failure).
 struct Announce {
     inner: FlushBehind,
-    written: u64,
     grown: Option<Arc<Grown>>,
 }
 
 impl Write for Announce {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        if self.written == 0 && n > 0 && failpoint::active("garble-snapshot-write") {
+        if self.inner.written() == n as u64 && n > 0 && failpoint::active("garble-snapshot-write") {
             // Test-only: the file gets another first byte than the one hashed, as a faulty
             // write path would leave it; the read-back must refuse the snapshot.
             use std::os::unix::fs::FileExt;
             self.inner.get_ref().write_all_at(&[buf[0] ^ 0xff], 0)?;
         }
-        self.written += n as u64;
         if let Some(grown) = &self.grown {
-            grown.grew(Some(self.written), false);
+            grown.grew(Some(self.inner.written()), false);
         }
         Ok(n)
     }
@@ -689,7 +679,7 @@ impl Write for Announce {
 impl Drop for Announce {
     fn drop(&mut self) {
         if let Some(grown) = &self.grown {
-            grown.grew(Some(self.written), true);
+            grown.grew(Some(self.inner.written()), true);
         }
     }
 }
@@ -788,7 +778,6 @@ impl Compressor {
                 BUF,
                 Announce {
                     inner: FlushBehind::new(file),
-                    written: 0,
                     grown,
                 },
             ),
@@ -1036,7 +1025,7 @@ pub fn extract_to(
 ) -> Result<Scratch> {
     store.check()?;
     let zst = data_path(store, &m.id);
-    let tmp = temp_in(dir, &format!("{prefix}{}-", m.id), ".db")?;
+    let tmp = Scratch::create_in(dir, &format!("{prefix}{}-", m.id), ".db")?;
     let file = store::no_follow()
         .write(true)
         .truncate(true)
@@ -1443,7 +1432,6 @@ mod tests {
         });
         let mut writer = Announce {
             inner: FlushBehind::new(file),
-            written: 0,
             grown: Some(grown),
         };
         for piece in pieces {

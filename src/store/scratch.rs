@@ -24,8 +24,18 @@ const STEP: u64 = 16 << 20;
 pub struct Scratch(Option<TempPath>);
 
 impl Scratch {
-    pub fn new(path: TempPath) -> Scratch {
+    fn new(path: TempPath) -> Scratch {
         Scratch(Some(path))
+    }
+
+    /// A new empty file named `<prefix><random><suffix>` in `dir`.
+    pub fn create_in(dir: &Path, prefix: &str, suffix: &str) -> anyhow::Result<Scratch> {
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .suffix(suffix)
+            .tempfile_in(dir)
+            .map(|f| Scratch::new(f.into_temp_path()))
+            .map_err(|e| crate::store::write_error(dir, e))
     }
 
     /// Gives the file its final name; it is no longer removed. When that fails it is removed

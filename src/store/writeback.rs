@@ -149,6 +149,11 @@ impl FlushBehind {
     pub fn get_ref(&self) -> &File {
         &self.file
     }
+
+    /// Bytes written through this writer so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
 }
 
 impl Drop for FlushBehind {

@@ -231,12 +231,7 @@ impl engine::Database for PgEngine {
     }
 
     fn comparable_image(&self, scratch: &Path, progress: &Progress) -> Result<LiveImage> {
-        let temp = tempfile::Builder::new()
-            .prefix(".live-")
-            .tempfile_in(scratch)
-            .map_err(|e| crate::store::write_error(scratch, e))?
-            .into_temp_path();
-        let temp = crate::store::Scratch::new(temp);
+        let temp = crate::store::Scratch::create_in(scratch, ".live-", "")?;
         self.export_image(&temp, progress)?;
         Ok(LiveImage::Copy(temp))
     }

@@ -52,12 +52,7 @@ pub fn comparable(db: &Database, scratch: &Path, progress: &Progress) -> Result<
     if db.journal_mode()? == "wal" {
         return Ok(LiveImage::InPlace(db.path.clone()));
     }
-    let image = tempfile::Builder::new()
-        .prefix(&format!("{EXTRACT_PREFIX}live-"))
-        .suffix(".db")
-        .tempfile_in(scratch)
-        .map(|f| store::Scratch::new(f.into_temp_path()))
-        .map_err(|e| store::write_error(scratch, e))?;
+    let image = store::Scratch::create_in(scratch, &format!("{EXTRACT_PREFIX}live-"), ".db")?;
     copy_image(db, &image, progress)?;
     Ok(LiveImage::Copy(image))
 }
