@@ -179,6 +179,7 @@ fn exit_and_hint(e: &(dyn std::error::Error + 'static)) -> Option<(Exit, Option<
             | SnapshotError::Undecompressable { .. }
             | SnapshotError::ImageSize { .. }
             | SnapshotError::ImageChecksum { .. }
+            | SnapshotError::ImageDiffers { .. }
             | SnapshotError::ManifestUnreadable { .. }
             | SnapshotError::ManifestDamaged { .. }
             | SnapshotError::ManifestIdDiffers { .. }

@@ -387,13 +387,12 @@ fn restore_live(
     }
     // 3. The pre-restore snapshot, from that same image: it keeps what is discarded.
     let pre = snapshot::create_from_image(
-        &current,
+        current,
         &store,
         Reason::PreRestore,
         Some(crate::render::labels::pre_restore_note(&m.id)),
         settings,
     )?;
-    drop(current);
     report.pre_restore_snapshot_id = Some(pre.id.clone());
     // The label of the step the app waits for, on a terminal (like the progress bars).
     if settings.progress {

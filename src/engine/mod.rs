@@ -453,8 +453,13 @@ pub trait Database {
     /// Writes a consistent image of the database into the existing empty file `dest` (a temp
     /// file in the store), never blocking the app's writers for long (design.md §3): SQLite
     /// copies pages; PostgreSQL writes a logical dump of every base table from one MVCC
-    /// snapshot.
-    fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts>;
+    /// snapshot. `tap` is shown what the engine writes while it writes it, where it can.
+    fn export_image(
+        &self,
+        dest: &Path,
+        progress: &Progress,
+        tap: &mut dyn ImageTap,
+    ) -> Result<ImageFacts>;
 
     /// Whether the engine can write its image as one stream, front to back
     /// ([`Database::export_stream`]): a snapshot then compresses and hashes it on the way and
@@ -487,6 +492,22 @@ pub trait Database {
     /// mode, where a long read would block the app's commits; PostgreSQL: a fresh export), or
     /// the live file itself (SQLite in WAL mode, where reading never blocks writers).
     fn comparable_image(&self, scratch: &Path, progress: &Progress) -> Result<LiveImage>;
+}
+
+/// Shown an image's bytes while an engine is still writing it, so that a snapshot compresses
+/// them beside the copy (design.md §3.4). Only a hint: bytes shown may be rewritten before the
+/// image is final, and the snapshot keeps what it made of them only where the final image holds
+/// the same bytes.
+pub trait ImageTap {
+    /// `bytes` were just written at `offset` of the image.
+    fn wrote(&mut self, offset: u64, bytes: &[u8]);
+}
+
+/// An image nobody compresses early (diff's live copy).
+pub struct Untapped;
+
+impl ImageTap for Untapped {
+    fn wrote(&mut self, _offset: u64, _bytes: &[u8]) {}
 }
 
 /// See [`Database::comparable_image`].

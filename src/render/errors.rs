@@ -617,6 +617,11 @@ pub fn snapshot(e: &SnapshotError) -> String {
             short(manifest),
             short(actual)
         ),
+        ImageDiffers { path, at } => t!(
+            "{}: 압축 해제 결과가 이미지와 {at} 바이트부터 다릅니다",
+            "{}: decompresses to other bytes than the image's from byte {at}",
+            path.display()
+        ),
         ManifestUnreadable { path, err } => t!(
             "매니페스트 {} 을(를) 읽을 수 없습니다: {err}",
             "cannot read manifest {}: {err}",

@@ -17,8 +17,8 @@ use crate::core::jobs::{Criteria, Survey};
 use crate::core::schema::Schema;
 use crate::core::time::DbTimezone;
 use crate::engine::{
-    self, CommitError, EngineKind, Identity, ImageFacts, ImageFormat, LiveImage, Progress, Reading,
-    ServerError, ServerId, TableRows,
+    self, CommitError, EngineKind, Identity, ImageFacts, ImageFormat, ImageTap, LiveImage,
+    Progress, Reading, ServerError, ServerId, TableRows, Untapped,
 };
 
 use crate::journal::{Change, Skipped};
@@ -185,14 +185,21 @@ impl engine::Database for PgEngine {
         Ok((Box::new(tx), survey))
     }
 
-    fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts> {
-        let mut file = std::fs::OpenOptions::new()
+    fn export_image(
+        &self,
+        dest: &Path,
+        progress: &Progress,
+        tap: &mut dyn ImageTap,
+    ) -> Result<ImageFacts> {
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .truncate(true)
             .open(dest)
             .map_err(|e| crate::store::write_error(dest, e))?;
-        // No fsync: the image is a scratch file (diff's live side), deleted after use.
-        self.export_stream(&mut file, progress)
+        // No fsync: the image is a scratch file (diff's live side, restore's pre-restore
+        // image), deleted after use. Written front to back: every byte is final as written.
+        let mut out = Tapped { file, tap, at: 0 };
+        self.export_stream(&mut out, progress)
     }
 
     fn exports_as_stream(&self) -> bool {
@@ -232,8 +239,28 @@ impl engine::Database for PgEngine {
 
     fn comparable_image(&self, scratch: &Path, progress: &Progress) -> Result<LiveImage> {
         let temp = crate::store::Scratch::create_in(scratch, ".live-", "")?;
-        self.export_image(&temp, progress)?;
+        self.export_image(&temp, progress, &mut Untapped)?;
         Ok(LiveImage::Copy(temp))
+    }
+}
+
+/// An image file that shows each write to a tap as well ([`engine::ImageTap`]).
+struct Tapped<'a> {
+    file: std::fs::File,
+    tap: &'a mut dyn ImageTap,
+    at: u64,
+}
+
+impl Write for Tapped<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.tap.wrote(self.at, &buf[..n]);
+        self.at += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 

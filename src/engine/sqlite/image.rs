@@ -14,8 +14,9 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{rawcopy, sqlite_error, Database};
-use crate::engine::{previous_copy_method, EngineKind, ImageFacts, LiveImage, Progress};
+use crate::engine::{previous_copy_method, EngineKind, ImageFacts, ImageTap, LiveImage};
 use crate::engine::{EngineError, WriteFailure};
+use crate::engine::{Progress, Untapped};
 use crate::render::labels::{copy_notice, CopyNotice};
 use crate::store::{self, FlushBehind, EXTRACT_PREFIX};
 
@@ -32,8 +33,13 @@ const MAX_STEP_PAGES: i32 = 4096;
 
 /// Writes a consistent image of `source` into the existing empty file `dest`, in rollback-journal
 /// form (it opens anywhere without `-wal`/`-shm` files).
-pub fn export(source: &Database, dest: &Path, progress: &Progress) -> Result<ImageFacts> {
-    let (page_size, page_count) = copy_image(source, dest, progress)?;
+pub fn export(
+    source: &Database,
+    dest: &Path,
+    progress: &Progress,
+    tap: &mut dyn ImageTap,
+) -> Result<ImageFacts> {
+    let (page_size, page_count) = copy_image(source, dest, progress, tap)?;
     mark_rollback_mode(dest)?;
     Ok(ImageFacts {
         engine: EngineKind::Sqlite,
@@ -53,7 +59,7 @@ pub fn comparable(db: &Database, scratch: &Path, progress: &Progress) -> Result<
         return Ok(LiveImage::InPlace(db.path.clone()));
     }
     let image = store::Scratch::create_in(scratch, &format!("{EXTRACT_PREFIX}live-"), ".db")?;
-    copy_image(db, &image, progress)?;
+    copy_image(db, &image, progress, &mut Untapped)?;
     Ok(LiveImage::Copy(image))
 }
 
@@ -104,9 +110,14 @@ pub fn import(
 
 /// Copies `source` into the existing (empty) file `image`, and returns its page size and count.
 /// Rollback-journal mode: a raw copy of the pages under the SHARED lock (`rawcopy`), released
-/// before anything else happens. WAL mode: the backup API inside one read transaction, which
-/// never blocks the app's writers (design.md §3).
-fn copy_image(source: &Database, image: &Path, progress: &Progress) -> Result<(u32, u64)> {
+/// before anything else happens; its draft is shown to `tap`. WAL mode: the backup API inside
+/// one read transaction, which never blocks the app's writers (design.md §3).
+fn copy_image(
+    source: &Database,
+    image: &Path,
+    progress: &Progress,
+    tap: &mut dyn ImageTap,
+) -> Result<(u32, u64)> {
     let wal = source.journal_mode()? == "wal";
     if !wal && !previous_copy_method() {
         // Never through a link planted at the temp name (design.md §4).
@@ -116,7 +127,7 @@ fn copy_image(source: &Database, image: &Path, progress: &Progress) -> Result<(u
             .truncate(true)
             .open(image)
             .map_err(|e| store::write_error(image, e))?;
-        let copied = rawcopy::copy(source, out, image, progress)?;
+        let copied = rawcopy::copy(source, out, image, progress, tap)?;
         return Ok((copied.page_size, copied.page_count));
     }
     // SQLite must not follow a link planted at the temp name either (design.md §4).

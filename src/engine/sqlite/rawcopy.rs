@@ -19,7 +19,7 @@ use rusqlite::ffi;
 
 use crate::engine::sqlite::{sqlite_error, Database};
 use crate::engine::EngineError;
-use crate::engine::Progress;
+use crate::engine::{ImageTap, Progress};
 use crate::failpoint;
 use crate::render::labels::{copy_notice, CopyNotice};
 use crate::store::{self, FlushBehind};
@@ -47,13 +47,19 @@ pub struct Copied {
 /// written. The lock is held for one read of the file from the page cache (the draft is never
 /// read back under it), and the result is exactly the committed state the lock protects.
 /// `out` is not synced (a scratch file), but its draft is written back as it grows so that the
-/// app's commits never wait behind a burst of it (design.md §3.4).
-pub fn copy(source: &Database, out: File, image: &Path, progress: &Progress) -> Result<Copied> {
+/// app's commits never wait behind a burst of it (design.md §3.4). The draft is shown to `tap`.
+pub fn copy(
+    source: &Database,
+    out: File,
+    image: &Path,
+    progress: &Progress,
+    tap: &mut dyn ImageTap,
+) -> Result<Copied> {
     let conn = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
     let file = main_file(source)?;
     let mut out = FlushBehind::ahead(out);
-    let drafted = draft(source, file, &mut out, image, progress)?;
+    let drafted = draft(source, file, &mut out, image, progress, tap)?;
     failpoint::hit("pause-snapshot-after-draft");
     // The first read of a deferred transaction takes the SHARED lock (waiting up to the busy
     // timeout for a writer) and keeps it until COMMIT.
@@ -161,6 +167,7 @@ fn draft(
     out: &mut FlushBehind,
     image: &Path,
     progress: &Progress,
+    tap: &mut dyn ImageTap,
 ) -> Result<ChunkHashes> {
     let mut size: i64 = 0;
     // SAFETY: as in `read_at`; xFileSize writes one integer.
@@ -188,6 +195,7 @@ fn draft(
         out.write_all(&buf[..n])
             .map_err(|e| store::write_error(image, e))?;
         drafted.chunks.push(drafted.hash(&buf[..n]));
+        tap.wrote(offset, &buf[..n]);
         offset += n as u64;
         bar.set_position(offset);
     }

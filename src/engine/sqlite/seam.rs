@@ -14,7 +14,8 @@ use crate::core::jobs::{Criteria, Survey};
 use crate::core::schema::Schema;
 use crate::core::time::DbTimezone;
 use crate::engine::{
-    self, Access, CommitError, Identity, ImageFacts, ImageFormat, LiveImage, Progress, Reading,
+    self, Access, CommitError, Identity, ImageFacts, ImageFormat, ImageTap, LiveImage, Progress,
+    Reading,
 };
 use crate::failpoint;
 use crate::journal::{Change, Skipped};
@@ -89,8 +90,13 @@ impl engine::Database for Sqlite {
         Ok((Box::new(tx), survey))
     }
 
-    fn export_image(&self, dest: &Path, progress: &Progress) -> Result<ImageFacts> {
-        image::export(self, dest, progress)
+    fn export_image(
+        &self,
+        dest: &Path,
+        progress: &Progress,
+        tap: &mut dyn ImageTap,
+    ) -> Result<ImageFacts> {
+        image::export(self, dest, progress, tap)
     }
 
     fn import_image(

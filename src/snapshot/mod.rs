@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -21,9 +20,11 @@ use sha2::{Digest, Sha256};
 use crate::engine::{
     self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
 };
-use crate::failpoint;
 use crate::progress::{self, Sink, SnapshotStep};
 use crate::store::{self, FlushBehind, Scratch, Store, EXTRACT_PREFIX, TEMP_PREFIX};
+
+mod frames;
+use frames::{Drafted, Drafts};
 
 /// zstd level: the CLI's default, the best speed/size trade-off for text-heavy databases.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -150,6 +151,11 @@ pub enum SnapshotError {
         manifest: String,
         actual: String,
     },
+    /// A new snapshot's file decompresses to other bytes than the image's from offset `at`.
+    ImageDiffers {
+        path: PathBuf,
+        at: u64,
+    },
     ManifestUnreadable {
         path: PathBuf,
         err: String,
@@ -254,10 +260,12 @@ pub fn data_path(store: &Store, id: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // Creating
 
-/// A consistent image of a database in a temp file of the store, not yet compressed.
+/// A consistent image of a database in a temp file of the store, not yet compressed, and what
+/// was compressed of it while the engine wrote it.
 pub struct Image {
     pub path: Scratch,
     sealing: Sealing,
+    drafted: Drafted,
 }
 
 /// Takes a snapshot of `db` into `store` and returns its manifest. The caller holds the store
@@ -271,17 +279,15 @@ pub fn create(
 ) -> Result<Manifest> {
     let sink = sink.into();
     if !db.exports_as_stream() {
-        let Image { path, sealing } = take_image(db, store, reason, sink)?;
-        // Nothing else needs the image: it goes as soon as compression and the check are done.
-        let image = path.to_path_buf();
-        return from_image(&image, &sealing, Some(path), store, reason, note, sink);
+        let image = take_image(db, store, reason, sink)?;
+        return create_from_image(image, store, reason, note, sink);
     }
     // The engine's image is one stream: compress and hash it on the way, so no image-sized
     // file is written and read back, and compression runs beside the export (design.md §8.4).
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
     let zst_tmp = Scratch::create_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db.zst")?;
-    let mut compressor = Compressor::create(&zst_tmp, None, None)?;
+    let mut compressor = Compressor::create(&zst_tmp)?;
     let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
     let facts = db
         .export_stream(&mut compressor, &sink.engine(label))
@@ -312,10 +318,10 @@ pub fn create(
 /// How the engine's check of a new image runs, and the verify pass (design.md §3.4, §8.4).
 enum Checker {
     /// Over the image file, on its own thread beside compression (`check`: its outcome); the
-    /// verify pass (`follower`) read the compressed file back as it was written.
+    /// verify pass (`read_back`) reads the compressed file back beside the check.
     Running {
         check: Result<Option<String>>,
-        follower: std::thread::JoinHandle<Decoded>,
+        read_back: std::thread::JoinHandle<Decoded>,
     },
     /// Over the verify pass's decompressed bytes: a streamed image has no file.
     OnVerify,
@@ -346,7 +352,8 @@ fn check_outcome(
 }
 
 /// Step 1 of a snapshot: the consistent image of `db`, in a temp file in the store (same
-/// volume, never in memory), in the shortest lock window the engine allows.
+/// volume, never in memory), in the shortest lock window the engine allows. What the engine
+/// shows of it while it writes it is compressed meanwhile (`frames`, design.md §3.4).
 pub fn take_image(
     db: &dyn Database,
     store: &Store,
@@ -355,9 +362,11 @@ pub fn take_image(
 ) -> Result<Image> {
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
-    let path = Scratch::create_in(&dir, &format!("{TEMP_PREFIX}{id}-"), ".db")?;
+    let prefix = format!("{TEMP_PREFIX}{id}-");
+    let path = Scratch::create_in(&dir, &prefix, ".db")?;
     let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
-    let facts = db.export_image(&path, &sink.into().engine(label))?;
+    let mut drafts = Drafts::start(&dir, &prefix, ".db.zst");
+    let facts = db.export_image(&path, &sink.into().engine(label), &mut drafts)?;
     Ok(Image {
         path,
         sealing: Sealing {
@@ -366,82 +375,69 @@ pub fn take_image(
             source: db.identity(),
             facts,
         },
+        drafted: drafts.finish(),
     })
 }
 
-/// Steps 2-4 of a snapshot: compresses, checks and names `image`. The image stays (the caller's
-/// temp file): restore diffs it against the snapshot it puts back.
+/// Steps 2-4 of a snapshot: compresses, checks and names `image`, which is removed (a step at a
+/// time, `Scratch`) as soon as compression and the engine's check are done with it.
 pub fn create_from_image(
-    image: &Image,
+    image: Image,
     store: &Store,
     reason: Reason,
     note: Option<String>,
     sink: impl Into<Sink>,
 ) -> Result<Manifest> {
-    from_image(&image.path, &image.sealing, None, store, reason, note, sink)
-}
-
-/// Steps 2-4 of a snapshot of the image file `image`. `dispose`: the image itself, when nothing
-/// needs it afterwards; it is then removed (a step at a time, `Scratch`) as soon as compression
-/// and the engine's check are done with it.
-fn from_image(
-    image: &Path,
-    sealing: &Sealing,
-    dispose: Option<Scratch>,
-    store: &Store,
-    reason: Reason,
-    note: Option<String>,
-    sink: impl Into<Sink>,
-) -> Result<Manifest> {
-    let dir = store.snapshots_dir();
-    // 2. Compress (hashing both sides) while the engine checks the image on another thread.
-    let zst_tmp = Scratch::create_in(&dir, &format!("{TEMP_PREFIX}{}-", sealing.id), ".db.zst")?;
-    // 3. The verify pass reads the compressed file back as it is written, beside compression.
-    let grown = Arc::new(Grown::default());
-    let follower = Following {
-        file: File::open(&*zst_tmp).map_err(|e| store::write_error(&zst_tmp, e))?,
-        at: 0,
-        grown: Arc::clone(&grown),
-    };
-    let follower = std::thread::spawn(move || {
-        decode(
-            follower,
-            io::sink(),
-            &ProgressBar::hidden(),
-            Rehash::JustWritten,
-        )
-    });
-    let checker = spawn_check(image, sealing);
-    let label = progress::snapshot_step(reason.as_str(), &sealing.id, SnapshotStep::Compress);
+    let Image {
+        path,
+        sealing,
+        drafted,
+    } = image;
     let sink = sink.into();
-    let compressed = compress(image, &zst_tmp, sink, &label, Some(&grown));
-    // The follower reads to the end of what was written, whatever happened.
-    grown.grew(None, true);
-    let sums = match compressed {
-        Ok(sums) => sums,
+    // 2. Compress (hashing both sides) while the engine checks the image on another thread.
+    let checker = spawn_check(&path, &sealing);
+    let label = progress::snapshot_step(reason.as_str(), &sealing.id, SnapshotStep::Compress);
+    let bar = sink.bytes(fs::metadata(&*path).map_or(0, |m| m.len()), &label);
+    let prefix = format!("{TEMP_PREFIX}{}-", sealing.id);
+    let dir = store.snapshots_dir();
+    let written = frames::write(&path, Some(drafted), &dir, (&prefix, ".db.zst"), &bar);
+    bar.finish_and_clear();
+    // 3. The verify pass reads the file back from disk beside the check.
+    let read_back = written.and_then(|w| {
+        let file = File::open(&*w.file).map_err(|e| store::write_error(&w.file, e))?;
+        let pieces = w.pieces.clone();
+        let read_back = std::thread::spawn(move || {
+            decode(
+                file,
+                io::sink(),
+                &ProgressBar::hidden(),
+                Rehash::Pieces(pieces),
+            )
+        });
+        Ok((w, read_back))
+    });
+    let (written, read_back) = match read_back {
+        Ok(started) => started,
         Err(e) => {
             let _ = checker.join();
-            let _ = follower.join();
             return Err(e);
         }
     };
-    // The check has usually ended before compression: then nothing reads the image any more.
+    // The check usually ends before the read-back: then nothing reads the image any more.
     let check = check_outcome(checker);
-    let removal = dispose.map(|image| std::thread::spawn(move || drop(image)));
+    let removal = std::thread::spawn(move || drop(path));
     let sealed = seal(
-        sealing,
-        zst_tmp,
-        sums,
-        Checker::Running { check, follower },
+        &sealing,
+        written.file,
+        (written.image, written.file_sum),
+        Checker::Running { check, read_back },
         store,
         reason,
         note,
         sink,
     );
     // Named first, so that a run killed meanwhile still leaves its snapshot.
-    if let Some(removal) = removal {
-        let _ = removal.join();
-    }
+    let _ = removal.join();
     sealed
 }
 
@@ -497,14 +493,14 @@ fn seal(
     };
 
     // 3. Verify what is on disk: the compressed file decompresses to the same image (a file
-    // image's read-back ran beside compression: here its outcome is judged).
+    // image's read-back ran beside the check: here its outcome is judged).
     let bar = sink.bytes(
         manifest.image_bytes,
         &progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Verify),
     );
     let (verified, checked) = match checker {
-        Checker::Running { check, follower } => {
-            let verified = match follower.join() {
+        Checker::Running { check, read_back } => {
+            let verified = match read_back.join() {
                 Ok(decoded) => {
                     bar.set_position(decoded.image_sum.bytes);
                     match fs::metadata(&*zst_tmp) {
@@ -631,88 +627,6 @@ impl<R: Read> Read for HashReader<R> {
     }
 }
 
-/// How much of a file being written is there, for a reader that follows it ([`Following`]).
-#[derive(Default)]
-struct Grown {
-    /// (bytes written, writer done)
-    state: Mutex<(u64, bool)>,
-    more: Condvar,
-}
-
-impl Grown {
-    fn grew(&self, len: Option<u64>, done: bool) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(len) = len {
-            state.0 = len;
-        }
-        state.1 |= done;
-        self.more.notify_all();
-    }
-}
-
-/// The compressed file's writer: tells [`Grown`] each time bytes reached the file, and that it
-/// is done when dropped (on success or failure).
-struct Announce {
-    inner: FlushBehind,
-    grown: Option<Arc<Grown>>,
-}
-
-impl Write for Announce {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        if self.inner.written() == n as u64 && n > 0 && failpoint::active("garble-snapshot-write") {
-            // Test-only: the file gets another first byte than the one hashed, as a faulty
-            // write path would leave it; the read-back must refuse the snapshot.
-            use std::os::unix::fs::FileExt;
-            self.inner.get_ref().write_all_at(&[buf[0] ^ 0xff], 0)?;
-        }
-        if let Some(grown) = &self.grown {
-            grown.grew(Some(self.inner.written()), false);
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-impl Drop for Announce {
-    fn drop(&mut self) {
-        if let Some(grown) = &self.grown {
-            grown.grew(Some(self.inner.written()), true);
-        }
-    }
-}
-
-/// Reads a file while it is written (through its own descriptor, from what the file holds):
-/// waits for more until the writer is done.
-struct Following {
-    file: File,
-    at: u64,
-    grown: Arc<Grown>,
-}
-
-impl Read for Following {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        let len = {
-            let mut state = self.grown.state.lock().unwrap_or_else(|e| e.into_inner());
-            while state.0 <= self.at && !state.1 {
-                state = self
-                    .grown
-                    .more
-                    .wait(state)
-                    .unwrap_or_else(|e| e.into_inner());
-            }
-            state.0
-        };
-        let want = len.saturating_sub(self.at).min(buf.len() as u64) as usize;
-        let n = self.file.read_at(&mut buf[..want], self.at)?;
-        self.at += n as u64;
-        Ok(n)
-    }
-}
-
 fn finish(hasher: Sha256, bytes: u64) -> Sum {
     Sum {
         bytes,
@@ -720,67 +634,25 @@ fn finish(hasher: Sha256, bytes: u64) -> Sum {
     }
 }
 
-/// Streams `image` through zstd into `out`, hashing the image as it is read and the compressed
-/// bytes as they are written; fsyncs `out`. Returns (image sum, file sum).
-fn compress(
-    image: &Path,
-    out: &Path,
-    sink: Sink,
-    label: &str,
-    grown: Option<&Arc<Grown>>,
-) -> Result<(Sum, Sum)> {
-    let len = fs::metadata(image)
-        .map_err(|e| store::write_error(image, e))?
-        .len();
-    let mut reader = File::open(image).map_err(|e| store::write_error(image, e))?;
-    let bar = sink.bytes(len, label);
-    let sums = (|| {
-        let mut compressor = Compressor::create(out, Some(len), grown.cloned())?;
-        let mut buf = vec![0u8; BUF];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(store::write_error(out, e)),
-            };
-            compressor
-                .write_all(&buf[..n])
-                .map_err(|e| store::write_error(out, e))?;
-            bar.set_position(compressor.image.bytes);
-        }
-        compressor.finish()
-    })();
-    bar.finish_and_clear();
-    sums
-}
-
-/// Writes an image into the compressed file `out` as it comes: hashes the image bytes written
-/// to it and the compressed bytes written to `out`, which is handed to the disk as it grows
-/// (flush-behind) and fsynced by [`Compressor::finish`].
+/// Writes a streamed image (PostgreSQL's) into the compressed file `out` as it comes, in one
+/// frame: hashes the image bytes written to it and the compressed bytes written to `out`,
+/// which is handed to the disk as it grows (flush-behind) and fsynced by
+/// [`Compressor::finish`]. An image file goes through `frames` instead.
 struct Compressor {
     out: PathBuf,
     /// The image side, hashed on its way into the encoder, whose output is hashed in turn.
-    image: HashWriter<zstd::stream::Encoder<'static, HashWriter<BufWriter<Announce>>>>,
+    image: HashWriter<zstd::stream::Encoder<'static, HashWriter<BufWriter<FlushBehind>>>>,
 }
 
 impl Compressor {
-    /// `len`: the image's size when known in advance; `grown`: told how much of `out` is
-    /// written, for a reader that follows it.
-    fn create(out: &Path, len: Option<u64>, grown: Option<Arc<Grown>>) -> Result<Compressor> {
+    fn create(out: &Path) -> Result<Compressor> {
         let file = store::no_follow()
             .write(true)
             .truncate(true)
             .open(out)
             .map_err(|e| store::write_error(out, e))?;
         let writer = HashWriter {
-            inner: BufWriter::with_capacity(
-                BUF,
-                Announce {
-                    inner: FlushBehind::new(file),
-                    grown,
-                },
-            ),
+            inner: BufWriter::with_capacity(BUF, FlushBehind::new(file)),
             hasher: Sha256::new(),
             bytes: 0,
             hashing: true,
@@ -788,17 +660,13 @@ impl Compressor {
         let zerr = |e: io::Error| store::write_error(out, e);
         let mut encoder = zstd::stream::Encoder::new(writer, ZSTD_LEVEL).map_err(zerr)?;
         encoder.include_checksum(true).map_err(zerr)?;
-        encoder.set_pledged_src_size(len).map_err(zerr)?;
-        // Worker threads pay off beyond a few MiB; below that one thread is faster.
-        if len.is_none_or(|len| len > 8 << 20) {
-            encoder.multithread(compress_workers()).map_err(zerr)?;
-            // zstd's default job for level 3 is 8 MiB, and it keeps a few jobs' input and output
-            // per worker in flight (about 50 MiB with two workers). 4 MiB jobs halve that; the
-            // output grows by under 1% (2 MiB jobs would cost over 2%).
-            encoder
-                .set_parameter(zstd::zstd_safe::CParameter::JobSize(4 << 20))
-                .map_err(zerr)?;
-        }
+        encoder.multithread(compress_workers()).map_err(zerr)?;
+        // zstd's default job for level 3 is 8 MiB, and it keeps a few jobs' input and output per
+        // worker in flight (about 50 MiB with two workers). 4 MiB jobs halve that; the output
+        // grows by under 1% (2 MiB jobs would cost over 2%).
+        encoder
+            .set_parameter(zstd::zstd_safe::CParameter::JobSize(frames::FRAME as u32))
+            .map_err(zerr)?;
         Ok(Compressor {
             out: out.to_path_buf(),
             image: HashWriter {
@@ -816,13 +684,7 @@ impl Compressor {
         let image = self.image;
         let mut writer = image.inner.finish().map_err(zerr)?;
         writer.flush().map_err(zerr)?;
-        writer
-            .inner
-            .get_ref()
-            .inner
-            .get_ref()
-            .sync_all()
-            .map_err(zerr)?;
+        writer.inner.get_ref().get_ref().sync_all().map_err(zerr)?;
         Ok((
             finish(image.hasher, image.bytes),
             finish(writer.hasher, writer.bytes),
@@ -867,15 +729,18 @@ fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {
 // Reading back
 
 /// What the decompress-and-check pass recomputes.
-#[derive(Clone, Copy, PartialEq, Eq)]
 enum Rehash {
     /// Every checksum: `snapshot verify`, restore, diff, a fetched replica.
     All,
-    /// A snapshot just written: the compressed file's SHA-256 and zstd's frame checksum of the
-    /// decompressed bytes, which the compressor took of the very bytes the image's SHA-256 was
-    /// taken of. Hashing the image a second time proves nothing more and costs a pass of
-    /// SHA-256 over the largest file (design.md §3.4).
+    /// A streamed snapshot just written: the compressed file's SHA-256 and zstd's frame
+    /// checksum of the decompressed bytes, which the compressor took of the very bytes the
+    /// image's SHA-256 was taken of. Hashing the image a second time proves nothing more and
+    /// costs a pass of SHA-256 over the largest file (design.md §3.4).
     JustWritten,
+    /// A snapshot of an image file just written: as [`Rehash::JustWritten`], and every piece of
+    /// the decompressed bytes has the seeded hash of the image's piece (each frame was made of
+    /// a piece read, or drafted, apart from the bytes the SHA-256 was taken of).
+    Pieces(frames::Pieces),
 }
 
 /// Decompresses the snapshot file `zst` into `out`, checking it against the manifest: size,
@@ -920,12 +785,14 @@ fn check_file_size(zst: &Path, m: &Manifest, actual: u64) -> Result<()> {
 }
 
 /// What one pass over a compressed file found: its checksum, whether it decompressed, and the
-/// image's size (and checksum, when [`Rehash::All`]).
+/// image's size (and checksum, when [`Rehash::All`]; where its pieces differ, when
+/// [`Rehash::Pieces`]).
 struct Decoded {
     file_sum: Sum,
     decoded: io::Result<()>,
     image_sum: Sum,
-    rehash: Rehash,
+    rehashed: bool,
+    differs_at: Option<u64>,
 }
 
 /// Decompresses `file` into `out`, hashing both sides (see [`Decoded`]).
@@ -935,14 +802,20 @@ fn decode<R: Read, W: Write>(file: R, out: W, bar: &ProgressBar, rehash: Rehash)
         hasher: Sha256::new(),
         bytes: 0,
     };
+    let rehashed = matches!(rehash, Rehash::All);
     let mut out = HashWriter {
         inner: out,
         hasher: Sha256::new(),
         bytes: 0,
-        hashing: rehash == Rehash::All,
+        hashing: rehashed,
+    };
+    let mut pieces = match &rehash {
+        Rehash::Pieces(pieces) => Some(pieces.check()),
+        Rehash::All | Rehash::JustWritten => None,
     };
     let decoded = (|| -> io::Result<()> {
-        let mut decoder = zstd::stream::read::Decoder::new(&mut reader)?.single_frame();
+        // One frame or many, one after the other (`frames`).
+        let mut decoder = zstd::stream::read::Decoder::new(&mut reader)?;
         let mut buf = vec![0u8; BUF];
         loop {
             let n = match decoder.read(&mut buf) {
@@ -952,6 +825,9 @@ fn decode<R: Read, W: Write>(file: R, out: W, bar: &ProgressBar, rehash: Rehash)
                 Err(e) => return Err(e),
             };
             out.write_all(&buf[..n])?;
+            if let Some(pieces) = &mut pieces {
+                pieces.update(&buf[..n]);
+            }
             bar.inc(n as u64);
         }
         out.flush()
@@ -962,7 +838,8 @@ fn decode<R: Read, W: Write>(file: R, out: W, bar: &ProgressBar, rehash: Rehash)
         file_sum: finish(reader.hasher, reader.bytes),
         decoded,
         image_sum: finish(out.hasher, out.bytes),
-        rehash,
+        rehashed,
+        differs_at: pieces.and_then(|p| p.differs_at()),
     }
 }
 
@@ -974,7 +851,8 @@ impl Decoded {
             file_sum,
             decoded,
             image_sum,
-            rehash,
+            rehashed,
+            differs_at,
         } = self;
         if file_sum.hex() != m.file_sha256 {
             return Err(SnapshotError::FileChecksum {
@@ -1002,7 +880,10 @@ impl Decoded {
             }
             .into());
         }
-        if rehash == Rehash::All && image_sum.hex() != m.image_sha256 {
+        if let Some(at) = differs_at {
+            return Err(SnapshotError::ImageDiffers { path: path(), at }.into());
+        }
+        if rehashed && image_sum.hex() != m.image_sha256 {
             return Err(SnapshotError::ImageChecksum {
                 path: path(),
                 manifest: m.image_sha256.clone(),
@@ -1413,57 +1294,6 @@ pub fn delete(store: &Store, id: &str) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// Writes `pieces` through an [`Announce`] while a [`Following`] reader on another thread
-    /// reads the file; returns what the reader read.
-    fn follow_while_writing(pieces: &[Vec<u8>]) -> Vec<u8> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("followed.zst");
-        let file = File::create(&path).unwrap();
-        let grown = Arc::new(Grown::default());
-        let mut reader = Following {
-            file: File::open(&path).unwrap(),
-            at: 0,
-            grown: Arc::clone(&grown),
-        };
-        let follower = std::thread::spawn(move || {
-            let mut read = Vec::new();
-            reader.read_to_end(&mut read).unwrap();
-            read
-        });
-        let mut writer = Announce {
-            inner: FlushBehind::new(file),
-            grown: Some(grown),
-        };
-        for piece in pieces {
-            writer.write_all(piece).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        drop(writer);
-        follower.join().unwrap()
-    }
-
-    /// [`follow_while_writing`], failing instead of hanging when the follower never ends.
-    fn followed(pieces: Vec<Vec<u8>>) -> Vec<u8> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(follow_while_writing(&pieces)));
-        rx.recv_timeout(std::time::Duration::from_secs(30))
-            .expect("the follower never ended")
-    }
-
-    #[test]
-    fn a_follower_reads_the_file_as_it_is_written_and_ends_with_its_writer() {
-        let pieces: Vec<Vec<u8>> = (0..20u8)
-            .map(|i| vec![i; 100_000 + usize::from(i) * 7])
-            .collect();
-        assert_eq!(followed(pieces.clone()), pieces.concat());
-    }
-
-    /// A writer that wrote nothing (compression failed at once) still lets its follower end.
-    #[test]
-    fn a_follower_of_a_writer_that_wrote_nothing_ends() {
-        assert!(followed(Vec::new()).is_empty());
-    }
-
     /// The read-back of a new snapshot judges what the file holds: a byte changed after the
     /// compressor hashed it is a checksum mismatch naming the file (exit 4).
     #[test]
@@ -1472,7 +1302,7 @@ mod tests {
         let zst = dir.path().join("new.db.zst");
         let image: Vec<u8> = (0..300_000u32).map(|i| (i % 97) as u8).collect();
         File::create(&zst).unwrap();
-        let mut compressor = Compressor::create(&zst, Some(image.len() as u64), None).unwrap();
+        let mut compressor = Compressor::create(&zst).unwrap();
         compressor.write_all(&image).unwrap();
         let (image_sum, file_sum) = compressor.finish().unwrap();
         let mut m = manifest("20260302T041506Z-0a1b2c3d", "2026-03-02T04:15:06Z");

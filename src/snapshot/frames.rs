@@ -1,0 +1,746 @@
+//! A snapshot's compressed file made from an image file: independent zstd frames of [`FRAME`]
+//! bytes of the image each, one after the other (design.md §3.4).
+//!
+//! Independent frames let compression start before the image is final. While the engine drafts
+//! the image it shows each piece it writes ([`ImageTap`]); worker threads compress the pieces
+//! beside the copy, into a file of drafted frames ([`Drafts`]). Once the image is final, one
+//! pass reads it in order ([`write`]): a piece whose seeded hash is that of the drafted piece
+//! keeps its frame, any other piece (rewritten when the copy settled, or never shown) is
+//! compressed then. When every drafted frame is kept, in order, the drafted file is the
+//! snapshot's file as it is. A decoder reads concatenated frames as one stream, so the file is
+//! still one `zstd -d` away from the image.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+use anyhow::Result;
+use indicatif::ProgressBar;
+use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::{xxh3_128_with_seed, Xxh3};
+
+use super::{compress_workers, finish, Sum, ZSTD_LEVEL};
+use crate::engine::ImageTap;
+use crate::failpoint;
+use crate::store::{self, FlushBehind, Scratch};
+
+/// Image bytes per frame: zstd's own job size at this level with worker threads. The file grows
+/// by about 0.05% against one frame of the whole image (1 GiB of the app's data, measured).
+pub const FRAME: usize = 4 << 20;
+
+/// The seeded hashes of an image's pieces, by which a drafted frame is known to hold the final
+/// image's bytes and a read-back is checked piece by piece. 128 bits with a random seed: the
+/// app's data cannot be shaped to collide.
+#[derive(Clone)]
+pub struct Pieces {
+    seed: u64,
+    hashes: Vec<u128>,
+}
+
+impl Pieces {
+    fn new() -> Pieces {
+        Pieces {
+            seed: fastrand::u64(..),
+            hashes: Vec::new(),
+        }
+    }
+
+    fn hash(&self, bytes: &[u8]) -> u128 {
+        xxh3_128_with_seed(bytes, self.seed)
+    }
+
+    /// Compares a stream of image bytes with these pieces (see [`PieceCheck`]).
+    pub fn check(&self) -> PieceCheck<'_> {
+        PieceCheck {
+            pieces: self,
+            hasher: Xxh3::with_seed(self.seed),
+            in_piece: 0,
+            index: 0,
+            differs_at: None,
+        }
+    }
+}
+
+/// Hashes bytes piece by piece as they come and remembers where the first piece differs.
+pub struct PieceCheck<'a> {
+    pieces: &'a Pieces,
+    hasher: Xxh3,
+    in_piece: usize,
+    index: usize,
+    differs_at: Option<u64>,
+}
+
+impl PieceCheck<'_> {
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let take = (FRAME - self.in_piece).min(bytes.len());
+            self.hasher.update(&bytes[..take]);
+            self.in_piece += take;
+            bytes = &bytes[take..];
+            if self.in_piece == FRAME {
+                self.end_piece();
+            }
+        }
+    }
+
+    fn end_piece(&mut self) {
+        let at = (self.index * FRAME) as u64;
+        if self.pieces.hashes.get(self.index) != Some(&self.hasher.digest128()) {
+            self.differs_at.get_or_insert(at);
+        }
+        self.hasher.reset();
+        self.in_piece = 0;
+        self.index += 1;
+    }
+
+    /// The offset of the first piece that differs (a missing or extra piece too), if any.
+    pub fn differs_at(mut self) -> Option<u64> {
+        // The last piece is short, or the image empty (then one empty piece, as written).
+        if self.in_piece > 0 || self.index == 0 {
+            self.end_piece();
+        }
+        if self.index < self.pieces.hashes.len() {
+            self.differs_at.get_or_insert((self.index * FRAME) as u64);
+        }
+        self.differs_at
+    }
+}
+
+/// What a worker hands on for piece `index`.
+enum Item {
+    /// The drafted frame holds this piece.
+    Kept,
+    /// The piece, compressed now.
+    Fresh(io::Result<Vec<u8>>),
+}
+
+/// Worker threads compressing pieces, each into a frame of its own; every frame goes to the
+/// channel given to [`Pool::start`] with its piece's index, and the piece's buffer comes back
+/// for reuse (a few pieces in flight in all: the memory bound of design.md §3.4).
+struct Pool {
+    jobs: Option<mpsc::SyncSender<(usize, Vec<u8>)>>,
+    spare: mpsc::Receiver<Vec<u8>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    fn start(done: &mpsc::Sender<(usize, Item)>) -> Pool {
+        let count = compress_workers() as usize;
+        let (jobs, queue) = mpsc::sync_channel::<(usize, Vec<u8>)>(count);
+        let queue = Arc::new(Mutex::new(queue));
+        let (give_back, spare) = mpsc::channel();
+        let workers = (0..count)
+            .map(|_| {
+                let (queue, done, give_back) =
+                    (Arc::clone(&queue), done.clone(), give_back.clone());
+                std::thread::spawn(move || {
+                    let mut zstd = None;
+                    loop {
+                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok((index, piece)) = job else { return };
+                        let frame = compress_piece(&mut zstd, &piece);
+                        let _ = give_back.send(piece);
+                        if done.send((index, Item::Fresh(frame))).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Pool {
+            jobs: Some(jobs),
+            spare,
+            workers,
+        }
+    }
+
+    /// An empty buffer for a piece: one a worker is done with, or a new one.
+    fn buffer(&self) -> Vec<u8> {
+        let mut buf = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(FRAME));
+        buf.clear();
+        buf
+    }
+
+    /// Queues `piece` (waiting while the workers are busy); false when they are gone.
+    fn submit(&self, index: usize, piece: Vec<u8>) -> bool {
+        self.jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send((index, piece)).is_ok())
+    }
+}
+
+impl Drop for Pool {
+    /// No more pieces: the workers finish what is queued and end.
+    fn drop(&mut self) {
+        self.jobs = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// One frame of `piece`, with its content size and checksum (zstd's XXH64 of the piece).
+fn compress_piece(
+    zstd: &mut Option<zstd::bulk::Compressor<'static>>,
+    piece: &[u8],
+) -> io::Result<Vec<u8>> {
+    let zstd = match zstd {
+        Some(zstd) => zstd,
+        None => {
+            let mut new = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+            new.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+            zstd.insert(new)
+        }
+    };
+    let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(piece.len()));
+    zstd.compress_to_buffer(piece, &mut frame)?;
+    Ok(frame)
+}
+
+/// The engine's image as it is drafted ([`ImageTap`]): gathers its bytes into pieces of
+/// [`FRAME`] bytes and compresses them on worker threads into a file of drafted frames.
+/// A hint only: whatever goes wrong here (a write out of order, a full disk) just leaves fewer
+/// drafted frames, and [`write`] compresses the rest.
+pub struct Drafts {
+    pieces: Pieces,
+    pool: Option<Pool>,
+    /// The piece being gathered, and the image offset its next byte has.
+    piece: Vec<u8>,
+    next: u64,
+    writer: Option<JoinHandle<Option<DraftFile>>>,
+}
+
+/// The file of drafted frames: frame `i` of `lens` follows the ones before it; `states[i]` is
+/// the file's SHA-256 state before it (and `states[lens.len()]` after the last).
+struct DraftFile {
+    path: Scratch,
+    file: File,
+    lens: Vec<u64>,
+    states: Vec<Sha256>,
+}
+
+impl DraftFile {
+    fn offset(&self, frame: usize) -> u64 {
+        self.lens[..frame].iter().sum()
+    }
+}
+
+/// [`Drafts`] once the image is final: the pieces compressed while it was drafted.
+pub struct Drafted {
+    pieces: Pieces,
+    file: Option<DraftFile>,
+}
+
+impl Drafts {
+    /// Drafted frames go to a new temp file in `dir` named `<prefix>…<suffix>`.
+    pub fn start(dir: &Path, prefix: &str, suffix: &str) -> Drafts {
+        let mut drafts = Drafts {
+            pieces: Pieces::new(),
+            pool: None,
+            piece: Vec::new(),
+            next: 0,
+            writer: None,
+        };
+        let Ok((path, file)) = create(dir, prefix, suffix) else {
+            return drafts;
+        };
+        let (done, frames) = mpsc::channel();
+        drafts.pool = Some(Pool::start(&done));
+        drafts.writer = Some(std::thread::spawn(move || {
+            write_drafts(path, file, &frames)
+        }));
+        drafts.piece = Vec::with_capacity(FRAME);
+        drafts
+    }
+
+    /// Hands the gathered piece to the workers.
+    fn dispatch(&mut self) {
+        let Some(pool) = &self.pool else { return };
+        let piece = std::mem::replace(&mut self.piece, pool.buffer());
+        let index = self.pieces.hashes.len();
+        self.pieces.hashes.push(self.pieces.hash(&piece));
+        if !pool.submit(index, piece) {
+            self.pool = None;
+        }
+    }
+
+    /// The image is final (or its export failed): the frames drafted so far.
+    pub fn finish(mut self) -> Drafted {
+        if !self.piece.is_empty() {
+            self.dispatch();
+        }
+        // The workers end, then the writer, which has every frame by then.
+        self.pool = None;
+        let file = self
+            .writer
+            .take()
+            .and_then(|writer| writer.join().ok().flatten());
+        let mut pieces = Pieces {
+            seed: self.pieces.seed,
+            hashes: std::mem::take(&mut self.pieces.hashes),
+        };
+        pieces
+            .hashes
+            .truncate(file.as_ref().map_or(0, |f| f.lens.len()));
+        Drafted { pieces, file }
+    }
+}
+
+impl ImageTap for Drafts {
+    fn wrote(&mut self, offset: u64, mut bytes: &[u8]) {
+        if self.pool.is_none() {
+            return;
+        }
+        // Pieces are gathered in order only: a writer that jumps gets no more drafts.
+        if offset != self.next {
+            self.pool = None;
+            return;
+        }
+        self.next += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let take = (FRAME - self.piece.len()).min(bytes.len());
+            self.piece.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.piece.len() == FRAME {
+                self.dispatch();
+            }
+        }
+    }
+}
+
+impl Drop for Drafts {
+    fn drop(&mut self) {
+        self.pool = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// A new temp file in `dir`, open for reading and writing.
+fn create(dir: &Path, prefix: &str, suffix: &str) -> Result<(Scratch, File)> {
+    let path = Scratch::create_in(dir, prefix, suffix)?;
+    let file = store::no_follow()
+        .read(true)
+        .write(true)
+        .open(&*path)
+        .map_err(|e| store::write_error(&path, e))?;
+    Ok((path, file))
+}
+
+/// Writes the drafted frames in the order of their pieces, as the workers finish them; stops
+/// at the first one that failed (nothing after it can be kept in order).
+fn write_drafts(
+    path: Scratch,
+    file: File,
+    frames: &mpsc::Receiver<(usize, Item)>,
+) -> Option<DraftFile> {
+    let mut out = FlushBehind::new(file.try_clone().ok()?);
+    let mut sha = Sha256::new();
+    let mut draft = DraftFile {
+        path,
+        file,
+        lens: Vec::new(),
+        states: vec![sha.clone()],
+    };
+    let mut waiting = BTreeMap::new();
+    'frames: while let Ok((index, item)) = frames.recv() {
+        waiting.insert(index, item);
+        while let Some(item) = waiting.remove(&draft.lens.len()) {
+            let Item::Fresh(Ok(frame)) = item else {
+                break 'frames;
+            };
+            if out.write_all(&frame).is_err() {
+                break 'frames;
+            }
+            sha.update(&frame);
+            draft.lens.push(frame.len() as u64);
+            draft.states.push(sha.clone());
+        }
+    }
+    Some(draft)
+}
+
+/// A snapshot's compressed file, written and synced (still under its temp name).
+pub struct Written {
+    pub file: Scratch,
+    /// The image's size and SHA-256, taken of the very bytes the frames were compressed from.
+    pub image: Sum,
+    pub file_sum: Sum,
+    /// The image's pieces, for the read-back.
+    pub pieces: Pieces,
+}
+
+/// Writes the snapshot file of the final image `image`: drafted frames where `drafted` holds
+/// the same piece, the other pieces compressed now on worker threads; hashes the image as it
+/// is read and the file as it is written; fsyncs it. A new file named `<prefix>…<suffix>` in
+/// `dir`, or the drafted one, when it holds every piece in order.
+pub fn write(
+    image: &Path,
+    drafted: Option<Drafted>,
+    dir: &Path,
+    (prefix, suffix): (&str, &str),
+    bar: &ProgressBar,
+) -> Result<Written> {
+    let read_err = |e| store::write_error(image, e);
+    let source = File::open(image).map_err(read_err)?;
+    let len = source.metadata().map_err(read_err)?.len();
+    let count = (len.div_ceil(FRAME as u64) as usize).max(1);
+    let (mut pieces, draft) = match drafted {
+        Some(Drafted { pieces, file }) => (pieces, file),
+        None => (Pieces::new(), None),
+    };
+    let drafted_hashes = std::mem::take(&mut pieces.hashes);
+    let (done, frames) = mpsc::channel();
+    let pool = Pool::start(&done);
+    let target = (dir.to_path_buf(), prefix.to_string(), suffix.to_string());
+    let sequencer = std::thread::spawn(move || assemble(draft, &frames, count, &target));
+
+    let mut sha = Sha256::new();
+    let mut spare = None;
+    let read = (|| -> Result<()> {
+        for index in 0..count {
+            let offset = (index * FRAME) as u64;
+            let mut piece = spare.take().unwrap_or_else(|| pool.buffer());
+            piece.resize((len - offset).min(FRAME as u64) as usize, 0);
+            source.read_exact_at(&mut piece, offset).map_err(read_err)?;
+            let hash = pieces.hash(&piece);
+            sha.update(&piece);
+            pieces.hashes.push(hash);
+            bar.set_position(offset + piece.len() as u64);
+            if drafted_hashes.get(index) == Some(&hash) {
+                spare = Some(piece);
+                if done.send((index, Item::Kept)).is_err() {
+                    break;
+                }
+            } else if !pool.submit(index, piece) {
+                break;
+            }
+        }
+        Ok(())
+    })();
+    // The workers end, then the sequencer, which has every frame by then.
+    drop(pool);
+    drop(done);
+    let assembled = sequencer
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("internal: the snapshot's writer died")));
+    read?;
+    let (file, out, file_sum) = assembled?;
+    out.sync_all().map_err(|e| store::write_error(&file, e))?;
+    if failpoint::active("garble-snapshot-write") {
+        // Test-only: the file gets another first byte than the one hashed, as a faulty write
+        // path would leave it; the read-back must refuse the snapshot.
+        let mut first = [0u8];
+        out.read_exact_at(&mut first, 0)
+            .and_then(|()| out.write_all_at(&[first[0] ^ 0xff], 0))
+            .map_err(|e| store::write_error(&file, e))?;
+    }
+    Ok(Written {
+        file,
+        image: finish(sha, len),
+        file_sum,
+        pieces,
+    })
+}
+
+/// Where the sequencer's frames go: still the drafted file (its first `kept` frames), or a new
+/// file that got the drafted file's first frames and goes on from there.
+enum Out {
+    Drafted {
+        kept: usize,
+    },
+    New {
+        path: Scratch,
+        out: FlushBehind,
+        sha: Sha256,
+        bytes: u64,
+    },
+}
+
+/// Puts the frames of pieces `0..count` in order as they come (see [`write`]); returns the
+/// file, an open handle of it and its sum.
+fn assemble(
+    draft: Option<DraftFile>,
+    frames: &mpsc::Receiver<(usize, Item)>,
+    count: usize,
+    (dir, prefix, suffix): &(PathBuf, String, String),
+) -> Result<(Scratch, File, Sum)> {
+    let mut to = Out::Drafted { kept: 0 };
+    let mut waiting = BTreeMap::new();
+    let mut buf = Vec::new();
+    for index in 0..count {
+        let item = loop {
+            if let Some(item) = waiting.remove(&index) {
+                break item;
+            }
+            let Ok((i, item)) = frames.recv() else {
+                // The reader stopped early: its own error tells why.
+                return Err(anyhow::anyhow!(
+                    "internal: the snapshot's pieces ended early"
+                ));
+            };
+            waiting.insert(i, item);
+        };
+        let frame = match item {
+            Item::Kept => {
+                let draft = draft
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("internal: no draft"))?;
+                if let Out::Drafted { kept } = &mut to {
+                    *kept += 1;
+                    continue;
+                }
+                buf.resize(draft.lens[index] as usize, 0);
+                draft
+                    .file
+                    .read_exact_at(&mut buf, draft.offset(index))
+                    .map_err(|e| store::write_error(&draft.path, e))?;
+                &buf
+            }
+            Item::Fresh(frame) => {
+                if let Out::Drafted { kept } = to {
+                    to = start_new(draft.as_ref(), kept, dir, prefix, suffix)?;
+                }
+                buf = frame.map_err(|e| store::write_error(dir, e))?;
+                &buf
+            }
+        };
+        if let Out::New {
+            path,
+            out,
+            sha,
+            bytes,
+        } = &mut to
+        {
+            out.write_all(frame)
+                .map_err(|e| store::write_error(path, e))?;
+            sha.update(frame);
+            *bytes += frame.len() as u64;
+        }
+    }
+    match to {
+        Out::Drafted { kept } => {
+            let draft = draft.ok_or_else(|| anyhow::anyhow!("internal: no draft"))?;
+            // Frames drafted past the image's end (the file shrank) are cut off.
+            let bytes = draft.offset(kept);
+            draft
+                .file
+                .set_len(bytes)
+                .map_err(|e| store::write_error(&draft.path, e))?;
+            let sum = finish(draft.states[kept].clone(), bytes);
+            Ok((draft.path, draft.file, sum))
+        }
+        Out::New {
+            path,
+            out,
+            sha,
+            bytes,
+            ..
+        } => {
+            let file = out
+                .get_ref()
+                .try_clone()
+                .map_err(|e| store::write_error(&path, e))?;
+            Ok((path, file, finish(sha, bytes)))
+        }
+    }
+}
+
+/// A new file for the snapshot, starting with the first `kept` drafted frames.
+fn start_new(
+    draft: Option<&DraftFile>,
+    kept: usize,
+    dir: &Path,
+    prefix: &str,
+    suffix: &str,
+) -> Result<Out> {
+    let (path, file) = create(dir, prefix, suffix)?;
+    let mut out = FlushBehind::new(file);
+    let Some(draft) = draft.filter(|_| kept > 0) else {
+        return Ok(Out::New {
+            path,
+            out,
+            sha: Sha256::new(),
+            bytes: 0,
+        });
+    };
+    let bytes = draft.offset(kept);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0;
+    while at < bytes {
+        let n = (bytes - at).min(buf.len() as u64) as usize;
+        draft
+            .file
+            .read_exact_at(&mut buf[..n], at)
+            .map_err(|e| store::write_error(&draft.path, e))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| store::write_error(&path, e))?;
+        at += n as u64;
+    }
+    Ok(Out::New {
+        path,
+        out,
+        sha: draft.states[kept].clone(),
+        bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(dir: &Path, len: usize, salt: u8) -> PathBuf {
+        let path = dir.join(format!("image-{len}-{salt}"));
+        // Compressible but not constant, and different per piece.
+        let bytes: Vec<u8> = (0..len)
+            .map(|i| ((i / 1000) as u8).wrapping_mul(31) ^ salt ^ (i % 7) as u8)
+            .collect();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn drafted_from(dir: &Path, image: &Path, step: usize) -> Drafted {
+        let bytes = std::fs::read(image).unwrap();
+        let mut drafts = Drafts::start(dir, ".tmp-test-", ".db.zst");
+        for (i, chunk) in bytes.chunks(step).enumerate() {
+            drafts.wrote((i * step) as u64, chunk);
+        }
+        drafts.finish()
+    }
+
+    fn written(dir: &Path, image: &Path, drafted: Option<Drafted>) -> Written {
+        write(
+            image,
+            drafted,
+            dir,
+            (".tmp-test-", ".db.zst"),
+            &ProgressBar::hidden(),
+        )
+        .unwrap()
+    }
+
+    /// The file decompresses to the image, and its sums are those of the image and the file.
+    fn assert_is_snapshot_of(image: &Path, w: &Written) {
+        let expected = std::fs::read(image).unwrap();
+        let file = std::fs::read(&*w.file).unwrap();
+        assert_eq!(zstd::stream::decode_all(&file[..]).unwrap(), expected);
+        assert_eq!(w.image.bytes, expected.len() as u64);
+        assert_eq!(w.image.digest[..], Sha256::digest(&expected)[..]);
+        assert_eq!(w.file_sum.bytes, file.len() as u64);
+        assert_eq!(w.file_sum.digest[..], Sha256::digest(&file)[..]);
+        let mut check = w.pieces.check();
+        check.update(&expected);
+        assert_eq!(check.differs_at(), None);
+    }
+
+    fn temp_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".tmp-test-")
+            })
+            .count()
+    }
+
+    #[test]
+    fn an_image_drafted_as_it_ends_keeps_the_drafted_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = image(dir.path(), 3 * FRAME + 12_345, 1);
+        let drafted = drafted_from(dir.path(), &image, 1 << 20);
+        let draft_path = drafted.file.as_ref().unwrap().path.to_path_buf();
+        let w = written(dir.path(), &image, Some(drafted));
+        assert_eq!(
+            *w.file, *draft_path,
+            "every drafted frame kept: no second file"
+        );
+        assert_is_snapshot_of(&image, &w);
+        assert_eq!(temp_files(dir.path()), 1);
+    }
+
+    #[test]
+    fn pieces_changed_after_the_draft_are_compressed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = image(dir.path(), 5 * FRAME, 1);
+        let drafted = drafted_from(dir.path(), &before, 3 << 20);
+        // Piece 0 and piece 3 change; the image grows by a short piece.
+        let mut bytes = std::fs::read(&before).unwrap();
+        bytes[100] ^= 0x55;
+        bytes[3 * FRAME + 7] ^= 0x55;
+        bytes.extend_from_slice(b"grown");
+        std::fs::write(&before, &bytes).unwrap();
+        let w = written(dir.path(), &before, Some(drafted));
+        assert_is_snapshot_of(&before, &w);
+        assert_eq!(temp_files(dir.path()), 1, "the drafted file is removed");
+    }
+
+    #[test]
+    fn a_later_change_keeps_the_drafted_frames_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = image(dir.path(), 4 * FRAME, 2);
+        let drafted = drafted_from(dir.path(), &path, FRAME);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The image shrinks into its third piece.
+        bytes.truncate(2 * FRAME + 10);
+        std::fs::write(&path, &bytes).unwrap();
+        let w = written(dir.path(), &path, Some(drafted));
+        assert_is_snapshot_of(&path, &w);
+    }
+
+    #[test]
+    fn an_image_without_drafts_and_an_empty_one_are_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = image(dir.path(), 2 * FRAME + 1, 3);
+        assert_is_snapshot_of(&path, &written(dir.path(), &path, None));
+        let empty = image(dir.path(), 0, 3);
+        assert_is_snapshot_of(&empty, &written(dir.path(), &empty, None));
+    }
+
+    #[test]
+    fn drafts_written_out_of_order_are_dropped_not_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = image(dir.path(), 3 * FRAME, 4);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut drafts = Drafts::start(dir.path(), ".tmp-test-", ".db.zst");
+        drafts.wrote(0, &bytes[..FRAME]);
+        drafts.wrote(2 * FRAME as u64, &bytes[2 * FRAME..]);
+        let drafted = drafts.finish();
+        assert_eq!(drafted.pieces.hashes.len(), 1);
+        assert_is_snapshot_of(&path, &written(dir.path(), &path, Some(drafted)));
+    }
+
+    #[test]
+    fn the_piece_check_names_the_first_piece_that_differs() {
+        let mut pieces = Pieces::new();
+        let data: Vec<u8> = (0..2 * FRAME + 5).map(|i| (i % 251) as u8).collect();
+        pieces.hashes = data.chunks(FRAME).map(|c| pieces.hash(c)).collect();
+        let mut check = pieces.check();
+        check.update(&data);
+        assert_eq!(check.differs_at(), None);
+        let mut other = data.clone();
+        other[FRAME + 3] ^= 1;
+        let mut check = pieces.check();
+        for part in other.chunks(1000) {
+            check.update(part);
+        }
+        assert_eq!(check.differs_at(), Some(FRAME as u64));
+        let mut check = pieces.check();
+        check.update(&data[..FRAME]);
+        assert_eq!(
+            check.differs_at(),
+            Some(FRAME as u64),
+            "a missing piece differs"
+        );
+    }
+}
