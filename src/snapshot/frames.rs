@@ -128,7 +128,7 @@ struct Pool {
 }
 
 impl Pool {
-    fn start(done: &mpsc::Sender<(usize, Item)>) -> Pool {
+    fn start(done: &mpsc::SyncSender<(usize, Item)>) -> Pool {
         let count = compress_workers() as usize;
         let (jobs, queue) = mpsc::sync_channel::<(usize, Vec<u8>)>(count);
         let queue = Arc::new(Mutex::new(queue));
@@ -184,6 +184,15 @@ impl Drop for Pool {
             let _ = worker.join();
         }
     }
+}
+
+/// Where the workers' frames go, to be put in order. Bounded, so that frames made faster than
+/// the disk takes them wait in the workers, not in memory.
+fn frames_channel() -> (
+    mpsc::SyncSender<(usize, Item)>,
+    mpsc::Receiver<(usize, Item)>,
+) {
+    mpsc::sync_channel(2 * compress_workers() as usize)
 }
 
 /// One frame of `piece`, with its content size and checksum (zstd's XXH64 of the piece).
@@ -251,7 +260,7 @@ impl Drafts {
         let Ok((path, file)) = create(dir, prefix, suffix) else {
             return drafts;
         };
-        let (done, frames) = mpsc::channel();
+        let (done, frames) = frames_channel();
         drafts.pool = Some(Pool::start(&done));
         drafts.writer = Some(std::thread::spawn(move || {
             write_drafts(path, file, &frames)
@@ -398,7 +407,7 @@ pub fn write(
         None => (Pieces::new(), None),
     };
     let drafted_hashes = std::mem::take(&mut pieces.hashes);
-    let (done, frames) = mpsc::channel();
+    let (done, frames) = frames_channel();
     let pool = Pool::start(&done);
     let target = (dir.to_path_buf(), prefix.to_string(), suffix.to_string());
     let sequencer = std::thread::spawn(move || assemble(draft, &frames, count, &target));

@@ -317,8 +317,8 @@ pub fn create(
 
 /// How the engine's check of a new image runs, and the verify pass (design.md §3.4, §8.4).
 enum Checker {
-    /// Over the image file, on its own thread beside compression (`check`: its outcome); the
-    /// verify pass (`read_back`) reads the compressed file back beside the check.
+    /// Over the image file, on its own thread (`check`: its outcome); the verify pass
+    /// (`read_back`) reads the compressed file back beside it.
     Running {
         check: Result<Option<String>>,
         read_back: std::thread::JoinHandle<Decoded>,
@@ -442,7 +442,7 @@ pub fn create_from_image(
 }
 
 /// Steps 3-4 of a snapshot, once `zst_tmp` holds the compressed image: the verify pass (for an
-/// image file, the outcome of the one that ran beside compression), the engine's check and the
+/// image file, the outcome of the one that ran beside the check), the engine's check and the
 /// final names.
 #[allow(clippy::too_many_arguments)]
 fn seal(
@@ -1293,6 +1293,43 @@ pub fn delete(store: &Store, id: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The read-back of a new snapshot of an image file compares each decompressed piece with
+    /// the image's: a file that is sound in itself (sums, frame checksums) but holds other
+    /// bytes than the image's is refused, naming the file (exit 4).
+    #[test]
+    fn the_read_back_catches_a_file_of_other_bytes_than_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let image: Vec<u8> = (0..5 << 20).map(|i: u32| (i / 700) as u8).collect();
+        let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+        fs::write(&a, &image).unwrap();
+        let mut other = image.clone();
+        other[(4 << 20) + 10] ^= 1;
+        fs::write(&b, &other).unwrap();
+        let write = |image: &Path| {
+            let names = (".tmp-test-", ".db.zst");
+            frames::write(image, None, dir.path(), names, &ProgressBar::hidden()).unwrap()
+        };
+        let (of_a, of_b) = (write(&a), write(&b));
+        let mut m = manifest("20260302T041506Z-0a1b2c3d", "2026-03-02T04:15:06Z");
+        (m.image_bytes, m.image_sha256) = (of_b.image.bytes, of_b.image.hex());
+        (m.file_bytes, m.file_sha256) = (of_b.file_sum.bytes, of_b.file_sum.hex());
+        let read_back = |pieces: &frames::Pieces| {
+            let file = File::open(&*of_b.file).unwrap();
+            let hidden = ProgressBar::hidden();
+            decode(file, io::sink(), &hidden, Rehash::Pieces(pieces.clone()))
+        };
+        read_back(&of_b.pieces).judge(&of_b.file, &m).unwrap();
+        let err = read_back(&of_a.pieces).judge(&of_b.file, &m).unwrap_err();
+        assert!(matches!(
+            err.downcast_ref::<SnapshotError>(),
+            Some(SnapshotError::ImageDiffers { .. })
+        ));
+        assert_eq!(
+            crate::error::failure(&err).exit,
+            crate::error::Exit::Integrity
+        );
+    }
 
     /// The read-back of a new snapshot judges what the file holds: a byte changed after the
     /// compressor hashed it is a checksum mismatch naming the file (exit 4).

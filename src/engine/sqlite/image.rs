@@ -139,7 +139,7 @@ fn copy_image(
     // The image is a scratch file: no journal, no syncs while copying.
     dest.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
         .map_err(|e| sqlite_error(image, e))?;
-    copy_online(source, &mut dest, wal, image, progress)?;
+    copy_online(source, &mut dest, wal, image, progress, tap)?;
     let page_size: u32 = dest
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .map_err(|e| sqlite_error(image, e))?;
@@ -158,12 +158,17 @@ fn copy_image(
 /// Rollback-journal mode: a read lock blocks writers, so it is only held for one short step
 /// (about `STEP_TARGET`) and released between steps. Each outside commit restarts the copy;
 /// after `MAX_RESTARTS` the rest is done in one step, which finishes however busy the app is.
+///
+/// What the image file holds after each step is shown to `tap`, front to back: SQLite writes
+/// the pages as its cache spills and page 1 only at the end, so some of it changes again,
+/// which the snapshot finds by itself (design.md §3.4).
 fn copy_online(
     source: &Database,
     dest: &mut Connection,
     wal: bool,
     image: &Path,
     progress: &Progress,
+    tap: &mut dyn ImageTap,
 ) -> Result<()> {
     let src = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
@@ -181,6 +186,7 @@ fn copy_online(
         }
         // The image's pages reach the disk as it grows, not in one burst (design.md §3.4).
         let mut written = File::open(image).ok().map(FlushBehind::ahead);
+        let mut shown = 0u64;
         let mut step_pages: i32 = 256;
         let mut restarts = 0u32;
         let mut copied_before: i64 = 0;
@@ -193,7 +199,12 @@ fn copy_online(
                 .map_err(|e| step_error(e, &source.path, image))?;
             let took = started.elapsed();
             match step {
-                StepResult::Done => break,
+                StepResult::Done => {
+                    if let Some(out) = written.as_mut() {
+                        grown(out, &mut shown, tap);
+                    }
+                    break;
+                }
                 StepResult::More => busy_since = None,
                 // A writer holds the file; wait for it like SQLite would, up to the busy timeout.
                 _ => {
@@ -212,9 +223,7 @@ fn copy_online(
                 }
             }
             if let Some(out) = written.as_mut() {
-                if let Ok(meta) = out.get_ref().metadata() {
-                    out.grown_to(meta.len());
-                }
+                grown(out, &mut shown, tap);
             }
             let p = backup.progress();
             let copied = i64::from(p.pagecount) - i64::from(p.remaining);
@@ -244,6 +253,25 @@ fn copy_online(
         let _ = src.execute_batch("COMMIT");
     }
     result
+}
+
+/// After a backup step: the image's new pages go to the disk, and what the file holds beyond
+/// `shown` to `tap` (best effort: an unread byte is one the snapshot compresses later).
+fn grown(out: &mut FlushBehind, shown: &mut u64, tap: &mut dyn ImageTap) {
+    use std::os::unix::fs::FileExt;
+    let Ok(meta) = out.get_ref().metadata() else {
+        return;
+    };
+    out.grown_to(meta.len());
+    let mut buf = vec![0u8; 1 << 20];
+    while *shown < meta.len() {
+        let n = (meta.len() - *shown).min(buf.len() as u64) as usize;
+        if out.get_ref().read_exact_at(&mut buf[..n], *shown).is_err() {
+            return;
+        }
+        tap.wrote(*shown, &buf[..n]);
+        *shown += n as u64;
+    }
 }
 
 /// A failed backup step. The step's message is the destination connection's, which SQLite does
