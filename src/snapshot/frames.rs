@@ -128,7 +128,7 @@ struct Pool {
 }
 
 impl Pool {
-    fn start(done: &mpsc::SyncSender<(usize, Item)>) -> Pool {
+    fn start(done: &Frames) -> Pool {
         let count = compress_workers() as usize;
         let (jobs, queue) = mpsc::sync_channel::<(usize, Vec<u8>)>(count);
         let queue = Arc::new(Mutex::new(queue));
@@ -188,12 +188,12 @@ impl Drop for Pool {
 
 /// Where the workers' frames go, to be put in order. Bounded, so that frames made faster than
 /// the disk takes them wait in the workers, not in memory.
-fn frames_channel() -> (
-    mpsc::SyncSender<(usize, Item)>,
-    mpsc::Receiver<(usize, Item)>,
-) {
+fn frames_channel() -> (Frames, mpsc::Receiver<(usize, Item)>) {
     mpsc::sync_channel(2 * compress_workers() as usize)
 }
+
+/// Where a frame goes with its piece's index (see [`frames_channel`]).
+type Frames = mpsc::SyncSender<(usize, Item)>;
 
 /// One frame of `piece`, with its content size and checksum (zstd's XXH64 of the piece).
 fn compress_piece(
