@@ -369,7 +369,8 @@ fn restore_live(
         fetched,
     )?;
     // 2. The live contents now (a short read lock) and what the restore would discard of them.
-    let current = snapshot::take_image(&*live, &store, Reason::PreRestore, settings)?;
+    // A dry run only compares: nothing of the image is compressed.
+    let current = snapshot::take_image(&*live, &store, Reason::PreRestore, settings, !dry_run)?;
     let discarded = discarded_rows(&m, &image, &current.path)?;
     let mut report = RestoreReport {
         snapshot_id: m.id.clone(),

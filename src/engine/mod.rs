@@ -501,9 +501,13 @@ pub trait Database {
 pub trait ImageTap {
     /// `bytes` were just written at `offset` of the image.
     fn wrote(&mut self, offset: u64, bytes: &[u8]);
+
+    /// Nothing more is shown. An engine says so before it takes a lock on the live database,
+    /// so that the tap's work on what it was shown is over by then.
+    fn drafted(&mut self) {}
 }
 
-/// An image nobody compresses early (diff's live copy).
+/// An image nobody compresses early (diff's live copy, a dry run's).
 pub struct Untapped;
 
 impl ImageTap for Untapped {

@@ -115,22 +115,79 @@ enum Item {
     /// The drafted frame holds this piece.
     Kept,
     /// The piece, compressed now.
-    Fresh(io::Result<Vec<u8>>),
+    Fresh(io::Result<Slot>),
+}
+
+/// A compressed piece as it goes into the file: its frame, then a skippable frame of padding
+/// (zstd's format: decoders pass over it), so that a new frame of the same piece, made once the
+/// image is final, can take its place without moving the frames after it (see [`assemble`]).
+struct Slot {
+    bytes: Vec<u8>,
+    /// The frame's length; the padding follows.
+    frame: usize,
+}
+
+impl Slot {
+    /// Whether this slot's frame fits into a slot of `len` bytes, padding included.
+    fn fits(&self, len: u64) -> bool {
+        len >= (self.frame + SKIPPABLE_HEADER) as u64
+    }
+
+    /// This slot's frame, padded to `len` bytes in all (which it [`Slot::fits`]).
+    fn fitted(mut self, len: u64) -> Vec<u8> {
+        self.bytes.truncate(self.frame);
+        push_skippable(&mut self.bytes, len as usize - self.frame);
+        self.bytes
+    }
+}
+
+/// A skippable frame's magic number and length field.
+const SKIPPABLE_HEADER: usize = 8;
+
+/// Padding after a frame: a few hundred bytes, or 0.4% of the frame, whichever is more. A
+/// piece the app changed a little compresses to about as much again (page 1's change counter,
+/// a few rows).
+fn padding(frame: usize) -> usize {
+    SKIPPABLE_HEADER + (frame / 256).max(504)
+}
+
+/// Appends a skippable frame of `len` bytes in all (its header, then zeros).
+fn push_skippable(bytes: &mut Vec<u8>, len: usize) {
+    bytes.extend_from_slice(&0x184D_2A50u32.to_le_bytes());
+    bytes.extend_from_slice(&((len - SKIPPABLE_HEADER) as u32).to_le_bytes());
+    bytes.resize(bytes.len() + len - SKIPPABLE_HEADER, 0);
 }
 
 /// Worker threads compressing pieces, each into a frame of its own; every frame goes to the
 /// channel given to [`Pool::start`] with its piece's index, and the piece's buffer comes back
-/// for reuse (a few pieces in flight in all: the memory bound of design.md §3.4).
+/// for reuse. A piece is handed over only with a credit, which whoever puts the frames in order
+/// gives back once it has written one ([`Credits`]): however slow one worker or the disk is, a
+/// few pieces are in flight in all (the memory bound of design.md §3.4).
 struct Pool {
     jobs: Option<mpsc::SyncSender<(usize, Vec<u8>)>>,
     spare: mpsc::Receiver<Vec<u8>>,
+    credits: mpsc::Receiver<()>,
     workers: Vec<JoinHandle<()>>,
 }
 
+/// Given back, one per piece written, to the [`Pool`] that compressed it.
+struct Credits(mpsc::SyncSender<()>);
+
+impl Credits {
+    fn give_back(&self) {
+        let _ = self.0.try_send(());
+    }
+}
+
 impl Pool {
-    fn start(done: &Frames) -> Pool {
+    fn start(done: &Frames) -> (Pool, Credits) {
         let count = compress_workers() as usize;
-        let (jobs, queue) = mpsc::sync_channel::<(usize, Vec<u8>)>(count);
+        let in_flight = count + 1;
+        let (give_credit, credits) = mpsc::sync_channel(in_flight);
+        for _ in 0..in_flight {
+            let _ = give_credit.try_send(());
+        }
+        let (jobs, queue) = mpsc::sync_channel::<(usize, Vec<u8>)>(1);
         let queue = Arc::new(Mutex::new(queue));
         let (give_back, spare) = mpsc::channel();
         let workers = (0..count)
@@ -138,11 +195,11 @@ impl Pool {
                 let (queue, done, give_back) =
                     (Arc::clone(&queue), done.clone(), give_back.clone());
                 std::thread::spawn(move || {
-                    let mut zstd = None;
+                    let (mut zstd, mut out) = (None, Vec::new());
                     loop {
                         let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok((index, piece)) = job else { return };
-                        let frame = compress_piece(&mut zstd, &piece);
+                        let frame = compress_piece(&mut zstd, &mut out, &piece);
                         let _ = give_back.send(piece);
                         if done.send((index, Item::Fresh(frame))).is_err() {
                             return;
@@ -151,11 +208,13 @@ impl Pool {
                 })
             })
             .collect();
-        Pool {
+        let pool = Pool {
             jobs: Some(jobs),
             spare,
+            credits,
             workers,
-        }
+        };
+        (pool, Credits(give_credit))
     }
 
     /// An empty buffer for a piece: one a worker is done with, or a new one.
@@ -168,11 +227,14 @@ impl Pool {
         buf
     }
 
-    /// Queues `piece` (waiting while the workers are busy); false when they are gone.
+    /// Queues `piece` (waiting for a credit, and while the workers are busy); false when they,
+    /// or whoever writes their frames, are gone.
     fn submit(&self, index: usize, piece: Vec<u8>) -> bool {
-        self.jobs
-            .as_ref()
-            .is_some_and(|jobs| jobs.send((index, piece)).is_ok())
+        self.credits.recv().is_ok()
+            && self
+                .jobs
+                .as_ref()
+                .is_some_and(|jobs| jobs.send((index, piece)).is_ok())
     }
 }
 
@@ -195,11 +257,14 @@ fn frames_channel() -> (Frames, mpsc::Receiver<(usize, Item)>) {
 /// Where a frame goes with its piece's index (see [`frames_channel`]).
 type Frames = mpsc::SyncSender<(usize, Item)>;
 
-/// One frame of `piece`, with its content size and checksum (zstd's XXH64 of the piece).
+/// The slot of `piece`: one frame with its content size and checksum (zstd's XXH64 of the
+/// piece), and its padding. `out`: the worker's own buffer, as large as a frame can be; the
+/// slot gets only what it needs.
 fn compress_piece(
     zstd: &mut Option<zstd::bulk::Compressor<'static>>,
+    out: &mut Vec<u8>,
     piece: &[u8],
-) -> io::Result<Vec<u8>> {
+) -> io::Result<Slot> {
     let zstd = match zstd {
         Some(zstd) => zstd,
         None => {
@@ -208,9 +273,13 @@ fn compress_piece(
             zstd.insert(new)
         }
     };
-    let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(piece.len()));
-    zstd.compress_to_buffer(piece, &mut frame)?;
-    Ok(frame)
+    out.clear();
+    out.reserve(zstd::zstd_safe::compress_bound(piece.len()));
+    let frame = zstd.compress_to_buffer(piece, out)?;
+    let mut bytes = Vec::with_capacity(frame + padding(frame));
+    bytes.extend_from_slice(out);
+    push_skippable(&mut bytes, padding(frame));
+    Ok(Slot { bytes, frame })
 }
 
 /// The engine's image as it is drafted ([`ImageTap`]): gathers its bytes into pieces of
@@ -224,20 +293,40 @@ pub struct Drafts {
     piece: Vec<u8>,
     next: u64,
     writer: Option<JoinHandle<Option<DraftFile>>>,
+    /// What the writer wrote, once the engine is done drafting.
+    file: Option<DraftFile>,
 }
 
-/// The file of drafted frames: frame `i` of `lens` follows the ones before it; `states[i]` is
-/// the file's SHA-256 state before it (and `states[lens.len()]` after the last).
+/// The file of drafted slots: slot `i` is `lens[i]` bytes at `offsets[i]`; `states[i]` is the
+/// file's SHA-256 state before it (and `states[lens.len()]` after the last).
 struct DraftFile {
     path: Scratch,
     file: File,
     lens: Vec<u64>,
+    offsets: Vec<u64>,
     states: Vec<Sha256>,
 }
 
 impl DraftFile {
-    fn offset(&self, frame: usize) -> u64 {
-        self.lens[..frame].iter().sum()
+    fn offset(&self, slot: usize) -> u64 {
+        self.offsets[slot]
+    }
+
+    /// The file's sum up to the end of slot `end`, from the state kept before slot `from`
+    /// (the slots between were rewritten in place since).
+    fn sum(&self, from: usize, end: usize) -> Result<Sum> {
+        let mut sha = self.states[from].clone();
+        let (mut at, bytes) = (self.offset(from), self.offset(end));
+        let mut buf = vec![0u8; 1 << 20];
+        while at < bytes {
+            let n = (bytes - at).min(buf.len() as u64) as usize;
+            self.file
+                .read_exact_at(&mut buf[..n], at)
+                .map_err(|e| store::write_error(&self.path, e))?;
+            sha.update(&buf[..n]);
+            at += n as u64;
+        }
+        Ok(finish(sha, bytes))
     }
 }
 
@@ -245,6 +334,16 @@ impl DraftFile {
 pub struct Drafted {
     pieces: Pieces,
     file: Option<DraftFile>,
+}
+
+impl Drafted {
+    /// Nothing drafted: [`write`] compresses every piece.
+    pub fn none() -> Drafted {
+        Drafted {
+            pieces: Pieces::new(),
+            file: None,
+        }
+    }
 }
 
 impl Drafts {
@@ -256,14 +355,16 @@ impl Drafts {
             piece: Vec::new(),
             next: 0,
             writer: None,
+            file: None,
         };
-        let Ok((path, file)) = create(dir, prefix, suffix) else {
+        let Ok((path, file)) = Scratch::create_open_in(dir, prefix, suffix) else {
             return drafts;
         };
         let (done, frames) = frames_channel();
-        drafts.pool = Some(Pool::start(&done));
+        let (pool, credits) = Pool::start(&done);
+        drafts.pool = Some(pool);
         drafts.writer = Some(std::thread::spawn(move || {
-            write_drafts(path, file, &frames)
+            write_drafts(path, file, &frames, &credits)
         }));
         drafts.piece = Vec::with_capacity(FRAME);
         drafts
@@ -282,15 +383,8 @@ impl Drafts {
 
     /// The image is final (or its export failed): the frames drafted so far.
     pub fn finish(mut self) -> Drafted {
-        if !self.piece.is_empty() {
-            self.dispatch();
-        }
-        // The workers end, then the writer, which has every frame by then.
-        self.pool = None;
-        let file = self
-            .writer
-            .take()
-            .and_then(|writer| writer.join().ok().flatten());
+        self.drafted();
+        let file = self.file.take();
         let mut pieces = Pieces {
             seed: self.pieces.seed,
             hashes: std::mem::take(&mut self.pieces.hashes),
@@ -303,6 +397,19 @@ impl Drafts {
 }
 
 impl ImageTap for Drafts {
+    /// Compresses the rest of what was shown and waits for it to be written: the engine is
+    /// about to take a lock on the live database, and this work must not compete with it.
+    fn drafted(&mut self) {
+        if !self.piece.is_empty() {
+            self.dispatch();
+        }
+        // The workers end, then the writer, which has every frame by then.
+        self.pool = None;
+        if let Some(writer) = self.writer.take() {
+            self.file = writer.join().ok().flatten();
+        }
+    }
+
     fn wrote(&mut self, offset: u64, mut bytes: &[u8]) {
         if self.pool.is_none() {
             return;
@@ -333,23 +440,13 @@ impl Drop for Drafts {
     }
 }
 
-/// A new temp file in `dir`, open for reading and writing.
-fn create(dir: &Path, prefix: &str, suffix: &str) -> Result<(Scratch, File)> {
-    let path = Scratch::create_in(dir, prefix, suffix)?;
-    let file = store::no_follow()
-        .read(true)
-        .write(true)
-        .open(&*path)
-        .map_err(|e| store::write_error(&path, e))?;
-    Ok((path, file))
-}
-
 /// Writes the drafted frames in the order of their pieces, as the workers finish them; stops
 /// at the first one that failed (nothing after it can be kept in order).
 fn write_drafts(
     path: Scratch,
     file: File,
     frames: &mpsc::Receiver<(usize, Item)>,
+    credits: &Credits,
 ) -> Option<DraftFile> {
     let mut out = FlushBehind::new(file.try_clone().ok()?);
     let mut sha = Sha256::new();
@@ -357,20 +454,23 @@ fn write_drafts(
         path,
         file,
         lens: Vec::new(),
+        offsets: vec![0],
         states: vec![sha.clone()],
     };
     let mut waiting = BTreeMap::new();
     'frames: while let Ok((index, item)) = frames.recv() {
         waiting.insert(index, item);
         while let Some(item) = waiting.remove(&draft.lens.len()) {
-            let Item::Fresh(Ok(frame)) = item else {
+            let Item::Fresh(Ok(slot)) = item else {
                 break 'frames;
             };
-            if out.write_all(&frame).is_err() {
+            if out.write_all(&slot.bytes).is_err() {
                 break 'frames;
             }
-            sha.update(&frame);
-            draft.lens.push(frame.len() as u64);
+            credits.give_back();
+            sha.update(&slot.bytes);
+            draft.lens.push(slot.bytes.len() as u64);
+            draft.offsets.push(out.written());
             draft.states.push(sha.clone());
         }
     }
@@ -380,6 +480,9 @@ fn write_drafts(
 /// A snapshot's compressed file, written and synced (still under its temp name).
 pub struct Written {
     pub file: Scratch,
+    /// The drafted file, when the snapshot's file is another: for the caller to remove when
+    /// nothing waits for it (its removal takes a few fsyncs).
+    pub unused: Option<Scratch>,
     /// The image's size and SHA-256, taken of the very bytes the frames were compressed from.
     pub image: Sum,
     pub file_sum: Sum,
@@ -393,7 +496,7 @@ pub struct Written {
 /// `dir`, or the drafted one, when it holds every piece in order.
 pub fn write(
     image: &Path,
-    drafted: Option<Drafted>,
+    drafted: Drafted,
     dir: &Path,
     (prefix, suffix): (&str, &str),
     bar: &ProgressBar,
@@ -402,15 +505,15 @@ pub fn write(
     let source = File::open(image).map_err(read_err)?;
     let len = source.metadata().map_err(read_err)?.len();
     let count = (len.div_ceil(FRAME as u64) as usize).max(1);
-    let (mut pieces, draft) = match drafted {
-        Some(Drafted { pieces, file }) => (pieces, file),
-        None => (Pieces::new(), None),
-    };
+    let Drafted {
+        mut pieces,
+        file: draft,
+    } = drafted;
     let drafted_hashes = std::mem::take(&mut pieces.hashes);
     let (done, frames) = frames_channel();
-    let pool = Pool::start(&done);
+    let (pool, credits) = Pool::start(&done);
     let target = (dir.to_path_buf(), prefix.to_string(), suffix.to_string());
-    let sequencer = std::thread::spawn(move || assemble(draft, &frames, count, &target));
+    let sequencer = std::thread::spawn(move || assemble(draft, &frames, &credits, count, &target));
 
     let mut sha = Sha256::new();
     let mut spare = None;
@@ -442,7 +545,12 @@ pub fn write(
         .join()
         .unwrap_or_else(|_| Err(anyhow::anyhow!("internal: the snapshot's writer died")));
     read?;
-    let (file, out, file_sum) = assembled?;
+    let Assembled {
+        file,
+        out,
+        sum: file_sum,
+        unused,
+    } = assembled?;
     out.sync_all().map_err(|e| store::write_error(&file, e))?;
     if failpoint::active("garble-snapshot-write") {
         // Test-only: the file gets another first byte than the one hashed, as a faulty write
@@ -454,17 +562,20 @@ pub fn write(
     }
     Ok(Written {
         file,
+        unused,
         image: finish(sha, len),
         file_sum,
         pieces,
     })
 }
 
-/// Where the sequencer's frames go: still the drafted file (its first `kept` frames), or a new
-/// file that got the drafted file's first frames and goes on from there.
+/// Where the sequencer's slots go: still the drafted file (its first `kept` slots, those from
+/// `patched` on rewritten in place), or a new file that got the drafted file's first slots and
+/// goes on from there.
 enum Out {
     Drafted {
         kept: usize,
+        patched: Option<usize>,
     },
     New {
         path: Scratch,
@@ -474,15 +585,29 @@ enum Out {
     },
 }
 
-/// Puts the frames of pieces `0..count` in order as they come (see [`write`]); returns the
-/// file, an open handle of it and its sum.
+/// What [`assemble`] made: the file, an open handle of it, its sum, and the drafted file when
+/// the file is another.
+struct Assembled {
+    file: Scratch,
+    out: File,
+    sum: Sum,
+    unused: Option<Scratch>,
+}
+
+/// Puts the slots of pieces `0..count` in order as they come (see [`write`]): a piece compressed
+/// again takes the place of its drafted slot when its frame fits there, else a new file goes on
+/// from it.
 fn assemble(
     draft: Option<DraftFile>,
     frames: &mpsc::Receiver<(usize, Item)>,
+    credits: &Credits,
     count: usize,
     (dir, prefix, suffix): &(PathBuf, String, String),
-) -> Result<(Scratch, File, Sum)> {
-    let mut to = Out::Drafted { kept: 0 };
+) -> Result<Assembled> {
+    let mut to = Out::Drafted {
+        kept: 0,
+        patched: None,
+    };
     let mut waiting = BTreeMap::new();
     let mut buf = Vec::new();
     for index in 0..count {
@@ -498,15 +623,15 @@ fn assemble(
             };
             waiting.insert(i, item);
         };
-        let frame = match item {
-            Item::Kept => {
+        let bytes = match (item, &mut to) {
+            (Item::Kept, Out::Drafted { kept, .. }) => {
+                *kept += 1;
+                continue;
+            }
+            (Item::Kept, Out::New { .. }) => {
                 let draft = draft
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("internal: no draft"))?;
-                if let Out::Drafted { kept } = &mut to {
-                    *kept += 1;
-                    continue;
-                }
                 buf.resize(draft.lens[index] as usize, 0);
                 draft
                     .file
@@ -514,11 +639,27 @@ fn assemble(
                     .map_err(|e| store::write_error(&draft.path, e))?;
                 &buf
             }
-            Item::Fresh(frame) => {
-                if let Out::Drafted { kept } = to {
-                    to = start_new(draft.as_ref(), kept, dir, prefix, suffix)?;
+            (Item::Fresh(slot), to) => {
+                credits.give_back();
+                let slot = slot.map_err(|e| store::write_error(dir, e))?;
+                if let Out::Drafted { kept, patched } = to {
+                    let fits = |d: &&DraftFile| d.lens.get(index).is_some_and(|&l| slot.fits(l));
+                    match draft.as_ref().filter(fits) {
+                        Some(draft) => {
+                            let fitted = slot.fitted(draft.lens[index]);
+                            store::write_all_at(&draft.file, &fitted, draft.offset(index))
+                                .map_err(|e| store::write_error(&draft.path, e))?;
+                            patched.get_or_insert(index);
+                            *kept += 1;
+                            continue;
+                        }
+                        None => {
+                            let (kept, patched) = (*kept, *patched);
+                            *to = start_new(draft.as_ref(), kept, patched, dir, prefix, suffix)?;
+                        }
+                    }
                 }
-                buf = frame.map_err(|e| store::write_error(dir, e))?;
+                buf = slot.bytes;
                 &buf
             }
         };
@@ -526,52 +667,62 @@ fn assemble(
             path,
             out,
             sha,
-            bytes,
+            bytes: written,
         } = &mut to
         {
-            out.write_all(frame)
+            out.write_all(bytes)
                 .map_err(|e| store::write_error(path, e))?;
-            sha.update(frame);
-            *bytes += frame.len() as u64;
+            sha.update(bytes);
+            *written += bytes.len() as u64;
         }
     }
     match to {
-        Out::Drafted { kept } => {
+        Out::Drafted { kept, patched } => {
             let draft = draft.ok_or_else(|| anyhow::anyhow!("internal: no draft"))?;
-            // Frames drafted past the image's end (the file shrank) are cut off.
-            let bytes = draft.offset(kept);
+            // Slots drafted past the image's end (the file shrank) are cut off.
             draft
                 .file
-                .set_len(bytes)
+                .set_len(draft.offset(kept))
                 .map_err(|e| store::write_error(&draft.path, e))?;
-            let sum = finish(draft.states[kept].clone(), bytes);
-            Ok((draft.path, draft.file, sum))
+            let sum = draft.sum(patched.unwrap_or(kept), kept)?;
+            Ok(Assembled {
+                file: draft.path,
+                out: draft.file,
+                sum,
+                unused: None,
+            })
         }
         Out::New {
             path,
             out,
             sha,
             bytes,
-            ..
         } => {
             let file = out
                 .get_ref()
                 .try_clone()
                 .map_err(|e| store::write_error(&path, e))?;
-            Ok((path, file, finish(sha, bytes)))
+            Ok(Assembled {
+                file: path,
+                out: file,
+                sum: finish(sha, bytes),
+                unused: draft.map(|d| d.path),
+            })
         }
     }
 }
 
-/// A new file for the snapshot, starting with the first `kept` drafted frames.
+/// A new file for the snapshot, starting with the first `kept` drafted slots (those from
+/// `patched` on rewritten in place, so hashed again).
 fn start_new(
     draft: Option<&DraftFile>,
     kept: usize,
+    patched: Option<usize>,
     dir: &Path,
     prefix: &str,
     suffix: &str,
 ) -> Result<Out> {
-    let (path, file) = create(dir, prefix, suffix)?;
+    let (path, file) = Scratch::create_open_in(dir, prefix, suffix)?;
     let mut out = FlushBehind::new(file);
     let Some(draft) = draft.filter(|_| kept > 0) else {
         return Ok(Out::New {
@@ -581,7 +732,9 @@ fn start_new(
             bytes: 0,
         });
     };
-    let bytes = draft.offset(kept);
+    let from = patched.unwrap_or(kept);
+    let (hashed_from, bytes) = (draft.offset(from), draft.offset(kept));
+    let mut sha = draft.states[from].clone();
     let mut buf = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < bytes {
@@ -592,12 +745,14 @@ fn start_new(
             .map_err(|e| store::write_error(&draft.path, e))?;
         out.write_all(&buf[..n])
             .map_err(|e| store::write_error(&path, e))?;
+        let skip = hashed_from.saturating_sub(at).min(n as u64) as usize;
+        sha.update(&buf[skip..n]);
         at += n as u64;
     }
     Ok(Out::New {
         path,
         out,
-        sha: draft.states[kept].clone(),
+        sha,
         bytes,
     })
 }
@@ -625,7 +780,7 @@ mod tests {
         drafts.finish()
     }
 
-    fn written(dir: &Path, image: &Path, drafted: Option<Drafted>) -> Written {
+    fn written(dir: &Path, image: &Path, drafted: Drafted) -> Written {
         write(
             image,
             drafted,
@@ -669,7 +824,7 @@ mod tests {
         let image = image(dir.path(), 3 * FRAME + 12_345, 1);
         let drafted = drafted_from(dir.path(), &image, 1 << 20);
         let draft_path = drafted.file.as_ref().unwrap().path.to_path_buf();
-        let w = written(dir.path(), &image, Some(drafted));
+        let w = written(dir.path(), &image, drafted);
         assert_eq!(
             *w.file, *draft_path,
             "every drafted frame kept: no second file"
@@ -679,19 +834,55 @@ mod tests {
     }
 
     #[test]
+    fn pieces_changed_a_little_take_their_drafted_slots() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = image(dir.path(), 5 * FRAME, 1);
+        let drafted = drafted_from(dir.path(), &path, 3 << 20);
+        let draft_path = drafted.file.as_ref().unwrap().path.to_path_buf();
+        // Piece 0 (as a header would) and piece 3 change after the draft.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[100] ^= 0x55;
+        bytes[3 * FRAME + 7] ^= 0x55;
+        std::fs::write(&path, &bytes).unwrap();
+        let w = written(dir.path(), &path, drafted);
+        assert_eq!(*w.file, *draft_path, "rewritten in place");
+        assert!(w.unused.is_none());
+        assert_is_snapshot_of(&path, &w);
+    }
+
+    #[test]
     fn pieces_changed_after_the_draft_are_compressed_again() {
         let dir = tempfile::tempdir().unwrap();
         let before = image(dir.path(), 5 * FRAME, 1);
         let drafted = drafted_from(dir.path(), &before, 3 << 20);
-        // Piece 0 and piece 3 change; the image grows by a short piece.
+        // Piece 0 and piece 3 change; the image grows by a short piece, past the draft.
         let mut bytes = std::fs::read(&before).unwrap();
         bytes[100] ^= 0x55;
         bytes[3 * FRAME + 7] ^= 0x55;
         bytes.extend_from_slice(b"grown");
         std::fs::write(&before, &bytes).unwrap();
-        let w = written(dir.path(), &before, Some(drafted));
+        let mut w = written(dir.path(), &before, drafted);
         assert_is_snapshot_of(&before, &w);
+        drop(w.unused.take().expect("a new file, the drafted one unused"));
         assert_eq!(temp_files(dir.path()), 1, "the drafted file is removed");
+    }
+
+    #[test]
+    fn a_piece_grown_past_its_slot_starts_a_new_file_after_the_slots_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image");
+        // Piece 1 is zeros when drafted (a frame of a few bytes), random bytes when final.
+        let mut bytes: Vec<u8> = (0..3 * FRAME).map(|i| (i / 5000) as u8).collect();
+        bytes[FRAME..2 * FRAME].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
+        let drafted = drafted_from(dir.path(), &path, FRAME);
+        let draft_path = drafted.file.as_ref().unwrap().path.to_path_buf();
+        let mut noise = fastrand::Rng::with_seed(7);
+        bytes[FRAME..2 * FRAME].fill_with(|| noise.u8(..));
+        std::fs::write(&path, &bytes).unwrap();
+        let w = written(dir.path(), &path, drafted);
+        assert_ne!(*w.file, *draft_path);
+        assert_is_snapshot_of(&path, &w);
     }
 
     #[test]
@@ -703,7 +894,7 @@ mod tests {
         // The image shrinks into its third piece.
         bytes.truncate(2 * FRAME + 10);
         std::fs::write(&path, &bytes).unwrap();
-        let w = written(dir.path(), &path, Some(drafted));
+        let w = written(dir.path(), &path, drafted);
         assert_is_snapshot_of(&path, &w);
     }
 
@@ -711,9 +902,9 @@ mod tests {
     fn an_image_without_drafts_and_an_empty_one_are_written_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = image(dir.path(), 2 * FRAME + 1, 3);
-        assert_is_snapshot_of(&path, &written(dir.path(), &path, None));
+        assert_is_snapshot_of(&path, &written(dir.path(), &path, Drafted::none()));
         let empty = image(dir.path(), 0, 3);
-        assert_is_snapshot_of(&empty, &written(dir.path(), &empty, None));
+        assert_is_snapshot_of(&empty, &written(dir.path(), &empty, Drafted::none()));
     }
 
     #[test]
@@ -726,7 +917,7 @@ mod tests {
         drafts.wrote(2 * FRAME as u64, &bytes[2 * FRAME..]);
         let drafted = drafts.finish();
         assert_eq!(drafted.pieces.hashes.len(), 1);
-        assert_is_snapshot_of(&path, &written(dir.path(), &path, Some(drafted)));
+        assert_is_snapshot_of(&path, &written(dir.path(), &path, drafted));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{
-    self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows,
+    self, canonical_path, Database, EngineKind, Identity, ImageFacts, ServerId, TableRows, Untapped,
 };
 use crate::progress::{self, Sink, SnapshotStep};
 use crate::store::{self, FlushBehind, Scratch, Store, EXTRACT_PREFIX, TEMP_PREFIX};
@@ -279,7 +279,7 @@ pub fn create(
 ) -> Result<Manifest> {
     let sink = sink.into();
     if !db.exports_as_stream() {
-        let image = take_image(db, store, reason, sink)?;
+        let image = take_image(db, store, reason, sink, true)?;
         return create_from_image(image, store, reason, note, sink);
     }
     // The engine's image is one stream: compress and hash it on the way, so no image-sized
@@ -352,21 +352,30 @@ fn check_outcome(
 }
 
 /// Step 1 of a snapshot: the consistent image of `db`, in a temp file in the store (same
-/// volume, never in memory), in the shortest lock window the engine allows. What the engine
-/// shows of it while it writes it is compressed meanwhile (`frames`, design.md §3.4).
+/// volume, never in memory), in the shortest lock window the engine allows. With `compress`,
+/// what the engine shows of it while it writes it is compressed meanwhile (`frames`,
+/// design.md §3.4); without, the image is only looked at (a dry run).
 pub fn take_image(
     db: &dyn Database,
     store: &Store,
     reason: Reason,
     sink: impl Into<Sink>,
+    compress: bool,
 ) -> Result<Image> {
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
     let prefix = format!("{TEMP_PREFIX}{id}-");
     let path = Scratch::create_in(&dir, &prefix, ".db")?;
     let label = progress::snapshot_step(reason.as_str(), &id, SnapshotStep::Copy);
-    let mut drafts = Drafts::start(&dir, &prefix, ".db.zst");
-    let facts = db.export_image(&path, &sink.into().engine(label), &mut drafts)?;
+    let progress = sink.into().engine(label);
+    let (facts, drafted) = if compress {
+        let mut drafts = Drafts::start(&dir, &prefix, ".db.zst");
+        let facts = db.export_image(&path, &progress, &mut drafts)?;
+        (facts, drafts.finish())
+    } else {
+        let facts = db.export_image(&path, &progress, &mut Untapped)?;
+        (facts, Drafted::none())
+    };
     Ok(Image {
         path,
         sealing: Sealing {
@@ -375,7 +384,7 @@ pub fn take_image(
             source: db.identity(),
             facts,
         },
-        drafted: drafts.finish(),
+        drafted,
     })
 }
 
@@ -400,7 +409,7 @@ pub fn create_from_image(
     let bar = sink.bytes(fs::metadata(&*path).map_or(0, |m| m.len()), &label);
     let prefix = format!("{TEMP_PREFIX}{}-", sealing.id);
     let dir = store.snapshots_dir();
-    let written = frames::write(&path, Some(drafted), &dir, (&prefix, ".db.zst"), &bar);
+    let written = frames::write(&path, drafted, &dir, (&prefix, ".db.zst"), &bar);
     bar.finish_and_clear();
     // 3. The verify pass reads the file back from disk beside the check.
     let read_back = written.and_then(|w| {
@@ -416,7 +425,7 @@ pub fn create_from_image(
         });
         Ok((w, read_back))
     });
-    let (written, read_back) = match read_back {
+    let (mut written, read_back) = match read_back {
         Ok(started) => started,
         Err(e) => {
             let _ = checker.join();
@@ -425,7 +434,8 @@ pub fn create_from_image(
     };
     // The check usually ends before the read-back: then nothing reads the image any more.
     let check = check_outcome(checker);
-    let removal = std::thread::spawn(move || drop(path));
+    let unused = written.unused.take();
+    let removal = std::thread::spawn(move || drop((path, unused)));
     let sealed = seal(
         &sealing,
         written.file,
@@ -1308,7 +1318,8 @@ mod tests {
         fs::write(&b, &other).unwrap();
         let write = |image: &Path| {
             let names = (".tmp-test-", ".db.zst");
-            frames::write(image, None, dir.path(), names, &ProgressBar::hidden()).unwrap()
+            let none = frames::Drafted::none();
+            frames::write(image, none, dir.path(), names, &ProgressBar::hidden()).unwrap()
         };
         let (of_a, of_b) = (write(&a), write(&b));
         let mut m = manifest("20260302T041506Z-0a1b2c3d", "2026-03-02T04:15:06Z");

@@ -38,6 +38,23 @@ impl Scratch {
             .map_err(|e| crate::store::write_error(dir, e))
     }
 
+    /// [`Scratch::create_in`], with the new file open for reading and writing.
+    pub fn create_open_in(
+        dir: &Path,
+        prefix: &str,
+        suffix: &str,
+    ) -> anyhow::Result<(Scratch, std::fs::File)> {
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .suffix(suffix)
+            .tempfile_in(dir)
+            .map(|f| {
+                let (file, path) = f.into_parts();
+                (Scratch::new(path), file)
+            })
+            .map_err(|e| crate::store::write_error(dir, e))
+    }
+
     /// Gives the file its final name; it is no longer removed. When that fails it is removed
     /// as on drop, a step at a time.
     pub fn persist(mut self, to: &Path) -> std::io::Result<()> {

@@ -60,6 +60,7 @@ pub fn copy(
     let file = main_file(source)?;
     let mut out = FlushBehind::ahead(out);
     let drafted = draft(source, file, &mut out, image, progress, tap)?;
+    tap.drafted();
     failpoint::hit("pause-snapshot-after-draft");
     // The first read of a deferred transaction takes the SHARED lock (waiting up to the busy
     // timeout for a writer) and keeps it until COMMIT.
