@@ -28,13 +28,15 @@ use crate::engine::ImageTap;
 use crate::failpoint;
 use crate::store::{self, FlushBehind, Scratch};
 
-/// Image bytes per frame: zstd's own job size at this level with worker threads. The file grows
-/// by about 0.05% against one frame of the whole image (1 GiB of the app's data, measured).
+/// Image bytes per frame: the job size the streamed compressor gives zstd's worker threads too.
+/// The file grows by about 0.05% against one frame of the whole image (1 GiB of the app's data,
+/// measured), plus the padding of each slot.
 pub const FRAME: usize = 4 << 20;
 
 /// The seeded hashes of an image's pieces, by which a drafted frame is known to hold the final
-/// image's bytes and a read-back is checked piece by piece. 128 bits with a random seed: the
-/// app's data cannot be shaped to collide.
+/// image's bytes and a read-back is checked piece by piece. 128 bits with a random seed per
+/// run, which the app does not know: its data is not chosen to collide (xxh3 is not a
+/// cryptographic hash; `snapshot verify` rechecks the image's SHA-256).
 #[derive(Clone)]
 pub struct Pieces {
     seed: u64,
@@ -483,7 +485,8 @@ pub struct Written {
     /// The drafted file, when the snapshot's file is another: for the caller to remove when
     /// nothing waits for it (its removal takes a few fsyncs).
     pub unused: Option<Scratch>,
-    /// The image's size and SHA-256, taken of the very bytes the frames were compressed from.
+    /// The image's size and SHA-256, taken of the final image's bytes (which each frame holds:
+    /// compressed from them, or from a drafted piece with the same seeded hash).
     pub image: Sum,
     pub file_sum: Sum,
     /// The image's pieces, for the read-back.

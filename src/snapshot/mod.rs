@@ -748,8 +748,8 @@ enum Rehash {
     /// costs a pass of SHA-256 over the largest file (design.md §3.4).
     JustWritten,
     /// A snapshot of an image file just written: as [`Rehash::JustWritten`], and every piece of
-    /// the decompressed bytes has the seeded hash of the image's piece (each frame was made of
-    /// a piece read, or drafted, apart from the bytes the SHA-256 was taken of).
+    /// the decompressed bytes has the seeded hash of the image's piece (a kept frame was made
+    /// of a drafted piece, not of the bytes the SHA-256 was taken of).
     Pieces(frames::Pieces),
 }
 

@@ -231,8 +231,8 @@ fn verify_passes_on_good_snapshots() {
 }
 
 /// A compressed file that does not hold what was written to it (a fail point changes its first
-/// byte after the compressor hashed it) is refused by the read-back that runs beside
-/// compression: exit 4 naming the file, and no snapshot, no temp file, the database untouched.
+/// byte after it was hashed) is refused by the read-back from disk: exit 4 naming the file,
+/// and no snapshot, no temp file, the database untouched.
 #[test]
 fn a_new_snapshot_whose_file_differs_from_what_was_written_is_refused() {
     let env = TestEnv::with("current", &["guide"]);
