@@ -923,6 +923,25 @@ mod tests {
         assert_is_snapshot_of(&path, &written(dir.path(), &path, drafted));
     }
 
+    /// Once the engine says its draft is done (before it takes a lock), every frame it was
+    /// shown is written: nothing compresses during the lock window.
+    #[test]
+    fn once_drafted_every_piece_shown_is_in_the_drafted_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = image(dir.path(), 2 * FRAME + 5, 5);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut drafts = Drafts::start(dir.path(), ".tmp-test-", ".db.zst");
+        drafts.wrote(0, &bytes);
+        drafts.drafted();
+        let file = drafts.file.as_ref().expect("the drafted file");
+        assert_eq!(file.lens.len(), 3);
+        let on_disk = std::fs::metadata(&*file.path).unwrap().len();
+        assert_eq!(on_disk, file.offset(3));
+        // Shown afterwards: not drafted.
+        drafts.wrote(bytes.len() as u64, &[1; 100]);
+        assert_eq!(drafts.finish().pieces.hashes.len(), 3);
+    }
+
     #[test]
     fn the_piece_check_names_the_first_piece_that_differs() {
         let mut pieces = Pieces::new();
