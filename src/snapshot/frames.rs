@@ -297,6 +297,9 @@ pub struct Drafts {
     writer: Option<JoinHandle<Option<DraftFile>>>,
     /// What the writer wrote, once the engine is done drafting.
     file: Option<DraftFile>,
+    /// The SHA-256 of the pieces handed over, and its state before each.
+    image: Sha256,
+    image_states: Vec<Sha256>,
 }
 
 /// The file of drafted slots: slot `i` is `lens[i]` bytes at `offsets[i]`; `states[i]` is the
@@ -332,10 +335,12 @@ impl DraftFile {
     }
 }
 
-/// [`Drafts`] once the image is final: the pieces compressed while it was drafted.
+/// [`Drafts`] once the image is final: the pieces compressed while it was drafted, and the
+/// image's SHA-256 state before each of them (and after the last), taken of the same bytes.
 pub struct Drafted {
     pieces: Pieces,
     file: Option<DraftFile>,
+    image_states: Vec<Sha256>,
 }
 
 impl Drafted {
@@ -344,6 +349,7 @@ impl Drafted {
         Drafted {
             pieces: Pieces::new(),
             file: None,
+            image_states: vec![Sha256::new()],
         }
     }
 }
@@ -358,6 +364,8 @@ impl Drafts {
             next: 0,
             writer: None,
             file: None,
+            image: Sha256::new(),
+            image_states: Vec::new(),
         };
         let Ok((path, file)) = Scratch::create_open_in(dir, prefix, suffix) else {
             return drafts;
@@ -378,6 +386,9 @@ impl Drafts {
         let piece = std::mem::replace(&mut self.piece, pool.buffer());
         let index = self.pieces.hashes.len();
         self.pieces.hashes.push(self.pieces.hash(&piece));
+        // Here, in order: the image's final pass need not hash again what it keeps.
+        self.image_states.push(self.image.clone());
+        self.image.update(&piece);
         if !pool.submit(index, piece) {
             self.pool = None;
         }
@@ -391,10 +402,16 @@ impl Drafts {
             seed: self.pieces.seed,
             hashes: std::mem::take(&mut self.pieces.hashes),
         };
-        pieces
-            .hashes
-            .truncate(file.as_ref().map_or(0, |f| f.lens.len()));
-        Drafted { pieces, file }
+        let drafted = file.as_ref().map_or(0, |f| f.lens.len());
+        pieces.hashes.truncate(drafted);
+        let mut image_states = std::mem::take(&mut self.image_states);
+        image_states.push(self.image.clone());
+        image_states.truncate(drafted + 1);
+        Drafted {
+            pieces,
+            file,
+            image_states,
+        }
     }
 }
 
@@ -511,6 +528,7 @@ pub fn write(
     let Drafted {
         mut pieces,
         file: draft,
+        image_states,
     } = drafted;
     let drafted_hashes = std::mem::take(&mut pieces.hashes);
     let (done, frames) = frames_channel();
@@ -518,7 +536,8 @@ pub fn write(
     let target = (dir.to_path_buf(), prefix.to_string(), suffix.to_string());
     let sequencer = std::thread::spawn(move || assemble(draft, &frames, &credits, count, &target));
 
-    let mut sha = Sha256::new();
+    // None while every piece so far is a drafted one: the state kept after it holds.
+    let mut sha: Option<Sha256> = None;
     let mut spare = None;
     let read = (|| -> Result<()> {
         for index in 0..count {
@@ -527,10 +546,14 @@ pub fn write(
             piece.resize((len - offset).min(FRAME as u64) as usize, 0);
             source.read_exact_at(&mut piece, offset).map_err(read_err)?;
             let hash = pieces.hash(&piece);
-            sha.update(&piece);
+            let kept = drafted_hashes.get(index) == Some(&hash);
+            if sha.is_some() || !kept {
+                sha.get_or_insert_with(|| image_states[index].clone())
+                    .update(&piece);
+            }
             pieces.hashes.push(hash);
             bar.set_position(offset + piece.len() as u64);
-            if drafted_hashes.get(index) == Some(&hash) {
+            if kept {
                 spare = Some(piece);
                 if done.send((index, Item::Kept)).is_err() {
                     break;
@@ -566,7 +589,7 @@ pub fn write(
     Ok(Written {
         file,
         unused,
-        image: finish(sha, len),
+        image: finish(sha.unwrap_or_else(|| image_states[count].clone()), len),
         file_sum,
         pieces,
     })

@@ -186,7 +186,7 @@ fn copy_online(
         }
         // The image's pages reach the disk as it grows, not in one burst (design.md §3.4).
         let mut written = File::open(image).ok().map(FlushBehind::ahead);
-        let mut shown = 0u64;
+        let (mut shown, mut buf) = (0u64, Vec::new());
         let mut step_pages: i32 = 256;
         let mut restarts = 0u32;
         let mut copied_before: i64 = 0;
@@ -201,7 +201,7 @@ fn copy_online(
             match step {
                 StepResult::Done => {
                     if let Some(out) = written.as_mut() {
-                        grown(out, &mut shown, tap);
+                        grown(out, &mut shown, &mut buf, tap);
                     }
                     break;
                 }
@@ -223,7 +223,7 @@ fn copy_online(
                 }
             }
             if let Some(out) = written.as_mut() {
-                grown(out, &mut shown, tap);
+                grown(out, &mut shown, &mut buf, tap);
             }
             let p = backup.progress();
             let copied = i64::from(p.pagecount) - i64::from(p.remaining);
@@ -256,14 +256,15 @@ fn copy_online(
 }
 
 /// After a backup step: the image's new pages go to the disk, and what the file holds beyond
-/// `shown` to `tap` (best effort: an unread byte is one the snapshot compresses later).
-fn grown(out: &mut FlushBehind, shown: &mut u64, tap: &mut dyn ImageTap) {
+/// `shown` to `tap` (best effort: an unread byte is one the snapshot compresses later), read
+/// through `buf`.
+fn grown(out: &mut FlushBehind, shown: &mut u64, buf: &mut Vec<u8>, tap: &mut dyn ImageTap) {
     use std::os::unix::fs::FileExt;
     let Ok(meta) = out.get_ref().metadata() else {
         return;
     };
     out.grown_to(meta.len());
-    let mut buf = vec![0u8; 1 << 20];
+    buf.resize(1 << 20, 0);
     while *shown < meta.len() {
         let n = (meta.len() - *shown).min(buf.len() as u64) as usize;
         if out.get_ref().read_exact_at(&mut buf[..n], *shown).is_err() {
