@@ -116,8 +116,8 @@ impl PieceCheck<'_> {
 enum Item {
     /// The drafted frame holds this piece.
     Kept,
-    /// The piece, compressed now.
-    Fresh(io::Result<Slot>),
+    /// The piece compressed, and the piece itself (for [`Credits::give_back`]).
+    Fresh(io::Result<Slot>, Vec<u8>),
 }
 
 /// A compressed piece as it goes into the file: its frame, then a skippable frame of padding
@@ -172,12 +172,17 @@ struct Pool {
     workers: Vec<JoinHandle<()>>,
 }
 
-/// Given back, one per piece written, to the [`Pool`] that compressed it.
-struct Credits(mpsc::SyncSender<()>);
+/// Given back, one per piece written, to the [`Pool`] that compressed it, with the piece's
+/// buffer for reuse.
+struct Credits {
+    credit: mpsc::SyncSender<()>,
+    spare: mpsc::Sender<Vec<u8>>,
+}
 
 impl Credits {
-    fn give_back(&self) {
-        let _ = self.0.try_send(());
+    fn give_back(&self, piece: Vec<u8>) {
+        let _ = self.credit.try_send(());
+        let _ = self.spare.send(piece);
     }
 }
 
@@ -194,16 +199,14 @@ impl Pool {
         let (give_back, spare) = mpsc::channel();
         let workers = (0..count)
             .map(|_| {
-                let (queue, done, give_back) =
-                    (Arc::clone(&queue), done.clone(), give_back.clone());
+                let (queue, done) = (Arc::clone(&queue), done.clone());
                 std::thread::spawn(move || {
                     let (mut zstd, mut out) = (None, Vec::new());
                     loop {
                         let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok((index, piece)) = job else { return };
                         let frame = compress_piece(&mut zstd, &mut out, &piece);
-                        let _ = give_back.send(piece);
-                        if done.send((index, Item::Fresh(frame))).is_err() {
+                        if done.send((index, Item::Fresh(frame, piece))).is_err() {
                             return;
                         }
                     }
@@ -216,7 +219,11 @@ impl Pool {
             credits,
             workers,
         };
-        (pool, Credits(give_credit))
+        let credits = Credits {
+            credit: give_credit,
+            spare: give_back,
+        };
+        (pool, credits)
     }
 
     /// An empty buffer for a piece: one a worker is done with, or a new one.
@@ -297,19 +304,18 @@ pub struct Drafts {
     writer: Option<JoinHandle<Option<DraftFile>>>,
     /// What the writer wrote, once the engine is done drafting.
     file: Option<DraftFile>,
-    /// The SHA-256 of the pieces handed over, and its state before each.
-    image: Sha256,
-    image_states: Vec<Sha256>,
 }
 
 /// The file of drafted slots: slot `i` is `lens[i]` bytes at `offsets[i]`; `states[i]` is the
-/// file's SHA-256 state before it (and `states[lens.len()]` after the last).
+/// file's SHA-256 state before it (and `states[lens.len()]` after the last); `image_states`
+/// the same of the image's pieces.
 struct DraftFile {
     path: Scratch,
     file: File,
     lens: Vec<u64>,
     offsets: Vec<u64>,
     states: Vec<Sha256>,
+    image_states: Vec<Sha256>,
 }
 
 impl DraftFile {
@@ -335,12 +341,10 @@ impl DraftFile {
     }
 }
 
-/// [`Drafts`] once the image is final: the pieces compressed while it was drafted, and the
-/// image's SHA-256 state before each of them (and after the last), taken of the same bytes.
+/// [`Drafts`] once the image is final: the pieces compressed while it was drafted.
 pub struct Drafted {
     pieces: Pieces,
     file: Option<DraftFile>,
-    image_states: Vec<Sha256>,
 }
 
 impl Drafted {
@@ -349,7 +353,6 @@ impl Drafted {
         Drafted {
             pieces: Pieces::new(),
             file: None,
-            image_states: vec![Sha256::new()],
         }
     }
 }
@@ -364,8 +367,6 @@ impl Drafts {
             next: 0,
             writer: None,
             file: None,
-            image: Sha256::new(),
-            image_states: Vec::new(),
         };
         let Ok((path, file)) = Scratch::create_open_in(dir, prefix, suffix) else {
             return drafts;
@@ -386,9 +387,6 @@ impl Drafts {
         let piece = std::mem::replace(&mut self.piece, pool.buffer());
         let index = self.pieces.hashes.len();
         self.pieces.hashes.push(self.pieces.hash(&piece));
-        // Here, in order: the image's final pass need not hash again what it keeps.
-        self.image_states.push(self.image.clone());
-        self.image.update(&piece);
         if !pool.submit(index, piece) {
             self.pool = None;
         }
@@ -402,16 +400,10 @@ impl Drafts {
             seed: self.pieces.seed,
             hashes: std::mem::take(&mut self.pieces.hashes),
         };
-        let drafted = file.as_ref().map_or(0, |f| f.lens.len());
-        pieces.hashes.truncate(drafted);
-        let mut image_states = std::mem::take(&mut self.image_states);
-        image_states.push(self.image.clone());
-        image_states.truncate(drafted + 1);
-        Drafted {
-            pieces,
-            file,
-            image_states,
-        }
+        pieces
+            .hashes
+            .truncate(file.as_ref().map_or(0, |f| f.lens.len()));
+        Drafted { pieces, file }
     }
 }
 
@@ -468,29 +460,33 @@ fn write_drafts(
     credits: &Credits,
 ) -> Option<DraftFile> {
     let mut out = FlushBehind::new(file.try_clone().ok()?);
-    let mut sha = Sha256::new();
+    let (mut sha, mut image) = (Sha256::new(), Sha256::new());
     let mut draft = DraftFile {
         path,
         file,
         lens: Vec::new(),
         offsets: vec![0],
         states: vec![sha.clone()],
+        image_states: vec![image.clone()],
     };
     let mut waiting = BTreeMap::new();
     'frames: while let Ok((index, item)) = frames.recv() {
         waiting.insert(index, item);
         while let Some(item) = waiting.remove(&draft.lens.len()) {
-            let Item::Fresh(Ok(slot)) = item else {
+            let Item::Fresh(Ok(slot), piece) = item else {
                 break 'frames;
             };
             if out.write_all(&slot.bytes).is_err() {
                 break 'frames;
             }
-            credits.give_back();
+            // Here, in order, beside the copy: the final pass need not hash what it keeps.
+            image.update(&piece);
+            credits.give_back(piece);
             sha.update(&slot.bytes);
             draft.lens.push(slot.bytes.len() as u64);
             draft.offsets.push(out.written());
             draft.states.push(sha.clone());
+            draft.image_states.push(image.clone());
         }
     }
     Some(draft)
@@ -528,8 +524,10 @@ pub fn write(
     let Drafted {
         mut pieces,
         file: draft,
-        image_states,
     } = drafted;
+    let image_states = draft
+        .as_ref()
+        .map_or_else(|| vec![Sha256::new()], |d| d.image_states.clone());
     let drafted_hashes = std::mem::take(&mut pieces.hashes);
     let (done, frames) = frames_channel();
     let (pool, credits) = Pool::start(&done);
@@ -547,9 +545,11 @@ pub fn write(
             source.read_exact_at(&mut piece, offset).map_err(read_err)?;
             let hash = pieces.hash(&piece);
             let kept = drafted_hashes.get(index) == Some(&hash);
-            if sha.is_some() || !kept {
-                sha.get_or_insert_with(|| image_states[index].clone())
-                    .update(&piece);
+            if sha.is_none() && !kept {
+                sha = Some(state_before(&image_states, index)?);
+            }
+            if let Some(sha) = &mut sha {
+                sha.update(&piece);
             }
             pieces.hashes.push(hash);
             bar.set_position(offset + piece.len() as u64);
@@ -577,6 +577,10 @@ pub fn write(
         sum: file_sum,
         unused,
     } = assembled?;
+    let image_sha = match sha {
+        Some(sha) => sha,
+        None => state_before(&image_states, count)?,
+    };
     out.sync_all().map_err(|e| store::write_error(&file, e))?;
     if failpoint::active("garble-snapshot-write") {
         // Test-only: the file gets another first byte than the one hashed, as a faulty write
@@ -589,7 +593,7 @@ pub fn write(
     Ok(Written {
         file,
         unused,
-        image: finish(sha.unwrap_or_else(|| image_states[count].clone()), len),
+        image: finish(image_sha, len),
         file_sum,
         pieces,
     })
@@ -609,6 +613,14 @@ enum Out {
         sha: Sha256,
         bytes: u64,
     },
+}
+
+/// The image's SHA-256 state before piece `index`, every piece before it drafted.
+fn state_before(states: &[Sha256], index: usize) -> Result<Sha256> {
+    states
+        .get(index)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("internal: no hash of the drafted pieces"))
 }
 
 /// What [`assemble`] made: the file, an open handle of it, its sum, and the drafted file when
@@ -665,8 +677,8 @@ fn assemble(
                     .map_err(|e| store::write_error(&draft.path, e))?;
                 &buf
             }
-            (Item::Fresh(slot), to) => {
-                credits.give_back();
+            (Item::Fresh(slot, piece), to) => {
+                credits.give_back(piece);
                 let slot = slot.map_err(|e| store::write_error(dir, e))?;
                 if let Out::Drafted { kept, patched } = to {
                     let fits = |d: &&DraftFile| d.lens.get(index).is_some_and(|&l| slot.fits(l));
