@@ -116,8 +116,8 @@ impl PieceCheck<'_> {
 enum Item {
     /// The drafted frame holds this piece.
     Kept,
-    /// The piece compressed, and the piece itself (for [`Credits::give_back`]).
-    Fresh(io::Result<Slot>, Vec<u8>),
+    /// The piece, compressed now.
+    Fresh(io::Result<Slot>),
 }
 
 /// A compressed piece as it goes into the file: its frame, then a skippable frame of padding
@@ -172,17 +172,12 @@ struct Pool {
     workers: Vec<JoinHandle<()>>,
 }
 
-/// Given back, one per piece written, to the [`Pool`] that compressed it, with the piece's
-/// buffer for reuse.
-struct Credits {
-    credit: mpsc::SyncSender<()>,
-    spare: mpsc::Sender<Vec<u8>>,
-}
+/// Given back, one per piece written, to the [`Pool`] that compressed it.
+struct Credits(mpsc::SyncSender<()>);
 
 impl Credits {
-    fn give_back(&self, piece: Vec<u8>) {
-        let _ = self.credit.try_send(());
-        let _ = self.spare.send(piece);
+    fn give_back(&self) {
+        let _ = self.0.try_send(());
     }
 }
 
@@ -199,14 +194,16 @@ impl Pool {
         let (give_back, spare) = mpsc::channel();
         let workers = (0..count)
             .map(|_| {
-                let (queue, done) = (Arc::clone(&queue), done.clone());
+                let (queue, done, give_back) =
+                    (Arc::clone(&queue), done.clone(), give_back.clone());
                 std::thread::spawn(move || {
                     let (mut zstd, mut out) = (None, Vec::new());
                     loop {
                         let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok((index, piece)) = job else { return };
                         let frame = compress_piece(&mut zstd, &mut out, &piece);
-                        if done.send((index, Item::Fresh(frame, piece))).is_err() {
+                        let _ = give_back.send(piece);
+                        if done.send((index, Item::Fresh(frame))).is_err() {
                             return;
                         }
                     }
@@ -219,11 +216,7 @@ impl Pool {
             credits,
             workers,
         };
-        let credits = Credits {
-            credit: give_credit,
-            spare: give_back,
-        };
-        (pool, credits)
+        (pool, Credits(give_credit))
     }
 
     /// An empty buffer for a piece: one a worker is done with, or a new one.
@@ -307,15 +300,13 @@ pub struct Drafts {
 }
 
 /// The file of drafted slots: slot `i` is `lens[i]` bytes at `offsets[i]`; `states[i]` is the
-/// file's SHA-256 state before it (and `states[lens.len()]` after the last); `image_states`
-/// the same of the image's pieces.
+/// file's SHA-256 state before it (and `states[lens.len()]` after the last).
 struct DraftFile {
     path: Scratch,
     file: File,
     lens: Vec<u64>,
     offsets: Vec<u64>,
     states: Vec<Sha256>,
-    image_states: Vec<Sha256>,
 }
 
 impl DraftFile {
@@ -460,33 +451,29 @@ fn write_drafts(
     credits: &Credits,
 ) -> Option<DraftFile> {
     let mut out = FlushBehind::new(file.try_clone().ok()?);
-    let (mut sha, mut image) = (Sha256::new(), Sha256::new());
+    let mut sha = Sha256::new();
     let mut draft = DraftFile {
         path,
         file,
         lens: Vec::new(),
         offsets: vec![0],
         states: vec![sha.clone()],
-        image_states: vec![image.clone()],
     };
     let mut waiting = BTreeMap::new();
     'frames: while let Ok((index, item)) = frames.recv() {
         waiting.insert(index, item);
         while let Some(item) = waiting.remove(&draft.lens.len()) {
-            let Item::Fresh(Ok(slot), piece) = item else {
+            let Item::Fresh(Ok(slot)) = item else {
                 break 'frames;
             };
             if out.write_all(&slot.bytes).is_err() {
                 break 'frames;
             }
-            // Here, in order, beside the copy: the final pass need not hash what it keeps.
-            image.update(&piece);
-            credits.give_back(piece);
+            credits.give_back();
             sha.update(&slot.bytes);
             draft.lens.push(slot.bytes.len() as u64);
             draft.offsets.push(out.written());
             draft.states.push(sha.clone());
-            draft.image_states.push(image.clone());
         }
     }
     Some(draft)
@@ -525,17 +512,13 @@ pub fn write(
         mut pieces,
         file: draft,
     } = drafted;
-    let image_states = draft
-        .as_ref()
-        .map_or_else(|| vec![Sha256::new()], |d| d.image_states.clone());
     let drafted_hashes = std::mem::take(&mut pieces.hashes);
     let (done, frames) = frames_channel();
     let (pool, credits) = Pool::start(&done);
     let target = (dir.to_path_buf(), prefix.to_string(), suffix.to_string());
     let sequencer = std::thread::spawn(move || assemble(draft, &frames, &credits, count, &target));
 
-    // None while every piece so far is a drafted one: the state kept after it holds.
-    let mut sha: Option<Sha256> = None;
+    let mut sha = Sha256::new();
     let mut spare = None;
     let read = (|| -> Result<()> {
         for index in 0..count {
@@ -544,16 +527,10 @@ pub fn write(
             piece.resize((len - offset).min(FRAME as u64) as usize, 0);
             source.read_exact_at(&mut piece, offset).map_err(read_err)?;
             let hash = pieces.hash(&piece);
-            let kept = drafted_hashes.get(index) == Some(&hash);
-            if sha.is_none() && !kept {
-                sha = Some(state_before(&image_states, index)?);
-            }
-            if let Some(sha) = &mut sha {
-                sha.update(&piece);
-            }
+            sha.update(&piece);
             pieces.hashes.push(hash);
             bar.set_position(offset + piece.len() as u64);
-            if kept {
+            if drafted_hashes.get(index) == Some(&hash) {
                 spare = Some(piece);
                 if done.send((index, Item::Kept)).is_err() {
                     break;
@@ -577,10 +554,6 @@ pub fn write(
         sum: file_sum,
         unused,
     } = assembled?;
-    let image_sha = match sha {
-        Some(sha) => sha,
-        None => state_before(&image_states, count)?,
-    };
     out.sync_all().map_err(|e| store::write_error(&file, e))?;
     if failpoint::active("garble-snapshot-write") {
         // Test-only: the file gets another first byte than the one hashed, as a faulty write
@@ -593,7 +566,7 @@ pub fn write(
     Ok(Written {
         file,
         unused,
-        image: finish(image_sha, len),
+        image: finish(sha, len),
         file_sum,
         pieces,
     })
@@ -613,14 +586,6 @@ enum Out {
         sha: Sha256,
         bytes: u64,
     },
-}
-
-/// The image's SHA-256 state before piece `index`, every piece before it drafted.
-fn state_before(states: &[Sha256], index: usize) -> Result<Sha256> {
-    states
-        .get(index)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("internal: no hash of the drafted pieces"))
 }
 
 /// What [`assemble`] made: the file, an open handle of it, its sum, and the drafted file when
@@ -677,8 +642,8 @@ fn assemble(
                     .map_err(|e| store::write_error(&draft.path, e))?;
                 &buf
             }
-            (Item::Fresh(slot, piece), to) => {
-                credits.give_back(piece);
+            (Item::Fresh(slot), to) => {
+                credits.give_back();
                 let slot = slot.map_err(|e| store::write_error(dir, e))?;
                 if let Out::Drafted { kept, patched } = to {
                     let fits = |d: &&DraftFile| d.lens.get(index).is_some_and(|&l| slot.fits(l));
