@@ -3,12 +3,14 @@
 //!
 //! Independent frames let compression start before the image is final. While the engine drafts
 //! the image it shows each piece it writes ([`ImageTap`]); worker threads compress the pieces
-//! beside the copy, into a file of drafted frames ([`Drafts`]). Once the image is final, one
-//! pass reads it in order ([`write`]): a piece whose seeded hash is that of the drafted piece
-//! keeps its frame, any other piece (rewritten when the copy settled, or never shown) is
-//! compressed then. When every drafted frame is kept, in order, the drafted file is the
-//! snapshot's file as it is. A decoder reads concatenated frames as one stream, so the file is
-//! still one `zstd -d` away from the image.
+//! beside the copy, into a file of drafted slots ([`Drafts`]: each frame followed by a
+//! skippable frame of padding). Once the image is final, one pass reads it in order
+//! ([`write`]): a piece whose seeded hash is that of the drafted piece keeps its slot, any other
+//! piece (rewritten when the copy settled, or never shown) is compressed then, into its drafted
+//! slot when it fits there. The drafted file is then the snapshot's file; only a piece grown
+//! past its slot, or past the draft, starts a new one. A decoder reads concatenated frames as
+//! one stream and passes over skippable ones, so the file is still one `zstd -d` away from the
+//! image.
 
 use std::collections::BTreeMap;
 use std::fs::File;
