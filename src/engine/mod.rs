@@ -502,8 +502,8 @@ pub trait ImageTap {
     /// `bytes` were just written at `offset` of the image.
     fn wrote(&mut self, offset: u64, bytes: &[u8]);
 
-    /// Nothing more is shown. An engine says so before it takes a lock on the live database,
-    /// so that the tap's work on what it was shown is over by then.
+    /// Nothing more is shown. An engine that takes a lock on the live database after drafting
+    /// says so first, so that the tap's work on what it was shown is over by then.
     fn drafted(&mut self) {}
 }
 

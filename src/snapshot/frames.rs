@@ -32,7 +32,7 @@ use crate::store::{self, FlushBehind, Scratch};
 
 /// Image bytes per frame: the job size the streamed compressor gives zstd's worker threads too.
 /// The file grows by about 0.05% against one frame of the whole image (1 GiB of the app's data,
-/// measured), plus the padding of each slot.
+/// measured), and by 0.4% more with the padding of each slot.
 pub const FRAME: usize = 4 << 20;
 
 /// The seeded hashes of an image's pieces, by which a drafted frame is known to hold the final
@@ -203,7 +203,14 @@ impl Pool {
                     loop {
                         let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok((index, piece)) = job else { return };
-                        let frame = compress_piece(&mut zstd, &mut out, &piece);
+                        // Every piece handed over gets an item, or the frames wait for it.
+                        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            compress_piece(&mut zstd, &mut out, &piece)
+                        }));
+                        let frame = caught.unwrap_or_else(|_| {
+                            zstd = None;
+                            Err(io::Error::other("compression failed"))
+                        });
                         let _ = give_back.send(piece);
                         if done.send((index, Item::Fresh(frame))).is_err() {
                             return;
@@ -252,8 +259,8 @@ impl Drop for Pool {
     }
 }
 
-/// Where the workers' frames go, to be put in order. Bounded, so that frames made faster than
-/// the disk takes them wait in the workers, not in memory.
+/// Where the workers' frames go, to be put in order (what is in flight is bounded by the
+/// [`Credits`]).
 fn frames_channel() -> (Frames, mpsc::Receiver<(usize, Item)>) {
     mpsc::sync_channel(2 * compress_workers() as usize)
 }
@@ -316,21 +323,13 @@ impl DraftFile {
         self.offsets[slot]
     }
 
-    /// The file's sum up to the end of slot `end`, from the state kept before slot `from`
-    /// (the slots between were rewritten in place since).
-    fn sum(&self, from: usize, end: usize) -> Result<Sum> {
-        let mut sha = self.states[from].clone();
-        let (mut at, bytes) = (self.offset(from), self.offset(end));
-        let mut buf = vec![0u8; 1 << 20];
-        while at < bytes {
-            let n = (bytes - at).min(buf.len() as u64) as usize;
-            self.file
-                .read_exact_at(&mut buf[..n], at)
-                .map_err(|e| store::write_error(&self.path, e))?;
-            sha.update(&buf[..n]);
-            at += n as u64;
-        }
-        Ok(finish(sha, bytes))
+    /// Slot `index` as drafted (or rewritten in place), read into `buf`.
+    fn slot<'b>(&self, index: usize, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
+        buf.resize(self.lens[index] as usize, 0);
+        self.file
+            .read_exact_at(buf, self.offset(index))
+            .map_err(|e| store::write_error(&self.path, e))?;
+        Ok(buf)
     }
 }
 
@@ -574,13 +573,13 @@ pub fn write(
     })
 }
 
-/// Where the sequencer's slots go: still the drafted file (its first `kept` slots, those from
-/// `patched` on rewritten in place), or a new file that got the drafted file's first slots and
-/// goes on from there.
+/// Where the sequencer's slots go: still the drafted file (its first `kept` slots; `rehashed`:
+/// once a slot was rewritten in place, the file's SHA-256 from there on, taken as the slots are
+/// settled), or a new file that got the drafted file's first slots and goes on from there.
 enum Out {
     Drafted {
         kept: usize,
-        patched: Option<usize>,
+        rehashed: Option<Sha256>,
     },
     New {
         path: Scratch,
@@ -609,9 +608,10 @@ fn assemble(
     count: usize,
     (dir, prefix, suffix): &(PathBuf, String, String),
 ) -> Result<Assembled> {
+    let no_draft = || anyhow::anyhow!("internal: no draft");
     let mut to = Out::Drafted {
         kept: 0,
-        patched: None,
+        rehashed: None,
     };
     let mut waiting = BTreeMap::new();
     let mut buf = Vec::new();
@@ -629,42 +629,42 @@ fn assemble(
             waiting.insert(i, item);
         };
         let bytes = match (item, &mut to) {
-            (Item::Kept, Out::Drafted { kept, .. }) => {
+            (Item::Kept, Out::Drafted { kept, rehashed }) => {
+                if let Some(sha) = rehashed {
+                    let draft = draft.as_ref().ok_or_else(no_draft)?;
+                    sha.update(draft.slot(index, &mut buf)?);
+                }
                 *kept += 1;
                 continue;
             }
             (Item::Kept, Out::New { .. }) => {
-                let draft = draft
-                    .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("internal: no draft"))?;
-                buf.resize(draft.lens[index] as usize, 0);
-                draft
-                    .file
-                    .read_exact_at(&mut buf, draft.offset(index))
-                    .map_err(|e| store::write_error(&draft.path, e))?;
-                &buf
+                draft.as_ref().ok_or_else(no_draft)?.slot(index, &mut buf)?
             }
             (Item::Fresh(slot), to) => {
                 credits.give_back();
                 let slot = slot.map_err(|e| store::write_error(dir, e))?;
-                if let Out::Drafted { kept, patched } = to {
+                if let Out::Drafted { kept, rehashed } = to {
                     let fits = |d: &&DraftFile| d.lens.get(index).is_some_and(|&l| slot.fits(l));
                     match draft.as_ref().filter(fits) {
                         Some(draft) => {
                             let fitted = slot.fitted(draft.lens[index]);
                             store::write_all_at(&draft.file, &fitted, draft.offset(index))
                                 .map_err(|e| store::write_error(&draft.path, e))?;
-                            patched.get_or_insert(index);
+                            rehashed
+                                .get_or_insert_with(|| draft.states[index].clone())
+                                .update(&fitted);
                             *kept += 1;
                             continue;
                         }
                         None => {
-                            let (kept, patched) = (*kept, *patched);
-                            *to = start_new(draft.as_ref(), kept, patched, dir, prefix, suffix)?;
+                            let (kept, sha) = (*kept, rehashed.take());
+                            *to = start_new(draft.as_ref(), kept, sha, dir, prefix, suffix)?;
                         }
                     }
                 }
+                // Never rewritten in a new file: no padding.
                 buf = slot.bytes;
+                buf.truncate(slot.frame);
                 &buf
             }
         };
@@ -682,18 +682,19 @@ fn assemble(
         }
     }
     match to {
-        Out::Drafted { kept, patched } => {
-            let draft = draft.ok_or_else(|| anyhow::anyhow!("internal: no draft"))?;
+        Out::Drafted { kept, rehashed } => {
+            let draft = draft.ok_or_else(no_draft)?;
             // Slots drafted past the image's end (the file shrank) are cut off.
+            let bytes = draft.offset(kept);
             draft
                 .file
-                .set_len(draft.offset(kept))
+                .set_len(bytes)
                 .map_err(|e| store::write_error(&draft.path, e))?;
-            let sum = draft.sum(patched.unwrap_or(kept), kept)?;
+            let sha = rehashed.unwrap_or_else(|| draft.states[kept].clone());
             Ok(Assembled {
                 file: draft.path,
                 out: draft.file,
-                sum,
+                sum: finish(sha, bytes),
                 unused: None,
             })
         }
@@ -717,12 +718,12 @@ fn assemble(
     }
 }
 
-/// A new file for the snapshot, starting with the first `kept` drafted slots (those from
-/// `patched` on rewritten in place, so hashed again).
+/// A new file for the snapshot, starting with a copy of the first `kept` drafted slots, whose
+/// SHA-256 is `rehashed` when some were rewritten in place (else the state kept after them).
 fn start_new(
     draft: Option<&DraftFile>,
     kept: usize,
-    patched: Option<usize>,
+    rehashed: Option<Sha256>,
     dir: &Path,
     prefix: &str,
     suffix: &str,
@@ -737,9 +738,7 @@ fn start_new(
             bytes: 0,
         });
     };
-    let from = patched.unwrap_or(kept);
-    let (hashed_from, bytes) = (draft.offset(from), draft.offset(kept));
-    let mut sha = draft.states[from].clone();
+    let bytes = draft.offset(kept);
     let mut buf = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < bytes {
@@ -750,14 +749,12 @@ fn start_new(
             .map_err(|e| store::write_error(&draft.path, e))?;
         out.write_all(&buf[..n])
             .map_err(|e| store::write_error(&path, e))?;
-        let skip = hashed_from.saturating_sub(at).min(n as u64) as usize;
-        sha.update(&buf[skip..n]);
         at += n as u64;
     }
     Ok(Out::New {
         path,
         out,
-        sha,
+        sha: rehashed.unwrap_or_else(|| draft.states[kept].clone()),
         bytes,
     })
 }
