@@ -494,10 +494,11 @@ pub struct Written {
     pub pieces: Pieces,
 }
 
-/// Writes the snapshot file of the final image `image`: drafted frames where `drafted` holds
+/// Writes the snapshot file of the final image `image`: drafted slots where `drafted` holds
 /// the same piece, the other pieces compressed now on worker threads; hashes the image as it
-/// is read and the file as it is written; fsyncs it. A new file named `<prefix>…<suffix>` in
-/// `dir`, or the drafted one, when it holds every piece in order.
+/// is read and the file as it is written; fsyncs it. The drafted file (with the slots of
+/// changed pieces rewritten in place), or, from the first piece that does not fit its slot, a
+/// new file named `<prefix>…<suffix>` in `dir`.
 pub fn write(
     image: &Path,
     drafted: Drafted,
