@@ -308,24 +308,36 @@ pub struct Drafts {
     file: Option<DraftFile>,
 }
 
-/// The file of drafted slots: slot `i` is `lens[i]` bytes at `offsets[i]`; `states[i]` is the
-/// file's SHA-256 state before it (and `states[lens.len()]` after the last).
+/// The file of drafted slots: slot `i` starts at `offsets[i]` and ends where the next starts;
+/// `states[i]` is the file's SHA-256 state before it (the last of each, after the last slot).
 struct DraftFile {
     path: Scratch,
     file: File,
-    lens: Vec<u64>,
     offsets: Vec<u64>,
     states: Vec<Sha256>,
 }
 
 impl DraftFile {
+    /// How many slots it holds.
+    fn slots(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
     fn offset(&self, slot: usize) -> u64 {
         self.offsets[slot]
     }
 
+    /// Slot `index`'s length, if there is such a slot.
+    fn len(&self, index: usize) -> Option<u64> {
+        Some(self.offsets.get(index + 1)? - self.offsets[index])
+    }
+
     /// Slot `index` as drafted (or rewritten in place), read into `buf`.
     fn slot<'b>(&self, index: usize, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
-        buf.resize(self.lens[index] as usize, 0);
+        let len = self
+            .len(index)
+            .ok_or_else(|| anyhow::anyhow!("internal: no drafted slot {index}"))?;
+        buf.resize(len as usize, 0);
         self.file
             .read_exact_at(buf, self.offset(index))
             .map_err(|e| store::write_error(&self.path, e))?;
@@ -394,7 +406,7 @@ impl Drafts {
         };
         pieces
             .hashes
-            .truncate(file.as_ref().map_or(0, |f| f.lens.len()));
+            .truncate(file.as_ref().map_or(0, DraftFile::slots));
         Drafted { pieces, file }
     }
 }
@@ -443,6 +455,32 @@ impl Drop for Drafts {
     }
 }
 
+/// The workers' items in the order of their pieces (they finish in any order).
+struct InOrder<'a> {
+    items: &'a mpsc::Receiver<(usize, Item)>,
+    waiting: BTreeMap<usize, Item>,
+}
+
+impl<'a> InOrder<'a> {
+    fn new(items: &'a mpsc::Receiver<(usize, Item)>) -> InOrder<'a> {
+        InOrder {
+            items,
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    /// The item of piece `index`, once it has come; `None` when no more come.
+    fn take(&mut self, index: usize) -> Option<Item> {
+        loop {
+            if let Some(item) = self.waiting.remove(&index) {
+                return Some(item);
+            }
+            let (i, item) = self.items.recv().ok()?;
+            self.waiting.insert(i, item);
+        }
+    }
+}
+
 /// Writes the drafted frames in the order of their pieces, as the workers finish them; stops
 /// at the first one that failed (nothing after it can be kept in order).
 fn write_drafts(
@@ -456,26 +494,18 @@ fn write_drafts(
     let mut draft = DraftFile {
         path,
         file,
-        lens: Vec::new(),
         offsets: vec![0],
         states: vec![sha.clone()],
     };
-    let mut waiting = BTreeMap::new();
-    'frames: while let Ok((index, item)) = frames.recv() {
-        waiting.insert(index, item);
-        while let Some(item) = waiting.remove(&draft.lens.len()) {
-            let Item::Fresh(Ok(slot)) = item else {
-                break 'frames;
-            };
-            if out.write_all(&slot.bytes).is_err() {
-                break 'frames;
-            }
-            credits.give_back();
-            sha.update(&slot.bytes);
-            draft.lens.push(slot.bytes.len() as u64);
-            draft.offsets.push(out.written());
-            draft.states.push(sha.clone());
+    let mut frames = InOrder::new(frames);
+    while let Some(Item::Fresh(Ok(slot))) = frames.take(draft.slots()) {
+        if out.write_all(&slot.bytes).is_err() {
+            break;
         }
+        credits.give_back();
+        sha.update(&slot.bytes);
+        draft.offsets.push(out.written());
+        draft.states.push(sha.clone());
     }
     Some(draft)
 }
@@ -614,20 +644,14 @@ fn assemble(
         kept: 0,
         rehashed: None,
     };
-    let mut waiting = BTreeMap::new();
+    let mut frames = InOrder::new(frames);
     let mut buf = Vec::new();
     for index in 0..count {
-        let item = loop {
-            if let Some(item) = waiting.remove(&index) {
-                break item;
-            }
-            let Ok((i, item)) = frames.recv() else {
-                // The reader stopped early: its own error tells why.
-                return Err(anyhow::anyhow!(
-                    "internal: the snapshot's pieces ended early"
-                ));
-            };
-            waiting.insert(i, item);
+        let Some(item) = frames.take(index) else {
+            // The reader stopped early: its own error tells why.
+            return Err(anyhow::anyhow!(
+                "internal: the snapshot's pieces ended early"
+            ));
         };
         let bytes = match (item, &mut to) {
             (Item::Kept, Out::Drafted { kept, rehashed }) => {
@@ -645,10 +669,10 @@ fn assemble(
                 credits.give_back();
                 let slot = slot.map_err(|e| store::write_error(dir, e))?;
                 if let Out::Drafted { kept, rehashed } = to {
-                    let fits = |d: &&DraftFile| d.lens.get(index).is_some_and(|&l| slot.fits(l));
-                    match draft.as_ref().filter(fits) {
-                        Some(draft) => {
-                            let fitted = slot.fitted(draft.lens[index]);
+                    let drafted = draft.as_ref().and_then(|d| Some((d, d.len(index)?)));
+                    match drafted.filter(|&(_, len)| slot.fits(len)) {
+                        Some((draft, len)) => {
+                            let fitted = slot.fitted(len);
                             store::write_all_at(&draft.file, &fitted, draft.offset(index))
                                 .map_err(|e| store::write_error(&draft.path, e))?;
                             rehashed
@@ -934,7 +958,7 @@ mod tests {
         drafts.wrote(0, &bytes);
         drafts.drafted();
         let file = drafts.file.as_ref().expect("the drafted file");
-        assert_eq!(file.lens.len(), 3);
+        assert_eq!(file.slots(), 3);
         let on_disk = std::fs::metadata(&*file.path).unwrap().len();
         assert_eq!(on_disk, file.offset(3));
         // Shown afterwards: not drafted.
