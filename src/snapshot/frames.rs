@@ -186,7 +186,7 @@ impl Credits {
 impl Pool {
     fn start(done: &Frames) -> (Pool, Credits) {
         let count = compress_workers() as usize;
-        let in_flight = count + 1;
+        let in_flight = 2 * count + 2;
         let (give_credit, credits) = mpsc::sync_channel(in_flight);
         for _ in 0..in_flight {
             let _ = give_credit.try_send(());
@@ -308,13 +308,11 @@ pub struct Drafts {
     file: Option<DraftFile>,
 }
 
-/// The file of drafted slots: slot `i` starts at `offsets[i]` and ends where the next starts;
-/// `states[i]` is the file's SHA-256 state before it (the last of each, after the last slot).
+/// The file of drafted slots: slot `i` starts at `offsets[i]` and ends where the next starts.
 struct DraftFile {
     path: Scratch,
     file: File,
     offsets: Vec<u64>,
-    states: Vec<Sha256>,
 }
 
 impl DraftFile {
@@ -456,13 +454,13 @@ impl Drop for Drafts {
 }
 
 /// The workers' items in the order of their pieces (they finish in any order).
-struct InOrder<'a> {
-    items: &'a mpsc::Receiver<(usize, Item)>,
-    waiting: BTreeMap<usize, Item>,
+pub(super) struct InOrder<'a, T> {
+    items: &'a mpsc::Receiver<(usize, T)>,
+    waiting: BTreeMap<usize, T>,
 }
 
-impl<'a> InOrder<'a> {
-    fn new(items: &'a mpsc::Receiver<(usize, Item)>) -> InOrder<'a> {
+impl<'a, T> InOrder<'a, T> {
+    pub(super) fn new(items: &'a mpsc::Receiver<(usize, T)>) -> InOrder<'a, T> {
         InOrder {
             items,
             waiting: BTreeMap::new(),
@@ -470,7 +468,7 @@ impl<'a> InOrder<'a> {
     }
 
     /// The item of piece `index`, once it has come; `None` when no more come.
-    fn take(&mut self, index: usize) -> Option<Item> {
+    pub(super) fn take(&mut self, index: usize) -> Option<T> {
         loop {
             if let Some(item) = self.waiting.remove(&index) {
                 return Some(item);
@@ -490,12 +488,10 @@ fn write_drafts(
     credits: &Credits,
 ) -> Option<DraftFile> {
     let mut out = FlushBehind::new(file.try_clone().ok()?);
-    let mut sha = Sha256::new();
     let mut draft = DraftFile {
         path,
         file,
         offsets: vec![0],
-        states: vec![sha.clone()],
     };
     let mut frames = InOrder::new(frames);
     while let Some(Item::Fresh(Ok(slot))) = frames.take(draft.slots()) {
@@ -503,9 +499,7 @@ fn write_drafts(
             break;
         }
         credits.give_back();
-        sha.update(&slot.bytes);
         draft.offsets.push(out.written());
-        draft.states.push(sha.clone());
     }
     Some(draft)
 }
@@ -517,16 +511,16 @@ pub struct Written {
     /// nothing waits for it (its removal takes a few fsyncs).
     pub unused: Option<Scratch>,
     /// The image's size and SHA-256, taken of the final image's bytes (which each frame holds:
-    /// compressed from them, or from a drafted piece with the same seeded hash).
+    /// compressed from them, or from a drafted piece with the same seeded hash). The file's
+    /// own is taken by the read-back, of the bytes it checks.
     pub image: Sum,
-    pub file_sum: Sum,
     /// The image's pieces, for the read-back.
     pub pieces: Pieces,
 }
 
 /// Writes the snapshot file of the final image `image`: drafted slots where `drafted` holds
 /// the same piece, the other pieces compressed now on worker threads; hashes the image as it
-/// is read and the file as it is written; fsyncs it. The drafted file (with the slots of
+/// is read; fsyncs the file. The drafted file (with the slots of
 /// changed pieces rewritten in place), or, from the first piece that does not fit its slot, a
 /// new file named `<prefix>…<suffix>` in `dir`.
 pub fn write(
@@ -580,15 +574,10 @@ pub fn write(
         .join()
         .unwrap_or_else(|_| Err(anyhow::anyhow!("internal: the snapshot's writer died")));
     read?;
-    let Assembled {
-        file,
-        out,
-        sum: file_sum,
-        unused,
-    } = assembled?;
+    let Assembled { file, out, unused } = assembled?;
     out.sync_all().map_err(|e| store::write_error(&file, e))?;
     if failpoint::active("garble-snapshot-write") {
-        // Test-only: the file gets another first byte than the one hashed, as a faulty write
+        // Test-only: the file gets another first byte than the one written, as a faulty write
         // path would leave it; the read-back must refuse the snapshot.
         let mut first = [0u8];
         out.read_exact_at(&mut first, 0)
@@ -599,33 +588,22 @@ pub fn write(
         file,
         unused,
         image: finish(sha, len),
-        file_sum,
         pieces,
     })
 }
 
-/// Where the sequencer's slots go: still the drafted file (its first `kept` slots; `rehashed`:
-/// once a slot was rewritten in place, the file's SHA-256 from there on, taken as the slots are
-/// settled), or a new file that got the drafted file's first slots and goes on from there.
+/// Where the sequencer's slots go: still the drafted file (its first `kept` slots), or a new
+/// file that got the drafted file's first slots and goes on from there.
 enum Out {
-    Drafted {
-        kept: usize,
-        rehashed: Option<Sha256>,
-    },
-    New {
-        path: Scratch,
-        out: FlushBehind,
-        sha: Sha256,
-        bytes: u64,
-    },
+    Drafted { kept: usize },
+    New { path: Scratch, out: FlushBehind },
 }
 
-/// What [`assemble`] made: the file, an open handle of it, its sum, and the drafted file when
-/// the file is another.
+/// What [`assemble`] made: the file, an open handle of it, and the drafted file when the file
+/// is another.
 struct Assembled {
     file: Scratch,
     out: File,
-    sum: Sum,
     unused: Option<Scratch>,
 }
 
@@ -640,10 +618,7 @@ fn assemble(
     (dir, prefix, suffix): &(PathBuf, String, String),
 ) -> Result<Assembled> {
     let no_draft = || anyhow::anyhow!("internal: no draft");
-    let mut to = Out::Drafted {
-        kept: 0,
-        rehashed: None,
-    };
+    let mut to = Out::Drafted { kept: 0 };
     let mut frames = InOrder::new(frames);
     let mut buf = Vec::new();
     for index in 0..count {
@@ -654,11 +629,7 @@ fn assemble(
             ));
         };
         let bytes = match (item, &mut to) {
-            (Item::Kept, Out::Drafted { kept, rehashed }) => {
-                if let Some(sha) = rehashed {
-                    let draft = draft.as_ref().ok_or_else(no_draft)?;
-                    sha.update(draft.slot(index, &mut buf)?);
-                }
+            (Item::Kept, Out::Drafted { kept }) => {
                 *kept += 1;
                 continue;
             }
@@ -668,23 +639,17 @@ fn assemble(
             (Item::Fresh(slot), to) => {
                 credits.give_back();
                 let slot = slot.map_err(|e| store::write_error(dir, e))?;
-                if let Out::Drafted { kept, rehashed } = to {
+                if let Out::Drafted { kept } = to {
                     let drafted = draft.as_ref().and_then(|d| Some((d, d.len(index)?)));
                     match drafted.filter(|&(_, len)| slot.fits(len)) {
                         Some((draft, len)) => {
                             let fitted = slot.fitted(len);
                             store::write_all_at(&draft.file, &fitted, draft.offset(index))
                                 .map_err(|e| store::write_error(&draft.path, e))?;
-                            rehashed
-                                .get_or_insert_with(|| draft.states[index].clone())
-                                .update(&fitted);
                             *kept += 1;
                             continue;
                         }
-                        None => {
-                            let (kept, sha) = (*kept, rehashed.take());
-                            *to = start_new(draft.as_ref(), kept, sha, dir, prefix, suffix)?;
-                        }
+                        None => *to = start_new(draft.as_ref(), *kept, dir, prefix, suffix)?,
                     }
                 }
                 // Never rewritten in a new file: no padding.
@@ -693,21 +658,13 @@ fn assemble(
                 &buf
             }
         };
-        if let Out::New {
-            path,
-            out,
-            sha,
-            bytes: written,
-        } = &mut to
-        {
+        if let Out::New { path, out } = &mut to {
             out.write_all(bytes)
                 .map_err(|e| store::write_error(path, e))?;
-            sha.update(bytes);
-            *written += bytes.len() as u64;
         }
     }
     match to {
-        Out::Drafted { kept, rehashed } => {
+        Out::Drafted { kept } => {
             let draft = draft.ok_or_else(no_draft)?;
             // Slots drafted past the image's end (the file shrank) are cut off.
             let bytes = draft.offset(kept);
@@ -715,20 +672,13 @@ fn assemble(
                 .file
                 .set_len(bytes)
                 .map_err(|e| store::write_error(&draft.path, e))?;
-            let sha = rehashed.unwrap_or_else(|| draft.states[kept].clone());
             Ok(Assembled {
                 file: draft.path,
                 out: draft.file,
-                sum: finish(sha, bytes),
                 unused: None,
             })
         }
-        Out::New {
-            path,
-            out,
-            sha,
-            bytes,
-        } => {
+        Out::New { path, out } => {
             let file = out
                 .get_ref()
                 .try_clone()
@@ -736,19 +686,16 @@ fn assemble(
             Ok(Assembled {
                 file: path,
                 out: file,
-                sum: finish(sha, bytes),
                 unused: draft.map(|d| d.path),
             })
         }
     }
 }
 
-/// A new file for the snapshot, starting with a copy of the first `kept` drafted slots, whose
-/// SHA-256 is `rehashed` when some were rewritten in place (else the state kept after them).
+/// A new file for the snapshot, starting with a copy of the first `kept` drafted slots.
 fn start_new(
     draft: Option<&DraftFile>,
     kept: usize,
-    rehashed: Option<Sha256>,
     dir: &Path,
     prefix: &str,
     suffix: &str,
@@ -756,12 +703,7 @@ fn start_new(
     let (path, file) = Scratch::create_open_in(dir, prefix, suffix)?;
     let mut out = FlushBehind::new(file);
     let Some(draft) = draft.filter(|_| kept > 0) else {
-        return Ok(Out::New {
-            path,
-            out,
-            sha: Sha256::new(),
-            bytes: 0,
-        });
+        return Ok(Out::New { path, out });
     };
     let bytes = draft.offset(kept);
     let mut buf = vec![0u8; 1 << 20];
@@ -776,12 +718,7 @@ fn start_new(
             .map_err(|e| store::write_error(&path, e))?;
         at += n as u64;
     }
-    Ok(Out::New {
-        path,
-        out,
-        sha: rehashed.unwrap_or_else(|| draft.states[kept].clone()),
-        bytes,
-    })
+    Ok(Out::New { path, out })
 }
 
 #[cfg(test)]
@@ -825,8 +762,6 @@ mod tests {
         assert_eq!(zstd::stream::decode_all(&file[..]).unwrap(), expected);
         assert_eq!(w.image.bytes, expected.len() as u64);
         assert_eq!(w.image.digest[..], Sha256::digest(&expected)[..]);
-        assert_eq!(w.file_sum.bytes, file.len() as u64);
-        assert_eq!(w.file_sum.digest[..], Sha256::digest(&file)[..]);
         let mut check = w.pieces.check();
         check.update(&expected);
         assert_eq!(check.differs_at(), None);

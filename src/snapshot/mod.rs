@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -24,7 +24,9 @@ use crate::progress::{self, Sink, SnapshotStep};
 use crate::store::{self, FlushBehind, Scratch, Store, EXTRACT_PREFIX, TEMP_PREFIX};
 
 mod frames;
+mod readback;
 use frames::{Drafted, Drafts};
+use readback::{check_compressed, check_file_size, decode, Decoded, Rehash};
 
 /// zstd level: the CLI's default, the best speed/size trade-off for text-heavy databases.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -306,7 +308,7 @@ pub fn create(
     seal(
         &image,
         zst_tmp,
-        sums,
+        (sums.0, Some(sums.1)),
         Checker::OnVerify,
         store,
         reason,
@@ -439,7 +441,7 @@ pub fn create_from_image(
     let sealed = seal(
         &sealing,
         written.file,
-        (written.image, written.file_sum),
+        (written.image, None),
         Checker::Running { check, read_back },
         store,
         reason,
@@ -452,13 +454,13 @@ pub fn create_from_image(
 }
 
 /// Steps 3-4 of a snapshot, once `zst_tmp` holds the compressed image: the verify pass (for an
-/// image file, the outcome of the one that ran beside the check), the engine's check and the
-/// final names.
+/// image file, the outcome of the one that ran beside the check, which also takes the file's
+/// checksum: `file_sum` is `None` then), the engine's check and the final names.
 #[allow(clippy::too_many_arguments)]
 fn seal(
     image: &Sealing,
     zst_tmp: Scratch,
-    (image_sum, file_sum): (Sum, Sum),
+    (image_sum, file_sum): (Sum, Option<Sum>),
     checker: Checker,
     store: &Store,
     reason: Reason,
@@ -471,7 +473,7 @@ fn seal(
     let source = image.source.clone();
     let created_at = image.created_at;
 
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         id: id.clone(),
         created_at,
         reason,
@@ -488,8 +490,8 @@ fn seal(
         page_count: facts.page_count,
         image_bytes: image_sum.bytes,
         image_sha256: image_sum.hex(),
-        file_bytes: file_sum.bytes,
-        file_sha256: file_sum.hex(),
+        file_bytes: file_sum.as_ref().map_or(0, |sum| sum.bytes),
+        file_sha256: file_sum.as_ref().map_or_else(String::new, Sum::hex),
         zstd_level: ZSTD_LEVEL,
         sqlite_version: facts.engine_version.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -513,6 +515,9 @@ fn seal(
             let verified = match read_back.join() {
                 Ok(decoded) => {
                     bar.set_position(decoded.image_sum.bytes);
+                    // The file's checksum is that of the bytes this pass read and checked.
+                    manifest.file_bytes = decoded.file_sum.bytes;
+                    manifest.file_sha256 = decoded.file_sum.hex();
                     match fs::metadata(&*zst_tmp) {
                         Ok(on_disk) => check_file_size(&zst_tmp, &manifest, on_disk.len())
                             .and_then(|()| decoded.judge(&zst_tmp, &manifest)),
@@ -565,7 +570,6 @@ fn seal(
     zst_tmp
         .persist(&final_data)
         .map_err(|e| store::write_error(&final_data, e))?;
-    let mut manifest = manifest;
     manifest.manifest_sha256 = Some(manifest.document_sha256());
     let written = store::sync_dir(&dir)
         .and_then(|_| store::write_json_atomic(&manifest_path(store, &id), &manifest));
@@ -619,21 +623,6 @@ impl<W: Write> Write for HashWriter<W> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-struct HashReader<R> {
-    inner: R,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<R: Read> Read for HashReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
     }
 }
 
@@ -733,176 +722,6 @@ fn integrity_failure(image: &Path, what: &str) -> anyhow::Error {
         what: what.to_string(),
     }
     .into()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading back
-
-/// What the decompress-and-check pass recomputes.
-enum Rehash {
-    /// Every checksum: `snapshot verify`, restore, diff, a fetched replica.
-    All,
-    /// A streamed snapshot just written: the compressed file's SHA-256 and zstd's frame
-    /// checksum of the decompressed bytes, which the compressor took of the very bytes the
-    /// image's SHA-256 was taken of. Hashing the image a second time proves nothing more and
-    /// costs a pass of SHA-256 over the largest file (design.md §3.4).
-    JustWritten,
-    /// A snapshot of an image file just written: as [`Rehash::JustWritten`], and every piece of
-    /// the decompressed bytes has the seeded hash of the image's piece (a kept frame was made
-    /// of a drafted piece, not of the bytes the SHA-256 was taken of).
-    Pieces(frames::Pieces),
-}
-
-/// Decompresses the snapshot file `zst` into `out`, checking it against the manifest: size,
-/// compressed checksum, zstd's frame checksum, image checksum and size. Exit 4 naming the file
-/// and what differs.
-fn check_compressed<W: Write>(
-    zst: &Path,
-    m: &Manifest,
-    out: W,
-    bar: &ProgressBar,
-    rehash: Rehash,
-) -> Result<()> {
-    let path = || zst.to_path_buf();
-    let file = File::open(zst).map_err(|e| {
-        if e.kind() == io::ErrorKind::NotFound {
-            SnapshotError::DataMissing {
-                id: m.id.clone(),
-                path: path(),
-            }
-        } else {
-            SnapshotError::DataUnreadable {
-                path: path(),
-                err: e.to_string(),
-            }
-        }
-    })?;
-    let actual_len = file.metadata().map(|md| md.len()).unwrap_or(0);
-    check_file_size(zst, m, actual_len)?;
-    decode(file, out, bar, rehash).judge(zst, m)
-}
-
-fn check_file_size(zst: &Path, m: &Manifest, actual: u64) -> Result<()> {
-    if actual != m.file_bytes {
-        return Err(SnapshotError::FileSize {
-            path: zst.to_path_buf(),
-            manifest: m.file_bytes,
-            actual,
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// What one pass over a compressed file found: its checksum, whether it decompressed, and the
-/// image's size (and checksum, when [`Rehash::All`]; where its pieces differ, when
-/// [`Rehash::Pieces`]).
-struct Decoded {
-    file_sum: Sum,
-    decoded: io::Result<()>,
-    image_sum: Sum,
-    rehashed: bool,
-    differs_at: Option<u64>,
-}
-
-/// Decompresses `file` into `out`, hashing both sides (see [`Decoded`]).
-fn decode<R: Read, W: Write>(file: R, out: W, bar: &ProgressBar, rehash: Rehash) -> Decoded {
-    let mut reader = HashReader {
-        inner: file,
-        hasher: Sha256::new(),
-        bytes: 0,
-    };
-    let rehashed = matches!(rehash, Rehash::All);
-    let mut out = HashWriter {
-        inner: out,
-        hasher: Sha256::new(),
-        bytes: 0,
-        hashing: rehashed,
-    };
-    let mut pieces = match &rehash {
-        Rehash::Pieces(pieces) => Some(pieces.check()),
-        Rehash::All | Rehash::JustWritten => None,
-    };
-    let decoded = (|| -> io::Result<()> {
-        // One frame or many, one after the other (`frames`).
-        let mut decoder = zstd::stream::read::Decoder::new(&mut reader)?;
-        let mut buf = vec![0u8; BUF];
-        loop {
-            let n = match decoder.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            out.write_all(&buf[..n])?;
-            if let Some(pieces) = &mut pieces {
-                pieces.update(&buf[..n]);
-            }
-            bar.inc(n as u64);
-        }
-        out.flush()
-    })();
-    // Hash the rest too, so a damaged file is reported as such rather than as a zstd error.
-    let _ = io::copy(&mut reader, &mut io::sink());
-    Decoded {
-        file_sum: finish(reader.hasher, reader.bytes),
-        decoded,
-        image_sum: finish(out.hasher, out.bytes),
-        rehashed,
-        differs_at: pieces.and_then(|p| p.differs_at()),
-    }
-}
-
-impl Decoded {
-    /// Exit 4 naming the file `zst` and the first thing that differs from manifest `m`.
-    fn judge(self, zst: &Path, m: &Manifest) -> Result<()> {
-        let path = || zst.to_path_buf();
-        let Decoded {
-            file_sum,
-            decoded,
-            image_sum,
-            rehashed,
-            differs_at,
-        } = self;
-        if file_sum.hex() != m.file_sha256 {
-            return Err(SnapshotError::FileChecksum {
-                path: path(),
-                manifest: m.file_sha256.clone(),
-                actual: file_sum.hex(),
-            }
-            .into());
-        }
-        if let Err(e) = decoded {
-            if e.kind() == io::ErrorKind::Other || e.kind() == io::ErrorKind::UnexpectedEof {
-                return Err(SnapshotError::Undecompressable {
-                    path: path(),
-                    err: e.to_string(),
-                }
-                .into());
-            }
-            return Err(anyhow::Error::from(e).context(SnapshotError::WritingImage));
-        }
-        if image_sum.bytes != m.image_bytes {
-            return Err(SnapshotError::ImageSize {
-                path: path(),
-                manifest: m.image_bytes,
-                actual: image_sum.bytes,
-            }
-            .into());
-        }
-        if let Some(at) = differs_at {
-            return Err(SnapshotError::ImageDiffers { path: path(), at }.into());
-        }
-        if rehashed && image_sum.hex() != m.image_sha256 {
-            return Err(SnapshotError::ImageChecksum {
-                path: path(),
-                manifest: m.image_sha256.clone(),
-                actual: image_sum.hex(),
-            }
-            .into());
-        }
-        Ok(())
-    }
 }
 
 /// Decompresses a snapshot into a new temp file in `dir` (named with `prefix`), verifying every
@@ -1324,12 +1143,13 @@ mod tests {
         let (of_a, of_b) = (write(&a), write(&b));
         let mut m = manifest("20260302T041506Z-0a1b2c3d", "2026-03-02T04:15:06Z");
         (m.image_bytes, m.image_sha256) = (of_b.image.bytes, of_b.image.hex());
-        (m.file_bytes, m.file_sha256) = (of_b.file_sum.bytes, of_b.file_sum.hex());
         let read_back = |pieces: &frames::Pieces| {
             let file = File::open(&*of_b.file).unwrap();
             let hidden = ProgressBar::hidden();
             decode(file, io::sink(), &hidden, Rehash::Pieces(pieces.clone()))
         };
+        let sum = read_back(&of_b.pieces).file_sum;
+        (m.file_bytes, m.file_sha256) = (sum.bytes, sum.hex());
         read_back(&of_b.pieces).judge(&of_b.file, &m).unwrap();
         let err = read_back(&of_a.pieces).judge(&of_b.file, &m).unwrap_err();
         assert!(matches!(

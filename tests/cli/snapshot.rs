@@ -231,8 +231,8 @@ fn verify_passes_on_good_snapshots() {
 }
 
 /// A compressed file that does not hold what was written to it (a fail point changes its first
-/// byte after it was hashed) is refused by the read-back from disk: exit 4 naming the file,
-/// and no snapshot, no temp file, the database untouched.
+/// byte once it is synced) is refused by the read-back from disk, which decompresses it: exit 4
+/// naming the file, and no snapshot, no temp file, the database untouched.
 #[test]
 fn a_new_snapshot_whose_file_differs_from_what_was_written_is_refused() {
     let env = TestEnv::with("current", &["guide"]);
@@ -244,7 +244,7 @@ fn a_new_snapshot_whose_file_differs_from_what_was_written_is_refused() {
         .output()
         .unwrap();
     let line = assert_error(&out, 4);
-    assert!(line.contains("file checksum differs"), "{line}");
+    assert!(line.contains("cannot be decompressed"), "{line}");
     assert!(line.contains(".db.zst"), "the line names the file: {line}");
     assert_eq!(fs::read(&env.db).unwrap(), before_db);
     let list = run(&env, &["--json", "snapshot", "list"]);
