@@ -280,9 +280,9 @@ pub fn file_id(path: &Path) -> Option<FileId> {
 /// beside the file it writes.
 pub const SIDE_FILE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
 
-/// `JOBSWEEP_COPY_METHOD=backup`: the previous copy method (SQLite's stepped backup API in
-/// rollback mode, and `apply`'s separate integrity check), kept only for the side-by-side
-/// comparison in `bench/live.sh`; not a user setting.
+/// `JOBSWEEP_COPY_METHOD=backup`: the previous copy method (SQLite's stepped backup API for a
+/// snapshot, in rollback and WAL mode, and `apply`'s separate integrity check), kept only for
+/// the side-by-side comparison in `bench/live.sh`; not a user setting.
 pub fn previous_copy_method() -> bool {
     std::env::var("JOBSWEEP_COPY_METHOD").is_ok_and(|m| m == "backup")
 }

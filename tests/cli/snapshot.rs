@@ -1026,6 +1026,42 @@ fn commits_during_the_raw_copy_are_in_the_image_never_half() {
     assert_eq!(live, committed, "the app lost commits");
 }
 
+/// In WAL mode the image is the state the copy's read transaction began with (its pages read
+/// through SQLite, from the file or the WAL): what the app commits while the copy is half done
+/// never waits (a busy timeout of zero would fail), is not in the image, not even in part, and
+/// is all in the live file. The pause is on the page copy's own path: with the backup API it
+/// would never be reached.
+#[test]
+fn commits_during_a_wal_copy_never_wait_and_are_not_in_the_image() {
+    let env = TestEnv::with("current", &["guide"]);
+    big_database(&env, "wal");
+    counter_database(&env);
+    let app = env.conn();
+    app.busy_timeout(Duration::ZERO).unwrap();
+    // Some of the state copied is only in the WAL.
+    app.execute_batch("PRAGMA wal_autocheckpoint = 0;").unwrap();
+    for _ in 0..5 {
+        app_commit(&app).unwrap();
+    }
+    let (child, dir) = spawn_paused(&env, &["--json", "snapshot"], "pause-snapshot-mid-copy");
+    for _ in 0..200 {
+        app_commit(&app).expect("the app waited for the copy");
+    }
+    fs::write(dir.join("resume"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = id_of(&stdout_json(&out));
+    assert_eq!(counters_in(&env, &id), (5, 5, 5));
+    let live: i64 = app
+        .query_row("SELECT n FROM counters WHERE id = 2", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(live, 205);
+    env.cmd()
+        .args(["snapshot", "verify", &id])
+        .assert()
+        .success();
+}
+
 /// A snapshot of an image of several pieces whose first and last pieces changed after they
 /// were compressed (while the copy was a draft) is still exactly the image: zstd's own tool
 /// reads its frames as one stream, and the manifest's sums are those of the file and image.

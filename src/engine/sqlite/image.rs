@@ -13,7 +13,7 @@ use anyhow::Result;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{rawcopy, sqlite_error, Database};
+use super::{rawcopy, sqlite_error, walcopy, Database};
 use crate::engine::{previous_copy_method, EngineKind, ImageFacts, ImageTap, LiveImage};
 use crate::engine::{EngineError, WriteFailure};
 use crate::engine::{Progress, Untapped};
@@ -110,7 +110,8 @@ pub fn import(
 
 /// Copies `source` into the existing (empty) file `image`, and returns its page size and count.
 /// Rollback-journal mode: a raw copy of the pages under the SHARED lock (`rawcopy`), released
-/// before anything else happens; its draft is shown to `tap`. WAL mode: the backup API inside
+/// before anything else happens; its draft is shown to `tap`. WAL mode: its pages through
+/// `sqlite_dbpage` (`walcopy`, shown to `tap` as they are written), or the backup API, inside
 /// one read transaction, which never blocks the app's writers (design.md §3).
 fn copy_image(
     source: &Database,
@@ -119,7 +120,7 @@ fn copy_image(
     tap: &mut dyn ImageTap,
 ) -> Result<(u32, u64)> {
     let wal = source.journal_mode()? == "wal";
-    if !wal && !previous_copy_method() {
+    if !previous_copy_method() {
         // Never through a link planted at the temp name (design.md §4).
         let out = store::no_follow()
             .read(true)
@@ -127,8 +128,14 @@ fn copy_image(
             .truncate(true)
             .open(image)
             .map_err(|e| store::write_error(image, e))?;
-        let copied = rawcopy::copy(source, out, image, progress, tap)?;
-        return Ok((copied.page_size, copied.page_count));
+        let copied = if wal {
+            walcopy::copy(source, out, image, progress, tap)?
+        } else {
+            Some(rawcopy::copy(source, out, image, progress, tap)?)
+        };
+        if let Some(copied) = copied {
+            return Ok((copied.page_size, copied.page_count));
+        }
     }
     // SQLite must not follow a link planted at the temp name either (design.md §4).
     let mut dest = Connection::open_with_flags(

@@ -7,6 +7,7 @@ mod open;
 mod rawcopy;
 mod seam;
 mod survey;
+mod walcopy;
 mod write;
 
 pub use open::{refuse_non_regular, Database};
