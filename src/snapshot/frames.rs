@@ -146,7 +146,9 @@ impl Slot {
 }
 
 /// A skippable frame's magic number and length field.
-const SKIPPABLE_HEADER: usize = 8;
+pub(super) const SKIPPABLE_HEADER: usize = 8;
+/// The first of the 16 magic numbers of a skippable frame.
+pub(super) const SKIPPABLE_MAGIC: u32 = 0x184D_2A50;
 
 /// Padding after a frame: a few hundred bytes, or 0.4% of the frame, whichever is more. A
 /// piece the app changed a little compresses to about as much again (page 1's change counter,
@@ -157,7 +159,7 @@ fn padding(frame: usize) -> usize {
 
 /// Appends a skippable frame of `len` bytes in all (its header, then zeros).
 fn push_skippable(bytes: &mut Vec<u8>, len: usize) {
-    bytes.extend_from_slice(&0x184D_2A50u32.to_le_bytes());
+    bytes.extend_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
     bytes.extend_from_slice(&((len - SKIPPABLE_HEADER) as u32).to_le_bytes());
     bytes.resize(bytes.len() + len - SKIPPABLE_HEADER, 0);
 }

@@ -519,7 +519,9 @@ fn seal(
                     manifest.file_bytes = decoded.file_sum.bytes;
                     manifest.file_sha256 = decoded.file_sum.hex();
                     match fs::metadata(&*zst_tmp) {
-                        Ok(on_disk) => check_file_size(&zst_tmp, &manifest, on_disk.len())
+                        Ok(on_disk) => decoded
+                            .read_through(&zst_tmp)
+                            .and_then(|()| check_file_size(&zst_tmp, &manifest, on_disk.len()))
                             .and_then(|()| decoded.judge(&zst_tmp, &manifest)),
                         Err(e) => Err(SnapshotError::DataUnreadable {
                             path: zst_tmp.to_path_buf(),

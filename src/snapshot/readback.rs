@@ -13,18 +13,25 @@ use anyhow::Result;
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 
-use super::frames::{self, InOrder, FRAME};
+use super::frames::{self, InOrder, FRAME, SKIPPABLE_HEADER, SKIPPABLE_MAGIC};
 use super::{compress_workers, finish, HashWriter, Manifest, SnapshotError, Sum, BUF};
 
+/// Reads the compressed file, hashing it; remembers a failed read (the file's fault, not the
+/// decoder's).
 struct HashReader<R> {
     inner: R,
     hasher: Sha256,
     bytes: u64,
+    failed: Option<String>,
 }
 
 impl<R: Read> Read for HashReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.failed.get_or_insert_with(|| e.to_string());
+            }
+        })?;
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
         Ok(n)
@@ -91,6 +98,8 @@ pub(super) fn check_file_size(zst: &Path, m: &Manifest, actual: u64) -> Result<(
 /// image's size (and checksum, when [`Rehash::All`]; where its pieces differ, when
 /// [`Rehash::Pieces`]).
 pub(super) struct Decoded {
+    /// A read of the compressed file that failed (an I/O error, not what it holds).
+    unreadable: Option<String>,
     pub(super) file_sum: Sum,
     decoded: io::Result<()>,
     pub(super) image_sum: Sum,
@@ -112,6 +121,7 @@ pub(super) fn decode<R: Read + Send, W: Write>(
         inner: file,
         hasher: Sha256::new(),
         bytes: 0,
+        failed: None,
     };
     let rehashed = matches!(rehash, Rehash::All);
     let mut image = Image {
@@ -130,8 +140,11 @@ pub(super) fn decode<R: Read + Send, W: Write>(
     let decoded = (|| -> io::Result<()> {
         let mut frames = FrameReader::new(&mut reader);
         if frames.holds_pieces()? {
-            if let Some(decoded) = in_parallel(&mut frames, &mut image) {
-                return decoded;
+            match in_parallel(&mut frames, &mut image) {
+                Some(Ok(Ended::AtTheEnd)) => return Ok(()),
+                Some(Err(e)) => return Err(e),
+                // The rest (from a frame that is not a piece) or all of it, in one stream.
+                Some(Ok(Ended::AtOtherFrame)) | None => {}
             }
         }
         in_one_stream(frames.into_rest(), &mut image)
@@ -140,6 +153,7 @@ pub(super) fn decode<R: Read + Send, W: Write>(
     // Hash the rest too, so a damaged file is reported as such rather than as a zstd error.
     let _ = io::copy(&mut reader, &mut io::sink());
     Decoded {
+        unreadable: reader.failed,
         file_sum: finish(reader.hasher, reader.bytes),
         decoded,
         image_sum: finish(image.out.hasher, image.out.bytes),
@@ -180,15 +194,22 @@ fn in_one_stream<R: Read, W: Write>(file: R, image: &mut Image<'_, '_, W>) -> io
     }
 }
 
+/// Where [`in_parallel`] stopped.
+enum Ended {
+    AtTheEnd,
+    /// At a frame that is not a piece (of unknown size, or larger): the stream decoder goes on.
+    AtOtherFrame,
+}
+
 /// Decompresses the frames of `frames` on worker threads, a few at a time, and hands their
 /// bytes to `image` in order. `None` when no worker could be started (nothing was read then).
 fn in_parallel<R: Read, W: Write>(
     frames: &mut FrameReader<'_, R>,
     image: &mut Image<'_, '_, W>,
-) -> Option<io::Result<()>> {
+) -> Option<io::Result<Ended>> {
     let count = compress_workers() as usize;
-    // Frames in flight: each worker's, and one more waiting in order.
-    let in_flight = count + 1;
+    // A frame per worker in flight (each holds up to a piece decompressed, and its frame).
+    let in_flight = count;
     std::thread::scope(|scope| {
         let (jobs, queue) = mpsc::sync_channel::<(usize, Job)>(in_flight);
         let queue = Arc::new(Mutex::new(queue));
@@ -224,19 +245,21 @@ fn in_parallel<R: Read, W: Write>(
         let (mut sent, mut taken) = (0usize, 0usize);
         let mut spare: Vec<Job> = Vec::new();
         let mut failed: Option<io::Error> = None;
-        let mut ended = false;
+        let mut ended = None;
         loop {
-            while !ended && failed.is_none() && sent - taken < in_flight {
+            while ended.is_none() && failed.is_none() && sent - taken < in_flight {
                 let mut job = spare.pop().unwrap_or_else(Job::new);
                 match frames.next(&mut job.frame) {
-                    Ok(Some(size)) => {
+                    Ok(Next::Piece(size)) => {
                         job.size = size;
                         if jobs.send((sent, job)).is_err() {
                             failed = Some(io::Error::other("decompression failed"));
+                        } else {
+                            sent += 1;
                         }
-                        sent += 1;
                     }
-                    Ok(None) => ended = true,
+                    Ok(Next::End) => ended = Some(Ended::AtTheEnd),
+                    Ok(Next::Other) => ended = Some(Ended::AtOtherFrame),
                     Err(e) => failed = Some(e),
                 }
             }
@@ -258,7 +281,10 @@ fn in_parallel<R: Read, W: Write>(
             spare.push(job);
         }
         drop(jobs);
-        Some(failed.map_or(Ok(()), Err))
+        Some(match failed {
+            Some(e) => Err(e),
+            None => Ok(ended.unwrap_or(Ended::AtTheEnd)),
+        })
     })
 }
 
@@ -313,9 +339,19 @@ struct FrameReader<'r, R> {
     largest: usize,
 }
 
-/// A zstd frame's magic number, and a skippable frame's (any of 16).
+/// A zstd frame's magic number (a skippable frame's: [`SKIPPABLE_MAGIC`], any of 16).
 const FRAME_MAGIC: u32 = 0xFD2F_B528;
-const SKIPPABLE_MAGIC: u32 = 0x184D_2A50;
+/// The most a zstd frame's header takes: its content size is known from this many bytes.
+const FRAME_HEADER_MAX: usize = 18;
+
+/// What [`FrameReader::next`] found.
+enum Next {
+    /// A frame of known size, at most [`FRAME`] bytes.
+    Piece(usize),
+    /// Any other frame, left unread.
+    Other,
+    End,
+}
 
 impl<'r, R: Read> FrameReader<'r, R> {
     fn new(file: &'r mut R) -> FrameReader<'r, R> {
@@ -361,48 +397,55 @@ impl<'r, R: Read> FrameReader<'r, R> {
             && piece_size(held).is_some())
     }
 
-    /// The next zstd frame, copied into `frame`, and its content size; `None` at the end.
-    fn next(&mut self, frame: &mut Vec<u8>) -> io::Result<Option<usize>> {
+    /// The next zstd frame, copied into `frame` when it is a piece (see [`Next`]).
+    fn next(&mut self, frame: &mut Vec<u8>) -> io::Result<Next> {
         loop {
-            self.fill(8)?;
+            self.fill(SKIPPABLE_HEADER)?;
             let held = self.held();
             if held.is_empty() {
-                return Ok(None);
+                return Ok(Next::End);
             }
-            if held.len() < 8 {
+            if held.len() < SKIPPABLE_HEADER {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
             let magic = u32::from_le_bytes([held[0], held[1], held[2], held[3]]);
             if magic & 0xFFFF_FFF0 == SKIPPABLE_MAGIC {
                 let len = u32::from_le_bytes([held[4], held[5], held[6], held[7]]);
-                self.skip(8 + u64::from(len))?;
+                self.skip(SKIPPABLE_HEADER as u64 + u64::from(len))?;
                 continue;
             }
-            self.fill(self.largest)?;
-            let held = self.held();
-            let size = piece_size(held).ok_or_else(|| {
-                io::Error::other("a frame of unknown size, or larger than a piece, among pieces")
-            })?;
-            let len = zstd::zstd_safe::find_frame_compressed_size(held).map_err(|code| {
-                let kind = if self.eof {
-                    io::ErrorKind::UnexpectedEof
-                } else {
-                    io::ErrorKind::Other
-                };
-                io::Error::new(kind, zstd::zstd_safe::get_error_name(code))
-            })?;
+            self.fill(FRAME_HEADER_MAX)?;
+            let Some(size) = piece_size(self.held()) else {
+                return Ok(Next::Other);
+            };
+            // Usually the whole frame is held already; else as much as a piece's frame can take.
+            let len = match zstd::zstd_safe::find_frame_compressed_size(self.held()) {
+                Ok(len) => len,
+                Err(_) => {
+                    self.fill(self.largest)?;
+                    zstd::zstd_safe::find_frame_compressed_size(self.held()).map_err(|code| {
+                        let kind = if self.eof {
+                            io::ErrorKind::UnexpectedEof
+                        } else {
+                            io::ErrorKind::Other
+                        };
+                        io::Error::new(kind, zstd::zstd_safe::get_error_name(code))
+                    })?
+                }
+            };
             frame.clear();
-            frame.extend_from_slice(&held[..len]);
+            frame.extend_from_slice(&self.held()[..len]);
             self.start += len;
-            return Ok(Some(size));
+            return Ok(Next::Piece(size));
         }
     }
 
     /// Passes over `len` bytes (a skippable frame).
     fn skip(&mut self, len: u64) -> io::Result<()> {
-        let from_buf = (self.end - self.start).min(len as usize);
-        self.start += from_buf;
-        let rest = len - from_buf as u64;
+        let held = (self.end - self.start) as u64;
+        let from_buf = held.min(len);
+        self.start += from_buf as usize;
+        let rest = len - from_buf;
         if rest > 0 {
             let skipped = io::copy(&mut self.file.by_ref().take(rest), &mut io::sink())?;
             if skipped < rest {
@@ -427,10 +470,24 @@ fn piece_size(held: &[u8]) -> Option<usize> {
 }
 
 impl Decoded {
+    /// Exit 4 naming the file `zst` when it could not be read to its end.
+    pub(super) fn read_through(&self, zst: &Path) -> Result<()> {
+        match &self.unreadable {
+            Some(err) => Err(SnapshotError::DataUnreadable {
+                path: zst.to_path_buf(),
+                err: err.clone(),
+            }
+            .into()),
+            None => Ok(()),
+        }
+    }
+
     /// Exit 4 naming the file `zst` and the first thing that differs from manifest `m`.
     pub(super) fn judge(self, zst: &Path, m: &Manifest) -> Result<()> {
+        self.read_through(zst)?;
         let path = || zst.to_path_buf();
         let Decoded {
+            unreadable: _,
             file_sum,
             decoded,
             image_sum,
@@ -569,42 +626,92 @@ mod tests {
         );
     }
 
+    /// A large piece first, then small ones: the workers finish them out of order.
+    #[test]
+    fn pieces_finished_out_of_order_are_handed_on_in_order() {
+        let mut image = image(FRAME);
+        let mut file = framed(&image);
+        for i in 0..40u32 {
+            let piece: Vec<u8> = (0..100 + i).map(|b| (b * i) as u8).collect();
+            file.extend(frame(&piece));
+            image.extend(piece);
+        }
+        let (decoded, out) = decode_all(&file);
+        decoded.decoded.unwrap();
+        assert!(out == image);
+    }
+
     #[test]
     fn a_damaged_or_cut_frame_among_pieces_is_an_error_of_the_file() {
         let image = image(4 * FRAME);
         let file = framed(&image);
         let second = frame(&image[..FRAME]).len() + skippable(0).len();
-        let mut damaged = file.clone();
-        damaged[second + 1000] ^= 0x55;
-        let (decoded, _) = decode_all(&damaged);
-        let err = decoded.decoded.unwrap_err();
-        assert!(matches!(err.kind(), io::ErrorKind::Other), "{err}");
-        assert_eq!(
-            decoded.file_sum.bytes,
-            file.len() as u64,
-            "the whole file is hashed"
-        );
-        for cut in [second + 1000, file.len() - 3, second + 5] {
+        let last = file.len() - frame(&image[3 * FRAME..]).len() - skippable(51).len();
+        // Damaged while the frames after it are in flight: no hang, the file is at fault.
+        for at in [100, second + 1000] {
+            let mut damaged = file.clone();
+            damaged[at] ^= 0x55;
+            let (decoded, _) = decode_all(&damaged);
+            let err = decoded.decoded.unwrap_err();
+            assert!(matches!(err.kind(), io::ErrorKind::Other), "{err}");
+            let hashed = decoded.file_sum.bytes;
+            assert_eq!(hashed, file.len() as u64, "the whole file is hashed");
+        }
+        for cut in [second + 1000, second + 5, last + 10, file.len() - 3] {
             let (decoded, _) = decode_all(&file[..cut]);
             let err = decoded.decoded.unwrap_err();
-            assert!(
-                matches!(
-                    err.kind(),
-                    io::ErrorKind::Other | io::ErrorKind::UnexpectedEof
-                ),
-                "cut at {cut}: {err}"
-            );
+            let kind = err.kind();
+            let expected = [io::ErrorKind::Other, io::ErrorKind::UnexpectedEof];
+            assert!(expected.contains(&kind), "cut at {cut}: {err}");
         }
+        // Cut between two frames the file is whole frames: a shorter image (the manifest's
+        // size tells it apart).
+        let (decoded, out) = decode_all(&file[..second]);
+        decoded.decoded.unwrap();
+        assert!(out == image[..FRAME]);
+        // A skippable frame that says it goes on far past the end.
+        let mut long = file[..second].to_vec();
+        long.extend(&skippable(10)[..4]);
+        long.extend(u32::MAX.to_le_bytes());
+        let err = decode_all(&long).0.decoded.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 
+    /// A read of the file that fails is the file's being unreadable, not undecompressable.
     #[test]
-    fn a_frame_larger_than_a_piece_among_pieces_is_refused() {
-        let image = image(3 * FRAME);
+    fn a_failed_read_of_the_file_is_named_as_such() {
+        struct Failing<'a>(&'a [u8]);
+        impl Read for Failing<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::other("Input/output error"));
+                }
+                self.0.read(buf)
+            }
+        }
+        let file = framed(&image(2 * FRAME));
+        let half = Failing(&file[..file.len() / 2]);
+        let decoded = decode(half, io::sink(), &ProgressBar::hidden(), Rehash::All);
+        let err = decoded.read_through(Path::new("x.db.zst")).unwrap_err();
+        assert!(matches!(
+            err.downcast_ref::<SnapshotError>(),
+            Some(SnapshotError::DataUnreadable { .. })
+        ));
+    }
+
+    /// Any valid zstd file decompresses: from a frame that is not a piece (larger, or of
+    /// unknown size) zstd's stream decoder goes on.
+    #[test]
+    fn a_frame_other_than_a_piece_among_pieces_goes_through_the_stream_decoder() {
+        let image = image(4 * FRAME);
         let mut file = frame(&image[..FRAME]);
-        file.extend(frame(&image[FRAME..]));
-        let (decoded, _) = decode_all(&file);
-        let err = decoded.decoded.unwrap_err();
-        assert!(err.to_string().contains("larger than a piece"), "{err}");
+        file.extend(frame(&image[FRAME..3 * FRAME]));
+        let mut streamed = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        streamed.write_all(&image[3 * FRAME..]).unwrap();
+        file.extend(streamed.finish().unwrap());
+        let (decoded, out) = decode_all(&file);
+        decoded.decoded.unwrap();
+        assert!(out == image);
     }
 
     #[test]

@@ -1043,15 +1043,31 @@ fn commits_during_a_wal_copy_never_wait_and_are_not_in_the_image() {
     for _ in 0..5 {
         app_commit(&app).unwrap();
     }
+    let wal = PathBuf::from(format!("{}-wal", env.db.display()));
+    assert!(fs::metadata(&wal).unwrap().len() > 0);
+    let pages = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap()
+    };
+    let pages_before = pages(&app);
     let (child, dir) = spawn_paused(&env, &["--json", "snapshot"], "pause-snapshot-mid-copy");
     for _ in 0..200 {
         app_commit(&app).expect("the app waited for the copy");
     }
+    // The file grows by far more than the copy had left to read.
+    app.execute_batch(
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 3000)
+         INSERT INTO blob_rows(body) SELECT hex(randomblob(2000)) FROM k;",
+    )
+    .expect("the app waited for the copy");
     fs::write(dir.join("resume"), b"").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let id = id_of(&stdout_json(&out));
     assert_eq!(counters_in(&env, &id), (5, 5, 5));
+    let copy = rusqlite::Connection::open(env.path(&format!("image-{id}.db"))).unwrap();
+    assert_eq!(pages(&copy), pages_before);
+    assert!(pages(&app) > pages_before + 1000);
     let live: i64 = app
         .query_row("SELECT n FROM counters WHERE id = 2", [], |r| r.get(0))
         .unwrap();

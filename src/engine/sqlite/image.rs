@@ -178,13 +178,7 @@ fn copy_online(
     tap: &mut dyn ImageTap,
 ) -> Result<()> {
     let src = &source.conn;
-    let src_err = |e| sqlite_error(&source.path, e);
-    if wal {
-        src.execute_batch("BEGIN").map_err(src_err)?;
-        src.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-            .map_err(src_err)?;
-    }
-    let result = (|| {
+    let mut copy = || {
         let backup = Backup::new(src, dest).map_err(|e| sqlite_error(image, e))?;
         let bar = crate::progress::pages_if(progress.bars, &progress.label);
         // Known up front so the bar does not start at "100%" of nothing.
@@ -255,11 +249,12 @@ fn copy_online(
             copy_notice(CopyNotice::Restarted { times: restarts });
         }
         Ok(())
-    })();
+    };
     if wal {
-        let _ = src.execute_batch("COMMIT");
+        source.in_read_transaction(copy)
+    } else {
+        copy()
     }
-    result
 }
 
 /// After a backup step: the image's new pages go to the disk, and what the file holds beyond

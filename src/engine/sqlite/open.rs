@@ -202,6 +202,25 @@ impl Database {
         Database::checked(conn, path, busy_timeout)
     }
 
+    /// Runs `read` inside one read transaction, begun before it and always ended after it.
+    /// Every read in it sees one committed state: in rollback-journal mode it holds the SHARED
+    /// lock (its first read waits, up to the busy timeout, for a writer) and keeps the app's
+    /// writers out until it ends; in WAL mode it blocks nobody.
+    pub fn in_read_transaction<T>(&self, read: impl FnOnce() -> Result<T>) -> Result<T> {
+        let err = |e| sqlite_error(&self.path, e);
+        self.conn.execute_batch("BEGIN").map_err(err)?;
+        let result = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(err)
+            .and_then(|()| read());
+        // A read transaction has nothing to commit; should COMMIT fail, ROLLBACK still ends it.
+        if self.conn.execute_batch("COMMIT").is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
     /// `PRAGMA journal_mode` of the file (`delete`, `wal`, ...).
     pub fn journal_mode(&self) -> Result<String> {
         self.conn

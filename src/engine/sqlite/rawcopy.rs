@@ -25,7 +25,7 @@ use crate::render::labels::{copy_notice, CopyNotice};
 use crate::store::{self, FlushBehind};
 
 /// Bytes per read: a multiple of every page size SQLite allows (512 B to 64 KiB).
-const CHUNK: usize = 4 << 20;
+pub(super) const CHUNK: usize = 4 << 20;
 
 /// Bytes of the image compared at a time with a chunk of the live file that differs from it
 /// (the chunk's hash did not match): a fraction of a chunk, so that the threads comparing
@@ -62,13 +62,9 @@ pub fn copy(
     let drafted = draft(source, file, &mut out, image, progress, tap)?;
     tap.drafted();
     failpoint::hit("pause-snapshot-after-draft");
-    // The first read of a deferred transaction takes the SHARED lock (waiting up to the busy
-    // timeout for a writer) and keeps it until COMMIT.
-    conn.execute_batch("BEGIN").map_err(src_err)?;
+    // Under the SHARED lock from its first read to its end: the app's writers wait.
     let started = std::time::Instant::now();
-    let result = (|| {
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-            .map_err(src_err)?;
+    let result = source.in_read_transaction(|| {
         let page_size: u32 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(src_err)?;
@@ -81,9 +77,7 @@ pub fn copy(
             page_size,
             page_count,
         })
-    })();
-    // Ends the read transaction: the app's writers may go on.
-    let _ = conn.execute_batch("COMMIT");
+    });
     if progress.verbose && result.is_ok() {
         let ms = started.elapsed().as_millis();
         copy_notice(CopyNotice::HeldWriters { ms });

@@ -14,14 +14,11 @@ use std::path::Path;
 use anyhow::Result;
 use rusqlite::ErrorCode;
 
-use super::rawcopy::Copied;
+use super::rawcopy::{Copied, CHUNK};
 use super::{sqlite_error, Database};
 use crate::engine::{ImageTap, Progress};
 use crate::failpoint;
 use crate::store::{self, FlushBehind};
-
-/// Image bytes gathered before each write (and each showing to the tap).
-const CHUNK: usize = 4 << 20;
 
 /// Copies the database of `source` (in WAL mode) into `out`, page for page; `None` when this
 /// SQLite has no `sqlite_dbpage` table (the caller copies with the backup API then).
@@ -34,14 +31,12 @@ pub fn copy(
 ) -> Result<Option<Copied>> {
     let conn = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
-    conn.execute_batch("BEGIN").map_err(src_err)?;
-    let result = (|| {
-        // The first read starts the read transaction: every page below is of this state.
-        let page_size: u32 = conn
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .map_err(src_err)?;
+    source.in_read_transaction(|| {
         let page_count: u64 = conn
             .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(src_err)?;
+        let page_size: u32 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(src_err)?;
         let mut pages = match conn.prepare("SELECT pgno, data FROM sqlite_dbpage('main')") {
             Ok(pages) => pages,
@@ -89,10 +84,7 @@ pub fn copy(
             page_size,
             page_count,
         }))
-    })();
-    // Ends the read transaction; the app's writers never waited for it.
-    let _ = conn.execute_batch("COMMIT");
-    result
+    })
 }
 
 /// Writes the gathered pages at the image's end and shows them to `tap`.
@@ -115,4 +107,24 @@ fn show(
 fn is_missing_table(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, Some(message))
         if f.code == ErrorCode::Unknown && message.contains("sqlite_dbpage"))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The bundled SQLite has the `sqlite_dbpage` table (`.cargo/config.toml`): without it
+    /// every WAL-mode snapshot would quietly take the backup API's slower copy.
+    #[test]
+    fn the_bundled_sqlite_has_the_dbpage_table() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut options = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = options
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_DBPAGE_VTAB"),
+            "{options:?}"
+        );
+    }
 }
