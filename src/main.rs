@@ -11,14 +11,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    // Buffers of 1 MiB and more (the pieces of an image, 4 MiB) are mapped on their own and
-    // given back when freed: glibc's moving threshold otherwise keeps them in the heaps of the
-    // threads that freed them, and a restore peaked at 64-68 MiB instead of 48-50 (design.md §3.4).
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: called first thing, before any other thread exists; a valid option and value.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
     // Answers the shell's completion requests (COMPLETE=bash jobsweep ...) and exits.
     clap_complete::CompleteEnv::with_factory(jobsweep::cli::Cli::command)
         .shells(jobsweep::cli::complete::shells())

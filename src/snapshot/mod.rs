@@ -364,6 +364,7 @@ pub fn take_image(
     sink: impl Into<Sink>,
     compress: bool,
 ) -> Result<Image> {
+    give_back_freed_memory();
     let (id, created_at) = store::new_id();
     let dir = store.snapshots_dir();
     let prefix = format!("{TEMP_PREFIX}{id}-");
@@ -404,6 +405,7 @@ pub fn create_from_image(
         sealing,
         drafted,
     } = image;
+    give_back_freed_memory();
     let sink = sink.into();
     // 2. Compress (hashing both sides) while the engine checks the image on another thread.
     let checker = spawn_check(&path, &sealing);
@@ -450,7 +452,22 @@ pub fn create_from_image(
     );
     // Named first, so that a run killed meanwhile still leaves its snapshot.
     let _ = removal.join();
+    give_back_freed_memory();
     sealed
+}
+
+/// Hands the memory freed by the step before (its threads' buffers, SQLite's page caches) back
+/// to the system, at the start and end of the big steps. glibc keeps freed blocks in the heap
+/// of the thread that freed them, and the next step's threads take new ones: a live restore
+/// peaked at 60-68 MiB instead of about 50 (design.md §3.4). Mapping every block of 1 MiB and
+/// more on its own instead (`mallopt`) held the app's writers 20-25 ms longer in the raw
+/// copy's lock.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's own heaps to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Steps 3-4 of a snapshot, once `zst_tmp` holds the compressed image: the verify pass (for an
@@ -762,6 +779,7 @@ pub fn extract_to(
             path: zst.clone(),
         })
     })?;
+    give_back_freed_memory();
     Ok(tmp)
 }
 

@@ -298,11 +298,13 @@ struct Job {
 }
 
 impl Job {
+    /// Its buffers are made here, on the thread that hands the frames out, so that they come
+    /// from (and go back to) that thread's heap, not each worker's.
     fn new() -> Job {
         Job {
             frame: Vec::new(),
             size: 0,
-            out: Vec::new(),
+            out: Vec::with_capacity(FRAME),
             decoded: Ok(()),
         }
     }

@@ -62,6 +62,7 @@ pub fn copy(
     let drafted = draft(source, file, &mut out, image, progress, tap)?;
     tap.drafted();
     failpoint::hit("pause-snapshot-after-draft");
+    let buffers = LockedBuffers::new();
     // Under the SHARED lock from its first read to its end: the app's writers wait.
     let started = std::time::Instant::now();
     let result = source.in_read_transaction(|| {
@@ -72,7 +73,7 @@ pub fn copy(
             .query_row("PRAGMA page_count", [], |r| r.get(0))
             .map_err(src_err)?;
         let total = page_count * u64::from(page_size);
-        settle(source, file, out.get_ref(), image, total, &drafted)?;
+        settle(source, file, out.get_ref(), image, total, &drafted, buffers)?;
         Ok(Copied {
             page_size,
             page_count,
@@ -207,8 +208,9 @@ fn settle(
     image: &Path,
     total: u64,
     drafted: &ChunkHashes,
+    buffers: LockedBuffers,
 ) -> Result<()> {
-    each_chunk_in_parallel(source, file, total, &|chunk, offset, live| {
+    each_chunk_in_parallel(source, file, total, buffers, &|chunk, offset, live| {
         // A chunk the draft holds only in part (the file grew) has another hash: rewritten.
         if !drafted.matches(chunk, live) {
             store::write_all_at(out, live, offset).map_err(|e| store::write_error(image, e))?;
@@ -223,6 +225,20 @@ fn settle(
 
 /// Threads reading the live file under a lock (each holds one chunk buffer).
 const LOCKED_READERS: usize = 4;
+
+/// A chunk buffer for each thread that reads under a lock, made and touched before the lock is
+/// taken: no page of it is faulted in while the app's writers wait.
+struct LockedBuffers(Vec<Vec<u8>>);
+
+impl LockedBuffers {
+    fn new() -> LockedBuffers {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, LOCKED_READERS);
+        // Filled with a non-zero byte, so that every page is touched now.
+        LockedBuffers((0..threads).map(|_| vec![1u8; CHUNK]).collect())
+    }
+}
 
 /// SQLite's handle of the database file, read by several threads at once under a lock.
 /// The unix VFS's `xRead` is a `pread` at an explicit offset and keeps no position: concurrent
@@ -247,18 +263,18 @@ fn each_chunk_in_parallel(
     source: &Database,
     file: *mut ffi::sqlite3_file,
     total: u64,
+    LockedBuffers(mut buffers): LockedBuffers,
     each: &EachChunk<'_>,
 ) -> Result<()> {
     let chunks = total.div_ceil(CHUNK as u64) as usize;
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, LOCKED_READERS)
-        .min(chunks.max(1));
+    buffers.truncate(chunks.max(1));
     let handle = SharedFile(file);
     let next = AtomicUsize::new(0);
     let failures: Vec<Option<ChunkFailure>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..workers)
-            .map(|_| scope.spawn(|| read_chunks(&handle, total, &next, each)))
+        let (handle, next) = (&handle, &next);
+        let workers: Vec<_> = buffers
+            .into_iter()
+            .map(|live| scope.spawn(move || read_chunks(handle, total, next, each, live)))
             .collect();
         workers
             .into_iter()
@@ -280,6 +296,7 @@ fn read_chunks(
     total: u64,
     next: &AtomicUsize,
     each: &EachChunk<'_>,
+    mut live: Vec<u8>,
 ) -> Option<ChunkFailure> {
     // However this worker ends, no chunk is handed out after it: when it failed or panicked the
     // others stop early (the lock is held until all have returned), and when it found none left
@@ -291,7 +308,6 @@ fn read_chunks(
         }
     }
     let _stop = StopAll(next);
-    let mut live = vec![0u8; CHUNK];
     loop {
         let chunk = next.fetch_add(1, Ordering::Relaxed);
         let offset = (chunk as u64).saturating_mul(CHUNK as u64);
@@ -349,6 +365,7 @@ pub fn write_into(live: &Database, image: &Path, progress: &Progress) -> Result<
     let src_err = |e| sqlite_error(&live.path, e);
     // Read before the lock: under it, only the live file is read.
     let image_hashes = hash_chunks(image)?;
+    let buffers = LockedBuffers::new();
     conn.execute_batch("BEGIN EXCLUSIVE").map_err(src_err)?;
     let started = std::time::Instant::now();
     // The name SQLite itself uses (the database's full path, symlinks resolved), so that any
@@ -356,7 +373,7 @@ pub fn write_into(live: &Database, image: &Path, progress: &Progress) -> Result<
     let mut journal = main_file_name(live).unwrap_or_else(|| live.path.clone().into_os_string());
     journal.push("-journal");
     let journal = PathBuf::from(journal);
-    let result = write_locked(live, image, &image_hashes, &journal);
+    let result = write_locked(live, image, &image_hashes, &journal, buffers);
     match &result {
         Ok(()) => {
             let _ = conn.execute_batch("COMMIT");
@@ -418,6 +435,7 @@ fn write_locked(
     image: &Path,
     image_hashes: &ChunkHashes,
     journal_path: &Path,
+    buffers: LockedBuffers,
 ) -> Result<()> {
     use std::os::unix::fs::FileExt;
     let conn = &live.conn;
@@ -480,44 +498,50 @@ fn write_locked(
     // The chunks are compared on a few threads; each journals the pages of its chunk that
     // differ, in any order (playback writes each page to its own place).
     let journaled = Mutex::new((journal, Vec::<u64>::new()));
-    each_chunk_in_parallel(live, file, live_pages * ps as u64, &|chunk, offset, old| {
-        // Most chunks are as in the image: their hash says so without reading the image.
-        if offset > 0 && image_hashes.matches(chunk, old) {
-            return Ok(());
-        }
-        let mut new = vec![0u8; COMPARED.min(old.len())];
-        for (i, old) in old.chunks(COMPARED).enumerate() {
-            let offset = offset + (i * COMPARED) as u64;
-            let pg = offset / ps as u64 + 1;
-            // Image pages past its end count as different (the live file is cut back).
-            let have = img_pages
-                .saturating_sub(pg - 1)
-                .min((old.len() / ps) as u64) as usize
-                * ps;
-            img.read_exact_at(&mut new[..have], offset)
-                .map_err(|e| store::write_error(image, e))?;
-            if pg > 1 && new[..have] == old[..] {
-                continue;
+    each_chunk_in_parallel(
+        live,
+        file,
+        live_pages * ps as u64,
+        buffers,
+        &|chunk, offset, old| {
+            // Most chunks are as in the image: their hash says so without reading the image.
+            if offset > 0 && image_hashes.matches(chunk, old) {
+                return Ok(());
             }
-            let mut journaled = journaled.lock().unwrap_or_else(|e| e.into_inner());
-            let (journal, changed) = &mut *journaled;
-            for (k, page) in old.chunks_exact(ps).enumerate() {
-                let p = pg + k as u64;
-                let (a, b) = (k * ps, (k + 1) * ps);
-                // Page 1 always changes: it gets a new change counter.
-                let differs = p == 1 || b > have || page != &new[a..b];
-                if differs && p != lock_page {
-                    journal.write_all(&(p as u32).to_be_bytes()).map_err(jerr)?;
-                    journal.write_all(page).map_err(jerr)?;
-                    journal
-                        .write_all(&page_checksum(nonce, page).to_be_bytes())
-                        .map_err(jerr)?;
-                    changed.push(p);
+            let mut new = vec![0u8; COMPARED.min(old.len())];
+            for (i, old) in old.chunks(COMPARED).enumerate() {
+                let offset = offset + (i * COMPARED) as u64;
+                let pg = offset / ps as u64 + 1;
+                // Image pages past its end count as different (the live file is cut back).
+                let have = img_pages
+                    .saturating_sub(pg - 1)
+                    .min((old.len() / ps) as u64) as usize
+                    * ps;
+                img.read_exact_at(&mut new[..have], offset)
+                    .map_err(|e| store::write_error(image, e))?;
+                if pg > 1 && new[..have] == old[..] {
+                    continue;
+                }
+                let mut journaled = journaled.lock().unwrap_or_else(|e| e.into_inner());
+                let (journal, changed) = &mut *journaled;
+                for (k, page) in old.chunks_exact(ps).enumerate() {
+                    let p = pg + k as u64;
+                    let (a, b) = (k * ps, (k + 1) * ps);
+                    // Page 1 always changes: it gets a new change counter.
+                    let differs = p == 1 || b > have || page != &new[a..b];
+                    if differs && p != lock_page {
+                        journal.write_all(&(p as u32).to_be_bytes()).map_err(jerr)?;
+                        journal.write_all(page).map_err(jerr)?;
+                        journal
+                            .write_all(&page_checksum(nonce, page).to_be_bytes())
+                            .map_err(jerr)?;
+                        changed.push(p);
+                    }
                 }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     let (journal, mut changed) = journaled.into_inner().unwrap_or_else(|e| e.into_inner());
     changed.sort_unstable();
     // Pages the image adds at the end need no journal: the rollback cuts the file back.
