@@ -137,6 +137,12 @@ fn not_a_regular_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 
+/// A database's page size and page count (an image's size).
+pub struct Pages {
+    pub page_size: u32,
+    pub page_count: u64,
+}
+
 impl Database {
     /// Opens for reading only. If SQLite finds a hot journal left by a crashed writer it cannot
     /// roll it back read-only, so the file is opened read-write once to let SQLite do the
@@ -219,6 +225,21 @@ impl Database {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         result
+    }
+
+    /// The database's page size and page count (as of the read transaction, inside one).
+    pub fn pages(&self) -> Result<Pages> {
+        let err = |e| sqlite_error(&self.path, e);
+        let page_size = (self.conn)
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(err)?;
+        let page_count = (self.conn)
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(err)?;
+        Ok(Pages {
+            page_size,
+            page_count,
+        })
     }
 
     /// `PRAGMA journal_mode` of the file (`delete`, `wal`, ...).

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use anyhow::Result;
 use rusqlite::ffi;
 
+use crate::engine::sqlite::open::Pages;
 use crate::engine::sqlite::{sqlite_error, Database};
 use crate::engine::EngineError;
 use crate::engine::{ImageTap, Progress};
@@ -31,12 +32,6 @@ pub(super) const CHUNK: usize = 4 << 20;
 /// (the chunk's hash did not match): a fraction of a chunk, so that the threads comparing
 /// hold little memory.
 const COMPARED: usize = 256 << 10;
-
-/// The size of the copied image.
-pub struct Copied {
-    pub page_size: u32,
-    pub page_count: u64,
-}
 
 /// Copies the database of `source` (a rollback-journal file) into `out`, page for page.
 ///
@@ -54,9 +49,7 @@ pub fn copy(
     image: &Path,
     progress: &Progress,
     tap: &mut dyn ImageTap,
-) -> Result<Copied> {
-    let conn = &source.conn;
-    let src_err = |e| sqlite_error(&source.path, e);
+) -> Result<Pages> {
     let file = main_file(source)?;
     let mut out = FlushBehind::ahead(out);
     let drafted = draft(source, file, &mut out, image, progress, tap)?;
@@ -66,15 +59,13 @@ pub fn copy(
     // Under the SHARED lock from its first read to its end: the app's writers wait.
     let started = std::time::Instant::now();
     let result = source.in_read_transaction(|| {
-        let page_size: u32 = conn
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .map_err(src_err)?;
-        let page_count: u64 = conn
-            .query_row("PRAGMA page_count", [], |r| r.get(0))
-            .map_err(src_err)?;
+        let Pages {
+            page_size,
+            page_count,
+        } = source.pages()?;
         let total = page_count * u64::from(page_size);
         settle(source, file, out.get_ref(), image, total, &drafted, buffers)?;
-        Ok(Copied {
+        Ok(Pages {
             page_size,
             page_count,
         })
@@ -438,14 +429,10 @@ fn write_locked(
     buffers: LockedBuffers,
 ) -> Result<()> {
     use std::os::unix::fs::FileExt;
-    let conn = &live.conn;
-    let src_err = |e| sqlite_error(&live.path, e);
-    let page_size: u32 = conn
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .map_err(src_err)?;
-    let live_pages: u64 = conn
-        .query_row("PRAGMA page_count", [], |r| r.get(0))
-        .map_err(src_err)?;
+    let Pages {
+        page_size,
+        page_count: live_pages,
+    } = live.pages()?;
     let ps = page_size as usize;
     let img = File::open(image).map_err(|e| store::write_error(image, e))?;
     let img_len = img

@@ -14,7 +14,8 @@ use std::path::Path;
 use anyhow::Result;
 use rusqlite::ErrorCode;
 
-use super::rawcopy::{Copied, CHUNK};
+use super::open::Pages;
+use super::rawcopy::CHUNK;
 use super::{sqlite_error, Database};
 use crate::engine::{ImageTap, Progress};
 use crate::failpoint;
@@ -28,16 +29,14 @@ pub fn copy(
     image: &Path,
     progress: &Progress,
     tap: &mut dyn ImageTap,
-) -> Result<Option<Copied>> {
+) -> Result<Option<Pages>> {
     let conn = &source.conn;
     let src_err = |e| sqlite_error(&source.path, e);
     source.in_read_transaction(|| {
-        let page_count: u64 = conn
-            .query_row("PRAGMA page_count", [], |r| r.get(0))
-            .map_err(src_err)?;
-        let page_size: u32 = conn
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .map_err(src_err)?;
+        let Pages {
+            page_size,
+            page_count,
+        } = source.pages()?;
         let mut pages = match conn.prepare("SELECT pgno, data FROM sqlite_dbpage('main')") {
             Ok(pages) => pages,
             Err(e) if is_missing_table(&e) => return Ok(None),
@@ -80,7 +79,7 @@ pub fn copy(
             ));
         }
         out.flush().map_err(|e| store::write_error(image, e))?;
-        Ok(Some(Copied {
+        Ok(Some(Pages {
             page_size,
             page_count,
         }))
