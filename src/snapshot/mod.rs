@@ -457,11 +457,11 @@ pub fn create_from_image(
 }
 
 /// Hands the memory freed by the step before (its threads' buffers, SQLite's page caches) back
-/// to the system, at the start and end of the big steps. glibc keeps freed blocks in the heap
-/// of the thread that freed them, and the next step's threads take new ones: a live restore
-/// peaked at 60-68 MiB instead of about 50 (design.md §3.4). Mapping every block of 1 MiB and
-/// more on its own instead (`mallopt`) held the app's writers 20-25 ms longer in the raw
-/// copy's lock.
+/// to the system, at the start and end of the big steps. glibc keeps a freed block in the heap
+/// (arena) it came from, and the next step's threads, served from other heaps, take new ones:
+/// a live restore peaked at 60-68 MiB instead of about 50 (design.md §3.4). Mapping every
+/// block of 1 MiB and more on its own instead (`mallopt`) held the app's writers 20-25 ms
+/// longer in the raw copy's lock.
 fn give_back_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory of the allocator's own heaps to the system.

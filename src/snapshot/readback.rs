@@ -299,7 +299,7 @@ struct Job {
 
 impl Job {
     /// Its buffers are made here, on the thread that hands the frames out, so that they come
-    /// from (and go back to) that thread's heap, not each worker's.
+    /// from that thread's heap, not from each worker's.
     fn new() -> Job {
         Job {
             frame: Vec::new(),
@@ -425,14 +425,16 @@ impl<'r, R: Read> FrameReader<'r, R> {
                 Ok(len) => len,
                 Err(_) => {
                     self.fill(self.largest)?;
-                    zstd::zstd_safe::find_frame_compressed_size(self.held()).map_err(|code| {
-                        let kind = if self.eof {
-                            io::ErrorKind::UnexpectedEof
-                        } else {
-                            io::ErrorKind::Other
-                        };
-                        io::Error::new(kind, zstd::zstd_safe::get_error_name(code))
-                    })?
+                    match zstd::zstd_safe::find_frame_compressed_size(self.held()) {
+                        Ok(len) => len,
+                        // Larger than zstd makes a piece's frame (another encoder's, or
+                        // damaged): the stream decoder judges it.
+                        Err(_) if !self.eof => return Ok(Next::Other),
+                        Err(code) => {
+                            let name = zstd::zstd_safe::get_error_name(code);
+                            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, name));
+                        }
+                    }
                 }
             };
             frame.clear();
@@ -714,6 +716,11 @@ mod tests {
         let (decoded, out) = decode_all(&file);
         decoded.decoded.unwrap();
         assert!(out == image);
+        // Cut inside the streamed frame: the stream decoder says so.
+        let (decoded, _) = decode_all(&file[..file.len() - 10]);
+        let err = decoded.decoded.unwrap_err();
+        let expected = [io::ErrorKind::Other, io::ErrorKind::UnexpectedEof];
+        assert!(expected.contains(&err.kind()), "{err}");
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub fn copy(
     let drafted = draft(source, file, &mut out, image, progress, tap)?;
     tap.drafted();
     failpoint::hit("pause-snapshot-after-draft");
-    let buffers = LockedBuffers::new();
+    let mut buffers = LockedBuffers::new();
     // Under the SHARED lock from its first read to its end: the app's writers wait.
     let started = std::time::Instant::now();
     let result = source.in_read_transaction(|| {
@@ -64,7 +64,15 @@ pub fn copy(
             page_count,
         } = source.pages()?;
         let total = page_count * u64::from(page_size);
-        settle(source, file, out.get_ref(), image, total, &drafted, buffers)?;
+        settle(
+            source,
+            file,
+            out.get_ref(),
+            image,
+            total,
+            &drafted,
+            &mut buffers,
+        )?;
         Ok(Pages {
             page_size,
             page_count,
@@ -199,7 +207,7 @@ fn settle(
     image: &Path,
     total: u64,
     drafted: &ChunkHashes,
-    buffers: LockedBuffers,
+    buffers: &mut LockedBuffers,
 ) -> Result<()> {
     each_chunk_in_parallel(source, file, total, buffers, &|chunk, offset, live| {
         // A chunk the draft holds only in part (the file grew) has another hash: rewritten.
@@ -254,17 +262,17 @@ fn each_chunk_in_parallel(
     source: &Database,
     file: *mut ffi::sqlite3_file,
     total: u64,
-    LockedBuffers(mut buffers): LockedBuffers,
+    LockedBuffers(buffers): &mut LockedBuffers,
     each: &EachChunk<'_>,
 ) -> Result<()> {
     let chunks = total.div_ceil(CHUNK as u64) as usize;
-    buffers.truncate(chunks.max(1));
+    // The buffers outlive the lock: none is freed while it is held.
+    let workers = buffers.len().min(chunks.max(1));
     let handle = SharedFile(file);
     let next = AtomicUsize::new(0);
     let failures: Vec<Option<ChunkFailure>> = std::thread::scope(|scope| {
         let (handle, next) = (&handle, &next);
-        let workers: Vec<_> = buffers
-            .into_iter()
+        let workers: Vec<_> = (buffers.iter_mut().take(workers))
             .map(|live| scope.spawn(move || read_chunks(handle, total, next, each, live)))
             .collect();
         workers
@@ -287,7 +295,7 @@ fn read_chunks(
     total: u64,
     next: &AtomicUsize,
     each: &EachChunk<'_>,
-    mut live: Vec<u8>,
+    live: &mut [u8],
 ) -> Option<ChunkFailure> {
     // However this worker ends, no chunk is handed out after it: when it failed or panicked the
     // others stop early (the lock is held until all have returned), and when it found none left
@@ -356,7 +364,7 @@ pub fn write_into(live: &Database, image: &Path, progress: &Progress) -> Result<
     let src_err = |e| sqlite_error(&live.path, e);
     // Read before the lock: under it, only the live file is read.
     let image_hashes = hash_chunks(image)?;
-    let buffers = LockedBuffers::new();
+    let mut buffers = LockedBuffers::new();
     conn.execute_batch("BEGIN EXCLUSIVE").map_err(src_err)?;
     let started = std::time::Instant::now();
     // The name SQLite itself uses (the database's full path, symlinks resolved), so that any
@@ -364,7 +372,7 @@ pub fn write_into(live: &Database, image: &Path, progress: &Progress) -> Result<
     let mut journal = main_file_name(live).unwrap_or_else(|| live.path.clone().into_os_string());
     journal.push("-journal");
     let journal = PathBuf::from(journal);
-    let result = write_locked(live, image, &image_hashes, &journal, buffers);
+    let result = write_locked(live, image, &image_hashes, &journal, &mut buffers);
     match &result {
         Ok(()) => {
             let _ = conn.execute_batch("COMMIT");
@@ -426,7 +434,7 @@ fn write_locked(
     image: &Path,
     image_hashes: &ChunkHashes,
     journal_path: &Path,
-    buffers: LockedBuffers,
+    buffers: &mut LockedBuffers,
 ) -> Result<()> {
     use std::os::unix::fs::FileExt;
     let Pages {
