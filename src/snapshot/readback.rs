@@ -111,7 +111,7 @@ pub(super) struct Decoded {
 /// that each hold at most [`FRAME`] bytes (an image file's snapshot, `frames`) is
 /// decompressed a frame per worker thread, its bytes handed on in order; any other file (a
 /// streamed snapshot: one frame of unknown size) by one stream decoder.
-pub(super) fn decode<R: Read + Send, W: Write>(
+pub(super) fn decode<R: Read, W: Write>(
     file: R,
     out: W,
     bar: &ProgressBar,

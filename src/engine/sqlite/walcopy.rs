@@ -5,7 +5,7 @@
 //! A read transaction in WAL mode never blocks the app's writers and sees one committed state
 //! however long it lasts, as the backup API's copy does; but the backup API writes the image a
 //! page per call through a second connection, and its pages can only be shown once they are on
-//! disk (read back), which costs the snapshot about as much CPU again as the copy.
+//! disk (read back): a WAL-mode snapshot of 1 GiB took 1.1 s more CPU and 0.75 s longer.
 
 use std::fs::File;
 use std::io::Write;
