@@ -137,6 +137,9 @@ pub enum CopyNotice {
     HeldAll { ms: u128 },
     /// The copy started over `times` times because the app wrote meanwhile.
     Restarted { times: u32 },
+    /// This build's SQLite lacks the `sqlite_dbpage` table: the WAL-mode copy takes the
+    /// backup API's slower way.
+    NoPageTable,
 }
 
 /// Shows `notice` on stderr (the engine shows it only with `-v`; `-q` silences it).
@@ -153,6 +156,10 @@ pub fn copy_notice(notice: CopyNotice) {
         CopyNotice::Restarted { times } => t!(
             "복사 중 앱의 쓰기로 {times}번 다시 시작했습니다",
             "the copy restarted {times} times because the app wrote meanwhile"
+        ),
+        CopyNotice::NoPageTable => t!(
+            "이 빌드의 SQLite에는 sqlite_dbpage 테이블이 없어 더 느린 백업 API로 복사합니다",
+            "this build's SQLite has no sqlite_dbpage table: copying with the slower backup API"
         ),
     };
     super::notice(&text);

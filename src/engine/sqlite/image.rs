@@ -133,8 +133,10 @@ fn copy_image(
         } else {
             Some(rawcopy::copy(source, out, image, progress, tap)?)
         };
-        if let Some(copied) = copied {
-            return Ok((copied.page_size, copied.page_count));
+        match copied {
+            Some(copied) => return Ok((copied.page_size, copied.page_count)),
+            None if progress.verbose => copy_notice(CopyNotice::NoPageTable),
+            None => {}
         }
     }
     // SQLite must not follow a link planted at the temp name either (design.md §4).
