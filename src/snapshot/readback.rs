@@ -124,7 +124,7 @@ pub(super) fn decode<R: Read, W: Write>(
         failed: None,
     };
     let rehashed = matches!(rehash, Rehash::All);
-    let mut image = Image {
+    let mut image = ImageOut {
         out: HashWriter {
             inner: out,
             hasher: Sha256::new(),
@@ -163,13 +163,13 @@ pub(super) fn decode<R: Read, W: Write>(
 }
 
 /// Where decompressed bytes go, in order: the caller's writer, hashed, and the piece check.
-struct Image<'a, 'p, W> {
+struct ImageOut<'a, 'p, W> {
     out: HashWriter<W>,
     pieces: Option<frames::PieceCheck<'p>>,
     bar: &'a ProgressBar,
 }
 
-impl<W: Write> Image<'_, '_, W> {
+impl<W: Write> ImageOut<'_, '_, W> {
     fn take(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)?;
         if let Some(pieces) = &mut self.pieces {
@@ -181,7 +181,7 @@ impl<W: Write> Image<'_, '_, W> {
 }
 
 /// One frame or many, one after the other, through zstd's stream decoder.
-fn in_one_stream<R: Read, W: Write>(file: R, image: &mut Image<'_, '_, W>) -> io::Result<()> {
+fn in_one_stream<R: Read, W: Write>(file: R, image: &mut ImageOut<'_, '_, W>) -> io::Result<()> {
     let mut decoder = zstd::stream::read::Decoder::new(file)?;
     let mut buf = vec![0u8; BUF];
     loop {
@@ -205,7 +205,7 @@ enum Ended {
 /// bytes to `image` in order. `None` when no worker could be started (nothing was read then).
 fn in_parallel<R: Read, W: Write>(
     frames: &mut FrameReader<'_, R>,
-    image: &mut Image<'_, '_, W>,
+    image: &mut ImageOut<'_, '_, W>,
 ) -> Option<io::Result<Ended>> {
     let count = compress_workers() as usize;
     // A frame per worker in flight (each holds up to a piece decompressed, and its frame).

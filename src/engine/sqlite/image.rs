@@ -201,14 +201,12 @@ fn copy_online(
                 .step(if one_shot { -1 } else { step_pages })
                 .map_err(|e| step_error(e, &source.path, image))?;
             let took = started.elapsed();
-            match step {
-                StepResult::Done => {
-                    if let Some(out) = written.as_mut() {
-                        grown(out, &mut shown, &mut buf, tap);
-                    }
-                    break;
+            let done = match step {
+                StepResult::Done => true,
+                StepResult::More => {
+                    busy_since = None;
+                    false
                 }
-                StepResult::More => busy_since = None,
                 // A writer holds the file; wait for it like SQLite would, up to the busy timeout.
                 _ => {
                     let since = *busy_since.get_or_insert_with(Instant::now);
@@ -224,9 +222,12 @@ fn copy_online(
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 }
-            }
+            };
             if let Some(out) = written.as_mut() {
                 grown(out, &mut shown, &mut buf, tap);
+            }
+            if done {
+                break;
             }
             let p = backup.progress();
             let copied = i64::from(p.pagecount) - i64::from(p.remaining);
